@@ -1,0 +1,59 @@
+import type { DataPacket_Kind, ParticipantInfo, ParticipantPermission, Room } from '@livekit/protocol';
+
+/**
+ * The seam between the dev server's media/signalling core (rooms, participants, tracks, data) and its
+ * control plane (Twirp RoomService/AgentDispatchService, the `/agent` worker protocol). The core
+ * implements it; the control plane only ever talks to rooms through it, so each side can be read and
+ * tested on its own.
+ */
+export interface RoomDirectory {
+  /** Creates the room if absent (CreateRoom, or a first join); returns its current info. */
+  ensureRoom(
+    name: string,
+    options?: { metadata?: string; emptyTimeout?: number; maxParticipants?: number },
+  ): Room;
+  getRoom(name: string): Room | undefined;
+  listRooms(names?: string[]): Room[];
+  /** Disconnects everyone (server leave, reason ROOM_DELETED) and forgets the room. */
+  deleteRoom(name: string): boolean;
+
+  listParticipants(room: string): ParticipantInfo[];
+  getParticipant(room: string, identity: string): ParticipantInfo | undefined;
+  /** Server-initiated removal (leave, reason PARTICIPANT_REMOVED). */
+  removeParticipant(room: string, identity: string): boolean;
+  /** Applies a server-side update and broadcasts it like a self-update; returns the new info. */
+  updateParticipant(
+    room: string,
+    identity: string,
+    update: {
+      name?: string;
+      metadata?: string;
+      attributes?: Record<string, string>;
+      permission?: ParticipantPermission;
+    },
+  ): ParticipantInfo | undefined;
+  /** Server-originated data packet (SendData): no sender participant. */
+  sendData(
+    room: string,
+    data: { payload: Uint8Array; kind: DataPacket_Kind; topic?: string; destinationIdentities?: string[] },
+  ): boolean;
+
+  /** Lifecycle events the control plane dispatches agents on. Returns an unsubscribe function. */
+  on<E extends keyof RoomDirectoryEvents>(event: E, listener: RoomDirectoryEvents[E]): () => void;
+}
+
+export interface RoomDirectoryEvents {
+  /**
+   * A room came to life (CreateRoom or first participant). `agents` holds the token's
+   * `roomConfig.agents` of the participant that created it, when any.
+   */
+  roomStarted: (room: Room, agents: { agentName: string; metadata: string }[]) => void;
+  /** `roomConfig.agents` carried by a later participant's token (explicit dispatch through a token). */
+  participantJoined: (
+    room: Room,
+    participant: ParticipantInfo,
+    agents: { agentName: string; metadata: string }[],
+  ) => void;
+  participantLeft: (room: Room, participant: ParticipantInfo) => void;
+  roomFinished: (room: Room) => void;
+}
