@@ -1,0 +1,268 @@
+import { z } from 'zod';
+
+/** Default Live model: the native-audio model the Live API guide recommends. */
+export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
+
+/** How the agent serves several humans in one room. */
+export const POLICIES = ['shared', 'floor', 'per-participant'] as const;
+export type MultiUserPolicy = (typeof POLICIES)[number];
+
+const sensitivity = z.enum(['high', 'low']);
+
+/** Voice activity detection on the Live server (`realtimeInputConfig.automaticActivityDetection`). */
+export const vadSchema = z
+  .object({
+    /** Sensitivity of start-of-speech detection. */
+    startSensitivity: sensitivity.optional(),
+    /** Sensitivity of end-of-speech detection. */
+    endSensitivity: sensitivity.optional(),
+    /** Audio kept before detected speech start, ms. */
+    prefixPaddingMs: z.number().int().min(0).max(10_000).optional(),
+    /** Silence that ends a user turn, ms. */
+    silenceDurationMs: z.number().int().min(0).max(10_000).optional(),
+  })
+  .strict();
+
+/** Camera/screen sampling sent as `realtimeInput.video`. */
+export const videoSchema = z
+  .object({
+    /** Off by default: video shortens sessions and costs tokens. */
+    enabled: z.boolean().default(false),
+    /** Frames per second sent to the model; the Live API takes at most 1. */
+    fps: z.number().gt(0).max(1).default(1),
+    /** Longest side of the JPEG sent, px (the Live API recommends 768). */
+    maxSize: z.number().int().min(64).max(768).default(768),
+    /** JPEG quality 1–100. */
+    quality: z.number().int().min(1).max(100).default(70),
+  })
+  .strict();
+
+/** Context-window compression: lets sessions outlive the 15 min (audio) / 2 min (video) limits. */
+export const compressionSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Context size that triggers compression (tokens); server default when unset. */
+    triggerTokens: z.number().int().positive().optional(),
+    /** Context size kept after compression (tokens); server default when unset. */
+    targetTokens: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** Settings that may differ per room (env defaults, overridden by room/job metadata). */
+export const roomConfigSchema = z
+  .object({
+    /** Live model id, with or without the `models/` prefix. */
+    model: z.string().min(1).default(DEFAULT_MODEL),
+    /** Prebuilt voice name (Puck, Charon, Kore, …); model default when unset. */
+    voice: z.string().min(1).optional(),
+    /** System instruction given to the model at setup. */
+    systemInstruction: z
+      .string()
+      .default(
+        'You are a helpful voice assistant in a LiveKit room. Several people may talk to you; ' +
+          'messages tagged [name] tell you who is speaking. Keep answers short and conversational.',
+      ),
+    /** BCP-47 language code for speech output (`speechConfig.languageCode`). */
+    language: z.string().min(2).optional(),
+    /** Names of registered tools offered to the model. */
+    tools: z.array(z.string().min(1)).default(['get_weather', 'set_light']),
+    /** Multi-user policy. */
+    policy: z.enum(POLICIES).default('shared'),
+    /** Manual activity detection driven by `ptt.start`/`ptt.end` RPCs instead of server VAD. */
+    pushToTalk: z.boolean().default(false),
+    /** Silence after which a `floor` holder loses the floor, ms. */
+    floorReleaseMs: z.number().int().min(100).max(60_000).default(1500),
+    video: videoSchema.default({ enabled: false, fps: 1, maxSize: 768, quality: 70 }),
+    vad: vadSchema.default({}),
+    compression: compressionSchema.default({ enabled: true }),
+    /** Upper bound on a tool call's run time before an error is returned to the model, ms. */
+    toolTimeoutMs: z.number().int().min(100).max(600_000).default(20_000),
+    /** Sampling temperature. */
+    temperature: z.number().min(0).max(2).optional(),
+  })
+  .strict();
+
+export type RoomConfig = z.infer<typeof roomConfigSchema>;
+export type RoomConfigInput = z.input<typeof roomConfigSchema>;
+
+/** Process-wide settings (environment only). */
+export const workerConfigSchema = z.object({
+  livekitUrl: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
+  livekitApiKey: z.string().min(1),
+  livekitApiSecret: z.string().min(1),
+  /** Gemini API key (or ephemeral `auth_tokens/…`); never logged. */
+  geminiApiKey: z.string().min(1),
+  /** Base URL of a Gemini-compatible endpoint (the local emulator); the SDK default when unset. */
+  geminiBaseUrl: z.string().url().optional(),
+  /** Explicit-dispatch name; automatic dispatch when empty. */
+  agentName: z.string().default(''),
+  /** Live sessions one worker process tree serves before reporting full load. */
+  maxSessions: z.number().int().positive().default(25),
+  /** Load (0–1) at which the worker stops accepting jobs. */
+  loadThreshold: z.number().gt(0).max(1).default(0.75),
+  /** Room defaults before per-room metadata overrides. */
+  room: roomConfigSchema,
+});
+
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+/** A configuration problem, with every issue spelled out for a human. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function formatIssues(where: string, error: z.ZodError): string {
+  const lines = error.issues.map((i) => {
+    const path = i.path.length ? i.path.join('.') : '(root)';
+    return `  - ${path}: ${i.message}`;
+  });
+  return `invalid ${where}:\n${lines.join('\n')}`;
+}
+
+const bool = (v: string | undefined): boolean | undefined => {
+  if (v === undefined || v === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  return v as unknown as boolean; // let zod report the bad value
+};
+const num = (v: string | undefined): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : (v as unknown as number);
+};
+const str = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+const list = (v: string | undefined): string[] | undefined =>
+  v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+
+function dropUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Room defaults from the environment: `GEMINI_MODEL`, `GEMINI_VOICE`, `AGENT_INSTRUCTIONS`,
+ * `AGENT_LANGUAGE`, `AGENT_TOOLS` (comma list), `AGENT_POLICY`, `AGENT_PUSH_TO_TALK`, `AGENT_VIDEO`,
+ * `AGENT_VIDEO_FPS`, `AGENT_VAD_START_SENSITIVITY`, `AGENT_VAD_END_SENSITIVITY`, `AGENT_VAD_PREFIX_MS`,
+ * `AGENT_VAD_SILENCE_MS`, `AGENT_COMPRESSION`, `AGENT_TOOL_TIMEOUT_MS`, `AGENT_FLOOR_RELEASE_MS`.
+ */
+export function roomDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RoomConfigInput {
+  const video = dropUndefined({ enabled: bool(env.AGENT_VIDEO), fps: num(env.AGENT_VIDEO_FPS) });
+  const vad = dropUndefined({
+    startSensitivity: str(env.AGENT_VAD_START_SENSITIVITY) as 'high' | 'low' | undefined,
+    endSensitivity: str(env.AGENT_VAD_END_SENSITIVITY) as 'high' | 'low' | undefined,
+    prefixPaddingMs: num(env.AGENT_VAD_PREFIX_MS),
+    silenceDurationMs: num(env.AGENT_VAD_SILENCE_MS),
+  });
+  const compressionEnabled = bool(env.AGENT_COMPRESSION);
+  return dropUndefined({
+    model: str(env.GEMINI_MODEL),
+    voice: str(env.GEMINI_VOICE),
+    systemInstruction: str(env.AGENT_INSTRUCTIONS),
+    language: str(env.AGENT_LANGUAGE),
+    tools: list(env.AGENT_TOOLS),
+    policy: str(env.AGENT_POLICY) as MultiUserPolicy | undefined,
+    pushToTalk: bool(env.AGENT_PUSH_TO_TALK),
+    floorReleaseMs: num(env.AGENT_FLOOR_RELEASE_MS),
+    toolTimeoutMs: num(env.AGENT_TOOL_TIMEOUT_MS),
+    video: Object.keys(video).length ? video : undefined,
+    vad: Object.keys(vad).length ? vad : undefined,
+    compression: compressionEnabled === undefined ? undefined : { enabled: compressionEnabled },
+  }) as RoomConfigInput;
+}
+
+/**
+ * Validates the worker's configuration from the environment. Throws {@link ConfigError} listing every
+ * problem (never echoing secret values).
+ */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const roomDefaults = roomDefaultsFromEnv(env);
+  const raw = dropUndefined({
+    livekitUrl: str(env.LIVEKIT_URL),
+    livekitApiKey: str(env.LIVEKIT_API_KEY),
+    livekitApiSecret: str(env.LIVEKIT_API_SECRET),
+    geminiApiKey: str(env.GEMINI_API_KEY) ?? str(env.GOOGLE_API_KEY),
+    geminiBaseUrl: str(env.GOOGLE_GEMINI_BASE_URL),
+    agentName: str(env.AGENT_NAME),
+    maxSessions: num(env.AGENT_MAX_SESSIONS),
+    loadThreshold: num(env.AGENT_LOAD_THRESHOLD),
+  });
+  const parsed = workerConfigSchema.safeParse({ ...raw, room: roomDefaults });
+  if (!parsed.success) {
+    const envNames: Record<string, string> = {
+      livekitUrl: 'LIVEKIT_URL',
+      livekitApiKey: 'LIVEKIT_API_KEY',
+      livekitApiSecret: 'LIVEKIT_API_SECRET',
+      geminiApiKey: 'GEMINI_API_KEY',
+      geminiBaseUrl: 'GOOGLE_GEMINI_BASE_URL',
+      maxSessions: 'AGENT_MAX_SESSIONS',
+      loadThreshold: 'AGENT_LOAD_THRESHOLD',
+    };
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const name = envNames[key] ?? i.path.join('.');
+      const missing = i.code === 'invalid_type' && raw[key as keyof typeof raw] === undefined;
+      return `  - ${name}: ${missing ? 'required but not set' : i.message}`;
+    });
+    throw new ConfigError(`invalid agent configuration (environment):\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Parses JSON metadata; anything that is not a JSON object carries no overrides. */
+function metadataObject(metadata: string | undefined): Record<string, unknown> | undefined {
+  if (!metadata?.trim()) return undefined;
+  try {
+    const v: unknown = JSON.parse(metadata);
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      // Metadata shared with other applications keeps our settings under `agent`.
+      const inner = o.agent;
+      if (inner && typeof inner === 'object' && !Array.isArray(inner))
+        return inner as Record<string, unknown>;
+      return o;
+    }
+  } catch {
+    // Free-form metadata belongs to the application, not to us.
+  }
+  return undefined;
+}
+
+function pickKnown(o: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!o) return {};
+  const known = new Set(Object.keys(roomConfigSchema.shape));
+  return Object.fromEntries(Object.entries(o).filter(([k]) => known.has(k)));
+}
+
+/**
+ * Room configuration: env defaults ← room metadata ← job (dispatch) metadata. Metadata is JSON; known
+ * keys (top level or under `agent`) override, unknown keys are left to their owners. Nested objects
+ * (`video`, `vad`, `compression`) merge key by key. Throws {@link ConfigError} for invalid values.
+ */
+export function resolveRoomConfig(
+  defaults: RoomConfigInput,
+  sources: { roomMetadata?: string; jobMetadata?: string } = {},
+): RoomConfig {
+  const layers = [
+    defaults as Record<string, unknown>,
+    pickKnown(metadataObject(sources.roomMetadata)),
+    pickKnown(metadataObject(sources.jobMetadata)),
+  ];
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      const prev = merged[k];
+      merged[k] =
+        v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object'
+          ? { ...(prev as object), ...(v as object) }
+          : v;
+    }
+  }
+  const parsed = roomConfigSchema.safeParse(merged);
+  if (!parsed.success)
+    throw new ConfigError(formatIssues('room configuration (env + metadata)', parsed.error));
+  return parsed.data;
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_MODEL, loadWorkerConfig, resolveRoomConfig } from '../agent/config.ts';
+
+const baseEnv = {
+  LIVEKIT_URL: 'ws://127.0.0.1:7880',
+  LIVEKIT_API_KEY: 'devkey',
+  LIVEKIT_API_SECRET: 'secret',
+  GEMINI_API_KEY: 'k-super-secret',
+};
+
+describe('agent config', () => {
+  it('loads defaults from a minimal environment', () => {
+    const c = loadWorkerConfig(baseEnv);
+    expect(c.room.model).toBe(DEFAULT_MODEL);
+    expect(c.room.policy).toBe('shared');
+    expect(c.room.compression.enabled).toBe(true);
+    expect(c.room.video.enabled).toBe(false);
+    expect(c.agentName).toBe('');
+  });
+
+  it('lists every problem readably and never echoes secrets', () => {
+    let err: unknown;
+    try {
+      loadWorkerConfig({ LIVEKIT_URL: 'http://x', AGENT_POLICY: 'mob', GEMINI_API_KEY: 'k-super-secret' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toContain('LIVEKIT_URL');
+    expect(msg).toContain('LIVEKIT_API_KEY: required but not set');
+    expect(msg).toContain('policy');
+    expect(msg).not.toContain('k-super-secret');
+  });
+
+  it('parses env booleans, numbers and lists', () => {
+    const c = loadWorkerConfig({
+      ...baseEnv,
+      AGENT_VIDEO: 'on',
+      AGENT_TOOLS: 'get_weather, set_light',
+      AGENT_VAD_SILENCE_MS: '700',
+      AGENT_COMPRESSION: 'false',
+      AGENT_POLICY: 'floor',
+    });
+    expect(c.room.video.enabled).toBe(true);
+    expect(c.room.tools).toEqual(['get_weather', 'set_light']);
+    expect(c.room.vad.silenceDurationMs).toBe(700);
+    expect(c.room.compression.enabled).toBe(false);
+    expect(c.room.policy).toBe('floor');
+    expect(() => loadWorkerConfig({ ...baseEnv, AGENT_VIDEO: 'maybe' })).toThrow(/video/);
+  });
+
+  it('applies room then job metadata overrides, merging nested objects', () => {
+    const c = resolveRoomConfig(
+      { voice: 'Puck', video: { enabled: false, fps: 0.5 } },
+      {
+        roomMetadata: JSON.stringify({ policy: 'per-participant', video: { enabled: true }, theme: 'x' }),
+        jobMetadata: JSON.stringify({ agent: { voice: 'Kore' } }),
+      },
+    );
+    expect(c.policy).toBe('per-participant');
+    expect(c.voice).toBe('Kore');
+    expect(c.video).toMatchObject({ enabled: true, fps: 0.5 });
+  });
+
+  it('ignores free-form metadata but rejects invalid known keys', () => {
+    expect(resolveRoomConfig({}, { roomMetadata: 'hello world' }).policy).toBe('shared');
+    expect(() => resolveRoomConfig({}, { jobMetadata: '{"video":{"fps":5}}' })).toThrow(/video\.fps/);
+  });
+});
