@@ -1,0 +1,133 @@
+import type { AddressInfo } from 'node:net';
+import { Modality } from '@google/genai';
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { loadLiveKitConfig } from '../shared/livekit-config.ts';
+import { createApp } from './app.ts';
+import { createAuthenticator } from './auth.ts';
+import { GeminiMinter } from './gemini-token.ts';
+import { TokenServerMetrics } from './metrics.ts';
+import { DEFAULT_MODEL, type TokenServerOptions } from './options.ts';
+import { RateLimiter } from './rate-limit.ts';
+
+export type { ErrorBody, FieldIssue, RejectionReason } from './errors.ts';
+export type { GeminiTokenResponse } from './gemini-token.ts';
+export type { LiveKitTokenResponse } from './livekit-token.ts';
+export type {
+  AuthIdentity,
+  AuthOption,
+  AuthVerifier,
+  RateLimitOptions,
+  TokenServerOptions,
+} from './options.ts';
+export { LIMITS } from './options.ts';
+
+/** A running token server. */
+export interface TokenServer {
+  /** `http://HOST:PORT` (loopback when bound to a wildcard address). */
+  url: string;
+  /** Stops accepting connections and ends open ones. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the token server: `POST /livekit/token` (LiveKit's standard token endpoint), `POST /gemini/token`
+ * (single-use Live API ephemeral tokens), `GET /healthz`, `GET /metrics`, and optionally static files.
+ */
+export async function startTokenServer(o: TokenServerOptions = {}): Promise<TokenServer> {
+  const logger =
+    o.logger ??
+    pino({ level: 'info', base: { service: 'token-server' } }, pino.destination({ fd: 2, sync: false }));
+
+  let { apiKey, apiSecret, livekitUrl } = o;
+  if (!apiKey || !apiSecret || !livekitUrl) {
+    // Pass no env: the file's own keys, exactly as a local livekit-server started with it would use.
+    const file = loadLiveKitConfig(undefined, {});
+    if (!apiKey || !apiSecret) ({ apiKey, apiSecret } = file);
+    livekitUrl ??= `ws://${file.host}:${file.port}`;
+  }
+  if (!/^wss?:\/\/|^https?:\/\//.test(livekitUrl))
+    throw new Error('livekitUrl must be a ws(s):// or http(s):// URL');
+
+  const secrets = [apiSecret, o.geminiApiKey, typeof o.auth === 'object' ? o.auth.bearer : undefined].filter(
+    (s): s is string => !!s && s.length >= 4,
+  );
+  const redact = (s: string) => secrets.reduce((acc, secret) => acc.split(secret).join('[REDACTED]'), s);
+
+  const auth = o.auth ?? 'none';
+  if (auth === 'none') {
+    logger.warn(
+      'token server authentication is OFF: anyone who can reach it gets tokens (local development only)',
+    );
+  }
+
+  const allowedAgents = o.allowedAgents ?? (o.agentName ? [o.agentName] : null);
+  const metrics = new TokenServerMetrics();
+  const app = createApp({
+    livekit: {
+      livekitUrl,
+      apiKey,
+      apiSecret,
+      ttlSeconds: positive(o.livekitTokenTtlSeconds ?? 600, 'livekitTokenTtlSeconds'),
+      grants: o.grants ?? { canPublish: true, canSubscribe: true, canPublishData: true },
+      agentName: o.agentName || undefined,
+      allowedAgents: allowedAgents ? new Set(allowedAgents) : null,
+    },
+    gemini: o.geminiApiKey
+      ? new GeminiMinter({
+          apiKey: o.geminiApiKey,
+          baseUrl: o.geminiBaseUrl || undefined,
+          model: o.model ?? DEFAULT_MODEL,
+          liveConfig: o.liveConfig ?? { responseModalities: [Modality.AUDIO] },
+          lockAdditionalFields: o.lockAdditionalFields ?? [],
+          ttlSeconds: positive(o.geminiTokenTtlSeconds ?? 1800, 'geminiTokenTtlSeconds'),
+          newSessionTtlSeconds: positive(o.geminiNewSessionTtlSeconds ?? 60, 'geminiNewSessionTtlSeconds'),
+        })
+      : null,
+    authenticate: createAuthenticator(auth),
+    limiter: o.rateLimit === false ? null : new RateLimiter(o.rateLimit ?? { max: 30, windowMs: 60_000 }),
+    corsOrigins: o.corsOrigins?.includes('*') ? null : new Set(o.corsOrigins ?? []),
+    trustProxy: o.trustProxy ?? false,
+    maxBodyBytes: positive(o.maxBodyBytes ?? 16 * 1024, 'maxBodyBytes'),
+    staticDir: o.staticDir,
+    metrics,
+    logger,
+    redact,
+  });
+
+  const host = o.host ?? '127.0.0.1';
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: o.port ?? 0, hostname: host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+  logger.info(
+    {
+      url,
+      livekitUrl,
+      auth: typeof auth === 'string' ? auth : typeof auth === 'function' ? 'verifier' : 'bearer',
+      gemini: o.geminiApiKey ? 'on' : 'off',
+    },
+    'token server listening',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close: () => {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Keep-alive connections would hold close() open until they time out.
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
+  return n;
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
+import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
+import { HttpError } from './errors.ts';
+import type { AuthIdentity } from './options.ts';
+import type { LiveKitTokenRequest } from './schemas.ts';
+
+/**
+ * Body of a `201` from `POST /livekit/token`: LiveKit's `TokenSourceResponse` (`server_url`,
+ * `participant_token`) plus the resolved names, which the mobile SDKs read and which tell a client what
+ * the server generated for fields it left out.
+ */
+export interface LiveKitTokenResponse {
+  server_url: string;
+  participant_token: string;
+  room_name: string;
+  participant_identity: string;
+  participant_name?: string;
+}
+
+/** Everything the LiveKit minter needs, resolved from the server options. */
+export interface LiveKitMinterConfig {
+  livekitUrl: string;
+  apiKey: string;
+  apiSecret: string;
+  ttlSeconds: number;
+  grants: Omit<VideoGrant, 'room' | 'roomJoin'>;
+  /** Dispatched when a request names no agent. */
+  agentName: string | undefined;
+  /** Names a request may dispatch; `null` = any. */
+  allowedAgents: ReadonlySet<string> | null;
+}
+
+const randomId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
+
+/** Signs a participant token for one room from a validated request. */
+export async function mintLiveKitToken(
+  cfg: LiveKitMinterConfig,
+  req: LiveKitTokenRequest,
+  caller: AuthIdentity,
+): Promise<LiveKitTokenResponse> {
+  if (caller.identity !== undefined && req.participant_identity !== undefined) {
+    if (req.participant_identity !== caller.identity) {
+      throw new HttpError(
+        403,
+        'identity_not_allowed',
+        'participant_identity differs from the authenticated identity',
+      );
+    }
+  }
+  const identity = caller.identity ?? req.participant_identity ?? randomId('user');
+  const room = req.room_name ?? randomId('room');
+
+  // An explicit `agents` list (even empty) is the client's choice; otherwise the configured default.
+  const requested = req.room_config?.agents;
+  const agents = requested ?? (cfg.agentName ? [{ agent_name: cfg.agentName }] : []);
+  for (const a of requested ?? []) {
+    if (cfg.allowedAgents && !cfg.allowedAgents.has(a.agent_name)) {
+      throw new HttpError(403, 'agent_not_allowed', `agent "${a.agent_name}" may not be dispatched`);
+    }
+  }
+
+  const at = new AccessToken(cfg.apiKey, cfg.apiSecret, {
+    identity,
+    ttl: cfg.ttlSeconds,
+    name: req.participant_name || undefined,
+    metadata: req.participant_metadata || undefined,
+    attributes:
+      req.participant_attributes && Object.keys(req.participant_attributes).length
+        ? req.participant_attributes
+        : undefined,
+  });
+  at.addGrant({ ...cfg.grants, roomJoin: true, room });
+  if (agents.length) {
+    at.roomConfig = new RoomConfiguration({
+      agents: agents.map(
+        (a) =>
+          new RoomAgentDispatch({
+            agentName: a.agent_name,
+            metadata: 'metadata' in a ? (a.metadata ?? '') : '',
+            deployment: 'deployment' in a ? (a.deployment ?? '') : '',
+          }),
+      ),
+    });
+  }
+
+  const response: LiveKitTokenResponse = {
+    server_url: cfg.livekitUrl,
+    participant_token: await at.toJwt(),
+    room_name: room,
+    participant_identity: identity,
+  };
+  if (req.participant_name) response.participant_name = req.participant_name;
+  return response;
+}
