@@ -1,0 +1,461 @@
+import {
+  AgentDispatch,
+  AgentDispatchState,
+  Job,
+  JobRestartPolicy,
+  JobState,
+  JobStatus,
+  JobType,
+} from '@livekit/protocol';
+import { AccessToken } from 'livekit-server-sdk';
+import type { RoomDirectory } from '../room-directory.ts';
+import { randomId, type WorkerConnection } from './worker-connection.ts';
+
+/** Load a job is assumed to add until a worker's own report says otherwise. */
+const DEFAULT_JOB_LOAD = 0.05;
+/** Job tokens outlive any dev session; LiveKit issues agent tokens for about an hour as well. */
+const JOB_TOKEN_TTL = '1h';
+
+export interface DispatchSpec {
+  agentName: string;
+  metadata?: string;
+  attributes?: Record<string, string>;
+  restartPolicy?: JobRestartPolicy;
+}
+
+export interface AgentDispatcherOptions {
+  directory: RoomDirectory;
+  /** API key → secret, to sign job tokens with the pair the worker authenticated with. */
+  keys: Record<string, string>;
+  onWarning?: (msg: string) => void;
+}
+
+type JobPhase = 'queued' | 'offering' | 'assigned' | 'ended';
+
+interface DispatchEntry {
+  readonly dispatch: AgentDispatch;
+  readonly room: RoomEntry;
+  /** The job currently serving this dispatch (the last one launched). */
+  current: JobEntry | undefined;
+  deleted: boolean;
+}
+
+interface JobEntry {
+  readonly job: Job;
+  readonly dispatch: DispatchEntry;
+  phase: JobPhase;
+  worker: WorkerConnection | undefined;
+  /** Workers that declined or did not answer; never offered this job again. */
+  readonly tried: Set<string>;
+  /** `simulateJob`: the job belongs to the worker that asked for it. */
+  readonly onlyWorker: WorkerConnection | undefined;
+}
+
+interface RoomEntry {
+  readonly name: string;
+  readonly dispatches: Map<string, DispatchEntry>;
+  started: boolean;
+}
+
+interface WorkerLoad {
+  /** Jobs this worker ran when it last reported its load. */
+  jobsAtReport: number;
+  /** Jobs given to it since that report (its load does not show them yet). */
+  assignedSinceReport: number;
+  /** Offers waiting for an answer. */
+  offering: number;
+}
+
+/**
+ * Agent dispatch: keeps each room's dispatches (automatic, token `roomConfig.agents`, CreateRoom
+ * agents, CreateDispatch) and their jobs, and places every job on the least-loaded AVAILABLE worker
+ * registered for the agent name, retrying elsewhere on decline/timeout and re-placing the jobs of a
+ * worker that disappears. A job that finds no worker waits for one to register or free up.
+ */
+export class AgentDispatcher {
+  readonly #directory: RoomDirectory;
+  readonly #opts: AgentDispatcherOptions;
+  readonly #rooms = new Map<string, RoomEntry>();
+  readonly #workers = new Map<WorkerConnection, WorkerLoad>();
+  readonly #unsubscribe: (() => void)[];
+  #closed = false;
+
+  constructor(opts: AgentDispatcherOptions) {
+    this.#opts = opts;
+    this.#directory = opts.directory;
+    const d = opts.directory;
+    this.#unsubscribe = [
+      d.on('roomStarted', (room, agents) => this.#onRoomStarted(room.name, agents)),
+      d.on('participantJoined', (room, _p, agents) => this.#onParticipantJoined(room.name, agents)),
+      d.on('participantLeft', (room, p) => this.#onParticipantLeft(room.name, p.identity)),
+      d.on('roomFinished', (room) => this.#onRoomFinished(room.name)),
+    ];
+  }
+
+  /** Takes over a connected worker socket; it is scheduled once it registers. */
+  attachWorker(w: WorkerConnection): void {
+    if (this.#closed) {
+      w.close();
+      return;
+    }
+    w.on('registered', () => {
+      this.#workers.set(w, { jobsAtReport: 0, assignedSinceReport: 0, offering: 0 });
+      this.#pump();
+    });
+    w.on('status', () => {
+      const load = this.#workers.get(w);
+      if (!load) return;
+      load.jobsAtReport = this.#jobsOf(w).length;
+      load.assignedSinceReport = 0;
+      if (w.available) this.#pump();
+    });
+    w.on('jobStatus', (jobId, status, error) => this.#onJobStatus(w, jobId, status, error));
+    w.on('simulate', (req) => {
+      const name = req.room?.name;
+      if (!name) return;
+      const r = this.#room(name);
+      const entry = this.#addDispatch(r, { agentName: w.agentName });
+      if (!this.#directory.getRoom(name)) this.#directory.ensureRoom(name);
+      r.started = true;
+      if (!entry.current) this.#launch(entry, w);
+    });
+    w.on('migrate', (jobIds) => {
+      for (const j of this.#jobsOf(w)) {
+        if (!jobIds.includes(j.job.id)) continue;
+        this.#failJob(j, 'migrated');
+        this.#relaunch(j.dispatch, w);
+      }
+    });
+    w.on('closed', () => this.#onWorkerLost(w));
+  }
+
+  /**
+   * Records a dispatch; its job starts as soon as the room is live (at once when it already is).
+   * Explicit dispatches known before a room starts replace the automatic one.
+   */
+  createDispatch(room: string, spec: DispatchSpec): AgentDispatch {
+    const r = this.#room(room);
+    const entry = this.#addDispatch(r, spec);
+    if (r.started || this.#directory.getRoom(room)) {
+      r.started = true;
+      this.#launch(entry);
+    }
+    return entry.dispatch;
+  }
+
+  listDispatches(room: string, dispatchId?: string): AgentDispatch[] {
+    const r = this.#rooms.get(room);
+    if (!r) return [];
+    return [...r.dispatches.values()]
+      .filter((d) => !dispatchId || d.dispatch.id === dispatchId)
+      .map((d) => d.dispatch.clone());
+  }
+
+  /** Removes a dispatch and terminates its running job; undefined when there is no such dispatch. */
+  deleteDispatch(room: string, dispatchId: string): AgentDispatch | undefined {
+    const entry = this.#rooms.get(room)?.dispatches.get(dispatchId);
+    if (!entry) return undefined;
+    entry.deleted = true;
+    entry.room.dispatches.delete(dispatchId);
+    const j = entry.current;
+    if (j && j.phase !== 'ended') {
+      if (j.worker && !j.worker.closed) j.worker.terminate(j.job.id);
+      this.#endJob(j, JobStatus.JS_SUCCESS, '');
+    }
+    if (entry.dispatch.state) entry.dispatch.state.deletedAt = BigInt(Date.now()) * 1_000_000n;
+    return entry.dispatch.clone();
+  }
+
+  /** Closes every worker socket and stops listening to the directory. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const off of this.#unsubscribe) off();
+    for (const w of [...this.#workers.keys()]) w.close();
+    this.#workers.clear();
+    this.#rooms.clear();
+  }
+
+  // --- room lifecycle -------------------------------------------------------------------------
+
+  #onRoomStarted(name: string, agents: { agentName: string; metadata: string }[]): void {
+    const r = this.#room(name);
+    r.started = true;
+    for (const a of agents) this.#addDispatch(r, { agentName: a.agentName, metadata: a.metadata });
+    // A room nobody configured agents for gets the automatic dispatch (workers without a name).
+    if (r.dispatches.size === 0) this.#addDispatch(r, { agentName: '' });
+    for (const d of r.dispatches.values()) if (!d.current) this.#launch(d);
+  }
+
+  #onParticipantJoined(name: string, agents: { agentName: string; metadata: string }[]): void {
+    if (!agents.length) return;
+    const r = this.#room(name);
+    r.started = true;
+    const present = new Set([...r.dispatches.values()].map((d) => d.dispatch.agentName));
+    for (const a of agents) {
+      if (present.has(a.agentName)) continue;
+      present.add(a.agentName);
+      this.#launch(this.#addDispatch(r, { agentName: a.agentName, metadata: a.metadata }));
+    }
+  }
+
+  #onParticipantLeft(name: string, identity: string): void {
+    const r = this.#rooms.get(name);
+    if (!r) return;
+    for (const d of r.dispatches.values()) {
+      const j = d.current;
+      // agents-js reports no job status: its participant leaving is the job's end.
+      if (j && j.phase === 'assigned' && j.job.state?.participantIdentity === identity) {
+        this.#endJob(j, JobStatus.JS_SUCCESS, '');
+      }
+    }
+  }
+
+  #onRoomFinished(name: string): void {
+    const r = this.#rooms.get(name);
+    if (!r) return;
+    this.#rooms.delete(name);
+    for (const d of r.dispatches.values()) {
+      d.deleted = true;
+      const j = d.current;
+      if (!j || j.phase === 'ended') continue;
+      if (j.worker && !j.worker.closed) j.worker.terminate(j.job.id);
+      this.#endJob(j, JobStatus.JS_SUCCESS, '');
+    }
+  }
+
+  #room(name: string): RoomEntry {
+    let r = this.#rooms.get(name);
+    if (!r) {
+      r = { name, dispatches: new Map(), started: false };
+      this.#rooms.set(name, r);
+    }
+    return r;
+  }
+
+  #addDispatch(r: RoomEntry, spec: DispatchSpec): DispatchEntry {
+    const dispatch = new AgentDispatch({
+      id: `AD_${randomId(12)}`,
+      agentName: spec.agentName,
+      room: r.name,
+      metadata: spec.metadata ?? '',
+      attributes: spec.attributes ?? {},
+      restartPolicy: spec.restartPolicy ?? JobRestartPolicy.JRP_ON_FAILURE,
+      state: new AgentDispatchState({ jobs: [], createdAt: BigInt(Date.now()) * 1_000_000n }),
+    });
+    const entry: DispatchEntry = { dispatch, room: r, current: undefined, deleted: false };
+    r.dispatches.set(dispatch.id, entry);
+    return entry;
+  }
+
+  // --- jobs -----------------------------------------------------------------------------------
+
+  #launch(d: DispatchEntry, onlyWorker?: WorkerConnection, avoid?: WorkerConnection): void {
+    if (d.deleted || this.#closed) return;
+    const now = BigInt(Date.now());
+    const job = new Job({
+      id: `AJ_${randomId(12)}`,
+      dispatchId: d.dispatch.id,
+      type: onlyWorker?.jobType ?? JobType.JT_ROOM,
+      room: this.#directory.getRoom(d.room.name),
+      agentName: d.dispatch.agentName,
+      metadata: d.dispatch.metadata,
+      attributes: { ...d.dispatch.attributes },
+      state: new JobState({ status: JobStatus.JS_PENDING, updatedAt: now * 1_000_000n }),
+    });
+    const j: JobEntry = {
+      job,
+      dispatch: d,
+      phase: 'queued',
+      worker: undefined,
+      tried: new Set(),
+      onlyWorker,
+    };
+    if (avoid) j.tried.add(avoid.id);
+    d.current = j;
+    d.dispatch.state?.jobs.push(job);
+    void this.#offer(j);
+  }
+
+  /** A replacement job for a dispatch whose job was lost, unless its policy says never. */
+  #relaunch(d: DispatchEntry, avoid?: WorkerConnection): void {
+    if (d.deleted || d.dispatch.restartPolicy === JobRestartPolicy.JRP_NEVER) return;
+    if (!this.#directory.getRoom(d.room.name)) return;
+    this.#launch(d, undefined, avoid);
+  }
+
+  /** Starts offering every queued job that now has a candidate worker. */
+  #pump(): void {
+    for (const r of this.#rooms.values()) {
+      for (const d of r.dispatches.values()) {
+        const j = d.current;
+        if (j && j.phase === 'queued' && this.#pick(j)) void this.#offer(j);
+      }
+    }
+  }
+
+  async #offer(j: JobEntry): Promise<void> {
+    if (j.phase === 'offering') return;
+    while (j.phase === 'queued' && !j.dispatch.deleted && !this.#closed) {
+      const w = this.#pick(j);
+      if (!w) return; // stays queued; #pump retries when a worker registers or frees up
+      const load = this.#workers.get(w)!;
+      j.phase = 'offering';
+      load.offering++;
+      if (j.job.room === undefined) j.job.room = this.#directory.getRoom(j.dispatch.room.name);
+      const answer = await w.requestAvailability(j.job);
+      load.offering--;
+      if (j.dispatch.deleted || this.#closed) {
+        j.phase = 'ended';
+        return;
+      }
+      if (!answer?.available || w.closed) {
+        j.tried.add(w.id);
+        j.phase = 'queued';
+        continue;
+      }
+      const identity = answer.participantIdentity || `agent-${j.job.id}`;
+      let token: string;
+      try {
+        token = await this.#jobToken(w, j, identity, answer);
+      } catch (err) {
+        this.#opts.onWarning?.(`could not sign a job token for ${j.job.id}: ${(err as Error).message}`);
+        j.tried.add(w.id);
+        j.phase = 'queued';
+        continue;
+      }
+      if (w.closed || j.dispatch.deleted) {
+        j.tried.add(w.id);
+        j.phase = 'queued';
+        continue;
+      }
+      w.assign(j.job, token);
+      load.assignedSinceReport++;
+      j.phase = 'assigned';
+      j.worker = w;
+      const now = BigInt(Date.now());
+      j.job.state = new JobState({
+        status: JobStatus.JS_RUNNING,
+        participantIdentity: identity,
+        workerId: w.id,
+        startedAt: now * 1_000_000n,
+        updatedAt: now * 1_000_000n,
+      });
+      return;
+    }
+  }
+
+  /** Least-loaded AVAILABLE worker for the job's agent name that has not turned it down. */
+  #pick(j: JobEntry): WorkerConnection | undefined {
+    let best: WorkerConnection | undefined;
+    let bestKey: [number, number, number] | undefined;
+    for (const [w, load] of this.#workers) {
+      if (!w.available || w.agentName !== j.job.agentName || j.tried.has(w.id)) continue;
+      if (j.onlyWorker ? w !== j.onlyWorker : w.jobType !== j.job.type) continue;
+      const jobs = this.#jobsOf(w).length;
+      const perJob = load.jobsAtReport > 0 && w.load > 0 ? w.load / load.jobsAtReport : DEFAULT_JOB_LOAD;
+      const key: [number, number, number] = [
+        w.load + (load.assignedSinceReport + load.offering) * perJob,
+        jobs + load.offering,
+        w.seq,
+      ];
+      if (!bestKey || compare(key, bestKey) < 0) {
+        best = w;
+        bestKey = key;
+      }
+    }
+    return best;
+  }
+
+  async #jobToken(
+    w: WorkerConnection,
+    j: JobEntry,
+    identity: string,
+    answer: {
+      participantName: string;
+      participantMetadata: string;
+      participantAttributes: Record<string, string>;
+    },
+  ): Promise<string> {
+    const secret = this.#opts.keys[w.apiKey];
+    if (secret === undefined) throw new Error('the worker API key is no longer configured');
+    const at = new AccessToken(w.apiKey, secret, {
+      identity,
+      name: answer.participantName || undefined,
+      metadata: answer.participantMetadata || undefined,
+      attributes: answer.participantAttributes,
+      ttl: JOB_TOKEN_TTL,
+    });
+    const p = w.permissions;
+    at.addGrant({
+      room: j.dispatch.room.name,
+      roomJoin: true,
+      agent: true,
+      canPublish: p?.canPublish ?? true,
+      canSubscribe: p?.canSubscribe ?? true,
+      canPublishData: p?.canPublishData ?? true,
+      canUpdateOwnMetadata: p?.canUpdateMetadata ?? true,
+      hidden: p?.hidden ?? false,
+    });
+    at.kind = 'agent';
+    return at.toJwt();
+  }
+
+  #jobsOf(w: WorkerConnection): JobEntry[] {
+    const out: JobEntry[] = [];
+    for (const r of this.#rooms.values()) {
+      for (const d of r.dispatches.values())
+        if (d.current?.worker === w && d.current.phase === 'assigned') out.push(d.current);
+    }
+    return out;
+  }
+
+  #endJob(j: JobEntry, status: JobStatus, error: string): void {
+    j.phase = 'ended';
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const state = j.job.state ?? new JobState();
+    state.status = status;
+    state.error = error;
+    state.endedAt = now;
+    state.updatedAt = now;
+    j.job.state = state;
+  }
+
+  #failJob(j: JobEntry, reason: string): void {
+    this.#endJob(j, JobStatus.JS_FAILED, reason);
+    // The lost job's agent may linger until its process notices; one agent per dispatch.
+    const identity = j.job.state?.participantIdentity;
+    if (identity) this.#directory.removeParticipant(j.dispatch.room.name, identity);
+  }
+
+  #onWorkerLost(w: WorkerConnection): void {
+    const lost = this.#jobsOf(w);
+    this.#workers.delete(w);
+    if (this.#closed) return;
+    for (const j of lost) {
+      this.#failJob(j, 'worker disconnected');
+      this.#relaunch(j.dispatch, w);
+    }
+    if (lost.length) this.#opts.onWarning?.(`worker ${w.id} lost with ${lost.length} job(s); re-dispatching`);
+  }
+
+  #onJobStatus(w: WorkerConnection, jobId: string, status: JobStatus, error: string): void {
+    const j = this.#jobsOf(w).find((x) => x.job.id === jobId);
+    if (!j) return;
+    if (status === JobStatus.JS_SUCCESS || status === JobStatus.JS_FAILED) {
+      this.#endJob(j, status, error);
+    } else if (j.job.state) {
+      j.job.state.status = status;
+      j.job.state.error = error;
+      j.job.state.updatedAt = BigInt(Date.now()) * 1_000_000n;
+    }
+  }
+}
+
+function compare(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
