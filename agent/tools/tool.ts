@@ -1,0 +1,64 @@
+import type { FunctionDeclaration } from '@google/genai';
+import { z } from 'zod';
+import type { Logger } from '../log.ts';
+
+/** What a running tool knows about its call. */
+export interface ToolContext {
+  /** The Live API's call id. */
+  callId: string;
+  /** Aborted on `toolCallCancellation`, time-out or shutdown. */
+  signal: AbortSignal;
+  /** Identity of the participant the call is on behalf of (the active talker), if known. */
+  participantIdentity?: string;
+  /** Calls an RPC method a room participant registered (client-side tools). */
+  performRpc?: (params: {
+    destinationIdentity: string;
+    method: string;
+    payload: string;
+    responseTimeoutMs?: number;
+  }) => Promise<string>;
+  /** Identities of the humans in the room, in join order. */
+  participants?: () => string[];
+  logger: Logger;
+}
+
+/**
+ * When the model hears back from a `NON_BLOCKING` tool: `interrupt` stops what it is saying, `when_idle`
+ * waits for it to finish, `silent` only adds the result to the context.
+ */
+export type ToolScheduling = 'interrupt' | 'when_idle' | 'silent';
+
+/** A function the model may call. `parameters` is a zod object, turned into JSON Schema for the model. */
+export interface Tool<S extends z.ZodObject = z.ZodObject> {
+  name: string;
+  description: string;
+  parameters: S;
+  /**
+   * `blocking` (default): the model waits for the result. `non-blocking`: the model keeps talking and
+   * the result arrives with {@link Tool.scheduling}.
+   */
+  behavior?: 'blocking' | 'non-blocking';
+  /** Delivery of a non-blocking result (default `when_idle`). */
+  scheduling?: ToolScheduling;
+  /** Run-time limit, ms; the registry's default when unset. */
+  timeoutMs?: number;
+  /** Returns a JSON-serialisable result; throwing returns the error message to the model. */
+  execute(args: z.infer<S>, ctx: ToolContext): Promise<unknown>;
+}
+
+/** Identity helper that keeps `execute`'s argument type tied to the schema. */
+export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
+  return tool;
+}
+
+/** The Live function declaration of a tool. */
+export function toFunctionDeclaration(tool: Tool): FunctionDeclaration {
+  const schema = z.toJSONSchema(tool.parameters) as Record<string, unknown>;
+  delete schema.$schema;
+  return {
+    name: tool.name,
+    description: tool.description,
+    parametersJsonSchema: schema,
+    ...(tool.behavior === 'non-blocking' && { behavior: 'NON_BLOCKING' as FunctionDeclaration['behavior'] }),
+  };
+}
