@@ -1,0 +1,111 @@
+import type { IncomingMessage } from 'node:http';
+import { RoomConfiguration } from '@livekit/protocol';
+import { decodeJwt } from 'jose';
+import { type ClaimGrants, TokenVerifier } from 'livekit-server-sdk';
+
+/** A rejected credential: the HTTP status and the reason LiveKit clients surface to users. */
+export class AuthError extends Error {
+  readonly status: number;
+  constructor(status: number, reason: string) {
+    super(reason);
+    this.name = 'AuthError';
+    this.status = status;
+  }
+}
+
+/** What a verified join token allows. */
+export interface JoinGrants {
+  identity: string;
+  name: string;
+  room: string;
+  metadata: string;
+  attributes: Record<string, string>;
+  kind: string;
+  canPublish: boolean;
+  canSubscribe: boolean;
+  canPublishData: boolean;
+  canUpdateOwnMetadata: boolean;
+  /** Lower-case track source names (`microphone`, `camera`, …); empty = all sources. */
+  canPublishSources: string[];
+  hidden: boolean;
+  agent: boolean;
+  /** Explicit agent dispatches requested through the token (`roomConfig.agents`). */
+  agents: { agentName: string; metadata: string }[];
+  /** Token expiry (seconds since epoch), kept so a resumed session can be refused once it lapses. */
+  expiresAt: number;
+}
+
+/** Token from `Authorization: Bearer` (Rust SDK) or `?access_token=` (livekit-client). */
+export function tokenFromRequest(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization;
+  if (header?.toLowerCase().startsWith('bearer ')) return header.slice(7).trim();
+  return url.searchParams.get('access_token') ?? undefined;
+}
+
+/** Verifies signature, issuer and expiry against the configured key pairs; returns the raw claims. */
+export async function verifyToken(
+  token: string | undefined,
+  keys: Record<string, string>,
+): Promise<ClaimGrants> {
+  if (!token) throw new AuthError(401, 'no authorization token provided');
+  let issuer: string | undefined;
+  try {
+    issuer = decodeJwt(token).iss;
+  } catch {
+    throw new AuthError(401, 'invalid token: malformed JWT');
+  }
+  const secret = issuer ? keys[issuer] : undefined;
+  if (!issuer || secret === undefined) throw new AuthError(401, 'invalid token: unknown API key');
+  try {
+    return await new TokenVerifier(issuer, secret).verify(token, 0);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_JWT_EXPIRED') throw new AuthError(401, 'invalid token: token is expired');
+    if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED')
+      throw new AuthError(401, `invalid token: ${(err as Error).message}`);
+    throw new AuthError(401, 'invalid token: signature verification failed');
+  }
+}
+
+/** Verifies a token for `/rtc` and checks the grants a join needs. */
+export async function verifyJoinToken(
+  token: string | undefined,
+  keys: Record<string, string>,
+  requestedRoom?: string | null,
+): Promise<JoinGrants> {
+  const claims = await verifyToken(token, keys);
+  const video = claims.video ?? {};
+  if (!video.roomJoin) throw new AuthError(401, 'permission denied: token has no roomJoin grant');
+  if (!video.room) throw new AuthError(401, 'permission denied: token names no room');
+  if (requestedRoom && requestedRoom !== video.room)
+    throw new AuthError(401, `permission denied: token is for room "${video.room}", not "${requestedRoom}"`);
+  const identity = claims.sub ?? '';
+  if (!identity) throw new AuthError(401, 'invalid token: identity (sub) is required to join');
+  let agents: JoinGrants['agents'] = [];
+  if (claims.roomConfig) {
+    try {
+      const config = RoomConfiguration.fromJson(claims.roomConfig as never, { ignoreUnknownFields: true });
+      agents = config.agents.map((a) => ({ agentName: a.agentName, metadata: a.metadata }));
+    } catch {
+      throw new AuthError(401, 'invalid token: roomConfig is not a RoomConfiguration');
+    }
+  }
+  const sources = (video.canPublishSources ?? []) as unknown[];
+  return {
+    identity,
+    name: claims.name ?? '',
+    room: video.room,
+    metadata: claims.metadata ?? '',
+    attributes: { ...(claims.attributes ?? {}) },
+    kind: claims.kind ?? '',
+    canPublish: video.canPublish ?? true,
+    canSubscribe: video.canSubscribe ?? true,
+    canPublishData: video.canPublishData ?? true,
+    canUpdateOwnMetadata: video.canUpdateOwnMetadata ?? false,
+    canPublishSources: sources.map((s) => String(s).toLowerCase()),
+    hidden: video.hidden ?? false,
+    agent: video.agent ?? false,
+    agents,
+    expiresAt: claims.exp ?? 0,
+  };
+}

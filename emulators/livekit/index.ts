@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { parse } from 'yaml';
+import { defaultConfigPath, loadLiveKitConfig } from '../../shared/livekit-config.ts';
+import type { RoomDirectory } from './room-directory.ts';
+import { DevServer } from './server.ts';
+
+export type { RoomDirectory, RoomDirectoryEvents } from './room-directory.ts';
+
+export interface LiveKitDevServerOptions {
+  /** TCP port for HTTP/WebSocket; 0 = any free port. Default: livekit.yaml `port`. */
+  port?: number;
+  /** Interface to bind. Default: livekit.yaml `bind_addresses[0]`. */
+  host?: string;
+  /** API key → secret. Default: livekit.yaml `keys` (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET). */
+  keys?: Record<string, string>;
+  /** livekit-server YAML config. Default: the repository's `livekit.yaml`. */
+  configPath?: string;
+  /** Seconds a participant whose signal socket dropped may take to resume. Default 15. */
+  reconnectGrace?: number;
+  /** pino log level. Default `warn` (`LOG_LEVEL` env overrides). */
+  logLevel?: string;
+}
+
+export interface LiveKitDevServer {
+  /** `ws://HOST:PORT`, what clients and server SDKs are given as the LiveKit URL. */
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  directory: RoomDirectory;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the LiveKit-compatible dev server: signalling, media forwarding and data for the official
+ * clients, plus (when present) the control plane's Twirp and agent endpoints on the same port.
+ */
+export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Promise<LiveKitDevServer> {
+  const configPath = o.configPath ?? defaultConfigPath;
+  const config = loadLiveKitConfig(configPath);
+  const raw = (parse(readFileSync(configPath, 'utf8')) ?? {}) as {
+    room?: { empty_timeout?: number; departure_timeout?: number; max_participants?: number };
+  };
+  const keys = o.keys ?? config.keys;
+  const [apiKey, apiSecret] = Object.entries(keys)[0] ?? [];
+  if (!apiKey || apiSecret === undefined) throw new Error('LiveKit dev server: no API key configured');
+  const logger = pino({ name: 'livekit-dev', level: process.env.LOG_LEVEL ?? o.logLevel ?? 'warn' });
+  const host = o.host ?? config.host;
+  const server = new DevServer({
+    port: o.port ?? config.port,
+    host,
+    keys,
+    room: {
+      emptyTimeout: raw.room?.empty_timeout ?? 300,
+      departureTimeout: raw.room?.departure_timeout ?? 20,
+      maxParticipants: raw.room?.max_participants ?? 0,
+    },
+    signal: {
+      pingInterval: 5,
+      pingTimeout: 15,
+      reconnectGrace: (o.reconnectGrace ?? 15) * 1000,
+      maxBufferedBytes: 16 * 1024 * 1024,
+    },
+    maxSignalFrame: 1024 * 1024,
+    log: (msg, extra) => logger.warn(extra ?? {}, msg),
+  });
+  const { port } = await server.listen();
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    url: `ws://${urlHost}:${port}`,
+    apiKey,
+    apiSecret,
+    directory: server.directory,
+    close: () => server.close(),
+  };
+}

@@ -1,0 +1,103 @@
+import type { TrackInfo } from '@livekit/protocol';
+import type { MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RtpPacket } from 'werift';
+
+interface Source {
+  track: MediaStreamTrack;
+  receiver: RTCRtpReceiver;
+  unsubscribe: () => void;
+}
+
+/** Lowest → highest; a simulcast publisher may send any subset. */
+const LAYER_PREFERENCE = ['h', 'q', 'f', ''];
+
+/**
+ * Forwards one published track's RTP to every subscriber's sender. Packets are relayed as they are
+ * (selective forwarding, no decoding); the sender rewrites SSRC, payload type and header extensions.
+ * A simulcast publisher sends several layers of one track: one layer is chosen and forwarded.
+ */
+export class TrackForwarder {
+  readonly info: TrackInfo;
+  /** The publisher's track id (`cid`), which its SDP carries as the msid track id. */
+  readonly cid: string;
+  /** Sid of the participant publishing it (the stream id prefix subscribers map tracks by). */
+  readonly publisherSid: string;
+  private readonly sources = new Map<string, Source>();
+  private selected: string | undefined;
+  private readonly sinks = new Set<RTCRtpSender>();
+  private lastKeyframeRequest = 0;
+  private closed = false;
+  /** Packets forwarded and sinks reached, for the capacity bench. */
+  packetsIn = 0;
+
+  constructor(info: TrackInfo, cid: string, publisherSid: string) {
+    this.info = info;
+    this.cid = cid;
+    this.publisherSid = publisherSid;
+  }
+
+  get hasSource(): boolean {
+    return this.sources.size > 0;
+  }
+
+  get sinkCount(): number {
+    return this.sinks.size;
+  }
+
+  /** Binds a received track (one simulcast layer, or the only stream) to this publication. */
+  attachSource(track: MediaStreamTrack, receiver: RTCRtpReceiver): void {
+    if (this.closed) return;
+    const key = track.rid ?? '';
+    this.sources.get(key)?.unsubscribe();
+    const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => this.forward(key, rtp));
+    this.sources.set(key, { track, receiver, unsubscribe: unSubscribe });
+    this.reselect();
+  }
+
+  private reselect(): void {
+    const keys = [...this.sources.keys()];
+    const best = LAYER_PREFERENCE.find((k) => keys.includes(k)) ?? keys[0];
+    if (best === this.selected) return;
+    this.selected = best;
+    // A new layer means a new SSRC/sequence space on the sinks: keep their streams continuous.
+    for (const sink of this.sinks) sink.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
+    this.requestKeyframe(true);
+  }
+
+  private forward(key: string, rtp: RtpPacket): void {
+    if (key !== this.selected || this.closed) return;
+    this.packetsIn++;
+    if (this.sinks.size === 0) return;
+    // Extension ids are per connection: the publisher's mapping means nothing on a subscriber's.
+    rtp.header.extensions = [];
+    for (const sink of this.sinks) sink.sendRtp(rtp).catch(() => {});
+  }
+
+  addSink(sender: RTCRtpSender): void {
+    if (this.sinks.has(sender)) return;
+    if (this.sinks.size > 0 || this.selected !== undefined)
+      sender.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
+    this.sinks.add(sender);
+    this.requestKeyframe(true);
+  }
+
+  removeSink(sender: RTCRtpSender): void {
+    this.sinks.delete(sender);
+  }
+
+  /** Asks the publisher for a keyframe (a subscriber's PLI, or a new subscriber); throttled. */
+  requestKeyframe(force = false): void {
+    if (this.info.type !== 1 /* VIDEO */) return;
+    const now = Date.now();
+    if (!force && now - this.lastKeyframeRequest < 500) return;
+    this.lastKeyframeRequest = now;
+    const source = this.selected === undefined ? undefined : this.sources.get(this.selected);
+    if (source?.track.ssrc !== undefined) source.receiver.sendRtcpPLI(source.track.ssrc).catch(() => {});
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.sources.values()) s.unsubscribe();
+    this.sources.clear();
+    this.sinks.clear();
+  }
+}

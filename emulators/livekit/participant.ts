@@ -1,0 +1,453 @@
+import {
+  DataPacket_Kind,
+  ParticipantInfo,
+  ParticipantInfo_Kind,
+  ParticipantInfo_State,
+  ParticipantPermission,
+  SessionDescription,
+  type SignalResponse,
+  SignalTarget,
+  type TrackInfo,
+  TrackSource,
+  TrackType,
+} from '@livekit/protocol';
+import type { RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver } from 'werift';
+import type { JoinGrants } from './auth.ts';
+import { newId } from './ids.ts';
+import type { TrackForwarder } from './media-forwarder.ts';
+import { createPeerConnection, keepBundle, stampMsid, trackIdsByMid } from './peer.ts';
+
+/** Where a participant's server → client signal messages go (the live signal socket, if any). */
+export type SignalMessage = SignalResponse['message'];
+export interface SignalSink {
+  send(message: SignalMessage): void;
+  /** Closes the socket (after a server-initiated leave). */
+  close(): void;
+}
+
+/** What a participant needs from its room. */
+export interface ParticipantHost {
+  onPublisherTrack(p: Participant, forwarder: TrackForwarder): void;
+  onTrackUnpublished(p: Participant, forwarder: TrackForwarder): void;
+  onInfoChanged(p: Participant): void;
+  onData(p: Participant, bytes: Buffer, kind: DataPacket_Kind): void;
+  onActive(p: Participant): void;
+  log(msg: string, extra?: Record<string, unknown>): void;
+}
+
+interface DownTrack {
+  forwarder: TrackForwarder;
+  transceiver: RTCRtpTransceiver;
+  unsubscribe: () => void;
+}
+
+/** Bytes a subscriber's data channel may hold before further packets to it are dropped. */
+const MAX_DATA_BUFFERED = 8 * 1024 * 1024;
+/** Reliable packets kept for a subscriber whose data channel is not open yet. */
+const MAX_PENDING_DATA = 512;
+
+const SOURCE_NAMES: Record<number, string> = {
+  [TrackSource.CAMERA]: 'camera',
+  [TrackSource.MICROPHONE]: 'microphone',
+  [TrackSource.SCREEN_SHARE]: 'screen_share',
+  [TrackSource.SCREEN_SHARE_AUDIO]: 'screen_share_audio',
+};
+
+/**
+ * One participant in a room: its identity and grants, its two peer connections (publisher: the client
+ * offers and sends media/data to us; subscriber: we offer and send media/data to the client — LiveKit's
+ * "subscriber primary" layout), the tracks it publishes and the ones it receives.
+ */
+export class Participant {
+  readonly sid = newId('PA_');
+  readonly identity: string;
+  readonly grants: JoinGrants;
+  readonly joinedAt = Date.now();
+  readonly clientProtocol: number;
+  name: string;
+  metadata: string;
+  attributes: Record<string, string>;
+  permission: ParticipantPermission;
+  state = ParticipantInfo_State.JOINED;
+  version = 0;
+  /** Published tracks by track sid. */
+  readonly published = new Map<string, TrackForwarder>();
+  /** The client's auto_subscribe choice. */
+  readonly autoSubscribe: boolean;
+
+  private readonly host: ParticipantHost;
+  private sink: SignalSink | undefined;
+  private readonly publisher: RTCPeerConnection;
+  private readonly subscriber: RTCPeerConnection;
+  private readonly downTracks = new Map<string, DownTrack>();
+  private readonly idleTransceivers: RTCRtpTransceiver[] = [];
+  private readonly dataOut: { reliable: RTCDataChannel; lossy: RTCDataChannel };
+  private readonly pendingReliable: Buffer[] = [];
+  /** mid → publisher's track cid, from the latest publisher offer. */
+  private publisherMids = new Map<string, string>();
+  private publisherQueue: Promise<void> = Promise.resolve();
+  private negotiating = false;
+  private negotiationPending = false;
+  private negotiationTimer: NodeJS.Timeout | undefined;
+  private offerId = 0;
+  private closed = false;
+
+  constructor(
+    grants: JoinGrants,
+    host: ParticipantHost,
+    options: { clientProtocol: number; autoSubscribe: boolean },
+  ) {
+    this.grants = grants;
+    this.identity = grants.identity;
+    this.name = grants.name;
+    this.metadata = grants.metadata;
+    this.attributes = { ...grants.attributes };
+    this.host = host;
+    this.clientProtocol = options.clientProtocol;
+    this.autoSubscribe = options.autoSubscribe;
+    this.permission = new ParticipantPermission({
+      canPublish: grants.canPublish,
+      canSubscribe: grants.canSubscribe,
+      canPublishData: grants.canPublishData,
+      canUpdateMetadata: grants.canUpdateOwnMetadata,
+      canPublishSources: grants.canPublishSources
+        .map((s) => Number(Object.entries(SOURCE_NAMES).find(([, n]) => n === s)?.[0] ?? -1))
+        .filter((n) => n >= 0),
+      hidden: grants.hidden,
+      agent: grants.agent || grants.kind === 'agent',
+    });
+
+    this.publisher = createPeerConnection();
+    this.publisher.onTrack.subscribe((track) => this.onPublisherTrack(track));
+    this.publisher.onDataChannel.subscribe((dc) => {
+      const kind = dc.label === '_lossy' ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
+      dc.onMessage.subscribe((msg) => {
+        if (typeof msg !== 'string') this.host.onData(this, msg, kind);
+      });
+    });
+
+    this.subscriber = createPeerConnection();
+    this.subscriber.connectionStateChange.subscribe((state) => {
+      if (state === 'connected' && this.state === ParticipantInfo_State.JOINED) {
+        this.state = ParticipantInfo_State.ACTIVE;
+        this.host.onActive(this);
+      }
+    });
+    this.dataOut = {
+      reliable: this.subscriber.createDataChannel('_reliable', { ordered: true }),
+      lossy: this.subscriber.createDataChannel('_lossy', { ordered: false, maxRetransmits: 0 }),
+    };
+    this.dataOut.reliable.stateChanged.subscribe((s) => {
+      if (s !== 'open') return;
+      for (const bytes of this.pendingReliable.splice(0)) this.dataOut.reliable.send(bytes);
+    });
+    for (const pc of [this.publisher, this.subscriber]) {
+      pc.onIceCandidate.subscribe(() => {});
+    }
+  }
+
+  get kind(): ParticipantInfo_Kind {
+    return this.permission.agent || this.grants.kind === 'agent'
+      ? ParticipantInfo_Kind.AGENT
+      : ParticipantInfo_Kind.STANDARD;
+  }
+
+  get hidden(): boolean {
+    return this.permission.hidden;
+  }
+
+  get connected(): boolean {
+    return this.sink !== undefined;
+  }
+
+  toInfo(): ParticipantInfo {
+    return new ParticipantInfo({
+      sid: this.sid,
+      identity: this.identity,
+      name: this.name,
+      state: this.state,
+      tracks: [...this.published.values()].map((f) => f.info),
+      metadata: this.metadata,
+      attributes: { ...this.attributes },
+      joinedAt: BigInt(Math.floor(this.joinedAt / 1000)),
+      joinedAtMs: BigInt(this.joinedAt),
+      version: this.version,
+      permission: this.permission,
+      isPublisher: this.published.size > 0,
+      kind: this.kind,
+      clientProtocol: this.clientProtocol,
+    });
+  }
+
+  /** Bumps the info version; clients ignore updates whose version is not newer than what they hold. */
+  touch(): void {
+    this.version++;
+  }
+
+  attachSignal(sink: SignalSink): void {
+    this.sink = sink;
+  }
+
+  detachSignal(sink: SignalSink): void {
+    if (this.sink === sink) this.sink = undefined;
+  }
+
+  send(message: SignalMessage): void {
+    if (this.closed || !this.sink) return;
+    try {
+      this.sink.send(message);
+    } catch (err) {
+      this.host.log('signal send failed', { identity: this.identity, err: String(err) });
+    }
+  }
+
+  /** Publishing permission for a source, per the token's canPublish / canPublishSources. */
+  mayPublish(source: TrackSource): boolean {
+    if (!this.permission.canPublish) return false;
+    const allowed = this.permission.canPublishSources;
+    return allowed.length === 0 || allowed.includes(source);
+  }
+
+  // ---- publisher connection (client offers) -------------------------------------------------------
+
+  /** Serialises publisher negotiations: each offer is applied and answered in arrival order. */
+  handlePublisherOffer(offer: SessionDescription): void {
+    this.publisherQueue = this.publisherQueue
+      .then(() => this.answerPublisher(offer))
+      .catch((err) =>
+        this.host.log('publisher negotiation failed', { identity: this.identity, err: String(err) }),
+      );
+  }
+
+  private async answerPublisher(offer: SessionDescription): Promise<void> {
+    if (this.closed) return;
+    this.publisherMids = trackIdsByMid(offer.sdp);
+    await this.publisher.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+    const answer = await this.publisher.createAnswer();
+    await this.publisher.setLocalDescription(answer);
+    const sdp = keepBundle(offer.sdp, this.publisher.localDescription?.sdp ?? answer.sdp);
+    this.send({ case: 'answer', value: new SessionDescription({ type: 'answer', sdp, id: offer.id }) });
+    this.detectUnpublished(offer.sdp);
+  }
+
+  /** A track whose m-line stopped sending in a new offer was unpublished by the client. */
+  private detectUnpublished(sdp: string): void {
+    const sending = new Set<string>();
+    for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+      const mid = /\r?\na=mid:(\S+)/.exec(section)?.[1];
+      const port = /^\S+ (\d+)/.exec(section)?.[1];
+      const inactive = /\r?\na=(inactive|recvonly)/.test(section);
+      if (mid && port !== '0' && !inactive) sending.add(mid);
+    }
+    for (const f of [...this.published.values()]) {
+      if (f.info.mid && !sending.has(f.info.mid)) this.unpublish(f.info.sid);
+    }
+  }
+
+  private onPublisherTrack(track: import('werift').MediaStreamTrack): void {
+    const transceiver = this.publisher.getTransceivers().find((t) => t.receiver.tracks.includes(track));
+    if (!transceiver) return;
+    const mid = transceiver.mid ?? '';
+    const cid = this.publisherMids.get(mid);
+    const forwarders = [...this.published.values()];
+    const forwarder =
+      forwarders.find((f) => f.info.mid === mid) ??
+      forwarders.find((f) => cid !== undefined && (f.cid === cid || f.info.sid === cid)) ??
+      forwarders.find((f) => !f.hasSource && !f.info.mid && f.info.type === kindToType(track.kind));
+    if (!forwarder) {
+      this.host.log('media for an unannounced track ignored', { identity: this.identity, mid });
+      return;
+    }
+    forwarder.info.mid = mid;
+    forwarder.attachSource(track, transceiver.receiver);
+  }
+
+  /** Announces a new publication (add_track); media binds to it once the offer arrives. */
+  addPublication(forwarder: TrackForwarder): void {
+    this.published.set(forwarder.info.sid, forwarder);
+    this.touch();
+    this.host.onPublisherTrack(this, forwarder);
+  }
+
+  findPendingPublication(cid: string): TrackForwarder | undefined {
+    return [...this.published.values()].find((f) => f.cid === cid);
+  }
+
+  unpublish(trackSid: string): void {
+    const forwarder = this.published.get(trackSid);
+    if (!forwarder) return;
+    this.published.delete(trackSid);
+    forwarder.close();
+    this.touch();
+    this.send({ case: 'trackUnpublished', value: { trackSid } as never });
+    this.host.onTrackUnpublished(this, forwarder);
+  }
+
+  setTrackMuted(trackSid: string, muted: boolean): TrackInfo | undefined {
+    const forwarder = this.published.get(trackSid);
+    if (!forwarder || forwarder.info.muted === muted) return forwarder?.info;
+    forwarder.info.muted = muted;
+    this.touch();
+    this.host.onInfoChanged(this);
+    return forwarder.info;
+  }
+
+  addIceCandidate(target: SignalTarget, candidateInit: string): void {
+    let init: { candidate?: string; sdpMid?: string; sdpMLineIndex?: number };
+    try {
+      init = JSON.parse(candidateInit);
+    } catch {
+      return;
+    }
+    if (!init.candidate) return;
+    const pc = target === SignalTarget.SUBSCRIBER ? this.subscriber : this.publisher;
+    pc.addIceCandidate(init as never).catch(() => {});
+  }
+
+  // ---- subscriber connection (server offers) ------------------------------------------------------
+
+  /** Starts the subscriber connection (data channels, and media as subscriptions come). */
+  start(): void {
+    this.scheduleNegotiation();
+  }
+
+  isSubscribedTo(trackSid: string): boolean {
+    return this.downTracks.has(trackSid);
+  }
+
+  subscribe(forwarder: TrackForwarder): void {
+    if (this.closed || this.downTracks.has(forwarder.info.sid) || !this.permission.canSubscribe) return;
+    const kind = forwarder.info.type === TrackType.VIDEO ? 'video' : 'audio';
+    const reuse = this.idleTransceivers.findIndex((t) => t.kind === kind);
+    const transceiver =
+      reuse >= 0
+        ? this.idleTransceivers.splice(reuse, 1)[0]!
+        : this.subscriber.addTransceiver(kind, { direction: 'sendonly' });
+    transceiver.setDirection('sendonly');
+    const pli = transceiver.sender.onPictureLossIndication.subscribe(() => forwarder.requestKeyframe());
+    const ready = transceiver.sender.onReady.subscribe(() => forwarder.requestKeyframe(true));
+    forwarder.addSink(transceiver.sender);
+    this.downTracks.set(forwarder.info.sid, {
+      forwarder,
+      transceiver,
+      unsubscribe: () => {
+        pli.unSubscribe();
+        ready.unSubscribe();
+      },
+    });
+    this.scheduleNegotiation();
+  }
+
+  unsubscribe(trackSid: string): void {
+    const down = this.downTracks.get(trackSid);
+    if (!down) return;
+    this.downTracks.delete(trackSid);
+    down.unsubscribe();
+    down.forwarder.removeSink(down.transceiver.sender);
+    down.transceiver.setDirection('inactive');
+    this.idleTransceivers.push(down.transceiver);
+    this.scheduleNegotiation();
+  }
+
+  private scheduleNegotiation(): void {
+    if (this.closed || this.negotiationTimer) return;
+    // Coalesce the subscribe/unsubscribe burst of one event (a join, a publish) into one offer.
+    this.negotiationTimer = setTimeout(() => {
+      this.negotiationTimer = undefined;
+      this.negotiateSubscriber().catch((err) =>
+        this.host.log('subscriber negotiation failed', { identity: this.identity, err: String(err) }),
+      );
+    }, 20);
+  }
+
+  private async negotiateSubscriber(): Promise<void> {
+    if (this.closed) return;
+    if (this.negotiating) {
+      this.negotiationPending = true;
+      return;
+    }
+    this.negotiating = true;
+    const offer = await this.subscriber.createOffer();
+    await this.subscriber.setLocalDescription(offer);
+    const labels = new Map<string, { participantSid: string; trackSid: string }>();
+    for (const [trackSid, down] of this.downTracks) {
+      if (down.transceiver.mid) {
+        labels.set(down.transceiver.mid, { participantSid: down.forwarder.publisherSid, trackSid });
+      }
+    }
+    const sdp = stampMsid(this.subscriber.localDescription?.sdp ?? offer.sdp, labels);
+    this.offerId++;
+    this.send({ case: 'offer', value: new SessionDescription({ type: 'offer', sdp, id: this.offerId }) });
+  }
+
+  async handleSubscriberAnswer(answer: SessionDescription): Promise<void> {
+    if (this.closed || !this.negotiating) return;
+    try {
+      await this.subscriber.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    } finally {
+      this.negotiating = false;
+    }
+    if (this.negotiationPending) {
+      this.negotiationPending = false;
+      this.scheduleNegotiation();
+    }
+  }
+
+  /** After a signal resume the client may have lost our last offer: offer again. */
+  renegotiateAfterResume(): void {
+    this.negotiating = false;
+    this.scheduleNegotiation();
+  }
+
+  // ---- data ---------------------------------------------------------------------------------------
+
+  /** Sends an already stamped DataPacket to this participant; drops it rather than grow without bound. */
+  sendData(bytes: Buffer, kind: DataPacket_Kind): boolean {
+    if (this.closed) return false;
+    const dc = kind === DataPacket_Kind.LOSSY ? this.dataOut.lossy : this.dataOut.reliable;
+    if (dc.readyState !== 'open') {
+      if (kind === DataPacket_Kind.LOSSY || this.pendingReliable.length >= MAX_PENDING_DATA) return false;
+      this.pendingReliable.push(bytes);
+      return true;
+    }
+    if (dc.bufferedAmount > MAX_DATA_BUFFERED) return false;
+    try {
+      dc.send(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Ends the participant: media and data stop, the signal socket (if any) is closed. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const sink = this.sink;
+    this.state = ParticipantInfo_State.DISCONNECTED;
+    clearTimeout(this.negotiationTimer);
+    for (const sid of [...this.downTracks.keys()]) {
+      const down = this.downTracks.get(sid)!;
+      down.unsubscribe();
+      down.forwarder.removeSink(down.transceiver.sender);
+    }
+    this.downTracks.clear();
+    for (const f of this.published.values()) f.close();
+    this.sink = undefined;
+    try {
+      sink?.close();
+    } catch {}
+    this.publisher.close().catch(() => {});
+    this.subscriber.close().catch(() => {});
+  }
+}
+
+function kindToType(kind: string): TrackType {
+  return kind === 'video' ? TrackType.VIDEO : TrackType.AUDIO;
+}

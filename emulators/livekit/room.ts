@@ -1,0 +1,198 @@
+import {
+  type DataPacket_Kind,
+  DisconnectReason,
+  LeaveRequest,
+  LeaveRequest_Action,
+  ParticipantInfo_State,
+  ParticipantUpdate,
+  Room as RoomInfo,
+} from '@livekit/protocol';
+import { routeDataPacket } from './data-router.ts';
+import { newId } from './ids.ts';
+import type { TrackForwarder } from './media-forwarder.ts';
+import type { Participant, ParticipantHost } from './participant.ts';
+
+/** Room settings, as CreateRoom and livekit.yaml's `room:` section name them. */
+export interface RoomOptions {
+  /** Seconds an empty room that never had a participant lives. */
+  emptyTimeout: number;
+  /** Seconds a room lives after its last participant left. */
+  departureTimeout: number;
+  /** 0 = unlimited. */
+  maxParticipants: number;
+  metadata: string;
+}
+
+/** What a room reports to its registry. */
+export interface RoomCallbacks {
+  onParticipantLeft(room: Room, p: Participant): void;
+  onEmptyTimeout(room: Room): void;
+  log(msg: string, extra?: Record<string, unknown>): void;
+}
+
+/**
+ * A room: its participants (by identity), the routing of their tracks (who receives what) and of their
+ * data packets, and the participant-update fan-out every client builds its view of the room from.
+ */
+export class Room implements ParticipantHost {
+  readonly sid = newId('RM_');
+  readonly name: string;
+  readonly createdAt = Date.now();
+  readonly participants = new Map<string, Participant>();
+  options: RoomOptions;
+  private readonly callbacks: RoomCallbacks;
+  private emptyTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(name: string, options: RoomOptions, callbacks: RoomCallbacks) {
+    this.name = name;
+    this.options = options;
+    this.callbacks = callbacks;
+    this.armEmptyTimer(options.emptyTimeout);
+  }
+
+  toInfo(): RoomInfo {
+    const list = [...this.participants.values()];
+    return new RoomInfo({
+      sid: this.sid,
+      name: this.name,
+      emptyTimeout: this.options.emptyTimeout,
+      departureTimeout: this.options.departureTimeout,
+      maxParticipants: this.options.maxParticipants,
+      creationTime: BigInt(Math.floor(this.createdAt / 1000)),
+      creationTimeMs: BigInt(this.createdAt),
+      metadata: this.options.metadata,
+      numParticipants: list.filter((p) => !p.hidden).length,
+      numPublishers: list.filter((p) => p.published.size > 0).length,
+    });
+  }
+
+  get isFull(): boolean {
+    return this.options.maxParticipants > 0 && this.participants.size >= this.options.maxParticipants;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Adds a participant (replacing one with the same identity) and returns the others' infos for its JoinResponse. */
+  admit(p: Participant) {
+    const previous = this.participants.get(p.identity);
+    if (previous) this.remove(previous, DisconnectReason.DUPLICATE_IDENTITY);
+    clearTimeout(this.emptyTimer);
+    this.emptyTimer = undefined;
+    this.participants.set(p.identity, p);
+    p.touch();
+    const others = [...this.participants.values()].filter((o) => o !== p && !o.hidden).map((o) => o.toInfo());
+    return others;
+  }
+
+  /** After the JoinResponse went out: announce the newcomer and start its subscriptions. */
+  activate(p: Participant): void {
+    if (!p.hidden) this.broadcast(p, { exclude: p });
+    p.start();
+    if (p.autoSubscribe) {
+      for (const other of this.participants.values()) {
+        if (other === p) continue;
+        for (const f of other.published.values()) p.subscribe(f);
+      }
+    }
+  }
+
+  /** Removes a participant: server leave to it (unless it left itself), DISCONNECTED to the others. */
+  remove(p: Participant, reason: DisconnectReason): void {
+    if (this.participants.get(p.identity) !== p) return;
+    this.participants.delete(p.identity);
+    if (reason !== DisconnectReason.CLIENT_INITIATED) {
+      p.send({
+        case: 'leave',
+        value: new LeaveRequest({ canReconnect: false, reason, action: LeaveRequest_Action.DISCONNECT }),
+      });
+    }
+    for (const f of p.published.values()) {
+      for (const other of this.participants.values()) other.unsubscribe(f.info.sid);
+    }
+    p.close();
+    p.touch();
+    const info = p.toInfo();
+    info.state = ParticipantInfo_State.DISCONNECTED;
+    info.disconnectReason = reason;
+    if (!p.hidden) this.sendUpdate(info);
+    try {
+      this.callbacks.onParticipantLeft(this, p);
+    } catch {}
+    if (this.participants.size === 0 && !this.closed) this.armEmptyTimer(this.options.departureTimeout);
+  }
+
+  private armEmptyTimer(seconds: number): void {
+    clearTimeout(this.emptyTimer);
+    this.emptyTimer = setTimeout(() => {
+      if (this.participants.size === 0) this.callbacks.onEmptyTimeout(this);
+    }, Math.max(0, seconds) * 1000);
+    this.emptyTimer.unref();
+  }
+
+  /** Ends the room: everyone gets a server leave with `reason`. */
+  close(reason: DisconnectReason = DisconnectReason.ROOM_DELETED): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.emptyTimer);
+    for (const p of [...this.participants.values()]) this.remove(p, reason);
+  }
+
+  /** Sends `p`'s current info to everyone (including itself, which is how self-updates are confirmed). */
+  broadcast(p: Participant, opts: { exclude?: Participant } = {}): void {
+    const info = p.toInfo();
+    this.sendUpdate(info, opts.exclude, p.hidden ? p : undefined);
+  }
+
+  private sendUpdate(
+    info: ReturnType<Participant['toInfo']>,
+    exclude?: Participant,
+    only?: Participant,
+  ): void {
+    const update = new ParticipantUpdate({ participants: [info] });
+    for (const other of this.participants.values()) {
+      if (other === exclude || (only && other !== only)) continue;
+      other.send({ case: 'update', value: update });
+    }
+  }
+
+  sendData(bytes: Uint8Array, kind: DataPacket_Kind) {
+    return routeDataPacket(bytes, kind, undefined, this.participants.values());
+  }
+
+  // ---- ParticipantHost ----------------------------------------------------------------------------
+
+  onPublisherTrack(p: Participant, forwarder: TrackForwarder): void {
+    this.broadcast(p);
+    for (const other of this.participants.values()) {
+      if (other !== p && other.autoSubscribe) other.subscribe(forwarder);
+    }
+  }
+
+  onTrackUnpublished(p: Participant, forwarder: TrackForwarder): void {
+    for (const other of this.participants.values()) other.unsubscribe(forwarder.info.sid);
+    this.broadcast(p);
+  }
+
+  onInfoChanged(p: Participant): void {
+    this.broadcast(p);
+  }
+
+  onActive(p: Participant): void {
+    if (this.participants.get(p.identity) !== p) return;
+    p.touch();
+    this.broadcast(p);
+  }
+
+  onData(p: Participant, bytes: Buffer, kind: DataPacket_Kind): void {
+    const result = routeDataPacket(bytes, kind, p, this.participants.values());
+    if ('dropped' in result)
+      this.log('data packet dropped', { identity: p.identity, reason: result.dropped });
+  }
+
+  log(msg: string, extra?: Record<string, unknown>): void {
+    this.callbacks.log(msg, { room: this.name, ...extra });
+  }
+}

@@ -1,0 +1,158 @@
+import {
+  AudioFrame,
+  AudioSource,
+  AudioStream,
+  LocalAudioTrack,
+  type RemoteTrack,
+  Room,
+  RoomEvent,
+  TrackKind,
+  TrackPublishOptions,
+  TrackSource,
+} from '@livekit/rtc-node';
+import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
+import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
+
+/** A dev server on a free port with the repository's livekit.yaml keys. */
+export function startServer(o: { reconnectGrace?: number } = {}): Promise<LiveKitDevServer> {
+  return startLiveKitDevServer({ port: 0, host: '127.0.0.1', ...o });
+}
+
+export async function mintToken(
+  server: Pick<LiveKitDevServer, 'apiKey' | 'apiSecret'>,
+  identity: string,
+  grant: VideoGrant,
+  extra: {
+    ttl?: number | string;
+    name?: string;
+    metadata?: string;
+    attributes?: Record<string, string>;
+  } = {},
+): Promise<string> {
+  const at = new AccessToken(server.apiKey, server.apiSecret, {
+    identity,
+    ttl: extra.ttl ?? '10m',
+    name: extra.name,
+    metadata: extra.metadata,
+    attributes: extra.attributes,
+  });
+  at.addGrant({ roomJoin: true, ...grant });
+  return at.toJwt();
+}
+
+/** Resolves when `check` returns a value other than undefined/false; polls, never asserts on time. */
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits for an event on an emitter (first match). */
+export function once<A extends unknown[]>(
+  emitter: { on(e: string, l: (...a: A) => void): unknown; off(e: string, l: (...a: A) => void): unknown },
+  event: string,
+  filter: (...a: A) => boolean = () => true,
+  timeoutMs = 30_000,
+): Promise<A> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, listener);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, timeoutMs);
+    const listener = (...a: A) => {
+      if (!filter(...a)) return;
+      clearTimeout(timer);
+      emitter.off(event, listener);
+      resolve(a);
+    };
+    emitter.on(event, listener);
+  });
+}
+
+export async function connectRtc(
+  server: LiveKitDevServer,
+  identity: string,
+  room: string,
+  grant: VideoGrant = {},
+  extra: Parameters<typeof mintToken>[3] = {},
+): Promise<Room> {
+  const r = new Room();
+  await r.connect(server.url, await mintToken(server, identity, { room, ...grant }, extra), {
+    autoSubscribe: true,
+    dynacast: false,
+  });
+  return r;
+}
+
+/** Publishes a sine tone as the microphone track; returns a stop function. */
+export async function publishTone(room: Room, frequency: number, name = 'tone'): Promise<() => void> {
+  const rate = 48000;
+  const source = new AudioSource(rate, 1);
+  const track = LocalAudioTrack.createAudioTrack(name, source);
+  await room.localParticipant!.publishTrack(
+    track,
+    new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+  );
+  let phase = 0;
+  let running = true;
+  const samples = rate / 100;
+  (async () => {
+    while (running) {
+      const data = new Int16Array(samples);
+      for (let i = 0; i < samples; i++) {
+        data[i] = Math.round(Math.sin(phase) * 12000);
+        phase += (2 * Math.PI * frequency) / rate;
+      }
+      await source.captureFrame(new AudioFrame(data, rate, 1, samples));
+    }
+  })().catch(() => {});
+  return () => {
+    running = false;
+    source.close().catch(() => {});
+  };
+}
+
+/**
+ * Collects `seconds` of non-silent audio from a remote track and returns its dominant frequency
+ * (zero-crossing count), so a test can tell which tone it is hearing.
+ */
+export async function measureFrequency(track: RemoteTrack, seconds = 1): Promise<number> {
+  const rate = 48000;
+  const stream = new AudioStream(track, rate, 1);
+  const samples: number[] = [];
+  for await (const frame of stream) {
+    const data = frame.data;
+    let peak = 0;
+    for (const s of data) peak = Math.max(peak, Math.abs(s));
+    if (peak < 2000 && samples.length === 0) continue; // wait for the tone, skip leading silence
+    for (const s of data) samples.push(s);
+    if (samples.length >= rate * seconds) break;
+  }
+  await stream.cancel().catch(() => {});
+  let crossings = 0;
+  for (let i = 1; i < samples.length; i++) {
+    if ((samples[i - 1]! < 0 && samples[i]! >= 0) || (samples[i - 1]! >= 0 && samples[i]! < 0)) crossings++;
+  }
+  return crossings / 2 / (samples.length / rate);
+}
+
+export async function waitForRemoteAudio(room: Room, fromIdentity: string): Promise<RemoteTrack> {
+  const existing = room.remoteParticipants.get(fromIdentity);
+  for (const pub of existing?.trackPublications.values() ?? []) {
+    if (pub.track && pub.kind === TrackKind.KIND_AUDIO) return pub.track as RemoteTrack;
+  }
+  const [track] = await once<[RemoteTrack, unknown, { identity: string }]>(
+    room as never,
+    RoomEvent.TrackSubscribed,
+    (_t, _p, participant) => participant.identity === fromIdentity,
+  );
+  return track;
+}

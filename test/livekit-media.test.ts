@@ -1,0 +1,51 @@
+import { type Room, RoomEvent } from '@livekit/rtc-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
+import {
+  connectRtc,
+  measureFrequency,
+  once,
+  publishTone,
+  startServer,
+  waitForRemoteAudio,
+} from './livekit-helpers.ts';
+
+describe('LiveKit dev server: rtc-node audio', () => {
+  let server: LiveKitDevServer;
+  const rooms: Room[] = [];
+  const stops: (() => void)[] = [];
+
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    for (const s of stops) s();
+    for (const r of rooms) await r.disconnect().catch(() => {});
+    await server?.close();
+  });
+
+  it('two participants see each other and hear each other’s tone', async () => {
+    const alice = await connectRtc(server, 'alice', 'tones');
+    rooms.push(alice);
+    const bobJoined = once(alice as never, RoomEvent.ParticipantConnected);
+    const bob = await connectRtc(server, 'bob', 'tones');
+    rooms.push(bob);
+    await bobJoined;
+    expect(bob.remoteParticipants.has('alice')).toBe(true);
+
+    stops.push(await publishTone(alice, 440));
+    stops.push(await publishTone(bob, 1000));
+    const [atBob, atAlice] = await Promise.all([
+      waitForRemoteAudio(bob, 'alice'),
+      waitForRemoteAudio(alice, 'bob'),
+    ]);
+    const [heardByBob, heardByAlice] = await Promise.all([
+      measureFrequency(atBob),
+      measureFrequency(atAlice),
+    ]);
+    expect(heardByBob).toBeGreaterThan(420);
+    expect(heardByBob).toBeLessThan(460);
+    expect(heardByAlice).toBeGreaterThan(960);
+    expect(heardByAlice).toBeLessThan(1040);
+  }, 90_000);
+});
