@@ -1,0 +1,272 @@
+import type { LiveServerMessage, Session } from '@google/genai';
+import { MicCapture } from './audio/mic-capture.ts';
+import { base64ToInt16, int16ToBase64, rateOf } from './audio/pcm.ts';
+import { PcmPlayer } from './audio/pcm-player.ts';
+import { type Call, CallError, type CallEvents, type JoinOptions, mediaError, tokenError } from './call.ts';
+import type { DemoConfig } from './config.ts';
+import { Emitter } from './emitter.ts';
+import { parseLight, SET_LIGHT, setLightDeclaration } from './light.ts';
+import { type Speaker, Transcript } from './transcript.ts';
+
+export interface DirectCallOptions {
+  config: DemoConfig;
+  /** The page's audio context (created on the join click, so it may play). */
+  audioContext: AudioContext;
+}
+
+/** The parts of the token server's `POST /gemini/token` answer the page uses. */
+export interface EphemeralToken {
+  /** `auth_tokens/…`, used in place of an API key for one session. */
+  token: string;
+  /** Model locked into the token. */
+  model?: string;
+  /** API version the token works on (ephemeral tokens: `v1alpha`). */
+  apiVersion: string;
+  /** Service that minted the token (absent: Google's default endpoint). */
+  baseUrl?: string;
+}
+
+const MODEL_VOICE: Speaker = { identity: 'gemini', name: 'Gemini', role: 'agent' };
+
+/**
+ * Direct mode, the Live API's client-to-server approach: the page fetches a short-lived ephemeral token
+ * from the token server and opens the Live session itself with `@google/genai` — microphone as 16 kHz
+ * PCM, the model's 24 kHz voice played back, transcripts of both sides. No LiveKit room is involved.
+ */
+export class DirectCall extends Emitter<CallEvents> implements Call {
+  readonly mode = 'direct';
+  readonly transcript = new Transcript();
+  #o: DirectCallOptions;
+  #session: Session | null = null;
+  #mic: MicCapture | null = null;
+  #player: PcmPlayer;
+  #me: Speaker = { identity: 'me', name: 'You', role: 'self' };
+  #turn = 0;
+  #turnDone = false;
+  #leaving = false;
+  #micOn = false;
+  #chatCount = 0;
+
+  constructor(o: DirectCallOptions) {
+    super();
+    this.#o = o;
+    this.#player = new PcmPlayer(o.audioContext);
+    this.#player.on('playing', () => this.emit('agentState', 'speaking'));
+    this.#player.on('idle', () => {
+      if (this.#session) this.emit('agentState', this.#turnDone ? 'listening' : 'thinking');
+    });
+  }
+
+  async start(join: JoinOptions): Promise<void> {
+    this.#me = { identity: 'me', name: join.name || 'You', role: 'self' };
+    this.emit('status', 'connecting');
+    const token = await this.#fetchToken();
+    if (this.#leaving) return;
+
+    // The SDK is only needed in this mode: load it on demand so the LiveKit mode stays small.
+    const { GoogleGenAI, Modality } = await import('@google/genai');
+    // The token only works on the service that minted it; the page's own setting is the fallback.
+    const baseUrl = token.baseUrl ?? this.#o.config.geminiBaseUrl;
+    const ai = new GoogleGenAI({
+      apiKey: token.token,
+      // Ephemeral tokens are a v1alpha feature.
+      httpOptions: { apiVersion: token.apiVersion, ...(baseUrl ? { baseUrl } : {}) },
+    });
+    try {
+      this.#session = await ai.live.connect({
+        model: token.model ?? this.#o.config.geminiModel,
+        config: {
+          responseModalities: [Modality.AUDIO],
+          inputAudioTranscription: {},
+          outputAudioTranscription: {},
+          tools: [{ functionDeclarations: [setLightDeclaration] }],
+        },
+        callbacks: {
+          onmessage: (msg) => this.#onMessage(msg),
+          onclose: (ev) => this.#onClose(ev),
+        },
+      });
+    } catch (err) {
+      throw new CallError(
+        'connect-failed',
+        `Could not open the Gemini Live session (${errText(err)}).`,
+        true,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (this.#leaving) {
+      this.#session.close();
+      return;
+    }
+    this.emit('status', 'connected');
+    this.emit('agentState', 'listening');
+    this.emit('agentAudio', this.#o.audioContext, this.#player.output);
+    await this.setMicrophone(true);
+  }
+
+  async #fetchToken(): Promise<EphemeralToken> {
+    const url = `${this.#o.config.tokenServerUrl}/gemini/token`;
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    } catch (err) {
+      throw tokenError(undefined, errText(err), err);
+    }
+    const body = await res.text();
+    if (!res.ok) throw tokenError(res.status, summarise(body));
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(body) as Record<string, unknown>;
+    } catch (err) {
+      throw tokenError(res.status, 'the answer is not JSON', err);
+    }
+    const token = str(parsed.token);
+    if (!token) throw tokenError(res.status, 'the answer has no token');
+    return {
+      token,
+      model: str(parsed.model),
+      apiVersion: str(parsed.api_version) ?? 'v1alpha',
+      baseUrl: str(parsed.base_url),
+    };
+  }
+
+  async setMicrophone(on: boolean): Promise<void> {
+    if (!this.#session) return;
+    if (on && !this.#mic) {
+      try {
+        const mic = await MicCapture.start({ context: this.#o.audioContext, targetRate: 16_000 });
+        if (this.#leaving) {
+          mic.stop();
+          return;
+        }
+        mic.on('chunk', (pcm) => {
+          if (!this.#micOn) return;
+          this.#session?.sendRealtimeInput({
+            audio: { data: int16ToBase64(pcm), mimeType: `audio/pcm;rate=${mic.targetRate}` },
+          });
+        });
+        this.#mic = mic;
+      } catch (err) {
+        this.emit('error', mediaError(err, 'mic'));
+      }
+    }
+    this.#micOn = on && this.#mic !== null;
+    if (this.#mic) this.#mic.muted = !this.#micOn;
+    // Tell the server the stream paused so its voice activity detection does not wait for more.
+    if (!this.#micOn && this.#mic) this.#session.sendRealtimeInput({ audioStreamEnd: true });
+    this.#emitMedia();
+  }
+
+  async setCamera(_on: boolean): Promise<void> {
+    this.emit('error', new CallError('camera-failed', 'Video is available in the LiveKit room mode.', false));
+  }
+
+  async setScreenShare(on: boolean): Promise<void> {
+    await this.setCamera(on);
+  }
+
+  async sendChat(text: string): Promise<void> {
+    if (!this.#session || !text.trim()) return;
+    this.transcript.set(`chat:${++this.#chatCount}`, this.#me, text, true, 'chat');
+    this.#session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
+  }
+
+  async leave(): Promise<void> {
+    if (this.#leaving) return;
+    this.#leaving = true;
+    const session = this.#session;
+    this.#session = null;
+    this.#mic?.stop();
+    this.#mic = null;
+    this.#micOn = false;
+    this.#player.close();
+    session?.close();
+    this.emit('agentAudio', null);
+    this.emit('status', 'ended');
+  }
+
+  #onMessage(msg: LiveServerMessage): void {
+    const content = msg.serverContent;
+    if (content) {
+      const userKey = `user:${this.#turn}`;
+      const modelKey = `model:${this.#turn}`;
+      if (content.inputTranscription?.text) {
+        this.#turnDone = false;
+        this.transcript.append(userKey, this.#me, content.inputTranscription.text);
+      }
+      for (const part of content.modelTurn?.parts ?? []) {
+        const data = part.inlineData;
+        if (data?.data && data.mimeType?.startsWith('audio/')) {
+          this.#turnDone = false;
+          this.transcript.finalize(userKey);
+          this.#player.enqueue(base64ToInt16(data.data), rateOf(data.mimeType, 24_000));
+        }
+      }
+      if (content.outputTranscription?.text) {
+        this.transcript.finalize(userKey);
+        this.transcript.append(modelKey, MODEL_VOICE, content.outputTranscription.text);
+      }
+      if (content.interrupted) {
+        // Barge-in: the user spoke over the model; drop what it had queued.
+        this.#player.interrupt();
+      }
+      if (content.turnComplete || content.interrupted) {
+        this.transcript.finalize(userKey);
+        this.transcript.finalize(modelKey);
+        this.#turn++;
+        this.#turnDone = true;
+        if (!this.#player.playing) this.emit('agentState', 'listening');
+      }
+    }
+    if (msg.toolCall?.functionCalls?.length) {
+      this.emit('agentState', 'thinking');
+      const functionResponses = msg.toolCall.functionCalls.map((call) => {
+        if (call.name !== SET_LIGHT) {
+          return { id: call.id, name: call.name, response: { error: `unknown function ${call.name}` } };
+        }
+        try {
+          const state = parseLight(call.args ?? {});
+          this.emit('light', state);
+          return { id: call.id, name: call.name, response: { ok: true } };
+        } catch (err) {
+          return { id: call.id, name: call.name, response: { error: errText(err) } };
+        }
+      });
+      this.#session?.sendToolResponse({ functionResponses });
+    }
+  }
+
+  #onClose(ev: CloseEvent): void {
+    if (this.#leaving) return;
+    const reason = ev.reason ? `: ${ev.reason}` : '';
+    this.emit(
+      'error',
+      new CallError('disconnected', `The Gemini session closed (code ${ev.code}${reason}).`, true),
+    );
+    void this.leave();
+  }
+
+  #emitMedia(): void {
+    this.emit('media', { mic: this.#micOn, camera: false, screen: false });
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function summarise(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; message?: unknown };
+    const msg = parsed.error ?? parsed.message;
+    if (typeof msg === 'string') return msg.slice(0, 200);
+    if (msg && typeof msg === 'object' && 'message' in msg) return String(msg.message).slice(0, 200);
+  } catch {}
+  return body.replace(/\s+/g, ' ').trim().slice(0, 200);
+}

@@ -1,0 +1,384 @@
+import {
+  DisconnectReason,
+  type Participant,
+  ParticipantKind,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+  Room,
+  RoomEvent,
+  RpcError,
+  type TextStreamReader,
+  TokenSource,
+  Track,
+  type TranscriptionSegment,
+} from 'livekit-client';
+import {
+  type AgentState,
+  type Call,
+  CallError,
+  type CallEvents,
+  type JoinOptions,
+  mediaError,
+  tokenError,
+} from './call.ts';
+import type { DemoConfig } from './config.ts';
+import { Emitter } from './emitter.ts';
+import { parseLight, SET_LIGHT } from './light.ts';
+import { type Speaker, Transcript } from './transcript.ts';
+
+const TOPIC_TRANSCRIPTION = 'lk.transcription';
+const TOPIC_CHAT = 'lk.chat';
+const ATTR_AGENT_STATE = 'lk.agent.state';
+const ATTR_SEGMENT_ID = 'lk.segment_id';
+const ATTR_FINAL = 'lk.transcription_final';
+const AGENT_STATES = new Set<AgentState>(['initializing', 'idle', 'listening', 'thinking', 'speaking']);
+
+export interface LiveKitCallOptions {
+  config: DemoConfig;
+  /** The page's audio context (created on the join click, so it may play). */
+  audioContext: AudioContext;
+  /** Where remote `<audio>` elements live (they must be in the document to play everywhere). */
+  audioSink: HTMLElement;
+}
+
+/**
+ * A conversation in a LiveKit room: joins through the token server's standard endpoint, publishes the
+ * microphone, plays everyone, and turns the agent conventions (`lk.agent.state`, `lk.transcription`,
+ * `lk.chat`, the `set_light` RPC) into {@link CallEvents}.
+ */
+export class LiveKitCall extends Emitter<CallEvents> implements Call {
+  readonly mode = 'livekit';
+  readonly transcript = new Transcript();
+  #o: LiveKitCallOptions;
+  #room: Room | null = null;
+  #agent: RemoteParticipant | null = null;
+  #agentTimer: ReturnType<typeof setTimeout> | undefined;
+  #leaving = false;
+  #audioElements = new Map<string, HTMLMediaElement>();
+  /** Remote video tiles by track sid (the owner may be gone when the track ends). */
+  #videoKeys = new Map<string, string>();
+
+  constructor(o: LiveKitCallOptions) {
+    super();
+    this.#o = o;
+  }
+
+  /** The underlying room, for diagnostics. */
+  get room(): Room | null {
+    return this.#room;
+  }
+
+  async start(join: JoinOptions): Promise<void> {
+    this.emit('status', 'connecting');
+    const { config } = this.#o;
+    const source = TokenSource.endpoint(`${config.tokenServerUrl}/livekit/token`);
+    let details: { serverUrl: string; participantToken: string };
+    try {
+      details = await source.fetch({
+        roomName: join.room,
+        participantName: join.name,
+        ...(config.agentName ? { agentName: config.agentName } : {}),
+      });
+    } catch (err) {
+      // TokenSource reports HTTP failures as "received STATUS / body"; anything else is the network.
+      const message = err instanceof Error ? err.message : String(err);
+      const m = /received (\d{3}) \/ ?(.*)$/s.exec(message);
+      throw tokenError(m ? Number(m[1]) : undefined, m ? summarise(m[2] ?? '') : message, err);
+    }
+
+    const room = new Room({
+      adaptiveStream: true,
+      dynacast: true,
+      audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+    this.#room = room;
+    this.#wire(room);
+    try {
+      await room.connect(details.serverUrl, details.participantToken);
+    } catch (err) {
+      this.#room = null;
+      throw new CallError(
+        'connect-failed',
+        `Could not connect to the LiveKit server (${errText(err)}).`,
+        true,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (this.#leaving) return;
+    this.emit('status', 'connected');
+    // Playback permission comes from the join click; a browser that still blocks it gets a button.
+    room.startAudio().catch(() => {});
+    for (const p of room.remoteParticipants.values()) this.#participantJoined(p);
+    if (!this.#agent) {
+      this.emit('agentState', 'absent');
+      this.#armAgentTimer();
+    }
+    await this.setMicrophone(true);
+  }
+
+  async setMicrophone(on: boolean): Promise<void> {
+    const room = this.#room;
+    if (!room) return;
+    try {
+      await room.localParticipant.setMicrophoneEnabled(on);
+    } catch (err) {
+      this.emit('error', mediaError(err, 'mic'));
+    }
+    this.#emitMedia();
+  }
+
+  async setCamera(on: boolean): Promise<void> {
+    const room = this.#room;
+    if (!room) return;
+    try {
+      await room.localParticipant.setCameraEnabled(on);
+    } catch (err) {
+      this.emit('error', mediaError(err, 'camera'));
+    }
+    this.#emitMedia();
+  }
+
+  async setScreenShare(on: boolean): Promise<void> {
+    const room = this.#room;
+    if (!room) return;
+    try {
+      await room.localParticipant.setScreenShareEnabled(on, { audio: false });
+    } catch (err) {
+      // Cancelling the browser's picker is a choice, not an error.
+      if (!(err instanceof Error && err.name === 'NotAllowedError'))
+        this.emit('error', mediaError(err, 'camera'));
+    }
+    this.#emitMedia();
+  }
+
+  async sendChat(text: string): Promise<void> {
+    const room = this.#room;
+    if (!room || !text.trim()) return;
+    const info = await room.localParticipant.sendText(text, { topic: TOPIC_CHAT });
+    this.transcript.set(`chat:${info.id}`, this.#speaker(room.localParticipant.identity), text, true, 'chat');
+  }
+
+  /** Ends the call and says so; idempotent. */
+  async leave(): Promise<void> {
+    if (this.#leaving) return;
+    this.#leaving = true;
+    clearTimeout(this.#agentTimer);
+    const room = this.#room;
+    this.#room = null;
+    await room?.disconnect().catch(() => {});
+    for (const el of this.#audioElements.values()) el.remove();
+    this.#audioElements.clear();
+    this.emit('agentAudio', null);
+    this.emit('status', 'ended');
+  }
+
+  #wire(room: Room): void {
+    room
+      .on(RoomEvent.ParticipantConnected, (p) => this.#participantJoined(p))
+      .on(RoomEvent.ParticipantDisconnected, (p) => this.#participantLeft(p))
+      .on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
+        if (p === this.#agent) this.#emitAgentState();
+      })
+      .on(RoomEvent.TrackSubscribed, (track, pub, p) => this.#trackSubscribed(track, pub, p))
+      .on(RoomEvent.TrackUnsubscribed, (track, pub) => this.#trackUnsubscribed(track, pub))
+      .on(RoomEvent.LocalTrackPublished, (pub) => {
+        if (pub.track && pub.kind === Track.Kind.Video) {
+          const el = pub.track.attach() as HTMLVideoElement;
+          el.muted = true;
+          const label = pub.source === Track.Source.ScreenShare ? 'Your screen' : 'You';
+          this.emit('video', `local:${pub.trackSid}`, label, el);
+        }
+      })
+      .on(RoomEvent.LocalTrackUnpublished, (pub) => {
+        if (pub.kind === Track.Kind.Video) {
+          pub.track?.detach();
+          this.emit('video', `local:${pub.trackSid}`, '', null);
+        }
+        this.#emitMedia();
+      })
+      .on(RoomEvent.AudioPlaybackStatusChanged, () => {
+        if (!room.canPlaybackAudio) {
+          this.emit('error', new CallError('audio-blocked', 'The browser blocked audio playback.', false));
+        } else {
+          this.emit('errorCleared', 'audio-blocked');
+        }
+      })
+      .on(RoomEvent.Reconnecting, () => this.emit('status', 'reconnecting'))
+      .on(RoomEvent.Reconnected, () => this.emit('status', 'connected'))
+      .on(RoomEvent.Disconnected, (reason) => {
+        if (this.#leaving) return;
+        const why = reason === undefined ? 'unknown reason' : (DisconnectReason[reason] ?? String(reason));
+        this.emit('error', new CallError('disconnected', `Disconnected from the room (${why}).`, true));
+        void this.leave();
+      })
+      .on(RoomEvent.TranscriptionReceived, (segments, p) => this.#legacyTranscription(segments, p));
+
+    room.registerTextStreamHandler(TOPIC_TRANSCRIPTION, (reader, from) => {
+      void this.#readTranscription(reader, from.identity);
+    });
+    room.registerTextStreamHandler(TOPIC_CHAT, (reader, from) => {
+      void reader.readAll().then(
+        (text) =>
+          this.transcript.set(`chat:${reader.info.id}`, this.#speaker(from.identity), text, true, 'chat'),
+        () => {},
+      );
+    });
+    room.registerRpcMethod(SET_LIGHT, async (data) => {
+      let state: ReturnType<typeof parseLight>;
+      try {
+        state = parseLight(JSON.parse(data.payload));
+      } catch (err) {
+        throw new RpcError(
+          RpcError.ErrorCode.APPLICATION_ERROR,
+          `invalid set_light payload: ${errText(err)}`,
+        );
+      }
+      this.emit('light', state);
+      return JSON.stringify({ ok: true });
+    });
+  }
+
+  /**
+   * One text stream is one version of a segment: chunks within it append, a later stream for the same
+   * `lk.segment_id` replaces it (user transcripts are resent whole as they firm up; agent transcripts
+   * stream deltas and end with the segment).
+   */
+  async #readTranscription(reader: TextStreamReader, senderIdentity: string): Promise<void> {
+    const attrs = reader.info.attributes ?? {};
+    const key = `${senderIdentity}:${attrs[ATTR_SEGMENT_ID] ?? reader.info.id}`;
+    const speaker = this.#speaker(senderIdentity);
+    let text = '';
+    try {
+      for await (const chunk of reader) {
+        text += chunk;
+        this.transcript.set(key, speaker, text, false);
+      }
+    } catch {
+      // A sender that leaves mid-stream: keep what arrived.
+    }
+    const final = attrs[ATTR_FINAL] === 'true' || speaker.role === 'agent';
+    this.transcript.set(key, speaker, text, final);
+  }
+
+  #legacyTranscription(segments: TranscriptionSegment[], p?: Participant): void {
+    const identity = p?.identity ?? 'unknown';
+    for (const s of segments)
+      this.transcript.set(`${identity}:${s.id}`, this.#speaker(identity), s.text, s.final);
+  }
+
+  #speaker(identity: string): Speaker {
+    const room = this.#room;
+    if (room && identity === room.localParticipant.identity) {
+      return { identity, name: room.localParticipant.name || identity, role: 'self' };
+    }
+    const p = room?.remoteParticipants.get(identity);
+    const role = p && isAgent(p) ? 'agent' : 'user';
+    return { identity, name: p?.name || (role === 'agent' ? 'Agent' : identity), role };
+  }
+
+  #participantJoined(p: RemoteParticipant): void {
+    if (this.#agent || !isAgent(p)) return;
+    this.#agent = p;
+    clearTimeout(this.#agentTimer);
+    this.emit('errorCleared', 'agent-timeout');
+    this.#emitAgentState();
+  }
+
+  #participantLeft(p: RemoteParticipant): void {
+    for (const [key, el] of this.#audioElements) {
+      if (key.startsWith(`${p.identity}:`)) {
+        el.remove();
+        this.#audioElements.delete(key);
+      }
+    }
+    if (p !== this.#agent) return;
+    this.#agent = null;
+    this.emit('agentAudio', null);
+    this.emit('agentState', 'absent');
+    // Another agent may be dispatched (e.g. after a worker restart); say so if none comes.
+    const next = [...(this.#room?.remoteParticipants.values() ?? [])].find(isAgent);
+    if (next) this.#participantJoined(next);
+    else this.#armAgentTimer();
+  }
+
+  #armAgentTimer(): void {
+    clearTimeout(this.#agentTimer);
+    const ms = this.#o.config.agentJoinTimeoutMs;
+    this.#agentTimer = setTimeout(() => {
+      if (this.#agent || !this.#room) return;
+      this.emit(
+        'error',
+        new CallError('agent-timeout', `The agent did not join within ${Math.round(ms / 1000)} s.`, false),
+      );
+    }, ms);
+  }
+
+  #emitAgentState(): void {
+    const raw = this.#agent?.attributes[ATTR_AGENT_STATE] as AgentState | undefined;
+    this.emit('agentState', raw && AGENT_STATES.has(raw) ? raw : 'initializing');
+  }
+
+  #trackSubscribed(track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant): void {
+    const key = `${p.identity}:${pub.trackSid}`;
+    if (track.kind === Track.Kind.Audio) {
+      const el = track.attach();
+      el.dataset.identity = p.identity;
+      el.dataset.role = isAgent(p) ? 'agent' : 'user';
+      this.#o.audioSink.append(el);
+      this.#audioElements.set(key, el);
+      if (isAgent(p) && track.mediaStreamTrack) {
+        this.emit('agentAudio', this.#o.audioContext, new MediaStream([track.mediaStreamTrack]));
+      }
+    } else if (track.kind === Track.Kind.Video) {
+      const el = track.attach() as HTMLVideoElement;
+      const label = `${p.name || p.identity}${pub.source === Track.Source.ScreenShare ? ' (screen)' : ''}`;
+      this.#videoKeys.set(pub.trackSid, key);
+      this.emit('video', key, label, el);
+    }
+  }
+
+  #trackUnsubscribed(track: RemoteTrack, pub: RemoteTrackPublication): void {
+    track.detach();
+    for (const [key, el] of this.#audioElements) {
+      if (key.endsWith(`:${pub.trackSid}`)) {
+        el.remove();
+        this.#audioElements.delete(key);
+      }
+    }
+    const videoKey = this.#videoKeys.get(pub.trackSid);
+    if (videoKey) {
+      this.#videoKeys.delete(pub.trackSid);
+      this.emit('video', videoKey, '', null);
+    }
+  }
+
+  #emitMedia(): void {
+    const lp = this.#room?.localParticipant;
+    this.emit('media', {
+      mic: lp?.isMicrophoneEnabled ?? false,
+      camera: lp?.isCameraEnabled ?? false,
+      screen: lp?.isScreenShareEnabled ?? false,
+    });
+  }
+}
+
+function isAgent(p: Participant): boolean {
+  return p.kind === ParticipantKind.AGENT;
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A short, single-line version of an error body (JSON `{error}`/`{message}` or text). */
+function summarise(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; message?: unknown; msg?: unknown };
+    const msg = parsed.error ?? parsed.message ?? parsed.msg;
+    if (typeof msg === 'string') return msg.slice(0, 200);
+  } catch {}
+  return body.replace(/\s+/g, ' ').trim().slice(0, 200);
+}
