@@ -136,7 +136,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     },
   });
 
-  const tokenRoute = [originGate, corsHeaders, guard, limitBody] as const;
+  // Every method (the OPTIONS preflight included) passes the origin gate and gets CORS headers.
+  for (const path of ['/livekit/token', '/gemini/token']) app.use(path, originGate, corsHeaders);
+  const tokenRoute = [guard, limitBody] as const;
 
   app.post('/livekit/token', ...tokenRoute, async (c) => {
     const req = await readBody(c, livekitTokenRequest);

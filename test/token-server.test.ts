@@ -1,0 +1,550 @@
+// The token server's LiveKit side through real clients: livekit-client's TokenSource.endpoint fetches
+// credentials from the running server and livekit-server-sdk's TokenVerifier checks what was signed.
+// Then the security posture: auth modes, CORS, origin gate, rate limit, and a table of bad requests that
+// must each get the right status while the server keeps serving.
+import { RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
+import { TokenSource } from 'livekit-client';
+import { TokenVerifier } from 'livekit-server-sdk';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AuthVerifier,
+  startTokenServer,
+  type TokenServer,
+  type TokenServerOptions,
+} from '../token-server/index.ts';
+
+const API_KEY = 'APItestkey';
+const API_SECRET = 'test-secret-6f1d2c9a0b7e4d3c8a5f1e2d3c4b5a69';
+const BEARER = 'bearer-key-8c2e1f0a9d7b6c5e4f3a2b1c0d9e8f7a';
+const LIVEKIT_URL = 'wss://livekit.example.test';
+
+/** Every log line the servers of this file wrote, to scan for secrets at the end. */
+const logLines: string[] = [];
+/** Every response body this file received, same purpose. */
+const bodies: string[] = [];
+
+const servers: TokenServer[] = [];
+async function start(o: Partial<TokenServerOptions> = {}): Promise<TokenServer> {
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  const s = await startTokenServer({
+    apiKey: API_KEY,
+    apiSecret: API_SECRET,
+    livekitUrl: LIVEKIT_URL,
+    logger,
+    ...o,
+  });
+  servers.push(s);
+  return s;
+}
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+interface Sent {
+  status: number;
+  headers: Headers;
+  json: Record<string, unknown> | null;
+}
+
+async function send(
+  url: string,
+  init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<Sent> {
+  const headers: Record<string, string> = { ...init.headers };
+  let body: string | undefined;
+  if (init.raw !== undefined) body = init.raw;
+  else if (init.body !== undefined) {
+    body = JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(url, { method: init.method ?? 'POST', headers, body });
+  const text = await res.text();
+  bodies.push(text);
+  let json: Record<string, unknown> | null = null;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, json };
+}
+
+const verifier = new TokenVerifier(API_KEY, API_SECRET);
+
+describe('POST /livekit/token with livekit-client TokenSource.endpoint', () => {
+  let server: TokenServer;
+  beforeAll(async () => {
+    server = await start({ agentName: 'gemini-agent', allowedAgents: ['gemini-agent', 'helper'] });
+  });
+
+  it('returns server_url and a token carrying exactly the requested room, identity, grants and dispatch', async () => {
+    const source = TokenSource.endpoint(`${server.url}/livekit/token`);
+    const creds = await source.fetch({
+      roomName: 'support-room',
+      participantIdentity: 'alice',
+      participantName: 'Alice Doe',
+      participantMetadata: '{"plan":"pro"}',
+      participantAttributes: { team: 'blue', 'app.role': 'caller' },
+      agentName: 'helper',
+      agentMetadata: '{"voice":"Puck"}',
+    });
+    expect(creds.serverUrl).toBe(LIVEKIT_URL);
+
+    const claims = await verifier.verify(creds.participantToken);
+    expect(claims.iss).toBe(API_KEY);
+    expect(claims.sub).toBe('alice');
+    expect(claims.name).toBe('Alice Doe');
+    expect(claims.metadata).toBe('{"plan":"pro"}');
+    expect(claims.attributes).toEqual({ team: 'blue', 'app.role': 'caller' });
+    expect(claims.video).toEqual({
+      room: 'support-room',
+      roomJoin: true,
+      canPublish: true,
+      canSubscribe: true,
+      canPublishData: true,
+    });
+    const roomConfig = RoomConfiguration.fromJson(claims.roomConfig as never);
+    const expected = new RoomConfiguration({
+      agents: [new RoomAgentDispatch({ agentName: 'helper', metadata: '{"voice":"Puck"}' })],
+    });
+    expect(roomConfig.equals(expected)).toBe(true);
+    // Short-lived: the default TTL is ten minutes.
+    expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(600);
+  });
+
+  it('fills in a room, an identity and the default agent when the request names none', async () => {
+    const source = TokenSource.endpoint(`${server.url}/livekit/token`);
+    const creds = await source.fetch({});
+    const claims = await verifier.verify(creds.participantToken);
+    expect(claims.sub).toMatch(/^user-[0-9a-f]{12}$/);
+    expect(claims.video?.room).toMatch(/^room-[0-9a-f]{12}$/);
+    expect(claims.video?.roomJoin).toBe(true);
+    expect(claims.name).toBeUndefined();
+    const agents = RoomConfiguration.fromJson(claims.roomConfig as never).agents.map((a) => a.agentName);
+    expect(agents).toEqual(['gemini-agent']);
+  });
+
+  it('answers 201 with the resolved names next to server_url and participant_token', async () => {
+    const r = await send(`${server.url}/livekit/token`, {
+      body: { room_name: 'r1', participant_name: 'Bob' },
+    });
+    expect(r.status).toBe(201);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    expect(Object.keys(r.json ?? {}).sort()).toEqual([
+      'participant_identity',
+      'participant_name',
+      'participant_token',
+      'room_name',
+      'server_url',
+    ]);
+    expect(r.json?.room_name).toBe('r1');
+    const claims = await verifier.verify(String(r.json?.participant_token));
+    expect(claims.sub).toBe(r.json?.participant_identity);
+  });
+
+  it('dispatches no agent when the client sends an explicit empty agent list', async () => {
+    const r = await send(`${server.url}/livekit/token`, { body: { room_config: { agents: [] } } });
+    expect(r.status).toBe(201);
+    const claims = await verifier.verify(String(r.json?.participant_token));
+    expect(claims.roomConfig).toBeUndefined();
+  });
+});
+
+describe('authentication', () => {
+  it('bearer mode: TokenSource with the header gets a token, without it the fetch fails with 401', async () => {
+    const server = await start({ auth: { bearer: BEARER } });
+    const ok = TokenSource.endpoint(`${server.url}/livekit/token`, {
+      headers: { Authorization: `Bearer ${BEARER}` },
+    });
+    const creds = await ok.fetch({ roomName: 'r' });
+    expect((await verifier.verify(creds.participantToken)).video?.room).toBe('r');
+
+    const anonymous = TokenSource.endpoint(`${server.url}/livekit/token`);
+    await expect(anonymous.fetch({ roomName: 'r' })).rejects.toThrow(/received 401/);
+    const wrong = await send(`${server.url}/livekit/token`, {
+      body: {},
+      headers: { authorization: `Bearer ${BEARER}x` },
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
+    expect(wrong.json?.error).toBe('unauthorized');
+  });
+
+  it('verifier mode: the verified identity is forced; another identity is refused', async () => {
+    const verify: AuthVerifier = (req) => {
+      const user = req.headers.get('x-session');
+      if (user === 'boom') throw new Error('identity provider down');
+      return user ? { subject: user, identity: `u:${user}` } : null;
+    };
+    const server = await start({ auth: verify });
+    const url = `${server.url}/livekit/token`;
+
+    const creds = await TokenSource.endpoint(url, { headers: { 'X-Session': 'carol' } }).fetch({
+      roomName: 'r',
+    });
+    expect((await verifier.verify(creds.participantToken)).sub).toBe('u:carol');
+
+    const same = await send(url, {
+      body: { participant_identity: 'u:carol' },
+      headers: { 'x-session': 'carol' },
+    });
+    expect(same.status).toBe(201);
+    const other = await send(url, {
+      body: { participant_identity: 'u:dave' },
+      headers: { 'x-session': 'carol' },
+    });
+    expect(other.status).toBe(403);
+    expect(other.json?.error).toBe('identity_not_allowed');
+    expect((await send(url, { body: {} })).status).toBe(401);
+    expect((await send(url, { body: {}, headers: { 'x-session': 'boom' } })).status).toBe(401);
+  });
+});
+
+describe('CORS and origins', () => {
+  it('lets loopback pages in by default and answers their preflight', async () => {
+    const server = await start();
+    const pre = await fetch(`${server.url}/livekit/token`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://localhost:8080',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('http://localhost:8080');
+    expect(pre.headers.get('access-control-allow-methods')).toContain('POST');
+    const post = await send(`${server.url}/livekit/token`, {
+      body: {},
+      headers: { origin: 'http://127.0.0.1:5173' },
+    });
+    expect(post.status).toBe(201);
+    expect(post.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:5173');
+    const foreign = await send(`${server.url}/livekit/token`, {
+      body: {},
+      headers: { origin: 'https://evil.test' },
+    });
+    expect(foreign.status).toBe(403);
+    expect(foreign.json?.error).toBe('origin_not_allowed');
+  });
+
+  it('with an allow-list, only the listed origins get through (preflight included)', async () => {
+    const server = await start({ corsOrigins: ['https://app.example.test'] });
+    const url = `${server.url}/livekit/token`;
+    const ok = await send(url, { body: {}, headers: { origin: 'https://app.example.test' } });
+    expect(ok.status).toBe(201);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example.test');
+    for (const origin of ['http://localhost:8080', 'https://app.example.test.evil.test', 'null']) {
+      const r = await send(url, { body: {}, headers: { origin } });
+      expect(r.status, origin).toBe(403);
+    }
+    const pre = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://other.example.test', 'access-control-request-method': 'POST' },
+    });
+    expect(pre.status).toBe(403);
+    expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('bad requests', () => {
+  let server: TokenServer;
+  let url: string;
+  beforeAll(async () => {
+    server = await start({ auth: { bearer: BEARER }, rateLimit: false, agentName: 'gemini-agent' });
+    url = `${server.url}/livekit/token`;
+  });
+  const auth = { authorization: `Bearer ${BEARER}` };
+  const long = (n: number) => 'x'.repeat(n);
+
+  type Case = {
+    name: string;
+    status: number;
+    error: string;
+    field?: string;
+    body?: unknown;
+    raw?: string;
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+  };
+  const cases: Case[] = [
+    // Ill-typed fields
+    {
+      name: 'room_name is a number',
+      body: { room_name: 5 },
+      status: 400,
+      error: 'invalid_request',
+      field: 'room_name',
+    },
+    { name: 'identity is null', body: { participant_identity: null }, status: 400, error: 'invalid_request' },
+    {
+      name: 'attributes is an array',
+      body: { participant_attributes: ['a'] },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'attribute value is a number',
+      body: { participant_attributes: { a: 1 } },
+      status: 400,
+      error: 'invalid_request',
+      field: 'participant_attributes.a',
+    },
+    {
+      name: 'room_config is a string',
+      body: { room_config: 'agents' },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'agents is an object',
+      body: { room_config: { agents: {} } },
+      status: 400,
+      error: 'invalid_request',
+    },
+    { name: 'body is an array', body: [], status: 400, error: 'invalid_request' },
+    { name: 'body is a string', body: 'room', status: 400, error: 'invalid_request' },
+    { name: 'body is null', raw: 'null', status: 400, error: 'invalid_request' },
+    // Missing required parts of nested objects
+    {
+      name: 'agent dispatch without agent_name',
+      body: { room_config: { agents: [{ metadata: '{}' }] } },
+      status: 400,
+      error: 'invalid_request',
+      field: 'room_config.agents.0.agent_name',
+    },
+    {
+      name: 'empty room_name',
+      body: { room_name: '' },
+      status: 400,
+      error: 'invalid_request',
+      field: 'room_name',
+    },
+    // Oversized fields
+    { name: 'room_name too long', body: { room_name: long(129) }, status: 400, error: 'invalid_request' },
+    {
+      name: 'identity too long',
+      body: { participant_identity: long(129) },
+      status: 400,
+      error: 'invalid_request',
+    },
+    { name: 'name too long', body: { participant_name: long(129) }, status: 400, error: 'invalid_request' },
+    {
+      name: 'metadata over 4 KiB',
+      body: { participant_metadata: long(4097) },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'metadata over 4 KiB in UTF-8 bytes',
+      body: { participant_metadata: 'é'.repeat(2049) },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'too many attributes',
+      body: {
+        participant_attributes: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])),
+      },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'attributes over 4 KiB in total',
+      body: { participant_attributes: { a: long(2100), b: long(2100) } },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'too many agents',
+      body: { room_config: { agents: Array.from({ length: 5 }, () => ({ agent_name: 'gemini-agent' })) } },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'body over the size limit',
+      raw: JSON.stringify({ participant_metadata: long(20_000) }),
+      status: 413,
+      error: 'body_too_large',
+    },
+    // Values the server refuses on principle
+    {
+      name: 'reserved lk.* attribute',
+      body: { participant_attributes: { 'lk.agent.state': 'speaking' } },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'control characters in identity',
+      body: { participant_identity: 'ali\u0000ce' },
+      status: 400,
+      error: 'invalid_request',
+    },
+    { name: 'unknown top-level field', body: { can_publish: true }, status: 400, error: 'invalid_request' },
+    {
+      name: 'room_config beyond agent dispatch',
+      body: { room_config: { max_participants: 1000 } },
+      status: 400,
+      error: 'invalid_request',
+    },
+    {
+      name: 'agent not on the allow-list',
+      body: { room_config: { agents: [{ agent_name: 'someone-else' }] } },
+      status: 403,
+      error: 'agent_not_allowed',
+    },
+    // Malformed transport
+    { name: 'malformed JSON', raw: '{"room_name":', status: 400, error: 'malformed_json' },
+    {
+      name: 'not JSON content type',
+      raw: 'room_name=r',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      status: 415,
+      error: 'unsupported_media_type',
+    },
+    // Bad auth
+    {
+      name: 'no Authorization header',
+      body: {},
+      headers: { authorization: '' },
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'wrong bearer',
+      body: {},
+      headers: { authorization: 'Bearer nope' },
+      status: 401,
+      error: 'unauthorized',
+    },
+    {
+      name: 'Basic instead of Bearer',
+      body: {},
+      headers: { authorization: `Basic ${Buffer.from(`u:${BEARER}`).toString('base64')}` },
+      status: 401,
+      error: 'unauthorized',
+    },
+    // Wrong method
+    { name: 'GET the LiveKit endpoint', method: 'GET', status: 405, error: 'method_not_allowed' },
+    { name: 'PUT the LiveKit endpoint', method: 'PUT', body: {}, status: 405, error: 'method_not_allowed' },
+    { name: 'DELETE the LiveKit endpoint', method: 'DELETE', status: 405, error: 'method_not_allowed' },
+    {
+      name: 'GET the Gemini endpoint',
+      method: 'GET',
+      path: '/gemini/token',
+      status: 405,
+      error: 'method_not_allowed',
+    },
+    { name: 'POST /healthz', path: '/healthz', body: {}, status: 405, error: 'method_not_allowed' },
+    { name: 'unknown path', path: '/livekit/tokens', body: {}, status: 404, error: 'not_found' },
+    // Gemini side: no key configured on this server, and its body must be empty
+    {
+      name: 'Gemini endpoint without a Gemini key',
+      path: '/gemini/token',
+      body: {},
+      status: 503,
+      error: 'not_configured',
+    },
+    {
+      name: 'Gemini endpoint with fields',
+      path: '/gemini/token',
+      body: { model: 'x' },
+      status: 400,
+      error: 'invalid_request',
+    },
+  ];
+
+  it.each(cases)('$name → $status $error', async (c) => {
+    const target = c.path ? `${server.url}${c.path}` : url;
+    const headers = { ...auth, ...c.headers };
+    if (headers.authorization === '') delete (headers as Record<string, string>).authorization;
+    const r = await send(target, {
+      method: c.method,
+      body: c.body,
+      raw: c.raw,
+      headers:
+        c.raw !== undefined && !c.headers?.['content-type']
+          ? { ...headers, 'content-type': 'application/json' }
+          : headers,
+    });
+    expect(r.status).toBe(c.status);
+    expect(r.json?.error).toBe(c.error);
+    expect(typeof r.json?.message).toBe('string');
+    if (c.status === 405) expect(r.headers.get('allow')).toMatch(/POST|GET/);
+    if (c.field) {
+      const issues = r.json?.issues as { field: string; message: string }[];
+      expect(issues.map((i) => i.field)).toContain(c.field);
+    }
+  });
+
+  it('keeps serving after the whole table, and counts every refusal by reason', async () => {
+    const health = await send(`${server.url}/healthz`, { method: 'GET' });
+    expect(health.status).toBe(200);
+    expect(health.json).toEqual({ status: 'ok' });
+    const ok = await send(url, { body: { room_name: 'after' }, headers: auth });
+    expect(ok.status).toBe(201);
+
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? Number.NaN);
+    expect(value(/token_server_tokens_minted_total\{kind="livekit"\} (\d+)/)).toBe(1);
+    expect(value(/token_server_rejections_total\{reason="unauthorized"\} (\d+)/)).toBe(3);
+    expect(value(/token_server_rejections_total\{reason="method_not_allowed"\} (\d+)/)).toBe(5);
+    expect(value(/token_server_rejections_total\{reason="body_too_large"\} (\d+)/)).toBe(1);
+    expect(value(/token_server_rejections_total\{reason="invalid_request"\} (\d+)/)).toBe(
+      cases.filter((c) => c.error === 'invalid_request').length,
+    );
+  });
+});
+
+describe('rate limit', () => {
+  it('a flood past the budget gets 429 every time, other clients are unaffected, the server stays up', async () => {
+    const server = await start({ rateLimit: { max: 5, windowMs: 60_000 }, trustProxy: true });
+    const url = `${server.url}/livekit/token`;
+    const flooder = { 'x-forwarded-for': '203.0.113.7' };
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => send(url, { body: {}, headers: flooder }).then((r) => r.status)),
+    );
+    expect(results.filter((s) => s === 201)).toHaveLength(5);
+    expect(results.filter((s) => s === 429)).toHaveLength(35);
+
+    const again = await send(url, { body: {}, headers: flooder });
+    expect(again.status).toBe(429);
+    expect(again.json?.error).toBe('rate_limited');
+    expect(Number(again.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // Floods of bad credentials or bad bodies spend the same budget.
+    expect((await send(url, { raw: '{', headers: flooder })).status).toBe(429);
+
+    const neighbour = await send(url, { body: {}, headers: { 'x-forwarded-for': '198.51.100.2' } });
+    expect(neighbour.status).toBe(201);
+    expect((await send(`${server.url}/healthz`, { method: 'GET' })).status).toBe(200);
+  });
+
+  it('without trustProxy a forged X-Forwarded-For does not buy a fresh budget', async () => {
+    const server = await start({ rateLimit: { max: 2, windowMs: 60_000 } });
+    const url = `${server.url}/livekit/token`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      statuses.push((await send(url, { body: {}, headers: { 'x-forwarded-for': `192.0.2.${i}` } })).status);
+    }
+    expect(statuses).toEqual([201, 201, 429, 429, 429]);
+  });
+});
+
+describe('secrets', () => {
+  it('never appear in any response or log line of this file', () => {
+    // Runs last in the file: everything above has been captured by then.
+    expect(bodies.length).toBeGreaterThan(50);
+    expect(logLines.length).toBeGreaterThan(50);
+    for (const secret of [API_SECRET, BEARER]) {
+      for (const b of bodies) expect(b.includes(secret)).toBe(false);
+      for (const l of logLines) expect(l.includes(secret)).toBe(false);
+    }
+    // Minted tokens are credentials too: they go to the client, never to the log.
+    const tokens = bodies.flatMap((b) => /"participant_token":"([^"]+)"/.exec(b)?.[1] ?? []);
+    expect(tokens.length).toBeGreaterThan(5);
+    for (const t of tokens) for (const l of logLines) expect(l.includes(t)).toBe(false);
+    // The auth-off warning is loud.
+    expect(logLines.some((l) => /authentication is OFF/.test(l))).toBe(true);
+  });
+});
