@@ -1,0 +1,58 @@
+import { AudioStream, type Track } from '@livekit/rtc-node';
+
+/** Options of {@link startAudioInput}. */
+export interface AudioInputOptions {
+  /** Rate the model takes (default 16 000). */
+  sampleRate?: number;
+  /** Frame length handed on, ms (default 20; the Live API is happy with 20–40). */
+  frameSizeMs?: number;
+}
+
+/** A running track reader. */
+export interface AudioInput {
+  /** Resolves when the track ended or {@link AudioInput.aclose} was called. */
+  readonly done: Promise<void>;
+  aclose(): Promise<void>;
+}
+
+/**
+ * Reads a remote audio track as mono PCM16 at the model's rate in small frames. The FFI's AudioStream
+ * does the 48 kHz (or whatever the track carries) → 16 kHz conversion in one resampling step, and hands
+ * out frames as they are decoded — nothing is accumulated here.
+ */
+export function startAudioInput(
+  track: Track,
+  onFrame: (pcm: Int16Array, sampleRate: number) => void,
+  options: AudioInputOptions = {},
+): AudioInput {
+  const sampleRate = options.sampleRate ?? 16_000;
+  const stream = new AudioStream(track, {
+    sampleRate,
+    numChannels: 1,
+    frameSizeMs: options.frameSizeMs ?? 20,
+  });
+  const reader = stream.getReader();
+  let closed = false;
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || closed) break;
+        if (value.samplesPerChannel > 0) onFrame(value.data, value.sampleRate);
+      }
+    } catch {
+      // A stream torn down under us (track unsubscribed, room gone) just ends.
+    } finally {
+      reader.releaseLock();
+    }
+  })();
+  return {
+    done,
+    async aclose() {
+      if (closed) return done;
+      closed = true;
+      await reader.cancel().catch(() => {});
+      await done;
+    },
+  };
+}
