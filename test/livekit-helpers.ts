@@ -128,7 +128,10 @@ export async function measureFrequency(track: RemoteTrack, seconds = 1): Promise
   const rate = 48000;
   const stream = new AudioStream(track, rate, 1);
   const samples: number[] = [];
-  for await (const frame of stream) {
+  const reader = stream.getReader();
+  for (;;) {
+    const { value: frame, done } = await reader.read();
+    if (done) break;
     const data = frame.data;
     let peak = 0;
     for (const s of data) peak = Math.max(peak, Math.abs(s));
@@ -136,7 +139,7 @@ export async function measureFrequency(track: RemoteTrack, seconds = 1): Promise
     for (const s of data) samples.push(s);
     if (samples.length >= rate * seconds) break;
   }
-  await stream.cancel().catch(() => {});
+  await reader.cancel().catch(() => {});
   let crossings = 0;
   for (let i = 1; i < samples.length; i++) {
     if ((samples[i - 1]! < 0 && samples[i]! >= 0) || (samples[i - 1]! >= 0 && samples[i]! < 0)) crossings++;
