@@ -1,0 +1,81 @@
+/**
+ * Conversation state: what survives a reconnect through session resumption. Token accounting follows
+ * Google's published rates (audio 32 tokens/s, an image frame 258 tokens, text ≈ 4 characters/token).
+ */
+
+export const AUDIO_TOKENS_PER_SECOND = 32;
+export const VIDEO_FRAME_TOKENS = 258;
+export const CONTEXT_WINDOW_TOKENS = 128_000;
+
+export function textTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+export type Modality = 'TEXT' | 'AUDIO' | 'IMAGE';
+
+export interface Entry {
+  role: 'user' | 'model' | 'tool';
+  modality: Modality;
+  tokens: number;
+  /** Text or transcript, for scenario templates and debugging. */
+  text: string;
+}
+
+export interface Conversation {
+  /** Stable across resumed connections. */
+  sessionId: string;
+  /** When the session (not the connection) began; session duration limits count from here. */
+  startedAt: number;
+  history: Entry[];
+  /** User turns answered so far (drives scenario turn order and the default answers). */
+  userTurns: number;
+  /** Video frames arrived at some point: the shorter session limit applies. */
+  videoSeen: boolean;
+  /** Tokens of the system instruction, part of every prompt. */
+  systemTokens: number;
+  /** Tool call ids already issued (`call-N`). */
+  callCounter: number;
+}
+
+export function newConversation(sessionId: string, startedAt: number): Conversation {
+  return {
+    sessionId,
+    startedAt,
+    history: [],
+    userTurns: 0,
+    videoSeen: false,
+    systemTokens: 0,
+    callCounter: 0,
+  };
+}
+
+export function cloneConversation(c: Conversation): Conversation {
+  return { ...c, history: c.history.map((e) => ({ ...e })) };
+}
+
+export function contextTokens(c: Conversation): number {
+  let sum = c.systemTokens;
+  for (const e of c.history) sum += e.tokens;
+  return sum;
+}
+
+/** Tokens per modality of the whole context (the prompt of the next turn). */
+export function contextDetails(c: Conversation): { modality: string; tokenCount: number }[] {
+  const by = new Map<string, number>();
+  if (c.systemTokens) by.set('TEXT', c.systemTokens);
+  for (const e of c.history) by.set(e.modality, (by.get(e.modality) ?? 0) + e.tokens);
+  return [...by].map(([modality, tokenCount]) => ({ modality, tokenCount }));
+}
+
+/**
+ * Sliding-window compression: once the context exceeds `triggerTokens`, drop the oldest entries until it
+ * fits in `targetTokens`. Returns whether anything was dropped.
+ */
+export function compress(c: Conversation, triggerTokens: number, targetTokens: number): boolean {
+  if (contextTokens(c) <= triggerTokens) return false;
+  let total = contextTokens(c);
+  let drop = 0;
+  while (drop < c.history.length && total > targetTokens) total -= c.history[drop++]!.tokens;
+  c.history.splice(0, drop);
+  return drop > 0;
+}

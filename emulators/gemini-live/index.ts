@@ -1,0 +1,167 @@
+/**
+ * Local, protocol-faithful stand-in for the Gemini Live API. The real `@google/genai` SDK connects to
+ * it unchanged: `new GoogleGenAI({ apiKey, httpOptions: { baseUrl: emulator.url } })`.
+ *
+ * Default model behaviour (no scenario): an audio utterance is spoken back (the "echo"), transcribed as
+ * `[speech 1.2s]` (the emulator cannot recognise words; the transcript carries the utterance length,
+ * one decimal); a text input gets `You said "TEXT". That is turn N of this conversation.` as synthetic
+ * speech (or text in TEXT modality). See scenario.ts for scripted behaviour.
+ */
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { type GeminiEmulatorOptions, resolveOptions } from './options.ts';
+import { ResumptionStore } from './resumption.ts';
+import { type ParsedScenario, parseScenario } from './scenario.ts';
+import { createEmulatorServer } from './server.ts';
+import type { LiveSession } from './session.ts';
+import type { SessionStats } from './stats.ts';
+import { TokenStore } from './tokens.ts';
+
+export {
+  DEFAULT_LIMITS,
+  DEFAULT_MODEL,
+  type EmulatorLimits,
+  type GeminiEmulatorOptions,
+  KNOWN_MODELS,
+  type Pacing,
+} from './options.ts';
+export { loadScenario, parseScenario, type Scenario, type ScenarioTurn, type Step } from './scenario.ts';
+export { LiveSession, OUTPUT_RATE } from './session.ts';
+export type { SessionStats, TurnRecord } from './stats.ts';
+export { VOICES, voicePitch } from './voices.ts';
+
+export interface GeminiEmulatorEvents {
+  /** A WebSocket connected (before setup). */
+  session: [LiveSession];
+  /** A connection ended; its stats are final. */
+  sessionClosed: [SessionStats];
+}
+
+export interface GeminiEmulator extends EventEmitter<GeminiEmulatorEvents> {
+  /** `http://HOST:PORT`: pass as `httpOptions.baseUrl` or `GOOGLE_GEMINI_BASE_URL`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stats of every connection so far (open and closed, the most recent 1000 closed ones). */
+  stats(): SessionStats[];
+  /** Connections that are open now. */
+  sessions(): LiveSession[];
+  /** An open connection by id. */
+  session(id: string): LiveSession | undefined;
+  /** Resolves with the next connection that completes setup (optionally matching `filter`). */
+  nextSession(filter?: (s: LiveSession) => boolean, signal?: AbortSignal): Promise<LiveSession>;
+  /** Forgets every resumption handle (they become stale → 1008 on use). */
+  expireResumptionHandles(): void;
+  /** Closes every connection (1001) and the server. */
+  close(): Promise<void>;
+}
+
+const KEEP_CLOSED = 1000;
+
+class Emulator extends EventEmitter<GeminiEmulatorEvents> implements GeminiEmulator {
+  url = '';
+  port = 0;
+  #open = new Map<string, LiveSession>();
+  #closed: SessionStats[] = [];
+  #handles: ResumptionStore;
+  #server: ReturnType<typeof createEmulatorServer>;
+  #options: ReturnType<typeof resolveOptions>;
+
+  constructor(options: GeminiEmulatorOptions) {
+    super();
+    this.#options = resolveOptions(options);
+    const scenario: ParsedScenario | undefined = options.scenario
+      ? parseScenario(options.scenario)
+      : undefined;
+    this.#handles = new ResumptionStore(this.#options.limits.resumptionHandleTtlMs);
+    this.#server = createEmulatorServer({
+      options: this.#options,
+      scenario,
+      tokens: new TokenStore(),
+      handles: this.#handles,
+      onSession: (s) => this.#track(s),
+    });
+  }
+
+  async listen(): Promise<void> {
+    const { http } = this.#server;
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(this.#options.port, this.#options.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (http.address() as AddressInfo).port;
+    const host = this.#options.host.includes(':') ? `[${this.#options.host}]` : this.#options.host;
+    this.url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.port}`;
+  }
+
+  #track(s: LiveSession): void {
+    this.#open.set(s.id, s);
+    s.once('closed', (stats) => {
+      this.#open.delete(s.id);
+      this.#closed.push(stats);
+      if (this.#closed.length > KEEP_CLOSED) this.#closed.shift();
+      this.emit('sessionClosed', stats);
+    });
+    this.emit('session', s);
+  }
+
+  stats(): SessionStats[] {
+    return [...this.#closed, ...[...this.#open.values()].map((s) => s.stats)].sort(
+      (a, b) => a.openedAt - b.openedAt,
+    );
+  }
+
+  sessions(): LiveSession[] {
+    return [...this.#open.values()];
+  }
+
+  session(id: string): LiveSession | undefined {
+    return this.#open.get(id);
+  }
+
+  nextSession(filter: (s: LiveSession) => boolean = () => true, signal?: AbortSignal): Promise<LiveSession> {
+    return new Promise((resolve, reject) => {
+      const onSession = (s: LiveSession) => {
+        s.once('ready', () => {
+          if (!filter(s)) return;
+          this.off('session', onSession);
+          resolve(s);
+        });
+      };
+      this.on('session', onSession);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.off('session', onSession);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
+  }
+
+  expireResumptionHandles(): void {
+    this.#handles.expireAll();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#open.values()) s.close(1001, 'Server shutting down.');
+    const { http, wss } = this.#server;
+    await new Promise<void>((resolve) => {
+      wss.close(() => resolve());
+    });
+    await new Promise<void>((resolve) => {
+      http.close(() => resolve());
+      http.closeAllConnections();
+    });
+  }
+}
+
+/** Starts an emulator; resolves once it listens. */
+export async function start(options: GeminiEmulatorOptions = {}): Promise<GeminiEmulator> {
+  const emulator = new Emulator(options);
+  await emulator.listen();
+  return emulator;
+}

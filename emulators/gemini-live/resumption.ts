@@ -1,0 +1,58 @@
+/**
+ * Session resumption handles. Each handle is a snapshot of the conversation at an idle point; resuming
+ * with it starts a new connection from that state. Handles expire after `ttlMs`.
+ */
+import { randomBytes } from 'node:crypto';
+import { type Conversation, cloneConversation } from './conversation.ts';
+
+interface Stored {
+  conversation: Conversation;
+  expiresAt: number;
+  /** Ephemeral token the session was opened with: a resumption must present the same one. */
+  token: string | undefined;
+}
+
+export class ResumptionStore {
+  #ttlMs: number;
+  #handles = new Map<string, Stored>();
+
+  constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs;
+  }
+
+  /** Stores a snapshot and returns its new handle. */
+  issue(conversation: Conversation, token: string | undefined, at = Date.now()): string {
+    this.#sweep(at);
+    const handle = `rh-${randomBytes(18).toString('base64url')}`;
+    this.#handles.set(handle, {
+      conversation: cloneConversation(conversation),
+      expiresAt: at + this.#ttlMs,
+      token,
+    });
+    return handle;
+  }
+
+  /** The conversation to continue, or `undefined` for an unknown/expired handle. */
+  take(
+    handle: string,
+    at = Date.now(),
+  ): { conversation: Conversation; token: string | undefined } | undefined {
+    this.#sweep(at);
+    const stored = this.#handles.get(handle);
+    if (!stored) return undefined;
+    return { conversation: cloneConversation(stored.conversation), token: stored.token };
+  }
+
+  /** Expires every handle now (tests of stale handles). */
+  expireAll(): void {
+    this.#handles.clear();
+  }
+
+  get size(): number {
+    return this.#handles.size;
+  }
+
+  #sweep(at: number): void {
+    for (const [h, s] of this.#handles) if (s.expiresAt <= at) this.#handles.delete(h);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './analyze.ts';
+export * from './generate.ts';
+export * from './pcm.ts';
+export * from './resample.ts';
+export * from './wav.ts';
