@@ -1,0 +1,312 @@
+import { SignalRequest, SignalResponse } from '@livekit/protocol';
+import {
+  AudioSource,
+  LocalAudioTrack,
+  type RemoteParticipant,
+  type Room,
+  RoomEvent,
+  SimulateScenarioKind,
+  TrackPublishOptions,
+  TrackSource,
+} from '@livekit/rtc-node';
+import { SignJWT } from 'jose';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
+import {
+  connectRtc,
+  measureFrequency,
+  mintToken,
+  once,
+  publishTone,
+  startServer,
+  waitFor,
+  waitForRemoteAudio,
+} from './livekit-helpers.ts';
+
+/** Opens `/rtc` with a raw WebSocket; resolves to the socket or to the HTTP status + body of a refusal. */
+function rawSignal(
+  url: string,
+  token: string,
+  query = '',
+): Promise<{ ws: WebSocket; first: Promise<SignalResponse> } | { status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url}/rtc?protocol=16&sdk=js${query}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    const first = new Promise<SignalResponse>((res) => {
+      ws.once('message', (data) => res(SignalResponse.fromBinary(data as Buffer)));
+    });
+    ws.once('open', () => resolve({ ws, first }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', (err) => reject(err));
+  });
+}
+
+describe('LiveKit dev server: sessions, auth and grants', () => {
+  let server: LiveKitDevServer;
+  const rooms: Room[] = [];
+  const sockets: WebSocket[] = [];
+  const stops: (() => void)[] = [];
+
+  beforeAll(async () => {
+    server = await startServer({ reconnectGrace: 2 });
+  });
+  afterEach(async () => {
+    for (const s of stops.splice(0)) s();
+    for (const r of rooms.splice(0)) await r.disconnect().catch(() => {});
+    for (const ws of sockets.splice(0)) ws.terminate();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  async function join(identity: string, room: string, grant = {}, extra = {}) {
+    const r = await connectRtc(server, identity, room, grant, extra);
+    rooms.push(r);
+    return r;
+  }
+
+  it('refuses bad tokens on the upgrade with 401 and a reason', async () => {
+    const secret = new TextEncoder().encode(server.apiSecret);
+    const expired = await new SignJWT({ video: { roomJoin: true, room: 'r' } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(server.apiKey)
+      .setSubject('late')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(secret);
+    const wrongSecret = await mintToken({ apiKey: server.apiKey, apiSecret: 'x'.repeat(40) }, 'eve', {
+      room: 'r',
+    });
+    const unknownKey = await mintToken({ apiKey: 'nokey', apiSecret: server.apiSecret }, 'eve', {
+      room: 'r',
+    });
+    const noJoin = await mintToken(server, 'eve', { room: 'r', roomJoin: false });
+    const good = await mintToken(server, 'eve', { room: 'r' });
+    const cases: [string, string, string, RegExp][] = [
+      ['garbage', 'not-a-jwt', '', /malformed/],
+      ['expired', expired, '', /expired/],
+      ['wrong secret', wrongSecret, '', /signature/],
+      ['unknown key', unknownKey, '', /unknown API key/],
+      ['no roomJoin', noJoin, '', /roomJoin/],
+      ['wrong room', good, '&room=other', /not "other"/],
+    ];
+    for (const [name, token, query, reason] of cases) {
+      const res = await rawSignal(server.url, token, query);
+      expect('status' in res ? [res.status, res.body] : 'accepted', name).toEqual([
+        401,
+        expect.stringMatching(reason),
+      ]);
+    }
+    const validate = await fetch(`${server.url.replace('ws', 'http')}/rtc/validate?access_token=${expired}`);
+    expect(validate.status).toBe(401);
+    expect(await validate.text()).toMatch(/expired/);
+    // The real client surfaces the refusal as a failed connect.
+    await expect(connectRtcWithToken(server, wrongSecret)).rejects.toThrow();
+  });
+
+  it('announces a leave to the others and to the room directory', async () => {
+    const left: string[] = [];
+    const off = server.directory.on('participantLeft', (_room, p) => left.push(p.identity));
+    const a = await join('a', 'leave');
+    const b = await join('b', 'leave');
+    await waitFor(() => a.remoteParticipants.has('b'), 'b visible');
+    expect(
+      server.directory
+        .listParticipants('leave')
+        .map((p) => p.identity)
+        .sort(),
+    ).toEqual(['a', 'b']);
+    const gone = once<[RemoteParticipant]>(a as never, RoomEvent.ParticipantDisconnected);
+    await b.disconnect();
+    expect((await gone)[0].identity).toBe('b');
+    await waitFor(() => left.includes('b'), 'participantLeft');
+    expect(server.directory.listParticipants('leave').map((p) => p.identity)).toEqual(['a']);
+    off();
+  });
+
+  it('resumes after the signal socket drops: same session, media still flows', async () => {
+    const a = await join('a', 'resume');
+    const b = await join('b', 'resume');
+    stops.push(await publishTone(a, 600));
+    await measureFrequency(await waitForRemoteAudio(b, 'a'), 0.2);
+    let bSawLeave = false;
+    b.on(RoomEvent.ParticipantDisconnected, () => {
+      bSawLeave = true;
+    });
+    const sidBefore = server.directory.getParticipant('resume', 'a')?.sid;
+    const reconnected = once(a as never, RoomEvent.Reconnected);
+    await a.simulateScenario(SimulateScenarioKind.SIMULATE_SIGNAL_RECONNECT);
+    await reconnected;
+    expect(server.directory.getParticipant('resume', 'a')?.sid).toBe(sidBefore);
+    // Signalling works again (a round trip through the server) and the tone still arrives.
+    await a.localParticipant!.setAttributes({ after: 'resume' }).catch(() => {});
+    const freq = await measureFrequency(await waitForRemoteAudio(b, 'a'), 0.5);
+    expect(freq).toBeGreaterThan(570);
+    expect(freq).toBeLessThan(630);
+    expect(bSawLeave).toBe(false);
+  });
+
+  it('lets a client rejoin after a full reconnect and republish', async () => {
+    const a = await join('a', 'full');
+    const b = await join('b', 'full');
+    stops.push(await publishTone(a, 800));
+    await waitForRemoteAudio(b, 'a');
+    const reconnected = once(a as never, RoomEvent.Reconnected);
+    await a.simulateScenario(SimulateScenarioKind.SIMULATE_FULL_RECONNECT);
+    await reconnected;
+    await waitFor(() => server.directory.listParticipants('full').length === 2, 'two participants again');
+    const track = await waitFor(() => {
+      const pub = [...(b.remoteParticipants.get('a')?.trackPublications.values() ?? [])][0];
+      return pub?.track ?? undefined;
+    }, 'republished track');
+    const freq = await measureFrequency(track as never, 0.5);
+    expect(freq).toBeGreaterThan(760);
+    expect(freq).toBeLessThan(840);
+  });
+
+  it('removes a participant whose signal socket vanished without a leave', async () => {
+    const a = await join('a', 'vanish');
+    const res = await rawSignal(server.url, await mintToken(server, 'ghost', { room: 'vanish' }));
+    if ('status' in res) throw new Error(`join refused: ${res.status}`);
+    const first = await res.first;
+    expect(first.message.case).toBe('join');
+    await waitFor(() => a.remoteParticipants.has('ghost'), 'ghost visible');
+    const gone = once<[RemoteParticipant]>(
+      a as never,
+      RoomEvent.ParticipantDisconnected,
+      (p) => p.identity === 'ghost',
+    );
+    res.ws.terminate();
+    await gone;
+  });
+
+  it('tolerates malformed protobuf on the signal socket', async () => {
+    const a = await join('a', 'garbage');
+    const res = await rawSignal(server.url, await mintToken(server, 'fuzzer', { room: 'garbage' }));
+    if ('status' in res) throw new Error(`join refused: ${res.status}`);
+    sockets.push(res.ws);
+    await res.first;
+    const pong = new Promise<SignalResponse>((resolve) => {
+      res.ws.on('message', (data) => {
+        const msg = SignalResponse.fromBinary(data as Buffer);
+        if (msg.message.case === 'pongResp') resolve(msg);
+      });
+    });
+    for (const junk of [
+      Buffer.from([0xff, 0xff, 0xff]),
+      Buffer.alloc(1000, 0x0a),
+      Buffer.from('{"offer":1}'),
+    ]) {
+      res.ws.send(junk);
+    }
+    res.ws.send('text frame');
+    res.ws.send(
+      new SignalRequest({ message: { case: 'pingReq', value: { timestamp: 42n, rtt: 0n } } }).toBinary(),
+    );
+    expect((await pong).message.value).toMatchObject({ lastPingTimestamp: 42n });
+    // The room is undisturbed: the real client still sees newcomers.
+    const joined = once<[RemoteParticipant]>(
+      a as never,
+      RoomEvent.ParticipantConnected,
+      (p) => p.identity === 'c',
+    );
+    await join('c', 'garbage');
+    await joined;
+  });
+
+  it('enforces canPublish and canSubscribe', async () => {
+    const viewer = await join('viewer', 'grants', { canPublish: false });
+    const deaf = await join('deaf', 'grants', { canSubscribe: false });
+    const speaker = await join('speaker', 'grants');
+    stops.push(await publishTone(speaker, 500));
+    await waitForRemoteAudio(viewer, 'speaker');
+
+    const source = new AudioSource(48000, 1);
+    const track = LocalAudioTrack.createAudioTrack('nope', source);
+    const outcome = await Promise.race([
+      viewer
+        .localParticipant!.publishTrack(
+          track,
+          new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+        )
+        .then(
+          () => 'published',
+          () => 'refused',
+        ),
+      waitFor(
+        () => (speaker.remoteParticipants.get('viewer')?.trackPublications.size ?? 0) > 0,
+        'never',
+        15_000,
+      ).then(
+        () => 'visible',
+        () => 'invisible',
+      ),
+    ]);
+    expect(outcome).toBe('refused');
+    expect(speaker.remoteParticipants.get('viewer')?.trackPublications.size ?? 0).toBe(0);
+    await source.close().catch(() => {});
+
+    // The speaker's track is listed for the deaf participant but never subscribed.
+    await waitFor(
+      () => (deaf.remoteParticipants.get('speaker')?.trackPublications.size ?? 0) > 0,
+      'publication listed',
+    );
+    const pub = [...deaf.remoteParticipants.get('speaker')!.trackPublications.values()][0]!;
+    // viewer got it through the same fan-out, so deaf would have too by now.
+    await waitForRemoteAudio(viewer, 'speaker');
+    expect(pub.track).toBeFalsy();
+  });
+
+  it('fires room directory events and isolates throwing listeners', async () => {
+    const events: string[] = [];
+    const offs = [
+      server.directory.on('roomStarted', (room, agents) => {
+        events.push(`started:${room.name}:${agents.map((a) => a.agentName).join(',')}`);
+        throw new Error('listener bug');
+      }),
+      server.directory.on('participantJoined', (room, p, agents) => {
+        events.push(`joined:${room.name}:${p.identity}:${agents.map((a) => a.agentName).join(',')}`);
+        throw new Error('listener bug');
+      }),
+      server.directory.on('roomFinished', (room) => {
+        events.push(`finished:${room.name}`);
+      }),
+    ];
+    const { RoomAgentDispatch, RoomConfiguration } = await import('@livekit/protocol');
+    const withAgent = (name: string) => ({
+      roomConfig: new RoomConfiguration({
+        agents: [new RoomAgentDispatch({ agentName: name, metadata: '{}' })],
+      }),
+    });
+    await joinWithGrants('first', 'events', withAgent('helper'));
+    await joinWithGrants('second', 'events', withAgent('second-helper'));
+    expect(events).toEqual(['started:events:helper', 'joined:events:second:second-helper']);
+    expect(server.directory.deleteRoom('events')).toBe(true);
+    expect(events).toContain('finished:events');
+    for (const off of offs) off();
+  });
+
+  async function joinWithGrants(identity: string, room: string, extra: { roomConfig: unknown }) {
+    const { AccessToken } = await import('livekit-server-sdk');
+    const at = new AccessToken(server.apiKey, server.apiSecret, { identity });
+    at.addGrant({ roomJoin: true, room });
+    at.roomConfig = extra.roomConfig as never;
+    const r = await connectRtcWithToken(server, await at.toJwt());
+    rooms.push(r);
+    return r;
+  }
+});
+
+async function connectRtcWithToken(server: LiveKitDevServer, token: string): Promise<Room> {
+  const { Room } = await import('@livekit/rtc-node');
+  const r = new Room();
+  await r.connect(server.url, token, { autoSubscribe: true, dynacast: false });
+  return r;
+}
