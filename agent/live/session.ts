@@ -155,6 +155,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   /** Accepted while no connection was usable. */
   #pending: Outgoing[] = [];
   #generating = false;
+  /** Input that asks for a reply went out (text, activityEnd, heard speech) and no turn ended since. */
+  #awaitingReply = false;
+  /** The server's last word on whether the session could be resumed right now. */
+  #serverResumable = true;
   #toolCallsPending = 0;
   #migrateWhenIdle = false;
   /** Migrate after `goAway` even if a reply is still running. */
@@ -301,6 +305,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   // --- sending -------------------------------------------------------------------------------
 
   #submit(msg: Outgoing): void {
+    if (
+      msg.kind === 'text' ||
+      msg.kind === 'activityEnd' ||
+      msg.kind === 'toolResponse' ||
+      (msg.kind === 'content' && msg.turnComplete)
+    ) {
+      this.#awaitingReply = true;
+    }
     const conn = this.#conn;
     if (conn && this.#state === 'open' && socketOpen(conn.session)) {
       this.#sendOn(conn, msg);
@@ -417,13 +429,16 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
     let conn: Connection | undefined;
+    const early: LiveServerMessage[] = [];
     let abandoned = false;
     const connecting = this.#ai.live.connect({
       model: this.#opts.model,
       config,
       callbacks: {
         onmessage: (m: LiveServerMessage) => {
+          // The SDK delivers messages that raced setupComplete before connect() resolves.
           if (conn) this.#onMessage(conn, m);
+          else early.push(m);
         },
         onerror: () => {
           // The close that follows carries the code; connect() rejects with it during setup.
@@ -473,6 +488,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#conn = conn;
     this.#state = 'open';
     this.#generating = false;
+    this.#serverResumable = true;
     // What the handle did not cover, then what arrived during the gap, in their original order.
     const replay = [...(resumed ? this.#unacked.map((e) => e.msg) : []), ...this.#pending];
     this.#unacked = [];
@@ -484,6 +500,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#retired.clear();
     this.#log.info({ connection: id, resumed, replayed: replay.length }, 'live: session ready');
     this.emit('ready', { resumed, connection: id });
+    // Handles issued before the replay arrived do not cover it: keep the handle, keep the replay log.
+    for (const m of early) this.#onMessage(conn, m, { trim: false });
   }
 
   #closeConn(c: Connection): void {
@@ -547,10 +565,15 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   #maybeMigrate(): void {
-    if (this.#migrateWhenIdle && !this.#generating && this.#toolCallsPending === 0) this.#migrate();
+    if (this.#migrateWhenIdle && !this.#busy()) this.#migrate();
   }
 
-  #onMessage(conn: Connection, m: LiveServerMessage): void {
+  /** A reply is running or expected: migrating now would cut it or make the new connection redo it. */
+  #busy(): boolean {
+    return this.#generating || this.#awaitingReply || this.#toolCallsPending > 0 || !this.#serverResumable;
+  }
+
+  #onMessage(conn: Connection, m: LiveServerMessage, opts: { trim: boolean } = { trim: true }): void {
     if (conn !== this.#conn) return; // a retired connection's late output would duplicate or cut in
     const sc = m.serverContent;
     if (sc) {
@@ -564,15 +587,20 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           this.emit('text', part.text);
         }
       }
-      if (sc.inputTranscription?.text) this.emit('inputTranscription', sc.inputTranscription.text);
+      if (sc.inputTranscription?.text) {
+        this.#awaitingReply = true;
+        this.emit('inputTranscription', sc.inputTranscription.text);
+      }
       if (sc.outputTranscription?.text) this.emit('outputTranscription', sc.outputTranscription.text);
       if (sc.interrupted) {
         this.#generating = false;
+        this.#awaitingReply = false;
         this.emit('interrupted');
       }
       if (sc.generationComplete) this.emit('generationComplete');
       if (sc.turnComplete) {
         this.#generating = false;
+        this.#awaitingReply = false;
         this.emit('turnComplete');
       }
     }
@@ -586,10 +614,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
     if (m.usageMetadata) this.emit('usage', m.usageMetadata);
     const upd = m.sessionResumptionUpdate;
+    if (upd && opts.trim) this.#serverResumable = upd.resumable === true;
     if (upd?.resumable && upd.newHandle) {
       this.#handle = upd.newHandle;
       const last = upd.lastConsumedClientMessageIndex;
-      if (last !== undefined && last !== null && last !== '') {
+      if (!opts.trim) {
+        // Issued before our replay reached the server.
+      } else if (last !== undefined && last !== null && last !== '') {
         const n = Number(last);
         this.#unacked = this.#unacked.filter((e) => e.index > n);
       } else {

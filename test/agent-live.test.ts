@@ -1,0 +1,223 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LiveFatalError } from '../agent/live/errors.ts';
+import { LiveSession, type LiveSessionOptions } from '../agent/live/session.ts';
+import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
+import { chunk, silence, speechLike, utterance } from '../shared/audio/generate.ts';
+
+const MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
+const RATE = 16_000;
+
+let emulator: GeminiEmulator | undefined;
+const sessions: LiveSession[] = [];
+
+afterEach(async () => {
+  for (const s of sessions.splice(0)) await s.aclose();
+  await emulator?.close();
+  emulator = undefined;
+});
+
+async function setup(
+  emuOptions: Parameters<typeof start>[0] = {},
+  sessionOptions: Partial<LiveSessionOptions> = {},
+): Promise<{ emu: GeminiEmulator; live: LiveSession }> {
+  emulator = await start({ pacing: 50, apiKey: 'good-key', ...emuOptions });
+  const live = new LiveSession({
+    apiKey: 'good-key',
+    baseUrl: emulator.url,
+    model: MODEL,
+    config: { inputAudioTranscription: {}, outputAudioTranscription: {}, sessionResumption: {} },
+    reconnectBackoffMs: 50,
+    ...sessionOptions,
+  });
+  sessions.push(live);
+  return { emu: emulator, live };
+}
+
+function send(live: LiveSession, pcm: Int16Array): void {
+  for (const c of chunk(pcm, RATE, 20)) live.sendAudio(c, RATE);
+}
+
+/** Collects events of one kind until `predicate` holds. */
+function waitFor<T>(
+  live: LiveSession,
+  event: 'inputTranscription' | 'outputTranscription',
+  predicate: (t: string) => boolean,
+): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (t: string) => {
+      if (predicate(t)) {
+        live.off(event, on);
+        resolve(t);
+      }
+    };
+    live.on(event, on);
+  }) as Promise<string> & T;
+}
+
+/** The whole output transcript of the next model turn. */
+function reply(live: LiveSession): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onText = (t: string) => {
+      text += t;
+    };
+    live.on('outputTranscription', onText);
+    live.once('turnComplete', () => {
+      live.off('outputTranscription', onText);
+      resolve(text);
+    });
+  });
+}
+
+describe('LiveSession against the Gemini emulator', () => {
+  it('connects once, hears audio and answers with 24 kHz speech and transcripts', async () => {
+    const { emu, live } = await setup();
+    const audio: number[] = [];
+    live.on('audio', (pcm, rate) => {
+      expect(rate).toBe(24_000);
+      audio.push(pcm.length);
+    });
+    const heard = waitFor(live, 'inputTranscription', () => true);
+    await live.start();
+    send(live, utterance(RATE, { lead: 0.2, speech: 1.0, trail: 1.0 }));
+    expect(await heard).toBe('[speech 1.0s]');
+    await once(live, 'turnComplete');
+    expect(audio.reduce((a, b) => a + b, 0)).toBeGreaterThan(24_000 * 0.8);
+    expect(emu.stats()).toHaveLength(1);
+  });
+
+  it('goAway mid-utterance: migrates with the handle and the resumed session hears every sample', async () => {
+    const { emu, live } = await setup();
+    await live.start();
+    // A first turn so that the conversation has context and a handle after it.
+    const first = waitFor(live, 'inputTranscription', () => true);
+    send(live, utterance(RATE, { speech: 0.8, trail: 1.0 }));
+    await first;
+    await once(live, 'turnComplete');
+    await expect.poll(() => live.handle).toBeDefined();
+    const [server] = emu.sessions();
+    const resumedReady = new Promise<{ resumed: boolean }>((r) => live.on('ready', r));
+
+    // 1.6 s utterance; goAway arrives after its first 0.6 s.
+    const speech = speechLike(1.6, RATE, { seed: 7 });
+    const lead = silence(0.3, RATE);
+    send(live, lead);
+    send(live, speech.subarray(0, Math.round(0.6 * RATE)));
+    const gone = once(live, 'goAway');
+    server!.goAway(3000);
+    await gone;
+    send(live, speech.subarray(Math.round(0.6 * RATE)));
+    send(live, silence(1.0, RATE));
+
+    const heard = await waitFor(live, 'inputTranscription', () => true);
+    expect(heard).toBe('[speech 1.6s]');
+    expect((await resumedReady).resumed).toBe(true);
+
+    const stats = emu.stats();
+    expect(stats).toHaveLength(2);
+    const [old, fresh] = stats;
+    expect(fresh!.resumed).toBe(true);
+    expect(fresh!.sessionId).toBe(old!.sessionId);
+    // Everything sent after the last handle reached the connection that holds the context.
+    const sinceHandle = (lead.length + speech.length + RATE * 1.0) / RATE;
+    await expect.poll(() => emu.stats()[1]!.audioInSeconds).toBeCloseTo(sinceHandle, 2);
+    expect(live.stats.droppedAudioSamples).toBe(0);
+    // No chat-context replay: the resumed connection got no client content.
+    expect(fresh!.textInputs).toBe(0);
+  });
+
+  it('goAway during a reply lets the reply finish, then migrates', async () => {
+    const say = 'This is a fairly long answer that must not be cut in the middle by the migration.';
+    const { emu, live } = await setup({
+      pacing: 5,
+      scenario: { turns: [{ steps: [{ goAway: { timeLeftMs: 8000 } }, { say }] }] },
+    });
+    await live.start();
+    let interrupted = 0;
+    live.on('interrupted', () => interrupted++);
+    const ready = new Promise<{ resumed: boolean }>((r) => live.once('ready', r));
+    live.sendText('tell me something');
+    expect((await reply(live)).replace(/\s+/g, ' ').trim()).toBe(say);
+    expect(await ready).toMatchObject({ resumed: true });
+    expect(interrupted).toBe(0);
+    expect(emu.stats()[0]!.interruptions).toBe(0);
+  });
+
+  it('recovers from an abnormal close (1006) and keeps the conversation', async () => {
+    const { emu, live } = await setup();
+    await live.start();
+    live.sendText('hello');
+    expect(await reply(live)).toContain('turn 1 of this conversation');
+    await expect.poll(() => live.handle).toBeDefined();
+    const reconnecting = once(live, 'reconnecting');
+    emu.sessions()[0]!.terminate();
+    const [info] = await reconnecting;
+    expect(info).toMatchObject({ reason: 'closed', code: 1006 });
+    await once(live, 'ready');
+    live.sendText('again');
+    expect(await reply(live)).toContain('turn 2 of this conversation');
+    expect(emu.stats()[1]!.resumed).toBe(true);
+  });
+
+  it('recovers from a server 1011 close', async () => {
+    const { emu, live } = await setup();
+    await live.start();
+    await expect.poll(() => live.handle).toBeDefined();
+    emu.sessions()[0]!.close(1011, 'Internal error encountered.');
+    const [ready] = await once(live, 'ready');
+    expect(ready).toMatchObject({ resumed: true });
+    expect(live.state).toBe('open');
+  });
+
+  it('a bad key is a typed fatal event and a rejected start, not a crash', async () => {
+    const { live } = await setup({}, { apiKey: 'wrong' });
+    const fatal = once(live, 'fatal');
+    await expect(live.start()).rejects.toBeInstanceOf(LiveFatalError);
+    const [err] = await fatal;
+    expect(err).toMatchObject({ kind: 'auth', code: 1007 });
+    expect(String(err.message)).not.toContain('wrong');
+    expect(live.state).toBe('closed');
+  });
+
+  it('an unknown model is a typed fatal event', async () => {
+    const { live } = await setup({}, { model: 'gemini-nope' });
+    const fatal = once(live, 'fatal');
+    await expect(live.start()).rejects.toMatchObject({ kind: 'model', code: 1008 });
+    await fatal;
+  });
+
+  it('an expired handle falls back to a fresh session and says so', async () => {
+    const { emu, live } = await setup();
+    await live.start();
+    await expect.poll(() => live.handle).toBeDefined();
+    emu.expireResumptionHandles();
+    const lost = once(live, 'contextLost');
+    emu.sessions()[0]!.terminate();
+    await lost;
+    const [ready] = await once(live, 'ready');
+    expect(ready).toMatchObject({ resumed: false });
+  });
+
+  it('buffers input while disconnected and replays it in order', async () => {
+    const { emu, live } = await setup();
+    await live.start();
+    await expect.poll(() => live.handle).toBeDefined();
+    emu.sessions()[0]!.terminate();
+    await once(live, 'reconnecting');
+    // Sent while no connection exists.
+    send(live, utterance(RATE, { lead: 0.1, speech: 1.2, trail: 1.0 }));
+    const heard = await waitFor(live, 'inputTranscription', () => true);
+    expect(heard).toBe('[speech 1.2s]');
+  });
+
+  it('aborting the signal closes the session', async () => {
+    const ac = new AbortController();
+    const { emu, live } = await setup({}, { signal: ac.signal });
+    await live.start();
+    const closed = once(live, 'closed');
+    ac.abort();
+    await closed;
+    await expect.poll(() => emu.sessions().length).toBe(0);
+  });
+});
