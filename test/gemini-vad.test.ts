@@ -1,0 +1,154 @@
+import { ActivityHandling, EndSensitivity, type LiveConnectConfig, StartSensitivity } from '@google/genai';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type GeminiEmulator, type Pacing, start } from '../emulators/gemini-live/index.ts';
+import { silence, speechLike, utterance } from '../shared/audio/generate.ts';
+import { concatPcm16, pcm16ToBase64 } from '../shared/audio/pcm.ts';
+import { concatChunks, connect, type Recorder, sendPcm, textOf } from './fixtures/gemini-client.ts';
+
+const RATE = 16_000;
+
+/** Activity detection, barge-in and manual activity, all through the real SDK. */
+describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
+  let emu: GeminiEmulator | undefined;
+  const open: Recorder[] = [];
+
+  afterEach(async () => {
+    for (const r of open.splice(0)) r.session.close();
+    await emu?.close();
+    emu = undefined;
+  });
+
+  async function session(config: LiveConnectConfig = {}, pacing: Pacing = Number.POSITIVE_INFINITY) {
+    emu = await start({ pacing });
+    const r = await connect(emu.url, { config: { inputAudioTranscription: {}, ...config } });
+    open.push(r);
+    return r;
+  }
+
+  const transcripts = (r: Recorder) =>
+    r.messages
+      .filter((m) => m.serverContent?.inputTranscription)
+      .map((m) => m.serverContent!.inputTranscription!.text);
+
+  it('barge-in: speech while the model talks sends interrupted and turnComplete, then answers', async () => {
+    const r = await session({}, 'realtime');
+    sendPcm(r.session, utterance(RATE, { speech: 2, trail: 0.6 }), RATE);
+    await r.waitFor((m) => (m.serverContent?.modelTurn?.parts?.length ?? 0) > 0);
+    sendPcm(r.session, utterance(RATE, { lead: 0, speech: 0.5, trail: 0.6, seed: 7 }), RATE);
+    const interrupted = await r.waitFor((m) => m.serverContent?.interrupted === true);
+    const at = r.messages.indexOf(interrupted);
+    expect(r.messages[at + 1]?.serverContent?.turnComplete).toBe(true);
+    expect(r.messages.slice(0, at).some((m) => m.serverContent?.generationComplete)).toBe(false);
+    const first = concatChunks(r.audioChunks(0, at));
+    expect(first.length / 24_000).toBeLessThan(1.9);
+    await r.turnComplete(2);
+    expect(transcripts(r)).toEqual(['[speech 2.0s]', '[speech 0.5s]']);
+    const stats = emu!.stats()[0]!;
+    expect(stats.interruptions).toBe(1);
+    expect(stats.turnLog.map((t) => t.interrupted)).toEqual([true, false]);
+  });
+
+  it('NO_INTERRUPTION: speech during the answer waits for the next turn', async () => {
+    const r = await session(
+      { realtimeInputConfig: { activityHandling: ActivityHandling.NO_INTERRUPTION } },
+      'realtime',
+    );
+    sendPcm(r.session, utterance(RATE, { speech: 1, trail: 0.6 }), RATE);
+    await r.waitFor((m) => (m.serverContent?.modelTurn?.parts?.length ?? 0) > 0);
+    sendPcm(r.session, utterance(RATE, { lead: 0, speech: 0.5, trail: 0.6, seed: 3 }), RATE);
+    await r.turnComplete(2);
+    expect(r.messages.some((m) => m.serverContent?.interrupted)).toBe(false);
+    expect(r.messages.filter((m) => m.serverContent?.generationComplete)).toHaveLength(2);
+    expect(transcripts(r)).toEqual(['[speech 1.0s]', '[speech 0.5s]']);
+  });
+
+  it('start sensitivity: LOW ignores quiet speech that HIGH hears', async () => {
+    const quiet = utterance(RATE, { speech: 1.5, trail: 0.7, amplitude: 0.04 });
+    const loud = utterance(RATE, { speech: 0.5, trail: 0.7, amplitude: 0.4 });
+    let r = await session({
+      realtimeInputConfig: {
+        automaticActivityDetection: { startOfSpeechSensitivity: StartSensitivity.START_SENSITIVITY_LOW },
+      },
+    });
+    sendPcm(r.session, concatPcm16([quiet, loud]), RATE);
+    await r.turnComplete(1);
+    expect(transcripts(r)).toEqual(['[speech 0.5s]']);
+    r.session.close();
+    await emu!.close();
+    r = await session({
+      realtimeInputConfig: {
+        automaticActivityDetection: { startOfSpeechSensitivity: StartSensitivity.START_SENSITIVITY_HIGH },
+        activityHandling: ActivityHandling.NO_INTERRUPTION,
+      },
+    });
+    sendPcm(r.session, concatPcm16([quiet, loud]), RATE);
+    await r.turnComplete(2);
+    expect(transcripts(r)).toEqual(['[speech 1.5s]', '[speech 0.5s]']);
+  });
+
+  it('silenceDurationMs decides whether a pause splits an utterance', async () => {
+    const a = speechLike(0.6, RATE, { seed: 1 });
+    const b = speechLike(0.6, RATE, { seed: 2 });
+    const paused = concatPcm16([silence(0.1, RATE), a, silence(0.4, RATE), b, silence(1.5, RATE)]);
+    let r = await session({ realtimeInputConfig: { activityHandling: ActivityHandling.NO_INTERRUPTION } });
+    sendPcm(r.session, paused, RATE);
+    await r.turnComplete(1);
+    expect(transcripts(r)).toEqual(['[speech 1.6s]']);
+    r.session.close();
+    await emu!.close();
+    r = await session({
+      realtimeInputConfig: {
+        activityHandling: ActivityHandling.NO_INTERRUPTION,
+        automaticActivityDetection: {
+          silenceDurationMs: 200,
+          endOfSpeechSensitivity: EndSensitivity.END_SENSITIVITY_LOW,
+        },
+      },
+    });
+    sendPcm(r.session, paused, RATE);
+    await r.turnComplete(2);
+    expect(transcripts(r)).toEqual(['[speech 0.6s]', '[speech 0.6s]']);
+  });
+
+  it('prefixPaddingMs: a short click is not speech when more padding is required', async () => {
+    const click = concatPcm16([speechLike(0.05, RATE), silence(1, RATE)]);
+    const speech = utterance(RATE, { lead: 0, speech: 0.5, trail: 0.7 });
+    const r = await session({
+      realtimeInputConfig: { automaticActivityDetection: { prefixPaddingMs: 150 } },
+    });
+    sendPcm(r.session, concatPcm16([click, speech]), RATE);
+    await r.turnComplete(1);
+    expect(transcripts(r)).toEqual(['[speech 0.5s]']);
+    expect(emu!.stats()[0]!.speechStarts).toHaveLength(1);
+  });
+
+  it('audioStreamEnd ends a running utterance without waiting for silence', async () => {
+    const r = await session();
+    sendPcm(r.session, speechLike(0.8, RATE), RATE);
+    r.session.sendRealtimeInput({ audioStreamEnd: true });
+    await r.turnComplete(1);
+    expect(transcripts(r)).toEqual(['[speech 0.8s]']);
+  });
+
+  it('manual activity: only audio between activityStart and activityEnd is a turn; activityStart barges in', async () => {
+    const r = await session(
+      { realtimeInputConfig: { automaticActivityDetection: { disabled: true } } },
+      'realtime',
+    );
+    // Outside an activity, audio is not a turn even with trailing silence.
+    sendPcm(r.session, utterance(RATE, { speech: 0.5, trail: 1 }), RATE);
+    r.session.sendRealtimeInput({ activityStart: {} });
+    sendPcm(r.session, speechLike(1.5, RATE), RATE);
+    r.session.sendRealtimeInput({ activityEnd: {} });
+    await r.waitFor((m) => (m.serverContent?.modelTurn?.parts?.length ?? 0) > 0);
+    r.session.sendRealtimeInput({ activityStart: {} });
+    await r.waitFor((m) => m.serverContent?.interrupted === true);
+    r.session.sendRealtimeInput({
+      audio: { data: pcm16ToBase64(speechLike(0.3, RATE)), mimeType: `audio/pcm;rate=${RATE}` },
+    });
+    r.session.sendRealtimeInput({ activityEnd: {} });
+    await r.turnComplete(2);
+    expect(transcripts(r)).toEqual(['[speech 1.5s]', '[speech 0.3s]']);
+    expect(textOf(r.messages, 'inputTranscription')).not.toContain('0.5s');
+  });
+});
