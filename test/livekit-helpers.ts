@@ -3,12 +3,18 @@ import {
   AudioSource,
   AudioStream,
   LocalAudioTrack,
+  LocalVideoTrack,
   type RemoteTrack,
   Room,
   RoomEvent,
   TrackKind,
   TrackPublishOptions,
   TrackSource,
+  VideoBufferType,
+  VideoCodec,
+  VideoFrame,
+  VideoSource,
+  VideoStream,
 } from '@livekit/rtc-node';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
@@ -158,4 +164,65 @@ export async function waitForRemoteAudio(room: Room, fromIdentity: string): Prom
     (_t, _p, participant) => participant.identity === fromIdentity,
   );
   return track;
+}
+
+/** Publishes a moving RGBA test pattern as the camera track; returns a stop function. */
+export async function publishVideo(
+  room: Room,
+  o: { width?: number; height?: number; simulcast?: boolean } = {},
+): Promise<() => void> {
+  const width = o.width ?? 320;
+  const height = o.height ?? 240;
+  const source = new VideoSource(width, height);
+  const track = LocalVideoTrack.createVideoTrack('pattern', source);
+  await room.localParticipant!.publishTrack(
+    track,
+    new TrackPublishOptions({
+      source: TrackSource.SOURCE_CAMERA,
+      videoCodec: VideoCodec.VP8,
+      simulcast: o.simulcast ?? false,
+    }),
+  );
+  let n = 0;
+  const timer = setInterval(() => {
+    const data = new Uint8Array(width * height * 4);
+    for (let i = 0; i < data.length; i += 4) {
+      data[i] = (n * 5 + i / 4) % 256;
+      data[i + 1] = (n * 3) % 256;
+      data[i + 2] = 128;
+      data[i + 3] = 255;
+    }
+    n++;
+    source.captureFrame(new VideoFrame(data, width, height, VideoBufferType.RGBA));
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    source.close().catch(() => {});
+  };
+}
+
+/** Waits for `count` decoded frames of `fromIdentity`'s video; returns the last frame's size. */
+export async function receiveVideoFrames(
+  room: Room,
+  fromIdentity: string,
+  count = 10,
+): Promise<{ width: number; height: number; frames: number }> {
+  const track = await waitFor(() => {
+    for (const pub of room.remoteParticipants.get(fromIdentity)?.trackPublications.values() ?? []) {
+      if (pub.kind === TrackKind.KIND_VIDEO && pub.track) return pub.track;
+    }
+    return undefined;
+  }, `${fromIdentity}'s video track`);
+  const stream = new VideoStream(track);
+  const reader = stream.getReader();
+  let frames = 0;
+  let last = { width: 0, height: 0 };
+  while (frames < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    frames++;
+    last = { width: value.frame.width, height: value.frame.height };
+  }
+  await reader.cancel().catch(() => {});
+  return { ...last, frames };
 }

@@ -6,6 +6,8 @@ import {
   measureFrequency,
   once,
   publishTone,
+  publishVideo,
+  receiveVideoFrames,
   startServer,
   waitForRemoteAudio,
 } from './livekit-helpers.ts';
@@ -47,5 +49,30 @@ describe('LiveKit dev server: rtc-node audio', () => {
     expect(heardByBob).toBeLessThan(460);
     expect(heardByAlice).toBeGreaterThan(960);
     expect(heardByAlice).toBeLessThan(1040);
+  }, 90_000);
+
+  it('forwards VP8 video, to a participant present and to a late joiner', async () => {
+    const cam = await connectRtc(server, 'cam', 'video');
+    rooms.push(cam);
+    const early = await connectRtc(server, 'early', 'video');
+    rooms.push(early);
+    stops.push(await publishVideo(cam, { width: 320, height: 240 }));
+    const seen = await receiveVideoFrames(early, 'cam', 15);
+    expect(seen).toEqual({ width: 320, height: 240, frames: 15 });
+    // A late joiner needs a keyframe it never saw: the server relays its PLI to the publisher.
+    const late = await connectRtc(server, 'late', 'video');
+    rooms.push(late);
+    expect(await receiveVideoFrames(late, 'cam', 15)).toEqual({ width: 320, height: 240, frames: 15 });
+  }, 90_000);
+
+  it('forwards one layer of a simulcast publication', async () => {
+    const cam = await connectRtc(server, 'sim', 'simulcast');
+    rooms.push(cam);
+    const viewer = await connectRtc(server, 'viewer', 'simulcast');
+    rooms.push(viewer);
+    stops.push(await publishVideo(cam, { width: 640, height: 480, simulcast: true }));
+    const seen = await receiveVideoFrames(viewer, 'sim', 15);
+    expect(seen.frames).toBe(15);
+    expect(seen.width).toBeGreaterThan(0);
   }, 90_000);
 });
