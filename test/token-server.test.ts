@@ -50,16 +50,37 @@ interface Sent {
 
 async function send(
   url: string,
-  init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  init: {
+    method?: string;
+    body?: unknown;
+    raw?: string;
+    chunked?: boolean;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Sent> {
   const headers: Record<string, string> = { ...init.headers };
-  let body: string | undefined;
+  let body: string | ReadableStream<Uint8Array> | undefined;
   if (init.raw !== undefined) body = init.raw;
   else if (init.body !== undefined) {
     body = JSON.stringify(init.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(url, { method: init.method ?? 'POST', headers, body });
+  if (init.chunked && typeof body === 'string') {
+    // A stream has no Content-Length: the server must count the bytes as they arrive.
+    const bytes = new TextEncoder().encode(body);
+    body = new ReadableStream({
+      start(ctrl) {
+        for (let i = 0; i < bytes.length; i += 8192) ctrl.enqueue(bytes.subarray(i, i + 8192));
+        ctrl.close();
+      },
+    });
+  }
+  const res = await fetch(url, {
+    method: init.method ?? 'POST',
+    headers,
+    body,
+    duplex: 'half',
+  } as RequestInit);
   const text = await res.text();
   bodies.push(text);
   let json: Record<string, unknown> | null = null;
@@ -264,6 +285,7 @@ describe('bad requests', () => {
     field?: string;
     body?: unknown;
     raw?: string;
+    chunked?: boolean;
     method?: string;
     path?: string;
     headers?: Record<string, string>;
@@ -368,6 +390,19 @@ describe('bad requests', () => {
       status: 413,
       error: 'body_too_large',
     },
+    {
+      name: 'body of 1 MB',
+      raw: JSON.stringify({ participant_metadata: long(1_000_000) }),
+      status: 413,
+      error: 'body_too_large',
+    },
+    {
+      name: 'chunked body over the size limit (no Content-Length)',
+      raw: JSON.stringify({ participant_metadata: long(100_000) }),
+      chunked: true,
+      status: 413,
+      error: 'body_too_large',
+    },
     // Values the server refuses on principle
     {
       name: 'reserved lk.* attribute',
@@ -463,6 +498,7 @@ describe('bad requests', () => {
       method: c.method,
       body: c.body,
       raw: c.raw,
+      chunked: c.chunked,
       headers:
         c.raw !== undefined && !c.headers?.['content-type']
           ? { ...headers, 'content-type': 'application/json' }
@@ -490,7 +526,7 @@ describe('bad requests', () => {
     expect(value(/token_server_tokens_minted_total\{kind="livekit"\} (\d+)/)).toBe(1);
     expect(value(/token_server_rejections_total\{reason="unauthorized"\} (\d+)/)).toBe(3);
     expect(value(/token_server_rejections_total\{reason="method_not_allowed"\} (\d+)/)).toBe(5);
-    expect(value(/token_server_rejections_total\{reason="body_too_large"\} (\d+)/)).toBe(1);
+    expect(value(/token_server_rejections_total\{reason="body_too_large"\} (\d+)/)).toBe(3);
     expect(value(/token_server_rejections_total\{reason="invalid_request"\} (\d+)/)).toBe(
       cases.filter((c) => c.error === 'invalid_request').length,
     );
@@ -518,6 +554,17 @@ describe('rate limit', () => {
     const neighbour = await send(url, { body: {}, headers: { 'x-forwarded-for': '198.51.100.2' } });
     expect(neighbour.status).toBe(201);
     expect((await send(`${server.url}/healthz`, { method: 'GET' })).status).toBe(200);
+  });
+
+  it('with trustProxy, only the hop the proxy appended counts, not what the client claimed before it', async () => {
+    const server = await start({ rateLimit: { max: 2, windowMs: 60_000 }, trustProxy: true });
+    const url = `${server.url}/livekit/token`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const forged = { 'x-forwarded-for': `10.0.0.${i}, 203.0.113.50` };
+      statuses.push((await send(url, { body: {}, headers: forged })).status);
+    }
+    expect(statuses).toEqual([201, 201, 429, 429, 429]);
   });
 
   it('without trustProxy a forged X-Forwarded-For does not buy a fresh budget', async () => {

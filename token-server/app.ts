@@ -102,7 +102,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   const clientAddress = (c: Context<Env>): string => {
     if (deps.trustProxy) {
-      const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+      // The last hop is the one our proxy appended; earlier ones are whatever the client claimed.
+      const forwarded = c.req.header('x-forwarded-for')?.split(',').at(-1)?.trim();
       if (forwarded) return forwarded;
     }
     return getConnInfo(c).remote.address ?? 'unknown';
@@ -123,7 +124,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const client = clientAddress(c);
     c.set('client', client);
     take(`addr:${client}`);
-    const caller = await deps.authenticate(c.req.raw);
+    // Verifiers see the method, URL and headers only: the body is read after its size is checked.
+    const caller = await deps.authenticate(
+      new Request(c.req.url, { method: c.req.method, headers: c.req.raw.headers }),
+    );
     if (caller.subject !== undefined) take(`sub:${caller.subject}`);
     c.set('caller', caller);
     await next();
@@ -132,7 +136,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const limitBody = bodyLimit({
     maxSize: deps.maxBodyBytes,
     onError: () => {
-      throw new HttpError(413, 'body_too_large', `request body exceeds ${deps.maxBodyBytes} bytes`);
+      // The rest of the body is not read: closing tells the client not to reuse this connection.
+      throw new HttpError(413, 'body_too_large', `request body exceeds ${deps.maxBodyBytes} bytes`, {
+        headers: { Connection: 'close' },
+      });
     },
   });
 

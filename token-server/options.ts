@@ -19,7 +19,10 @@ export interface AuthIdentity {
   identity?: string;
 }
 
-/** The deployer's own authentication: inspect the request (headers, cookies) and decide. */
+/**
+ * The deployer's own authentication: inspect the request (method, URL, headers, cookies; it carries no
+ * body) and decide.
+ */
 export type AuthVerifier = (
   request: Request,
 ) => AuthIdentity | false | null | undefined | Promise<AuthIdentity | false | null | undefined>;
@@ -96,8 +99,8 @@ export interface TokenServerOptions {
   /** Per-client budget for the token endpoints; `false` disables it. Default 30 requests per minute. */
   rateLimit?: RateLimitOptions | false;
   /**
-   * Take the client address from the first `X-Forwarded-For` hop (only behind a proxy that sets it).
-   * Default `false`: the socket's address.
+   * Take the client address from the last `X-Forwarded-For` entry, the one a single reverse proxy in
+   * front of the server appends (only enable behind such a proxy). Default `false`: the socket's address.
    */
   trustProxy?: boolean;
   /** Largest accepted request body in bytes; larger ones get 413. Default 16 KiB. */
