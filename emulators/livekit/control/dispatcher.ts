@@ -11,7 +11,7 @@ import { AccessToken } from 'livekit-server-sdk';
 import type { RoomDirectory } from '../room-directory.ts';
 import { randomId, type WorkerConnection } from './worker-connection.ts';
 
-/** Load a job is assumed to add until a worker's own report says otherwise. */
+/** Load a job is assumed to add until some worker's report says otherwise. */
 const DEFAULT_JOB_LOAD = 0.05;
 /** Job tokens outlive any dev session; LiveKit issues agent tokens for about an hour as well. */
 const JOB_TOKEN_TTL = '1h';
@@ -349,13 +349,19 @@ export class AgentDispatcher {
   #pick(j: JobEntry): WorkerConnection | undefined {
     let best: WorkerConnection | undefined;
     let bestKey: [number, number, number] | undefined;
+    const fleetPerJob = this.#fleetLoadPerJob();
     for (const [w, load] of this.#workers) {
       if (!w.available || w.agentName !== j.job.agentName || j.tried.has(w.id)) continue;
       if (j.onlyWorker ? w !== j.onlyWorker : w.jobType !== j.job.type) continue;
       const jobs = this.#jobsOf(w).length;
-      const perJob = load.jobsAtReport > 0 && w.load > 0 ? w.load / load.jobsAtReport : DEFAULT_JOB_LOAD;
+      const perJob = load.jobsAtReport > 0 && w.load > 0 ? w.load / load.jobsAtReport : fleetPerJob;
+      // Reports lag (every ~2.5 s, and a job counts only once its process runs): add what was given
+      // out since, and never rate a worker below what its known jobs cost.
       const key: [number, number, number] = [
-        w.load + (load.assignedSinceReport + load.offering) * perJob,
+        Math.max(
+          w.load + (load.assignedSinceReport + load.offering) * perJob,
+          (jobs + load.offering) * perJob,
+        ),
         jobs + load.offering,
         w.seq,
       ];
@@ -365,6 +371,22 @@ export class AgentDispatcher {
       }
     }
     return best;
+  }
+
+  /**
+   * Load one job adds, learned from workers' reports (reported load / jobs then running); used for
+   * workers that have not reported with a job yet, so that a fresh worker is not flooded.
+   */
+  #fleetLoadPerJob(): number {
+    let sum = 0;
+    let n = 0;
+    for (const [w, load] of this.#workers) {
+      if (load.jobsAtReport > 0 && w.load > 0) {
+        sum += w.load / load.jobsAtReport;
+        n++;
+      }
+    }
+    return n ? sum / n : DEFAULT_JOB_LOAD;
   }
 
   async #jobToken(
