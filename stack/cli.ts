@@ -1,0 +1,107 @@
+// `npm start`: the whole product on one machine. Each real service that is configured in the
+// environment is used as is; each one that is not is replaced by its local stand-in, so a fresh clone
+// runs offline with no configuration at all.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadLiveKitConfig } from '../shared/livekit-config.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values: flags } = parseArgs({
+  options: {
+    'web-port': { type: 'string', default: process.env.WEB_DEMO_PORT ?? '8080' },
+    'token-port': { type: 'string', default: process.env.TOKEN_SERVER_PORT ?? '8081' },
+    'gemini-port': { type: 'string', default: process.env.GEMINI_EMULATOR_PORT ?? '8765' },
+    'livekit-port': { type: 'string' },
+    'no-agent': { type: 'boolean', default: false },
+  },
+});
+
+const closers: (() => Promise<void>)[] = [];
+const children: ChildProcess[] = [];
+
+function announce(name: string, url: string): void {
+  // One line per service, name then URL: scripts and tests parse these lines.
+  console.log(`${name} ${url}`);
+}
+
+async function main(): Promise<void> {
+  const env = { ...process.env };
+  const lk = loadLiveKitConfig(undefined, env);
+
+  if (!env.LIVEKIT_URL) {
+    const { startLiveKitDevServer } = await import('../emulators/livekit/index.ts');
+    const server = await startLiveKitDevServer({
+      port: Number(flags['livekit-port'] ?? lk.port),
+      host: lk.host,
+    });
+    closers.push(() => server.close());
+    env.LIVEKIT_URL = server.url;
+    announce('livekit', server.url);
+  }
+  env.LIVEKIT_API_KEY ??= lk.apiKey;
+  env.LIVEKIT_API_SECRET ??= lk.apiSecret;
+
+  if (!env.GEMINI_API_KEY) {
+    const { start } = await import('../emulators/gemini-live/index.ts');
+    const emulator = await start({ port: Number(flags['gemini-port']) });
+    closers.push(() => emulator.close());
+    // The emulator accepts any key; the agent and the token server still need one to send.
+    env.GEMINI_API_KEY = 'local-emulator-key';
+    env.GOOGLE_GEMINI_BASE_URL = emulator.url;
+    announce('gemini', emulator.url);
+  }
+
+  const { startTokenServer } = await import('../token-server/index.ts');
+  const tokens = await startTokenServer({
+    port: Number(flags['token-port']),
+    livekitUrl: env.LIVEKIT_URL,
+    apiKey: env.LIVEKIT_API_KEY,
+    apiSecret: env.LIVEKIT_API_SECRET,
+    geminiApiKey: env.GEMINI_API_KEY,
+    geminiBaseUrl: env.GOOGLE_GEMINI_BASE_URL,
+  });
+  closers.push(() => tokens.close());
+  announce('token-server', tokens.url);
+
+  const { startWebDemo } = await import('../web-demo/serve.ts');
+  const web = await startWebDemo({ port: Number(flags['web-port']), tokenServerUrl: tokens.url });
+  closers.push(() => web.close());
+  announce('web-demo', web.url);
+
+  if (!flags['no-agent']) {
+    const agent = spawn(process.execPath, [join(root, 'agent', 'main.ts'), 'start'], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    children.push(agent);
+    agent.on('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`agent worker exited (${signal ?? code}); stopping the stack`);
+        void stop(1);
+      }
+    });
+  }
+}
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.allSettled(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve())),
+  );
+  for (const close of closers.reverse()) await close().catch(() => {});
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+main().catch((err: unknown) => {
+  console.error(`npm start failed: ${err instanceof Error ? err.message : String(err)}`);
+  void stop(1);
+});
