@@ -119,6 +119,13 @@ async function handleHttp(req: IncomingMessage, res: ServerResponse, hooks: Serv
       'INVALID_ARGUMENT',
     );
   }
+  const horizon = Date.now() + 20 * 60 * 60_000;
+  for (const field of ['expireTime', 'newSessionExpireTime'] as const) {
+    const value = parsed.data[field];
+    if (value !== undefined && Date.parse(value) > horizon) {
+      return sendError(res, 400, `${field} must be less than 20 hours in the future.`, 'INVALID_ARGUMENT');
+    }
+  }
   const token = hooks.tokens.create(parsed.data);
   res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
   res.end(
