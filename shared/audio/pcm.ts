@@ -30,12 +30,11 @@ export function pcm16ToBase64(samples: Int16Array): string {
   return Buffer.from(pcm16ToBytes(samples)).toString('base64');
 }
 
-/** Float samples in [-1, 1] → PCM16 (clipped). */
+/** Float samples in [-1, 1] → PCM16 (clipped). The exact inverse of {@link pcm16ToFloat}. */
 export function floatToPcm16(samples: ArrayLike<number>): Int16Array {
   const out = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) {
-    const s = Math.max(-1, Math.min(1, samples[i]!));
-    out[i] = Math.round(s < 0 ? s * 32768 : s * 32767);
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i]! * 32768)));
   }
   return out;
 }
