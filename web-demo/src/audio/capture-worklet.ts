@@ -59,9 +59,10 @@ class PcmCaptureProcessor extends AudioWorkletProcessor {
     this.#chunk[this.#filled++] = clamped < 0 ? clamped * 0x8000 : clamped * 0x7fff;
     if (this.#filled === this.#chunk.length) {
       const out = this.#chunk;
-      this.port.postMessage(out, [out.buffer]);
+      // Allocate before transferring: a transferred buffer's view reports length 0.
       this.#chunk = new Int16Array(out.length);
       this.#filled = 0;
+      this.port.postMessage(out, [out.buffer]);
     }
   }
 }
