@@ -1,0 +1,270 @@
+import { EventEmitter } from 'node:events';
+import { type LocalTrackPublication, type Room, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
+import { AudioOutput } from '../audio/output.ts';
+import type { RoomConfig } from '../config.ts';
+import type { LiveFatalError } from '../live/errors.ts';
+import { LiveSession } from '../live/session.ts';
+import { buildLiveConfig } from '../live/setup.ts';
+import type { Logger } from '../log.ts';
+import type { ToolRegistry } from '../tools/registry.ts';
+import { ToolRunner } from '../tools/runner.ts';
+import { TranscriptSegment, type TranscriptSpeaker } from './transcripts.ts';
+
+/** `lk.agent.state` values (plus `failed`, set when the Live session cannot continue). */
+export type AgentState = 'initializing' | 'listening' | 'thinking' | 'speaking' | 'failed';
+
+/** Options of a {@link Conversation}. */
+export interface ConversationOptions {
+  room: Room;
+  config: RoomConfig;
+  /** The tools this room offers (already selected from the registry). */
+  tools: ToolRegistry;
+  gemini: { apiKey: string; baseUrl?: string };
+  logger: Logger;
+  /** Name of the agent's audio track for this conversation. */
+  trackName: string;
+  /** Per-participant policy: the one participant this conversation serves (transcripts go only to them). */
+  audience?: string;
+  /** Author of the user speech being transcribed now. */
+  speaker: () => TranscriptSpeaker | undefined;
+  /** Identities of the humans in the room, in join order (client-side tool targets). */
+  participants: () => string[];
+  /** Forwarded to the Live session (tests shorten reconnect back-off). */
+  live?: { reconnectBackoffMs?: number; connectTimeoutMs?: number };
+}
+
+/** Events of a {@link Conversation}. */
+export type ConversationEvents = {
+  state: [state: AgentState];
+  fatal: [error: LiveFatalError];
+  /** A user turn was transcribed completely (the bridge resets talk-time counters). */
+  userTurn: [speaker: TranscriptSpeaker | undefined, text: string];
+};
+
+/**
+ * One Live session and the agent voice that answers it: model audio to its own track, barge-in, tool
+ * calls, transcripts of both sides, and the `lk.agent.state` it implies. The bridge decides what input
+ * reaches it.
+ */
+export class Conversation extends EventEmitter<ConversationEvents> {
+  readonly live: LiveSession;
+  readonly output: AudioOutput;
+  readonly #o: ConversationOptions;
+  readonly #runner: ToolRunner;
+  readonly #log: Logger;
+  #publication: LocalTrackPublication | undefined;
+  #state: AgentState = 'initializing';
+  #userSeg: TranscriptSegment | undefined;
+  #agentSeg: TranscriptSegment | undefined;
+  #notes: string[] = [];
+  #closed = false;
+
+  constructor(o: ConversationOptions) {
+    super();
+    this.#o = o;
+    this.#log = o.logger.child({ conversation: o.trackName });
+    this.output = new AudioOutput({ trackName: o.trackName });
+    this.live = new LiveSession({
+      apiKey: o.gemini.apiKey,
+      ...(o.gemini.baseUrl && { baseUrl: o.gemini.baseUrl }),
+      model: o.config.model,
+      config: buildLiveConfig(o.config, o.tools.declarations()),
+      logger: this.#log,
+      ...o.live,
+    });
+    const lp = () => o.room.localParticipant;
+    this.#runner = new ToolRunner({
+      registry: o.tools,
+      respond: (rs) => this.live.sendToolResponse(rs),
+      defaultTimeoutMs: o.config.toolTimeoutMs,
+      context: () => {
+        const who = o.audience ?? o.speaker()?.identity;
+        return {
+          logger: this.#log,
+          ...(who && { participantIdentity: who }),
+          participants: o.participants,
+          performRpc: (p) => {
+            const participant = lp();
+            if (!participant) return Promise.reject(new Error('not connected to the room'));
+            return participant.performRpc({
+              destinationIdentity: p.destinationIdentity,
+              method: p.method,
+              payload: p.payload,
+              ...(p.responseTimeoutMs && { responseTimeout: p.responseTimeoutMs }),
+            });
+          },
+        };
+      },
+    });
+    this.#runner.on('started', (c) => this.#log.info({ tool: c.name, id: c.id }, 'tool call'));
+    this.#runner.on('finished', (c) =>
+      this.#log.info(
+        { tool: c.name, id: c.id, ok: c.ok, error: c.error, cancelled: c.cancelled },
+        'tool done',
+      ),
+    );
+    this.#wire();
+  }
+
+  get state(): AgentState {
+    return this.#state;
+  }
+
+  /** The agent track's sid once published. */
+  get trackSid(): string | undefined {
+    return this.#publication?.sid;
+  }
+
+  /** Publishes the agent track and opens the Live session. Never throws for Live failures (see `fatal`). */
+  async start(): Promise<void> {
+    const lp = this.#o.room.localParticipant;
+    if (!lp) throw new Error('room not connected');
+    const opts = new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE });
+    this.#publication = await lp.publishTrack(this.output.track, opts);
+    try {
+      await this.live.start();
+    } catch {
+      // Reported through the 'fatal' event.
+    }
+  }
+
+  pushAudio(pcm: Int16Array, sampleRate: number): void {
+    this.live.sendAudio(pcm, sampleRate);
+  }
+
+  sendVideo(jpeg: Uint8Array): void {
+    this.live.sendVideo(jpeg, 'image/jpeg');
+  }
+
+  /** A chat message from a participant: the model answers it aloud. */
+  chat(from: string, text: string): void {
+    this.#setState('thinking');
+    this.live.sendText(this.#o.audience ? text : `[${from}] ${text}`);
+  }
+
+  /**
+   * Context for the model (joins, leaves, who speaks). Sent between replies: client content arriving
+   * during a reply would interrupt it.
+   */
+  note(text: string): void {
+    this.#notes.push(text);
+    this.#flushNotes();
+  }
+
+  pttStart(): void {
+    this.output.clear();
+    this.live.activityStart();
+    this.#setState('listening');
+  }
+
+  pttEnd(): void {
+    this.live.activityEnd();
+    this.#setState('thinking');
+  }
+
+  async aclose(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#runner.aclose();
+    await this.live.aclose();
+    await Promise.all([this.#userSeg?.finish(), this.#agentSeg?.finish()]);
+    const lp = this.#o.room.localParticipant;
+    if (this.#publication?.sid && lp && this.#o.room.isConnected) {
+      await lp.unpublishTrack(this.#publication.sid).catch(() => {});
+    }
+    await this.output.aclose();
+  }
+
+  #flushNotes(): void {
+    if (!this.#notes.length || this.live.generating || this.output.speaking) return;
+    if (this.live.state !== 'open') return;
+    const text = this.#notes.splice(0).join('\n');
+    this.live.sendContext(text, false);
+  }
+
+  #setState(s: AgentState): void {
+    if (this.#state === s || this.#state === 'failed' || this.#closed) return;
+    this.#state = s;
+    this.emit('state', s);
+  }
+
+  #finishUser(): void {
+    const seg = this.#userSeg;
+    if (!seg) return;
+    this.#userSeg = undefined;
+    void seg.finish();
+    this.emit('userTurn', seg.speaker, seg.text);
+  }
+
+  #finishAgent(): void {
+    const seg = this.#agentSeg;
+    this.#agentSeg = undefined;
+    void seg?.finish();
+  }
+
+  #wire(): void {
+    const live = this.live;
+    const lp = () => this.#o.room.localParticipant;
+    const destinations = this.#o.audience ? [this.#o.audience] : undefined;
+    live.on('ready', () => {
+      if (this.#state === 'initializing') this.#setState('listening');
+      this.#flushNotes();
+    });
+    live.on('audio', (pcm, rate) => {
+      this.#finishUser();
+      this.output.push(pcm, rate);
+    });
+    live.on('inputTranscription', (text) => {
+      const participant = lp();
+      if (!participant) return;
+      if (!this.#userSeg) {
+        const speaker = this.#o.speaker();
+        if (!speaker) return;
+        this.#userSeg = new TranscriptSegment(participant, speaker, this.#log, destinations);
+      }
+      this.#userSeg.push(text);
+      if (this.#state === 'listening') this.#setState('thinking');
+    });
+    live.on('outputTranscription', (text) => {
+      this.#finishUser();
+      const participant = lp();
+      if (!participant) return;
+      this.#agentSeg ??= new TranscriptSegment(
+        participant,
+        { identity: participant.identity, trackSid: this.trackSid },
+        this.#log,
+        destinations,
+      );
+      this.#agentSeg.push(text);
+    });
+    live.on('interrupted', () => {
+      // Barge-in: what is queued of the reply is never played.
+      this.output.clear();
+      this.#finishAgent();
+      this.#setState('listening');
+    });
+    live.on('turnComplete', () => {
+      this.output.flush();
+      this.#finishUser();
+      this.#finishAgent();
+      if (!this.output.speaking && this.#state === 'thinking') this.#setState('listening');
+      this.#flushNotes();
+    });
+    live.on('toolCall', (calls) => {
+      this.#finishUser();
+      this.#setState('thinking');
+      void this.#runner.handle(calls);
+    });
+    live.on('toolCallCancellation', (ids) => this.#runner.cancel(ids));
+    live.on('fatal', (err) => {
+      this.#state = 'failed';
+      this.emit('state', 'failed');
+      this.emit('fatal', err);
+    });
+    this.output.on('playoutStarted', () => this.#setState('speaking'));
+    this.output.on('playoutFinished', () => {
+      if (this.#state === 'speaking') this.#setState('listening');
+      this.#flushNotes();
+    });
+  }
+}
