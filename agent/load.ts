@@ -1,0 +1,97 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Live session counts shared between the worker and its job processes. Each job process writes its
+ * count to `<dir>/<pid>`; the worker sums the files of live processes. Files, not IPC: the agents
+ * framework owns the job-process channel.
+ */
+export const LOAD_DIR_ENV = 'AGENT_LOAD_DIR';
+
+/** The directory for this worker (created; its path exported to children through the environment). */
+export function ensureLoadDir(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env[LOAD_DIR_ENV] ?? join(tmpdir(), `gemini-agent-load-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  env[LOAD_DIR_ENV] = dir;
+  return dir;
+}
+
+const counts = new Map<string, number>();
+
+/** Job process side: reports this process's sessions for one job. */
+export function reportSessions(jobId: string, n: number): void {
+  const dir = process.env[LOAD_DIR_ENV];
+  if (!dir) return;
+  if (n > 0) counts.set(jobId, n);
+  else counts.delete(jobId);
+  let total = 0;
+  for (const c of counts.values()) total += c;
+  try {
+    writeFileSync(join(dir, String(process.pid)), String(total));
+  } catch {
+    // Load reporting is best effort.
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Worker side: Live sessions open in all job processes. Stale files of dead processes are removed. */
+export function countSessions(dir: string): number {
+  let total = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    if (!alive(pid)) {
+      rmSync(join(dir, name), { force: true });
+      continue;
+    }
+    total += Number(readFileSync(join(dir, name), 'utf8')) || 0;
+  }
+  return total;
+}
+
+/** CPU use of the machine over the last interval, 0–1 (all cores). */
+export function cpuSampler(): () => number {
+  let last = snapshot();
+  return () => {
+    const now = snapshot();
+    const idle = now.idle - last.idle;
+    const total = now.total - last.total;
+    last = now;
+    return total > 0 ? Math.min(1, Math.max(0, 1 - idle / total)) : 0;
+  };
+}
+
+function snapshot(): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const c of cpus()) {
+    const t = c.times;
+    idle += t.idle;
+    total += t.user + t.nice + t.sys + t.idle + t.irq;
+  }
+  return { idle, total };
+}
+
+/**
+ * Worker load: the larger of CPU use and the share of `maxSessions` in use, so a worker full of idle
+ * sessions stops taking jobs as surely as a busy one.
+ */
+export function loadFunction(dir: string, maxSessions: number): () => Promise<number> {
+  const cpu = cpuSampler();
+  return async () => Math.max(cpu(), Math.min(1, countSessions(dir) / maxSessions));
+}
