@@ -1,6 +1,7 @@
 // Gemini ephemeral tokens end to end: the token server mints them on the Gemini emulator through
 // @google/genai, and the real SDK in "browser" role opens a Live session with one on the Constrained
 // path — once, with the server's model and config locked in.
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { GoogleGenAI, type LiveServerMessage, Modality, type Session } from '@google/genai';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +176,30 @@ describe('POST /gemini/token', () => {
     for (const l of logLines) expect(l.includes(wrongKey)).toBe(false);
     // The refusal was logged (redacted), and the server still mints with a good key elsewhere.
     expect(logLines.some((l) => l.includes('ephemeral token failed'))).toBe(true);
+  });
+
+  it('a Gemini endpoint that never answers becomes 502 at the deadline, and the server stays up', async () => {
+    // Accepts connections and reads requests, never responds.
+    const sockets = new Set<Socket>();
+    const silent = createServer((sock) => {
+      sockets.add(sock);
+      sock.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const hung = await startServer({
+        geminiBaseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        geminiTimeoutMs: 300,
+      });
+      const res = await fetch(`${hung.url}/gemini/token`, { method: 'POST' });
+      bodies.push(await res.clone().text());
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { error: string }).error).toBe('upstream_error');
+      expect((await fetch(`${hung.url}/healthz`)).status).toBe(200);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 
   it('counts minted ephemeral tokens in /metrics', async () => {

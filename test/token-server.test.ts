@@ -2,6 +2,9 @@
 // credentials from the running server and livekit-server-sdk's TokenVerifier checks what was signed.
 // Then the security posture: auth modes, CORS, origin gate, rate limit, and a table of bad requests that
 // must each get the right status while the server keeps serving.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
 import { TokenSource } from 'livekit-client';
 import { TokenVerifier } from 'livekit-server-sdk';
@@ -265,6 +268,30 @@ describe('CORS and origins', () => {
     });
     expect(pre.status).toBe(403);
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('static files', () => {
+  it('serves staticDir at / and treats its own pages as same-origin; token paths keep their 405', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-server-static-'));
+    try {
+      writeFileSync(join(dir, 'index.html'), '<!doctype html><title>demo</title>');
+      const server = await start({ staticDir: dir, corsOrigins: ['https://app.example.test'] });
+      const page = await fetch(`${server.url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>demo</title>');
+      expect((await send(`${server.url}/missing.js`, { method: 'GET' })).status).toBe(404);
+      const get = await send(`${server.url}/livekit/token`, { method: 'GET' });
+      expect(get.status).toBe(405);
+      expect(get.headers.get('allow')).toContain('POST');
+      // The page's own origin is not on the list, yet it is the server itself.
+      const own = new URL(server.url).origin;
+      expect((await send(`${server.url}/livekit/token`, { body: {}, headers: { origin: own } })).status).toBe(
+        201,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -25,6 +25,8 @@ export interface AppDeps {
   corsOrigins: ReadonlySet<string> | null;
   trustProxy: boolean;
   maxBodyBytes: number;
+  /** Deadline for one `authTokens.create` call. */
+  upstreamTimeoutMs: number;
   staticDir: string | undefined;
   metrics: TokenServerMetrics;
   logger: Logger;
@@ -170,7 +172,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     if (!deps.gemini) throw new HttpError(503, 'not_configured', 'Gemini is not configured on this server');
     let res: Awaited<ReturnType<GeminiMinter['mint']>>;
     try {
-      res = await deps.gemini.mint(c.req.raw.signal);
+      res = await deps.gemini.mint(
+        AbortSignal.any([c.req.raw.signal, AbortSignal.timeout(deps.upstreamTimeoutMs)]),
+      );
     } catch (err) {
       logger.warn(
         { err: deps.redact(err instanceof Error ? err.message : String(err)) },
@@ -185,6 +189,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
     );
     return c.json(res, 201, { 'Cache-Control': 'no-store' });
   });
+
+  // Explicit, so a static catch-all (staticDir) cannot turn a wrong method into a 404.
+  for (const path of ['/livekit/token', '/gemini/token']) {
+    app.all(path, () => {
+      throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { Allow: 'POST, OPTIONS' } });
+    });
+  }
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }, 200, { 'Cache-Control': 'no-store' }));
 

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Modality } from '@google/genai';
 import { serve } from '@hono/node-server';
@@ -89,6 +90,7 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
     corsOrigins: o.corsOrigins?.includes('*') ? null : new Set(o.corsOrigins ?? []),
     trustProxy: o.trustProxy ?? false,
     maxBodyBytes: positive(o.maxBodyBytes ?? 16 * 1024, 'maxBodyBytes'),
+    upstreamTimeoutMs: positive(o.geminiTimeoutMs ?? 10_000, 'geminiTimeoutMs'),
     staticDir: o.staticDir,
     metrics,
     logger,
@@ -96,8 +98,21 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
   });
 
   const host = o.host ?? '127.0.0.1';
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: o.port ?? 0, hostname: host }, () => resolve(s));
+  const requestTimeoutMs = positive(o.requestTimeoutMs ?? 15_000, 'requestTimeoutMs');
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: o.port ?? 0,
+        hostname: host,
+        createServer,
+        serverOptions: {
+          requestTimeout: requestTimeoutMs,
+          headersTimeout: Math.min(10_000, requestTimeoutMs),
+        },
+      },
+      () => resolve(s as Server),
+    );
     s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
@@ -118,9 +133,16 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
     url,
     close: () => {
       closing ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Keep-alive connections would hold close() open until they time out.
-        if ('closeAllConnections' in server) server.closeAllConnections();
+        // In-flight requests may finish (rolling deploys); idle keep-alive sockets go at once, and
+        // whatever is still open after the request deadline is cut.
+        const cut = setTimeout(() => server.closeAllConnections(), requestTimeoutMs);
+        cut.unref();
+        server.close((err) => {
+          clearTimeout(cut);
+          if (err) reject(err);
+          else resolve();
+        });
+        server.closeIdleConnections();
       });
       return closing;
     },

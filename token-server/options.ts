@@ -116,6 +116,13 @@ export interface TokenServerOptions {
   geminiTokenTtlSeconds?: number;
   /** How long an ephemeral token may open its session (`newSessionExpireTime`). Default 60 s. */
   geminiNewSessionTtlSeconds?: number;
+  /** Deadline of one ephemeral-token request to Gemini; past it the client gets 502. Default 10000 ms. */
+  geminiTimeoutMs?: number;
+  /**
+   * Longest a client may take to send one whole request (slow-client protection); also how long
+   * `close()` lets in-flight requests finish. Default 15000 ms.
+   */
+  requestTimeoutMs?: number;
   /** Directory of static files served at `/` (e.g. the built web demo). Unset: nothing is served. */
   staticDir?: string;
   /** Logger (pino). Default: pino at `info` on stderr, so stdout stays for the URL line. */
