@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { type Participant, type Room, RoomEvent, type TrackPublication } from '@livekit/rtc-node';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
+import {
+  connectRtc,
+  measureFrequency,
+  mintToken,
+  once,
+  publishTone,
+  publishVideo,
+  receiveVideoFrames,
+  startServer,
+  waitForRemoteAudio,
+} from './livekit-helpers.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** In-page helpers: a livekit-client participant publishing an oscillator tone and a canvas. */
+const PAGE_SCRIPT = `
+window.lkJoin = async (url, token, freq) => {
+  const LK = window.LivekitClient;
+  const room = new LK.Room({ adaptiveStream: false, dynacast: false });
+  window.room = room;
+  await room.connect(url, token);
+  const ctx = new AudioContext();
+  await ctx.resume();
+  window.ctx = ctx;
+  const osc = ctx.createOscillator();
+  osc.frequency.value = freq;
+  const gain = ctx.createGain();
+  gain.gain.value = 0.4;
+  const dst = ctx.createMediaStreamDestination();
+  osc.connect(gain).connect(dst);
+  osc.start();
+  const audio = new LK.LocalAudioTrack(dst.stream.getAudioTracks()[0], undefined, false, ctx);
+  window.audioPub = await room.localParticipant.publishTrack(audio, { source: LK.Track.Source.Microphone, dtx: false, red: false });
+  const canvas = document.createElement('canvas');
+  canvas.width = 320; canvas.height = 240;
+  const g = canvas.getContext('2d');
+  let n = 0;
+  setInterval(() => { g.fillStyle = 'hsl(' + (n++ % 360) + ',80%,50%)'; g.fillRect(0, 0, 320, 240); }, 33);
+  const video = new LK.LocalVideoTrack(canvas.captureStream(30).getVideoTracks()[0]);
+  await room.localParticipant.publishTrack(video, { source: LK.Track.Source.Camera, simulcast: true, videoCodec: 'vp8' });
+  return room.localParticipant.sid;
+};
+
+function remoteTrack(identity, kind) {
+  return new Promise((resolve) => {
+    const check = () => {
+      const p = window.room.remoteParticipants.get(identity);
+      for (const pub of p ? p.trackPublications.values() : []) if (pub.kind === kind && pub.track) return resolve(pub.track);
+      setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
+window.lkHear = async (identity) => {
+  const track = await remoteTrack(identity, 'audio');
+  const el = track.attach(); // Chrome feeds WebAudio from a remote stream only while a media element plays it
+  el.muted = true;
+  document.body.appendChild(el);
+  const src = window.ctx.createMediaStreamSource(new MediaStream([track.mediaStreamTrack]));
+  const analyser = window.ctx.createAnalyser();
+  analyser.fftSize = 8192;
+  src.connect(analyser);
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    analyser.getFloatFrequencyData(bins);
+    let best = 0;
+    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+    if (bins[best] > -60) return (best * window.ctx.sampleRate) / analyser.fftSize;
+  }
+};
+
+window.lkSee = async (identity) => {
+  const track = await remoteTrack(identity, 'video');
+  const el = track.attach();
+  el.muted = true;
+  document.body.appendChild(el);
+  await el.play().catch(() => {});
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const q = el.getVideoPlaybackQuality ? el.getVideoPlaybackQuality().totalVideoFrames : 0;
+    if (el.videoWidth > 0 && q >= 10) return { width: el.videoWidth, height: el.videoHeight, frames: q };
+  }
+};
+`;
+
+describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
+  let server: LiveKitDevServer;
+  let web: Server;
+  let browser: Browser;
+  let page: Page;
+  let node: Room;
+  const stops: (() => void)[] = [];
+
+  beforeAll(async () => {
+    server = await startServer();
+    const umd = readFileSync(
+      join(dirname(createRequire(import.meta.url).resolve('livekit-client')), 'livekit-client.umd.js'),
+    );
+    web = createServer((req, res) => {
+      if (req.url === '/lk.js') res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(umd);
+      else if (req.url === '/page.js')
+        res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(PAGE_SCRIPT);
+      else
+        res
+          .writeHead(200, { 'Content-Type': 'text/html' })
+          .end(
+            '<!doctype html><html><body><script src="/lk.js"></script><script src="/page.js"></script></body></html>',
+          );
+    });
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+    page = await browser.newPage();
+    page.on('console', (m) => {
+      // The 404 of /rtc/v1 is expected (v0 fallback); anything else is worth seeing.
+      if (m.type() === 'error' && !/rtc\/v1|404/.test(m.text())) console.log('[browser]', m.text());
+    });
+    await page.goto(`http://127.0.0.1:${(web.address() as AddressInfo).port}/`);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const s of stops) s();
+    await node?.disconnect().catch(() => {});
+    await browser?.close().catch(() => {});
+    await new Promise((r) => web?.close(r));
+    await server?.close();
+  });
+
+  it('a browser and an rtc-node participant hear and see each other', async () => {
+    node = await connectRtc(server, 'node', 'mixed');
+    stops.push(await publishTone(node, 440));
+    stops.push(await publishVideo(node));
+    const token = await mintToken(server, 'browser', { room: 'mixed' });
+    await page.evaluate(
+      ([url, t]) => (window as never as { lkJoin: (...a: unknown[]) => Promise<string> }).lkJoin(url, t, 700),
+      [server.url, token],
+    );
+
+    const heardByNode = await measureFrequency(await waitForRemoteAudio(node, 'browser'), 0.5);
+    expect(heardByNode).toBeGreaterThan(670);
+    expect(heardByNode).toBeLessThan(730);
+    const heardByBrowser = await page.evaluate(() =>
+      (window as never as { lkHear: (i: string) => Promise<number> }).lkHear('node'),
+    );
+    expect(heardByBrowser).toBeGreaterThan(420);
+    expect(heardByBrowser).toBeLessThan(460);
+
+    const seenByBrowser = await page.evaluate(() =>
+      (window as never as { lkSee: (i: string) => Promise<{ width: number }> }).lkSee('node'),
+    );
+    expect(seenByBrowser.width).toBe(320);
+    const seenByNode = await receiveVideoFrames(node, 'browser', 10);
+    expect(seenByNode.frames).toBe(10);
+    expect(seenByNode.width).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('mute and unmute in the browser reach the rtc-node participant', async () => {
+    const muted = once<[TrackPublication, Participant]>(
+      node as never,
+      RoomEvent.TrackMuted,
+      (_p, who) => who.identity === 'browser',
+    );
+    await page.evaluate(() => (window as never as { audioPub: { mute(): Promise<void> } }).audioPub.mute());
+    const [pub] = await muted;
+    expect(pub.muted).toBe(true);
+    const unmuted = once<[TrackPublication, Participant]>(
+      node as never,
+      RoomEvent.TrackUnmuted,
+      (_p, who) => who.identity === 'browser',
+    );
+    await page.evaluate(() =>
+      (window as never as { audioPub: { unmute(): Promise<void> } }).audioPub.unmute(),
+    );
+    await unmuted;
+    expect(pub.muted).toBe(false);
+  }, 60_000);
+
+  it('the browser sees the rtc-node participant leave', async () => {
+    type W = { room: { remoteParticipants: Map<string, unknown> } };
+    expect(await page.evaluate(() => (window as never as W).room.remoteParticipants.has('node'))).toBe(true);
+    await node.disconnect();
+    await page.waitForFunction(() => !(window as never as W).room.remoteParticipants.has('node'), undefined, {
+      timeout: 30_000,
+    });
+  }, 60_000);
+});
