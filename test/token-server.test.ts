@@ -252,6 +252,15 @@ describe('CORS and origins', () => {
     expect(foreign.json?.error).toBe('origin_not_allowed');
   });
 
+  it('an empty allow-list means same-origin only', async () => {
+    const server = await start({ corsOrigins: [] });
+    const url = `${server.url}/livekit/token`;
+    expect((await send(url, { body: {}, headers: { origin: 'http://localhost:8080' } })).status).toBe(403);
+    expect((await send(url, { body: {}, headers: { origin: new URL(server.url).origin } })).status).toBe(201);
+    // No Origin at all: not a browser's cross-origin request (curl, mobile apps, servers).
+    expect((await send(url, { body: {} })).status).toBe(201);
+  });
+
   it('with an allow-list, only the listed origins get through (preflight included)', async () => {
     const server = await start({ corsOrigins: ['https://app.example.test'] });
     const url = `${server.url}/livekit/token`;

@@ -21,8 +21,8 @@ export interface AppDeps {
   gemini: GeminiMinter | null;
   authenticate: Authenticator;
   limiter: RateLimiter | null;
-  /** `null` = any origin. */
-  corsOrigins: ReadonlySet<string> | null;
+  /** Allowed browser origins: a list, `'loopback'` (local pages), or `null` = any origin. */
+  corsOrigins: ReadonlySet<string> | 'loopback' | null;
   trustProxy: boolean;
   maxBodyBytes: number;
   /** Deadline for one `authTokens.create` call. */
@@ -79,8 +79,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   const isAllowedOrigin = (origin: string, c: Context): boolean => {
     if (deps.corsOrigins === null) return true;
-    if (deps.corsOrigins.has(origin)) return true;
-    if (deps.corsOrigins.size === 0 && LOOPBACK_ORIGIN.test(origin)) return true;
+    if (deps.corsOrigins === 'loopback' ? LOOPBACK_ORIGIN.test(origin) : deps.corsOrigins.has(origin))
+      return true;
     // A page served by this very server (staticDir) is same-origin.
     return origin === new URL(c.req.url).origin;
   };

@@ -87,7 +87,8 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
       : null,
     authenticate: createAuthenticator(auth),
     limiter: o.rateLimit === false ? null : new RateLimiter(o.rateLimit ?? { max: 30, windowMs: 60_000 }),
-    corsOrigins: o.corsOrigins?.includes('*') ? null : new Set(o.corsOrigins ?? []),
+    corsOrigins:
+      o.corsOrigins === undefined ? 'loopback' : o.corsOrigins.includes('*') ? null : new Set(o.corsOrigins),
     trustProxy: o.trustProxy ?? false,
     maxBodyBytes: positive(o.maxBodyBytes ?? 16 * 1024, 'maxBodyBytes'),
     upstreamTimeoutMs: positive(o.geminiTimeoutMs ?? 10_000, 'geminiTimeoutMs'),

@@ -92,8 +92,9 @@ export interface TokenServerOptions {
   auth?: AuthOption;
   /**
    * Browser origins allowed to call the token endpoints (exact `scheme://host[:port]`, or `'*'`). Requests
-   * carrying any other `Origin` are refused with 403. Default: loopback origins (`http://localhost:*`,
-   * `http://127.0.0.1:*`, `http://[::1]:*`) plus the server's own origin.
+   * carrying any other `Origin` are refused with 403; the server's own origin (pages from `staticDir`) is
+   * always allowed, so `[]` means same-origin only. Default: loopback pages (`http(s)://localhost:*`,
+   * `127.0.0.1:*`, `[::1]:*`).
    */
   corsOrigins?: string[];
   /** Per-client budget for the token endpoints; `false` disables it. Default 30 requests per minute. */
