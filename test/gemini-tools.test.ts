@@ -216,3 +216,63 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     );
   });
 });
+
+describe('Gemini Live emulator: programmatic behaviour', () => {
+  let emu: GeminiEmulator | undefined;
+  afterEach(async () => {
+    await emu?.close();
+    emu = undefined;
+  });
+
+  it('a respond() function decides turns from their content; undefined falls back', async () => {
+    const seen: string[] = [];
+    emu = await start({
+      pacing: Number.POSITIVE_INFINITY,
+      respond: ({ text, turn, trigger }) => {
+        seen.push(`${turn}:${trigger}:${text}`);
+        return text.includes('weather') ? { steps: [{ say: 'Sunny, turn {{turn}}.' }] } : undefined;
+      },
+    });
+    const r = await connect(emu.url, { config: { outputAudioTranscription: {} } });
+    r.session.sendRealtimeInput({ text: 'the weather?' });
+    await r.turnComplete(1);
+    r.session.sendRealtimeInput({ text: 'something else' });
+    await r.turnComplete(2);
+    r.session.close();
+    expect(textOf(r.messages, 'outputTranscription')).toBe(
+      'Sunny, turn 1.You said "something else". That is turn 2 of this conversation.',
+    );
+    expect(seen).toEqual(['1:text:the weather?', '2:text:something else']);
+  });
+
+  it('setScenario() swaps the script for later turns', async () => {
+    emu = await start({ pacing: Number.POSITIVE_INFINITY });
+    const r = await connect(emu.url, { config: { outputAudioTranscription: {} } });
+    r.session.sendRealtimeInput({ text: 'a' });
+    await r.turnComplete(1);
+    emu.setScenario({ loop: true, turns: [{ steps: [{ say: 'Scripted.' }] }] });
+    r.session.sendRealtimeInput({ text: 'b' });
+    await r.turnComplete(2);
+    r.session.close();
+    expect(textOf(r.messages, 'outputTranscription')).toMatch(
+      /That is turn 1 of this conversation\.Scripted\.$/,
+    );
+  });
+
+  it('a throwing responder ends only its session, with 1011', async () => {
+    emu = await start({
+      pacing: Number.POSITIVE_INFINITY,
+      respond: ({ text }) => {
+        if (text === 'boom') throw new Error('test responder failure');
+        return undefined;
+      },
+    });
+    const r = await connect(emu.url);
+    r.session.sendRealtimeInput({ text: 'boom' });
+    expect((await r.closed).code).toBe(1011);
+    const ok = await connect(emu.url);
+    ok.session.sendRealtimeInput({ text: 'fine' });
+    await ok.turnComplete();
+    ok.session.close();
+  });
+});

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { type GeminiEmulatorOptions, resolveOptions } from './options.ts';
 import { ResumptionStore } from './resumption.ts';
-import { type ParsedScenario, parseScenario } from './scenario.ts';
+import { type ParsedScenario, parseScenario, type Scenario } from './scenario.ts';
 import { createEmulatorServer } from './server.ts';
 import type { LiveSession } from './session.ts';
 import type { SessionStats } from './stats.ts';
@@ -25,7 +25,15 @@ export {
   KNOWN_MODELS,
   type Pacing,
 } from './options.ts';
-export { loadScenario, parseScenario, type Scenario, type ScenarioTurn, type Step } from './scenario.ts';
+export {
+  loadScenario,
+  parseScenario,
+  type Responder,
+  type Scenario,
+  type ScenarioTurn,
+  type Step,
+  type TurnContext,
+} from './scenario.ts';
 export { LiveSession, OUTPUT_RATE } from './session.ts';
 export type { SessionStats, TurnRecord } from './stats.ts';
 export { VOICES, voicePitch } from './voices.ts';
@@ -49,6 +57,11 @@ export interface GeminiEmulator extends EventEmitter<GeminiEmulatorEvents> {
   session(id: string): LiveSession | undefined;
   /** Resolves with the next connection that completes setup (optionally matching `filter`). */
   nextSession(filter?: (s: LiveSession) => boolean, signal?: AbortSignal): Promise<LiveSession>;
+  /**
+   * Replaces the scenario for turns that start from now on (turn numbering continues; a scenario's
+   * turn N still means the conversation's N-th user turn). `undefined` restores the default behaviour.
+   */
+  setScenario(scenario: Scenario | undefined): void;
   /** Forgets every resumption handle (they become stale → 1008 on use). */
   expireResumptionHandles(): void;
   /** Closes every connection (1001) and the server. */
@@ -65,17 +78,16 @@ class Emulator extends EventEmitter<GeminiEmulatorEvents> implements GeminiEmula
   #handles: ResumptionStore;
   #server: ReturnType<typeof createEmulatorServer>;
   #options: ReturnType<typeof resolveOptions>;
+  #scenario: ParsedScenario | undefined;
 
   constructor(options: GeminiEmulatorOptions) {
     super();
     this.#options = resolveOptions(options);
-    const scenario: ParsedScenario | undefined = options.scenario
-      ? parseScenario(options.scenario)
-      : undefined;
+    this.#scenario = options.scenario ? parseScenario(options.scenario) : undefined;
     this.#handles = new ResumptionStore(this.#options.limits.resumptionHandleTtlMs);
     this.#server = createEmulatorServer({
       options: this.#options,
-      scenario,
+      scenario: () => this.#scenario,
       tokens: new TokenStore(),
       handles: this.#handles,
       onSession: (s) => this.#track(s),
@@ -140,6 +152,10 @@ class Emulator extends EventEmitter<GeminiEmulatorEvents> implements GeminiEmula
         { once: true },
       );
     });
+  }
+
+  setScenario(scenario: Scenario | undefined): void {
+    this.#scenario = scenario ? parseScenario(scenario) : undefined;
   }
 
   expireResumptionHandles(): void {

@@ -1,4 +1,4 @@
-import type { Scenario } from './scenario.ts';
+import type { Responder, Scenario } from './scenario.ts';
 
 /**
  * Live model names the emulator accepts out of the box (the `models/` prefix is optional on the wire).
@@ -77,6 +77,10 @@ export interface GeminiEmulatorOptions {
   chunkMs?: number;
   /** Scripted behaviour; without one the model echoes audio and answers text deterministically. */
   scenario?: Scenario;
+  /**
+   * Decides user turns programmatically (takes precedence over the scenario for the turns it answers).
+   */
+  respond?: Responder;
   /** Overrides of Google's documented limits. */
   limits?: Partial<EmulatorLimits>;
   /** Server frames as binary (UTF-8 JSON in a binary frame, like Google's console) instead of text. */
@@ -94,6 +98,7 @@ export interface ResolvedOptions {
   responseDelayMs: number;
   chunkMs: number;
   scenario: Scenario | undefined;
+  respond: Responder | undefined;
   limits: EmulatorLimits;
   binaryFrames: boolean;
   log: (line: string) => void;
@@ -116,6 +121,7 @@ export function resolveOptions(options: GeminiEmulatorOptions = {}): ResolvedOpt
     responseDelayMs: options.responseDelayMs ?? 0,
     chunkMs,
     scenario: options.scenario,
+    respond: options.respond,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     binaryFrames: options.binaryFrames ?? false,
     log: options.log ?? (() => {}),

@@ -45,17 +45,17 @@ const step = z.union([
 ]);
 export type Step = z.infer<typeof step>;
 
-const turn = z.strictObject({
+export const turnSchema = z.strictObject({
   /** Input transcript for an audio turn, instead of the default `[speech 1.2s]`. */
   hear: z.string().optional(),
   steps: z.array(step),
 });
-export type ScenarioTurn = z.infer<typeof turn>;
+export type ScenarioTurn = z.infer<typeof turnSchema>;
 
 export const scenarioSchema = z.strictObject({
   /** Steps run right after `setupComplete` of a new (not resumed) session: a proactive greeting. */
   greeting: z.array(step).optional(),
-  turns: z.array(turn).default([]),
+  turns: z.array(turnSchema).default([]),
   /** Start over at the first turn after the last one, instead of falling back to the default. */
   loop: z.boolean().default(false),
 });
@@ -93,4 +93,30 @@ export function renderTemplate(
     if (key.startsWith('result.')) return JSON.stringify(vars.results[key.slice(7)] ?? null);
     return whole;
   });
+}
+
+/** What a {@link Responder} learns about the user turn it answers. */
+export interface TurnContext {
+  /** 1-based user-turn number in the conversation (continues across resumption). */
+  turn: number;
+  trigger: 'speech' | 'activityEnd' | 'text' | 'clientContent';
+  /** The text typed, or the default transcript of an utterance (`[speech 1.2s]`). */
+  text: string;
+  /** Utterance length for audio turns. */
+  audioMs?: number;
+  /** Conversation id (stable across resumed connections). */
+  sessionId: string;
+}
+
+/**
+ * Programmatic behaviour for tests: decides a user turn's steps (and transcript) from its content.
+ * Returning `undefined` falls back to the scenario, then to the default behaviour.
+ */
+export type Responder = (ctx: TurnContext) => z.input<typeof turnSchema> | undefined;
+
+/** Validates a responder's answer (applying defaults); throws naming the offending path. */
+export function parseTurn(value: unknown): ScenarioTurn {
+  const result = turnSchema.safeParse(value);
+  if (!result.success) throw new Error(`invalid responder turn: ${z.prettifyError(result.error)}`);
+  return result.data;
 }

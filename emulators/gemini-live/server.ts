@@ -39,7 +39,7 @@ export function parseRoute(target: string): Route | undefined {
 
 export interface ServerHooks {
   options: ResolvedOptions;
-  scenario: ParsedScenario | undefined;
+  scenario: () => ParsedScenario | undefined;
   tokens: TokenStore;
   handles: ResumptionStore;
   onSession(session: LiveSession): void;

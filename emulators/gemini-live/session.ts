@@ -34,13 +34,23 @@ import {
   setupSchema,
 } from './protocol.ts';
 import type { ResumptionStore } from './resumption.ts';
-import { type ParsedScenario, renderTemplate, type Step, scenarioTurn } from './scenario.ts';
+import {
+  type ParsedScenario,
+  parseTurn,
+  renderTemplate,
+  type ScenarioTurn,
+  type Step,
+  scenarioTurn,
+} from './scenario.ts';
 import { newStats, now, type SessionStats, type TurnRecord } from './stats.ts';
 import { type AuthToken, applyConstraints, type TokenStore } from './tokens.ts';
 import { EnergyVad } from './vad.ts';
 import { DEFAULT_VOICE, findVoice, voicePitch } from './voices.ts';
 
 export const OUTPUT_RATE = 24_000;
+
+/** The service's reason when a connection or session runs out of time (close 1011). */
+const DEADLINE = 'Deadline expired before operation could complete.';
 
 /** Where and how the client connected (from the URL). */
 export interface Route {
@@ -54,7 +64,8 @@ export interface Route {
 export interface SessionContext {
   id: string;
   options: ResolvedOptions;
-  scenario: ParsedScenario | undefined;
+  /** The current scenario (it may be swapped while sessions run). */
+  scenario: () => ParsedScenario | undefined;
   tokens: TokenStore;
   handles: ResumptionStore;
   route: Route;
@@ -198,7 +209,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (this.#phase !== 'active') return;
     this.stats.goAways++;
     this.#send({ goAway: { timeLeft: durationString(timeLeftMs) } });
-    this.#timer(() => this.close(1011, 'The connection lifetime expired after goAway.'), timeLeftMs);
+    this.#timer(() => this.close(1011, `${DEADLINE} (after goAway)`), timeLeftMs);
   }
 
   /** Sends an arbitrary server message (tests of client robustness). */
@@ -411,13 +422,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       this.#send({ goAway: { timeLeft: durationString(Math.min(goAwayNoticeMs, connectionLifetimeMs)) } });
     }, connectionLifetimeMs - goAwayNoticeMs);
     this.#timer(
-      () => this.close(1011, 'Connection lifetime exceeded; reconnect with a session resumption handle.'),
+      () => this.close(1011, `${DEADLINE} (connection lifetime ${durationString(connectionLifetimeMs)})`),
       connectionLifetimeMs,
     );
     this.#armSessionLimit();
     this.#resumptionUpdate();
     this.emit('ready');
-    const greeting = this.#ctx.scenario?.greeting;
+    const greeting = this.#ctx.scenario()?.greeting;
     if (!this.stats.resumed && greeting?.length)
       this.#request({ trigger: 'greeting', inputEndAt: now(), steps: greeting });
   }
@@ -434,7 +445,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       () =>
         this.close(
           1011,
-          `Session duration limit (${kind}, ${durationString(limit)}) reached; enable contextWindowCompression.`,
+          `${DEADLINE} (${kind} session limit ${durationString(limit)}; see contextWindowCompression)`,
         ),
       this.#conv.startedAt + limit - now(),
     );
@@ -594,9 +605,17 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     let userTurn = this.#conv.userTurns;
     if (!steps) {
       userTurn = ++this.#conv.userTurns;
-      const scripted = scenarioTurn(this.#ctx.scenario, userTurn - 1);
+      if (request.audio) text = `[speech ${(request.audio.durationMs / 1000).toFixed(1)}s]`;
+      let scripted: ScenarioTurn | undefined;
+      try {
+        scripted = this.#respond(request, userTurn, text) ?? scenarioTurn(this.#ctx.scenario(), userTurn - 1);
+      } catch (err) {
+        this.#ctx.options.log(`session ${this.id}: responder failed: ${(err as Error).message}`);
+        this.close(1011, 'Internal error encountered.');
+        return;
+      }
       if (request.audio) {
-        text = scripted?.hear ?? `[speech ${(request.audio.durationMs / 1000).toFixed(1)}s]`;
+        text = scripted?.hear ?? text;
         this.#addHistory({
           role: 'user',
           modality: 'AUDIO',
@@ -631,6 +650,20 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       this.#ctx.options.log(`session ${this.id}: turn failed: ${(err as Error).stack}`);
       this.close(1011, 'Internal error encountered.');
     });
+  }
+
+  /** Asks the programmatic responder, if any; a throwing or invalid responder is an internal error. */
+  #respond(request: TurnRequest, turn: number, text: string): ScenarioTurn | undefined {
+    const respond = this.#ctx.options.respond;
+    if (!respond || request.trigger === 'greeting' || request.trigger === 'toolResponse') return undefined;
+    const answer = respond({
+      turn,
+      trigger: request.trigger,
+      text,
+      audioMs: request.audio?.durationMs,
+      sessionId: this.#conv.sessionId,
+    });
+    return answer === undefined ? undefined : parseTurn(answer);
   }
 
   async #runTurn(turn: ActiveTurn, steps: Step[], vars: TemplateVars, request: TurnRequest): Promise<void> {
