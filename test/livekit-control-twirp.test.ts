@@ -117,13 +117,17 @@ describe('RoomService', () => {
 
     const list = await rooms.listParticipants('tw-people');
     expect(list.map((p) => p.identity).sort()).toEqual(['alice', 'bob']);
-    const bob = await rooms.getParticipant('tw-people', 'bob');
+    // JOINED until its transport is up, then ACTIVE.
+    const bob = await waitFor(async () => {
+      const p = await rooms.getParticipant('tw-people', 'bob');
+      return p.state === ParticipantInfo_State.ACTIVE && p;
+    }, 'bob active');
     expect(bob.identity).toBe('bob');
-    expect(bob.state).toBe(ParticipantInfo_State.ACTIVE);
     await expectTwirpError(rooms.getParticipant('tw-people', 'carol'), 404, 'not_found');
     expect(await rooms.listParticipants('tw-nobody-here')).toEqual([]);
 
     // A server-side update reaches the other participants like a self-update does.
+    await waitFor(() => alice.remoteParticipants.get('bob'), 'alice sees bob');
     const seen = new Promise<Record<string, string>>((resolve) =>
       alice.on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => {
         if (p.identity === 'bob' && p.attributes.role === 'host') resolve({ ...p.attributes });
