@@ -194,19 +194,25 @@ describe('authentication', () => {
     expect(wrong.json?.error).toBe('unauthorized');
   });
 
-  it('verifier mode: the verified identity is forced; another identity is refused', async () => {
+  it('verifier mode: the verified identity and rooms are enforced', async () => {
     const verify: AuthVerifier = (req) => {
       const user = req.headers.get('x-session');
       if (user === 'boom') throw new Error('identity provider down');
-      return user ? { subject: user, identity: `u:${user}` } : null;
+      return user ? { subject: user, identity: `u:${user}`, rooms: [`${user}-room`, 'lobby'] } : null;
     };
     const server = await start({ auth: verify });
     const url = `${server.url}/livekit/token`;
 
-    const creds = await TokenSource.endpoint(url, { headers: { 'X-Session': 'carol' } }).fetch({
-      roomName: 'r',
-    });
-    expect((await verifier.verify(creds.participantToken)).sub).toBe('u:carol');
+    const creds = await TokenSource.endpoint(url, { headers: { 'X-Session': 'carol' } }).fetch({});
+    const claims = await verifier.verify(creds.participantToken);
+    expect(claims.sub).toBe('u:carol');
+    // No room named: the caller's first room. Another allowed room works; any other is refused.
+    expect(claims.video?.room).toBe('carol-room');
+    const lobby = await send(url, { body: { room_name: 'lobby' }, headers: { 'x-session': 'carol' } });
+    expect(lobby.status).toBe(201);
+    const foreign = await send(url, { body: { room_name: 'dave-room' }, headers: { 'x-session': 'carol' } });
+    expect(foreign.status).toBe(403);
+    expect(foreign.json?.error).toBe('room_not_allowed');
 
     const same = await send(url, {
       body: { participant_identity: 'u:carol' },

@@ -13,6 +13,7 @@ export type RejectionReason =
   | 'unauthorized'
   | 'origin_not_allowed'
   | 'identity_not_allowed'
+  | 'room_not_allowed'
   | 'agent_not_allowed'
   | 'rate_limited'
   | 'method_not_allowed'

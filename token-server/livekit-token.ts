@@ -49,7 +49,13 @@ export async function mintLiveKitToken(
     }
   }
   const identity = caller.identity ?? req.participant_identity ?? randomId('user');
-  const room = req.room_name ?? randomId('room');
+  let room = req.room_name ?? randomId('room');
+  if (caller.rooms) {
+    if (req.room_name === undefined && caller.rooms[0] !== undefined) room = caller.rooms[0];
+    else if (!caller.rooms.includes(room)) {
+      throw new HttpError(403, 'room_not_allowed', 'room_name is not one of the rooms this caller may join');
+    }
+  }
 
   // An explicit `agents` list (even empty) is the client's choice; otherwise the configured default.
   const requested = req.room_config?.agents;

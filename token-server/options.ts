@@ -17,6 +17,11 @@ export interface AuthIdentity {
    * refused with 403, so one signed-in user cannot join as another.
    */
   identity?: string;
+  /**
+   * Rooms this caller may join. A request for another room is refused with 403; a request naming none
+   * gets the first. Unset: any room.
+   */
+  rooms?: string[];
 }
 
 /**
