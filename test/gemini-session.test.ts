@@ -82,6 +82,27 @@ describe('Gemini Live emulator: session management', () => {
     );
   });
 
+  it('only the latest few handles of a session stay valid', async () => {
+    await boot();
+    const a = await session({ sessionResumption: {} });
+    for (let i = 1; i <= 5; i++) {
+      a.session.sendRealtimeInput({ text: `t${i}` });
+      await a.turnComplete(i);
+    }
+    await a.waitFor((m) => m.sessionResumptionUpdate !== undefined, {
+      from: a.messages.indexOf(await a.turnComplete(5)),
+    });
+    const all = handles(a);
+    expect(all).toHaveLength(6);
+    expect(await connectError(emu!.url, { config: { sessionResumption: { handle: all[0]! } } })).toMatch(
+      /1008/,
+    );
+    const b = await session({ sessionResumption: { handle: all.at(-1)! } });
+    b.session.sendRealtimeInput({ text: 'latest' });
+    await b.turnComplete();
+    expect(textOf(b.messages, 'outputTranscription')).toContain('That is turn 6');
+  });
+
   it('handles expire after resumptionHandleTtlMs', async () => {
     await boot({ resumptionHandleTtlMs: 1 });
     const a = await session({ sessionResumption: {} });

@@ -1,20 +1,24 @@
 /**
  * Session resumption handles. Each handle is a snapshot of the conversation at an idle point; resuming
- * with it starts a new connection from that state. Handles expire after `ttlMs`.
+ * with it starts a new connection from that state. Handles expire after `ttlMs`; only the most recent
+ * {@link HANDLES_PER_SESSION} of a session stay valid, so a long session's snapshots cannot pile up.
  */
 import { randomBytes } from 'node:crypto';
 import { type Conversation, cloneConversation } from './conversation.ts';
 
+export const HANDLES_PER_SESSION = 4;
+
 interface Stored {
   conversation: Conversation;
   expiresAt: number;
-  /** Ephemeral token the session was opened with: a resumption must present the same one. */
+  /** Ephemeral token the session was opened with (for diagnostics). */
   token: string | undefined;
 }
 
 export class ResumptionStore {
   #ttlMs: number;
   #handles = new Map<string, Stored>();
+  #bySession = new Map<string, string[]>();
 
   constructor(ttlMs: number) {
     this.#ttlMs = ttlMs;
@@ -29,6 +33,10 @@ export class ResumptionStore {
       expiresAt: at + this.#ttlMs,
       token,
     });
+    const recent = this.#bySession.get(conversation.sessionId) ?? [];
+    recent.push(handle);
+    while (recent.length > HANDLES_PER_SESSION) this.#handles.delete(recent.shift()!);
+    this.#bySession.set(conversation.sessionId, recent);
     return handle;
   }
 
@@ -46,6 +54,7 @@ export class ResumptionStore {
   /** Expires every handle now (tests of stale handles). */
   expireAll(): void {
     this.#handles.clear();
+    this.#bySession.clear();
   }
 
   get size(): number {
@@ -54,5 +63,10 @@ export class ResumptionStore {
 
   #sweep(at: number): void {
     for (const [h, s] of this.#handles) if (s.expiresAt <= at) this.#handles.delete(h);
+    for (const [id, list] of this.#bySession) {
+      const alive = list.filter((h) => this.#handles.has(h));
+      if (alive.length) this.#bySession.set(id, alive);
+      else this.#bySession.delete(id);
+    }
   }
 }
