@@ -166,6 +166,18 @@ describe('POST /livekit/token with livekit-client TokenSource.endpoint', () => {
     expect(claims.sub).toBe(r.json?.participant_identity);
   });
 
+  it('treats empty room and identity (a blank form field) as not given', async () => {
+    const creds = await TokenSource.endpoint(`${server.url}/livekit/token`).fetch({
+      roomName: '',
+      participantIdentity: '',
+      participantName: '',
+    });
+    const claims = await verifier.verify(creds.participantToken);
+    expect(claims.sub).toMatch(/^user-[0-9a-f]{12}$/);
+    expect(claims.video?.room).toMatch(/^room-[0-9a-f]{12}$/);
+    expect(claims.name).toBeUndefined();
+  });
+
   it('dispatches no agent when the client sends an explicit empty agent list', async () => {
     const r = await send(`${server.url}/livekit/token`, { body: { room_config: { agents: [] } } });
     expect(r.status).toBe(201);
@@ -379,11 +391,11 @@ describe('bad requests', () => {
       field: 'room_config.agents.0.agent_name',
     },
     {
-      name: 'empty room_name',
-      body: { room_name: '' },
+      name: 'empty agent_name',
+      body: { room_config: { agents: [{ agent_name: '' }] } },
       status: 400,
       error: 'invalid_request',
-      field: 'room_name',
+      field: 'room_config.agents.0.agent_name',
     },
     // Oversized fields
     { name: 'room_name too long', body: { room_name: long(129) }, status: 400, error: 'invalid_request' },

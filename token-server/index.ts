@@ -27,7 +27,7 @@ export { LIMITS } from './options.ts';
 export interface TokenServer {
   /** `http://HOST:PORT` (loopback when bound to a wildcard address). */
   url: string;
-  /** Stops accepting connections and ends open ones. */
+  /** Stops accepting connections; in-flight requests may finish (cut after `requestTimeoutMs`). */
   close(): Promise<void>;
 }
 

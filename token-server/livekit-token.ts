@@ -39,8 +39,10 @@ export async function mintLiveKitToken(
   req: LiveKitTokenRequest,
   caller: AuthIdentity,
 ): Promise<LiveKitTokenResponse> {
-  if (caller.identity !== undefined && req.participant_identity !== undefined) {
-    if (req.participant_identity !== caller.identity) {
+  const requestedIdentity = req.participant_identity || undefined;
+  const requestedRoom = req.room_name || undefined;
+  if (caller.identity !== undefined && requestedIdentity !== undefined) {
+    if (requestedIdentity !== caller.identity) {
       throw new HttpError(
         403,
         'identity_not_allowed',
@@ -48,10 +50,10 @@ export async function mintLiveKitToken(
       );
     }
   }
-  const identity = caller.identity ?? req.participant_identity ?? randomId('user');
-  let room = req.room_name ?? randomId('room');
+  const identity = caller.identity ?? requestedIdentity ?? randomId('user');
+  let room = requestedRoom ?? randomId('room');
   if (caller.rooms) {
-    if (req.room_name === undefined && caller.rooms[0] !== undefined) room = caller.rooms[0];
+    if (requestedRoom === undefined && caller.rooms[0] !== undefined) room = caller.rooms[0];
     else if (!caller.rooms.includes(room)) {
       throw new HttpError(403, 'room_not_allowed', 'room_name is not one of the rooms this caller may join');
     }

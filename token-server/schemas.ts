@@ -55,8 +55,9 @@ const roomConfig = z.strictObject({
  * field names, exactly what `TokenSource.endpoint` and the mobile SDKs send. Every field is optional.
  */
 export const livekitTokenRequest = z.strictObject({
-  room_name: text(LIMITS.roomName).optional(),
-  participant_identity: text(LIMITS.identity).optional(),
+  // Empty means "not given" (a UI's blank field arrives as ""): the server generates one.
+  room_name: text(LIMITS.roomName, { allowEmpty: true }).optional(),
+  participant_identity: text(LIMITS.identity, { allowEmpty: true }).optional(),
   participant_name: text(LIMITS.name, { allowEmpty: true }).optional(),
   participant_metadata: sized(LIMITS.metadataBytes).optional(),
   participant_attributes: attributes.optional(),
