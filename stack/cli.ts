@@ -12,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = parseArgs({
   options: {
     'web-port': { type: 'string', default: process.env.WEB_DEMO_PORT ?? '8080' },
-    'token-port': { type: 'string', default: process.env.TOKEN_SERVER_PORT ?? '8081' },
+    'token-port': { type: 'string', default: process.env.TOKEN_SERVER_PORT ?? '8090' },
     'gemini-port': { type: 'string', default: process.env.GEMINI_EMULATOR_PORT ?? '8765' },
     'livekit-port': { type: 'string' },
     'no-agent': { type: 'boolean', default: false },
