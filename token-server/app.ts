@@ -50,7 +50,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
         : new HttpError(500, 'internal_error', 'internal error, see server logs');
     if (!(err instanceof HttpError)) logger.error({ err: deps.redact(String(err)) }, 'unhandled error');
     metrics.rejected(httpError.reason);
-    logger.info(
+    // A flood would otherwise turn into a flood of log lines: 429s are counted, logged at debug only.
+    logger[httpError.status === 429 ? 'debug' : 'info'](
       { status: httpError.status, reason: httpError.reason, path: c.req.path, client: c.get('client') },
       'request refused',
     );

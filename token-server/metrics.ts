@@ -1,4 +1,4 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import type { RejectionReason } from './errors.ts';
 
 /** Kinds of token the server mints. */
@@ -24,6 +24,8 @@ export class TokenServerMetrics {
   });
 
   constructor() {
+    // Process CPU, memory, event-loop lag: what the Deployment's autoscaling and alerts look at.
+    collectDefaultMetrics({ register: this.registry });
     // Zero series exist from the start, so rate() works before the first event.
     for (const kind of ['livekit', 'gemini'] satisfies TokenKind[]) this.#minted.inc({ kind }, 0);
   }
