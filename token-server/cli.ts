@@ -12,7 +12,7 @@ import { startTokenServer } from './index.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    port: { type: 'string', default: process.env.TOKEN_SERVER_PORT ?? '8081' },
+    port: { type: 'string', default: process.env.TOKEN_SERVER_PORT ?? '8090' },
     host: { type: 'string', default: '127.0.0.1' },
     config: { type: 'string', default: defaultConfigPath },
     'static-dir': { type: 'string' },
