@@ -45,7 +45,7 @@ const { values } = parseArgs({
 function num(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) {
+  if (Number.isNaN(n) || n < 0) {
     process.stderr.write(`--${name}: expected a non-negative number, got "${value}"\n`);
     process.exit(2);
   }

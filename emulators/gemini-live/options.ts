@@ -18,7 +18,7 @@ export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
 
 /**
  * Session and connection limits. Defaults are Google's documented values; tests shrink them to seconds.
- * All durations in milliseconds.
+ * All durations in milliseconds; `Infinity` disables a time limit.
  */
 export interface EmulatorLimits {
   /** Lifetime of one WebSocket connection; at its end the server closes with 1011. Default 10 min. */

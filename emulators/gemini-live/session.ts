@@ -52,6 +52,8 @@ export const OUTPUT_RATE = 24_000;
 /** The service's reason when a connection or session runs out of time (close 1011). */
 const DEADLINE = 'Deadline expired before operation could complete.';
 
+const MAX_QUEUED_TURNS = 32;
+
 /** Where and how the client connected (from the URL). */
 export interface Route {
   apiVersion: string;
@@ -225,13 +227,16 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#ws.send(this.#ctx.options.binaryFrames ? Buffer.from(json) : json);
   }
 
-  #timer(fn: () => void, ms: number): NodeJS.Timeout {
+  /** A timer cleared on close. `Infinity` (a disabled limit) schedules nothing. */
+  #timer(fn: () => void, ms: number): NodeJS.Timeout | undefined {
+    if (ms === Number.POSITIVE_INFINITY) return undefined;
     const t = setTimeout(
       () => {
         this.#timers.delete(t);
         fn();
       },
-      Math.max(0, ms),
+      // Node fires longer delays at once; 24.8 days is "never" for a Live connection anyway.
+      Math.min(Math.max(0, ms), 2 ** 31 - 1),
     );
     this.#timers.add(t);
     return t;
@@ -359,7 +364,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       return;
     }
 
-    if (handle !== undefined) {
+    if (handle) {
       const resumed = handles.take(handle);
       if (!resumed) {
         this.close(1008, 'Session not found: the resumption handle is invalid or expired.');
@@ -583,8 +588,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   /** Starts a turn now, or queues it behind the running one. */
   #request(request: TurnRequest): void {
-    if (this.#turn) this.#queue.push(request);
-    else this.#startTurn(request);
+    if (!this.#turn) {
+      this.#startTurn(request);
+      return;
+    }
+    this.#queue.push(request);
+    // A client that keeps talking over a NO_INTERRUPTION model cannot grow the backlog without bound.
+    if (this.#queue.length > MAX_QUEUED_TURNS) this.#queue.shift();
   }
 
   #drain(): void {
@@ -794,9 +804,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#send({ toolCall: { functionCalls } });
     if (waits.length === 0) return;
     const all = Promise.all(waits).then(() => 'done' as const);
+    let onAbort = () => {};
     const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
     });
     const contenders: Promise<'done' | 'timeout'>[] = [all, aborted];
     const timeoutCtl = new AbortController();
@@ -814,6 +826,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         }
       }
     } finally {
+      signal.removeEventListener('abort', onAbort);
       timeoutCtl.abort();
     }
   }
