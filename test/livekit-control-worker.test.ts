@@ -440,6 +440,34 @@ describe('dispatch', () => {
     expect(t2.jobId).toBe(second.assignment.job?.id);
   });
 
+  test('a queued job goes to a FULL worker as soon as it reports AVAILABLE again', async () => {
+    const w = await RawWorker.open(/^wk-full$/);
+    await w.register();
+    await w.report(1, WorkerStatus.WS_FULL);
+    await rooms.createRoom({ name: 'wk-full' });
+    await w.ping(7n);
+    expect(w.offersFor('wk-full')).toBe(0);
+    expect((await jobsOf('wk-full'))[0]?.state?.status).toBe(JobStatus.JS_PENDING);
+    await w.report(0.1, WorkerStatus.WS_AVAILABLE);
+    await w.take('wk-full');
+  });
+
+  test('migrateJob hands a job to another worker', async () => {
+    const from = await RawWorker.open(/^wk-migrate$/);
+    await from.register();
+    await rooms.createRoom({ name: 'wk-migrate' });
+    const { offer } = await from.take('wk-migrate');
+    const to = await RawWorker.open(/^wk-migrate$/);
+    const { workerId } = await to.register();
+    from.send({ case: 'migrateJob', value: { jobIds: [offer.job?.id ?? ''] } });
+    const moved = await to.take('wk-migrate');
+    expect(moved.offer.job?.dispatchId).toBe(offer.job?.dispatchId);
+    const jobs = await jobsOf('wk-migrate');
+    expect(jobs.map((j) => j.state?.status)).toEqual([JobStatus.JS_FAILED, JobStatus.JS_RUNNING]);
+    expect(jobs[1]?.state?.workerId).toBe(workerId);
+    expect(from.offersFor('wk-migrate')).toBe(0);
+  });
+
   test('a job status reported by the worker is kept', async () => {
     const w = await RawWorker.open(/^wk-status$/);
     await w.register();
