@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     apiSecret: env.LIVEKIT_API_SECRET,
     geminiApiKey: env.GEMINI_API_KEY,
     geminiBaseUrl: env.GOOGLE_GEMINI_BASE_URL,
+    // A named worker is dispatched only explicitly: the tokens the page gets must ask for it.
+    agentName: env.AGENT_NAME,
   });
   closers.push(() => tokens.close());
   announce('token-server', tokens.url);
