@@ -468,6 +468,18 @@ describe('dispatch', () => {
     expect(from.offersFor('wk-migrate')).toBe(0);
   });
 
+  test('simulateJob (agents `connect --room`) starts the room with a job for the asking worker only', async () => {
+    const older = await RawWorker.open(/^wk-sim$/);
+    await older.register();
+    const asking = await RawWorker.open(/^wk-sim$/);
+    await asking.register();
+    asking.send({ case: 'simulateJob', value: { type: JobType.JT_ROOM, room: { name: 'wk-sim' } } });
+    await asking.take('wk-sim');
+    expect((await rooms.listRooms(['wk-sim'])).length).toBe(1);
+    expect((await dispatch.listDispatch('wk-sim')).length).toBe(1);
+    expect(older.offersFor('wk-sim')).toBe(0);
+  });
+
   test('a job status reported by the worker is kept', async () => {
     const w = await RawWorker.open(/^wk-status$/);
     await w.register();

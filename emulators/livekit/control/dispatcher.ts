@@ -13,6 +13,8 @@ import { randomId, type WorkerConnection } from './worker-connection.ts';
 
 /** Load a job is assumed to add until some worker's report says otherwise. */
 const DEFAULT_JOB_LOAD = 0.05;
+/** Jobs kept per dispatch for ListDispatch (the newest). */
+const MAX_JOB_HISTORY = 16;
 /** Job tokens outlive any dev session; LiveKit issues agent tokens for about an hour as well. */
 const JOB_TOKEN_TTL = '1h';
 
@@ -38,6 +40,8 @@ interface DispatchEntry {
   /** The job currently serving this dispatch (the last one launched). */
   current: JobEntry | undefined;
   deleted: boolean;
+  /** `simulateJob`: the dispatch belongs to the worker that asked for it. */
+  onlyWorker?: WorkerConnection;
 }
 
 interface JobEntry {
@@ -115,9 +119,11 @@ export class AgentDispatcher {
       if (!name) return;
       const r = this.#room(name);
       const entry = this.#addDispatch(r, { agentName: w.agentName });
+      entry.onlyWorker = w;
+      // Starting the room may launch the dispatch already (for this worker only).
       if (!this.#directory.getRoom(name)) this.#directory.ensureRoom(name);
       r.started = true;
-      if (!entry.current) this.#launch(entry, w);
+      if (!entry.current) this.#launch(entry);
     });
     w.on('migrate', (jobIds) => {
       for (const j of this.#jobsOf(w)) {
@@ -250,8 +256,9 @@ export class AgentDispatcher {
 
   // --- jobs -----------------------------------------------------------------------------------
 
-  #launch(d: DispatchEntry, onlyWorker?: WorkerConnection, avoid?: WorkerConnection): void {
+  #launch(d: DispatchEntry, avoid?: WorkerConnection): void {
     if (d.deleted || this.#closed) return;
+    const onlyWorker = d.onlyWorker;
     const now = BigInt(Date.now());
     const job = new Job({
       id: `AJ_${randomId(12)}`,
@@ -273,7 +280,12 @@ export class AgentDispatcher {
     };
     if (avoid) j.tried.add(avoid.id);
     d.current = j;
-    d.dispatch.state?.jobs.push(job);
+    const history = d.dispatch.state?.jobs;
+    if (history) {
+      history.push(job);
+      // Bounded: a dispatch whose workers keep dying must not grow without end.
+      if (history.length > MAX_JOB_HISTORY) history.splice(0, history.length - MAX_JOB_HISTORY);
+    }
     void this.#offer(j);
   }
 
@@ -281,7 +293,7 @@ export class AgentDispatcher {
   #relaunch(d: DispatchEntry, avoid?: WorkerConnection): void {
     if (d.deleted || d.dispatch.restartPolicy === JobRestartPolicy.JRP_NEVER) return;
     if (!this.#directory.getRoom(d.room.name)) return;
-    this.#launch(d, undefined, avoid);
+    this.#launch(d, avoid);
   }
 
   /** Starts offering every queued job that now has a candidate worker. */
