@@ -215,6 +215,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       this.output.push(pcm, rate);
     });
     live.on('inputTranscription', (text) => {
+      this.#log.debug({ text }, 'heard');
       const participant = lp();
       if (!participant) return;
       if (!this.#userSeg) {
@@ -247,7 +248,9 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       this.output.flush();
       this.#finishUser();
       this.#finishAgent();
-      if (!this.output.speaking && this.#state === 'thinking') this.#setState('listening');
+      if (!this.output.speaking && (this.#state === 'thinking' || this.#state === 'speaking')) {
+        this.#setState('listening');
+      }
       this.#flushNotes();
     });
     live.on('toolCall', (calls) => {
@@ -261,9 +264,13 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       this.emit('state', 'failed');
       this.emit('fatal', err);
     });
-    this.output.on('playoutStarted', () => this.#setState('speaking'));
-    this.output.on('playoutFinished', () => {
-      if (this.#state === 'speaking') this.#setState('listening');
+    this.output.on('playoutStarted', () => {
+      this.#log.debug('speaking');
+      this.#setState('speaking');
+    });
+    this.output.on('playoutFinished', ({ interrupted }) => {
+      // A gap in a reply still streaming in is not the end of speaking.
+      if (this.#state === 'speaking' && (interrupted || !this.live.generating)) this.#setState('listening');
       this.#flushNotes();
     });
   }

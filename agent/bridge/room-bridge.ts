@@ -294,7 +294,9 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (this.#closed) return;
     const m = this.#members.get(identity);
     if (!m) return;
+    const wasTalking = this.#talkers.isTalking(identity);
     const talking = this.#talkers.push(identity, pcm, rate);
+    if (talking !== wasTalking) this.#log.debug({ participant: identity, talking }, 'talk activity');
     if (this.#o.config.pushToTalk && !this.#ptt.has(identity)) return;
     if (m.conversation) {
       m.conversation.pushAudio(pcm, rate);
