@@ -309,6 +309,19 @@ describe('grants and errors', () => {
     expect(get.status).toBe(404);
     expect(((await get.json()) as { code: string }).code).toBe('bad_route');
 
+    // Browser callers get through CORS preflight (the token still decides).
+    const preflight = await fetch(`${httpUrl}/twirp/livekit.RoomService/ListRooms`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://localhost:5173',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization,content-type');
+
     // The server is still serving after all of that.
     expect((await rooms.listRooms(['tw-proto'])).length).toBe(1);
   });

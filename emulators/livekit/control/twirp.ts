@@ -95,6 +95,19 @@ export class TwirpRouter {
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (!path.startsWith(PREFIX)) return false;
+    // Like livekit-server, allow browser callers: every call carries its own Bearer token, no cookies.
+    res.setHeader('access-control-allow-origin', req.headers.origin ?? '*');
+    res.setHeader('vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      req.resume();
+      res.writeHead(204, {
+        'access-control-allow-methods': 'POST',
+        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '*',
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return true;
+    }
     this.#serve(req, res, path.slice(PREFIX.length)).catch((err) => {
       this.#opts.onError?.(err, path);
       if (!res.headersSent) writeError(res, new TwirpError('internal', 'internal error'));
