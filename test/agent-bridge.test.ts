@@ -81,4 +81,116 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     ).toBe(true);
     await until(() => seen.includes('speaking') && seen.at(-1) === 'listening', 'speaking then listening');
   });
+
+  it('barge-in: the user talking over the agent drops its queued speech at once', async () => {
+    const long =
+      'This is a long answer that goes on and on so that there is plenty of speech queued up. '.repeat(2);
+    const { stack, bridge } = await withAgent(
+      'r-barge',
+      {},
+      { pacing: 4, scenario: { turns: [{ steps: [{ say: long }] }] } },
+    );
+    const alice = await human(stack, 'r-barge', 'alice');
+    await until(() => alice.ears.get('agent_audio') && bridge.state === 'listening', 'agent ready');
+    await alice.mic.say(0.8);
+    await until(() => alice.heardMs() > 400, 'agent starts speaking');
+    // The emulator sends the reply 4x faster than real time: most of it now waits in our queue.
+    await alice.mic.say(0.8, { seed: 3 });
+    const server = stack.gemini.stats()[0]!;
+    await until(() => stack.gemini.stats()[0]!.interruptions > 0, 'interruption');
+    await until(() => bridge.state === 'listening' || bridge.state === 'thinking', 'agent stops speaking');
+    const sentMs = server.audioOutSeconds * 1000;
+    const heard = alice.heardMs();
+    // Without the barge-in flush everything sent would be played.
+    expect(sentMs).toBeGreaterThan(3000);
+    expect(heard).toBeLessThan(sentMs * 0.7);
+  });
+
+  it('tools: a server-side tool and a client RPC tool round-trip, in parallel', async () => {
+    const { stack, bridge } = await withAgent(
+      'r-tools',
+      {},
+      {
+        pacing: 4,
+        scenario: {
+          turns: [
+            {
+              steps: [
+                {
+                  toolCall: [
+                    { name: 'get_weather', args: { city: 'Paris' } },
+                    { name: 'set_light', args: { on: true, color: 'red' } },
+                  ],
+                },
+                { say: 'Weather {{result.get_weather}} light {{result.set_light}}' },
+              ],
+            },
+          ],
+        },
+      },
+    );
+    const alice = await human(stack, 'r-tools', 'alice');
+    alice.serveLight();
+    await until(() => alice.ears.get('agent_audio') && bridge.state === 'listening', 'agent ready');
+    await alice.mic.say(0.8);
+    await until(() => alice.lightCalls.length > 0, 'set_light RPC');
+    expect(JSON.parse(alice.lightCalls[0]!)).toEqual({ on: true, color: 'red' });
+    const agentSid = alice.agentTrackSid()!;
+    const said = await until(() => alice.finals(agentSid).find((t) => t.text.includes('Weather')), 'answer');
+    expect(said.text).toContain('"temperature":17');
+    expect(said.text).toContain('"participant":"alice"');
+    const st = stack.gemini.stats()[0]!;
+    expect(st.toolCalls).toBe(2);
+    expect(st.toolResponses).toBe(2);
+    expect(stack.gemini.stats()).toHaveLength(1); // one connection, tools or not
+  });
+
+  it('chat: an lk.chat message reaches the model and its answer is spoken and transcribed', async () => {
+    const { stack, bridge } = await withAgent('r-chat', {}, { pacing: 4 });
+    const alice = await human(stack, 'r-chat', 'alice');
+    await until(() => alice.ears.get('agent_audio') && bridge.state === 'listening', 'agent ready');
+    await alice.sendChat('hello there');
+    const agentSid = alice.agentTrackSid()!;
+    const said = await until(() => alice.finals(agentSid).find((t) => t.text.includes('You said')), 'answer');
+    expect(said.text).toContain('[Alice] hello there');
+    await until(() => alice.heardMs() > 300, 'spoken answer');
+  });
+
+  it('goAway mid-utterance in a room: the resumed session hears the whole utterance', async () => {
+    const { stack, bridge } = await withAgent('r-goaway', {}, { pacing: 4 });
+    const alice = await human(stack, 'r-goaway', 'alice');
+    await until(() => alice.ears.get('agent_audio') && bridge.state === 'listening', 'agent ready');
+    const speaking = alice.mic.say(2.0, { lead: 0.2, trail: 1.2 });
+    // Wait until the emulator's VAD is inside the utterance, then retire the connection.
+    await until(() => stack.gemini.stats()[0]!.speechStarts.length > 0, 'speech start');
+    stack.gemini.sessions()[0]!.goAway(5000);
+    await speaking;
+    const user = await until(() => alice.finals(alice.mic.sid)[0], 'user transcript');
+    expect(user.text).toMatch(/^\[speech (1\.9|2\.0|2\.1)s\]$/);
+    const stats = stack.gemini.stats();
+    expect(stats).toHaveLength(2);
+    expect(stats[1]!.resumed).toBe(true);
+    await until(() => alice.heardMs() > 1000, 'answer after migration');
+  });
+
+  it('a bad Gemini key shows lk.agent.state=failed with a reason; the room stays usable', async () => {
+    stack = await startStack();
+    const agentRoom = await connect(stack.lk, 'r-bad', 'agent-test');
+    cleanups.push(() => agentRoom.disconnect());
+    const bridge = new RoomBridge({
+      room: agentRoom,
+      config: resolveRoomConfig({}),
+      tools: defaultRegistry(),
+      gemini: { apiKey: 'not-the-key', baseUrl: stack.gemini.url },
+    });
+    cleanups.push(() => bridge.aclose());
+    const fatal = new Promise((r) => bridge.once('fatal', r));
+    await bridge.start();
+    await fatal;
+    const alice = await human(stack, 'r-bad', 'alice');
+    const agent = await until(() => alice.room.remoteParticipants.get('agent-test'), 'agent visible');
+    await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
+    expect(agent.attributes['lk.agent.error']).toMatch(/API key/);
+    expect(agent.attributes['lk.agent.error']).not.toContain('not-the-key');
+  });
 });

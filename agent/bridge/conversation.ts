@@ -261,8 +261,9 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('toolCallCancellation', (ids) => this.#runner.cancel(ids));
     live.on('fatal', (err) => {
       this.#state = 'failed';
-      this.emit('state', 'failed');
+      // The reason first, so that whoever shows the state can show why.
       this.emit('fatal', err);
+      this.emit('state', 'failed');
     });
     this.output.on('playoutStarted', () => {
       this.#log.debug('speaking');
