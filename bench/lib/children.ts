@@ -1,0 +1,166 @@
+/**
+ * Child processes of the bench: the dev server and the two agent workers (ours and the reference),
+ * each in its own process group so cleanup reaches the job processes a worker forks.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The caller's environment (run.ts switches NODE_ENV for the bench process alone). */
+function callerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  const original = env.BENCH_CALLER_NODE_ENV;
+  if (original !== undefined) {
+    if (original === '') delete env.NODE_ENV;
+    else env.NODE_ENV = original;
+  }
+  return env;
+}
+
+export class Child {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  output = '';
+  #waiters = new Set<() => void>();
+
+  constructor(name: string, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore') {
+    this.name = name;
+    this.proc = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env,
+      stdio: [stdin, 'pipe', 'pipe'],
+      detached: true,
+    });
+    const onData = (chunk: Buffer) => {
+      this.output += chunk.toString('utf8');
+      if (this.output.length > 2_000_000) this.output = this.output.slice(-1_000_000);
+      for (const w of [...this.#waiters]) w();
+    };
+    this.proc.stdout?.on('data', onData);
+    this.proc.stderr?.on('data', onData);
+    this.proc.on('exit', () => {
+      for (const w of [...this.#waiters]) w();
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Resolves with the first match of `re` in the output. */
+  waitFor(re: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = re.exec(this.output);
+        if (m) {
+          done();
+          resolve(m);
+        } else if (!this.running) {
+          done();
+          reject(new Error(`${this.name} exited before ${what}:\n${this.output.slice(-3000)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${this.name}: timed out waiting for ${what}:\n${this.output.slice(-3000)}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** SIGTERM the group, SIGKILL after `graceMs`; resolves when the leader exited. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (!this.running) return;
+    const exited = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-this.pid, sig);
+      } catch {
+        // group gone
+      }
+    };
+    signal('SIGTERM');
+    const t = setTimeout(() => signal('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(t);
+    signal('SIGKILL'); // job processes left behind by the leader
+  }
+}
+
+export interface LiveKitEndpoint {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+/** Starts the dev server in a child process. */
+export async function startDevServer(): Promise<{ child: Child; endpoint: LiveKitEndpoint }> {
+  const child = new Child('livekit-dev-server', ['bench/lib/devserver-child.ts'], callerEnv(), 'pipe');
+  const m = await child.waitFor(/^(\{"url".*\})$/m, 60_000, 'the dev server URL');
+  return { child, endpoint: JSON.parse(m[1]!) as LiveKitEndpoint };
+}
+
+export type Side = 'ours' | 'reference';
+
+/** What each side runs: the same `start` subcommand of an agents worker, under a distinct name. */
+export const SIDES: Record<Side, { entry: string; agentName: string }> = {
+  ours: { entry: 'agent/main.ts', agentName: 'ours-bench' },
+  reference: { entry: 'bench/reference-agent.ts', agentName: 'reference-bench' },
+};
+
+export interface WorkerStartOptions {
+  livekit: LiveKitEndpoint;
+  geminiUrl: string;
+  /** Extra environment (e.g. VAD settings). */
+  env?: Record<string, string>;
+}
+
+/** Starts one side's worker and waits until it registered with the dev server. */
+export async function startWorker(side: Side, o: WorkerStartOptions): Promise<Child> {
+  const { entry, agentName } = SIDES[side];
+  const child = new Child(
+    `${side} worker`,
+    [entry, 'start', '--log-level', process.env.BENCH_WORKER_LOG ?? 'info'],
+    {
+      ...callerEnv(),
+      BENCH_HEALTH_PORT: String(await freePort()),
+      LIVEKIT_URL: o.livekit.url,
+      LIVEKIT_API_KEY: o.livekit.apiKey,
+      LIVEKIT_API_SECRET: o.livekit.apiSecret,
+      GOOGLE_GEMINI_BASE_URL: o.geminiUrl,
+      GEMINI_API_KEY: 'bench-key',
+      GOOGLE_API_KEY: 'bench-key',
+      AGENT_NAME: agentName,
+      BENCH_AGENT_NAME: agentName,
+      AGENT_LOG_LEVEL: 'warn',
+      // Capacity is measured by the bench: let the worker take every job.
+      AGENT_MAX_SESSIONS: '1000',
+      AGENT_LOAD_THRESHOLD: '1',
+      BENCH_ASSUME_SUBSCRIBED: '1',
+      ...o.env,
+    },
+  );
+  await child.waitFor(/registered worker/, 90_000, 'worker registration');
+  return child;
+}
+
+/** A TCP port that was free a moment ago (the agents health server cannot take port 0). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}

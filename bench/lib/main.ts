@@ -1,0 +1,379 @@
+/**
+ * `npm run bench` — our agent and LiveKit's reference Gemini plugin, side by side, against the same
+ * Gemini emulator, LiveKit dev server and input audio. Prints a table and writes
+ * `bench/results/latest.json`.
+ *
+ *   node bench/run.ts [--quick] [--sides ours,reference] [--only transport,latency,bargein,long,capacity]
+ *                     [--levels 1,5,10] [--out FILE]
+ *
+ * `--quick` is the ≤ 3 minute version (fewer turns, shorter long session, two capacity levels).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  type Child,
+  type LiveKitEndpoint,
+  SIDES,
+  type Side,
+  startDevServer,
+  startWorker,
+} from './children.ts';
+import {
+  type BargeInSample,
+  type CapacityResult,
+  type LatencyTurn,
+  type LongSessionResult,
+  measureTransport,
+  type PhaseContext,
+  runBargeIn,
+  runCapacity,
+  runLatency,
+  runLongSession,
+  type TransportResult,
+} from './phases.ts';
+import { ratio, type Summary, summarize } from './stats.ts';
+import { LiveTap } from './tap.ts';
+
+const PHASES = ['transport', 'latency', 'bargein', 'long', 'capacity'] as const;
+type Phase = (typeof PHASES)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    sides: { type: 'string', default: 'reference,ours' },
+    only: { type: 'string', default: PHASES.join(',') },
+    levels: { type: 'string' },
+    out: { type: 'string', default: fileURLToPath(new URL('../results/latest.json', import.meta.url)) },
+  },
+});
+const quick = args.quick ?? false;
+const sides = args.sides!.split(',').map((s) => s.trim()) as Side[];
+for (const s of sides) if (!(s in SIDES)) throw new Error(`unknown side ${s}`);
+const only = new Set(args.only!.split(',').map((s) => s.trim()) as Phase[]);
+
+const plan = quick
+  ? { probe: 12, turns: 12, bargeIns: 8, longSeconds: 20, levels: [1, 6], window: 10 }
+  : {
+      probe: 30,
+      turns: 30,
+      bargeIns: 20,
+      longSeconds: 90,
+      levels: [1, 5, 10, 20, 30, 40, 50, 60],
+      window: 25,
+    };
+if (args.levels) plan.levels = args.levels.split(',').map(Number);
+/** goAway cadence of the long session: a connection lives 5 s, goAway 2 s before its end. */
+const LONG_LIMITS = { connectionLifetimeMs: 5000, goAwayNoticeMs: 2000 };
+
+const t0 = Date.now();
+const log = (line: string) =>
+  process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);
+
+interface SideResults {
+  latency?: LatencyTurn[];
+  bargeIn?: BargeInSample[];
+  long?: LongSessionResult;
+  capacity?: CapacityResult;
+  error?: string;
+}
+
+const results: Partial<Record<Side, SideResults>> = {};
+let transport: TransportResult | undefined;
+let devServer: Child | undefined;
+let tap: LiveTap | undefined;
+let worker: Child | undefined;
+
+async function cleanup(): Promise<void> {
+  await worker?.stop();
+  await devServer?.stop();
+  await tap?.close();
+}
+process.on('SIGINT', () => {
+  void cleanup().then(() => process.exit(130));
+});
+
+try {
+  log(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const dev = await startDevServer();
+  devServer = dev.child;
+  const livekit: LiveKitEndpoint = dev.endpoint;
+  log(`dev server ${livekit.url} (pid ${devServer.pid})`);
+  tap = new LiveTap('http://127.0.0.1:1');
+  await tap.listen();
+
+  if (only.has('transport') || only.has('latency')) {
+    transport = await measureTransport(livekit, plan.probe);
+    log(
+      `transport one-way onset p50 ${summarize(transport.onset).p50} ms, offset p50 ${summarize(transport.offset).p50} ms`,
+    );
+  }
+
+  for (const side of sides) {
+    const r: SideResults = {};
+    results[side] = r;
+    try {
+      log(`${side}: starting worker (${SIDES[side].entry})`);
+      worker = await startWorker(side, { livekit, geminiUrl: tap.url });
+      const ctx: PhaseContext = {
+        side,
+        agentName: SIDES[side].agentName,
+        livekit,
+        tap,
+        worker,
+        devServer,
+        log,
+      };
+      const phase = async <T>(name: Phase, f: () => Promise<T>): Promise<T | undefined> => {
+        if (!only.has(name)) return undefined;
+        log(`${side}: ${name}`);
+        try {
+          return await f();
+        } catch (err) {
+          log(`${side}: ${name} failed: ${(err as Error).message}`);
+          r.error = `${r.error ? `${r.error}; ` : ''}${name}: ${(err as Error).message.split('\n')[0]}`;
+          return undefined;
+        }
+      };
+      r.latency = await phase('latency', () => runLatency(ctx, plan.turns));
+      r.bargeIn = await phase('bargein', () => runBargeIn(ctx, plan.bargeIns));
+      r.long = await phase('long', () => runLongSession(ctx, plan.longSeconds, LONG_LIMITS));
+      r.capacity = await phase('capacity', () => runCapacity(ctx, plan.levels, plan.window));
+    } catch (err) {
+      log(`${side}: ${(err as Error).message}`);
+      r.error = (err as Error).message.split('\n')[0];
+    } finally {
+      await worker?.stop();
+      worker = undefined;
+    }
+  }
+} finally {
+  await cleanup();
+}
+
+// ---- figures --------------------------------------------------------------------------------------
+
+const tOn = transport ? summarize(transport.onset).p50 : null;
+const tOff = transport ? summarize(transport.offset).p50 : null;
+
+interface Derived {
+  uplink: number[];
+  downlink: number[];
+  agentAdded: number[];
+  roundTripExModel: number[];
+  roundTrip: number[];
+  modelTime: number[];
+}
+
+function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
+  if (!turns?.length || tOn === null || tOff === null) return undefined;
+  const d: Derived = {
+    uplink: [],
+    downlink: [],
+    agentAdded: [],
+    roundTripExModel: [],
+    roundTrip: [],
+    modelTime: [],
+  };
+  for (const t of turns) {
+    const up = t.liveInEndAt - t.speechEndAt - tOff;
+    const down = t.onsetAt - t.liveOutAt - tOn;
+    const model = t.liveOutAt - t.liveInEndAt;
+    d.uplink.push(up);
+    d.downlink.push(down);
+    d.agentAdded.push(up + down);
+    d.modelTime.push(model);
+    d.roundTrip.push(t.onsetAt - t.speechEndAt);
+    d.roundTripExModel.push(t.onsetAt - t.speechEndAt - model);
+  }
+  return d;
+}
+
+interface Figure {
+  unit: string;
+  ours: Summary | null;
+  reference: Summary | null;
+  /** ours / reference of p95 (of p50 in `ratioP50`). */
+  ratio: number | null;
+  ratioP50: number | null;
+  note?: string;
+}
+
+function figure(
+  unit: string,
+  ours: number[] | undefined,
+  reference: number[] | undefined,
+  note?: string,
+): Figure {
+  const o = ours?.length ? summarize(ours) : null;
+  const r = reference?.length ? summarize(reference) : null;
+  return {
+    unit,
+    ours: o,
+    reference: r,
+    ratio: ratio(o?.p95, r?.p95),
+    ratioP50: ratio(o?.p50, r?.p50),
+    ...(note ? { note } : {}),
+  };
+}
+
+const dOurs = derive(results.ours?.latency);
+const dRef = derive(results.reference?.latency);
+
+function capacitySummary(c: CapacityResult | undefined) {
+  if (!c) return null;
+  const passed = c.levels.filter((l) => l.sessions <= c.maxSessions && l.sessions > 0);
+  const top = passed.at(-1) ?? c.levels[0];
+  const cpu = top?.cpuSecondsPerSessionMinute ?? null;
+  return {
+    maxSessions: c.maxSessions,
+    stoppedBy: c.stoppedBy,
+    cpuSecondsPerSessionMinute: cpu,
+    /** Sessions one fully used core carries at that cost. */
+    sessionsPerCore: cpu ? Math.round((60 / cpu) * 10) / 10 : null,
+    rssPerSessionMiB: top?.rssPerSessionMiB ?? null,
+    idleRssMiB: c.idleRssMiB,
+    levels: c.levels.map((l) => ({ ...l, roundTrip: summarize(l.roundTrip) })),
+  };
+}
+
+function longSummary(l: LongSessionResult | undefined) {
+  if (!l) return null;
+  return { ...l, reconnectMs: summarize(l.reconnectMs), inputGapMs: summarize(l.inputGapMs) };
+}
+
+const capOurs = capacitySummary(results.ours?.capacity);
+const capRef = capacitySummary(results.reference?.capacity);
+const longOurs = longSummary(results.ours?.long);
+const longRef = longSummary(results.reference?.long);
+
+const report = {
+  date: new Date().toISOString(),
+  quick,
+  durationSeconds: Math.round((Date.now() - t0) / 1000),
+  machine: {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    loadavgAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  },
+  errors: Object.fromEntries(Object.entries(results).map(([s, r]) => [s, r?.error ?? null])),
+  transport: transport ? { onset: summarize(transport.onset), offset: summarize(transport.offset) } : null,
+  agentAddedLatency: figure(
+    'ms',
+    dOurs?.agentAdded,
+    dRef?.agentAdded,
+    'uplink (user speech end → last voiced audio on the Live socket) + downlink (first model audio on the socket → first voiced frame at the user), each minus one-way room transport',
+  ),
+  agentAddedUplink: figure('ms', dOurs?.uplink, dRef?.uplink),
+  agentAddedDownlink: figure('ms', dOurs?.downlink, dRef?.downlink),
+  roomRoundTrip: figure(
+    'ms',
+    dOurs?.roundTripExModel,
+    dRef?.roundTripExModel,
+    'user speech end → first agent audio at the user, minus the model time seen on the Live socket',
+  ),
+  roundTripWithModel: figure(
+    'ms',
+    dOurs?.roundTrip,
+    dRef?.roundTrip,
+    'includes the emulated 500 ms VAD end-of-speech silence',
+  ),
+  bargeIn: figure(
+    'ms',
+    results.ours?.bargeIn?.map((b) => b.stopMs),
+    results.reference?.bargeIn?.map((b) => b.stopMs),
+    'user speech onset at the publisher → agent audio stops arriving at the user',
+  ),
+  bargeInAfterInterrupted: figure(
+    'ms',
+    results.ours?.bargeIn?.flatMap((b) => (b.afterInterruptMs === null ? [] : [b.afterInterruptMs])),
+    results.reference?.bargeIn?.flatMap((b) => (b.afterInterruptMs === null ? [] : [b.afterInterruptMs])),
+    '`interrupted` on the Live socket → agent audio stops arriving at the user',
+  ),
+  capacity: {
+    ours: capOurs,
+    reference: capRef,
+    ratio: {
+      maxSessions: ratio(capOurs?.maxSessions, capRef?.maxSessions),
+      sessionsPerCore: ratio(capOurs?.sessionsPerCore, capRef?.sessionsPerCore),
+      cpuSecondsPerSessionMinute: ratio(
+        capOurs?.cpuSecondsPerSessionMinute,
+        capRef?.cpuSecondsPerSessionMinute,
+      ),
+      rssPerSessionMiB: ratio(capOurs?.rssPerSessionMiB, capRef?.rssPerSessionMiB),
+    },
+  },
+  longSession: {
+    limits: LONG_LIMITS,
+    ours: longOurs,
+    reference: longRef,
+    ratio: { inputGapP95: ratio(longOurs?.inputGapMs.p95, longRef?.inputGapMs.p95) },
+  },
+};
+
+mkdirSync(dirname(args.out!), { recursive: true });
+writeFileSync(args.out!, `${JSON.stringify(report, null, 2)}\n`);
+
+// ---- table ----------------------------------------------------------------------------------------
+
+const f = (x: number | null | undefined) => (x === null || x === undefined ? '—' : String(x));
+const rows: string[][] = [['figure', 'ours p50', 'ours p95', 'ref p50', 'ref p95', 'ratio p95']];
+const add = (name: string, fig: Figure) =>
+  rows.push([
+    name,
+    f(fig.ours?.p50),
+    f(fig.ours?.p95),
+    f(fig.reference?.p50),
+    f(fig.reference?.p95),
+    f(fig.ratio),
+  ]);
+add('agent-added latency (ms)', report.agentAddedLatency);
+add('  uplink (ms)', report.agentAddedUplink);
+add('  downlink (ms)', report.agentAddedDownlink);
+add('room round trip excl. model (ms)', report.roomRoundTrip);
+add('barge-in stop (ms)', report.bargeIn);
+add('  after `interrupted` (ms)', report.bargeInAfterInterrupted);
+add('long: reconnect input gap (ms)', {
+  unit: 'ms',
+  ours: longOurs?.inputGapMs ?? null,
+  reference: longRef?.inputGapMs ?? null,
+  ratio: report.longSession.ratio.inputGapP95,
+  ratioP50: null,
+});
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+const line = (r: string[]) =>
+  r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+const out: string[] = [line(rows[0]!), ...rows.slice(1).map(line)];
+out.push('');
+out.push(`transport one-way: onset p50 ${f(tOn)} ms, offset p50 ${f(tOff)} ms`);
+for (const [name, c] of [
+  ['ours', capOurs],
+  ['reference', capRef],
+] as const) {
+  if (!c) continue;
+  out.push(
+    `capacity ${name}: ${c.maxSessions} sessions (${c.stoppedBy}); ${f(c.cpuSecondsPerSessionMinute)} CPU-s/session-min = ${f(c.sessionsPerCore)} sessions/core; ${f(c.rssPerSessionMiB)} MiB RSS/session`,
+  );
+}
+for (const [name, l] of [
+  ['ours', longOurs],
+  ['reference', longRef],
+] as const) {
+  if (!l) continue;
+  out.push(
+    `long session ${name}: ${l.realSeconds} s, ${l.goAways} goAways, ${l.connections} sockets, input lost ${l.voicedLostSeconds} s (${l.utterancesLost}/${l.utterances} utterances), reconnect p95 ${f(l.reconnectMs.p95)} ms, alive at end: ${l.aliveAtEnd}`,
+  );
+}
+for (const [s, e] of Object.entries(report.errors)) if (e) out.push(`${s}: ERROR ${e}`);
+out.push(`wrote ${args.out} (${report.durationSeconds} s)`);
+process.stdout.write(`${out.join('\n')}\n`);
+process.exit(0);

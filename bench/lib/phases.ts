@@ -1,0 +1,468 @@
+/**
+ * The measurements, one function per figure. Each runs against one side's worker (already started and
+ * pointed at the tap) and returns raw samples; run.ts summarises and compares.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type GeminiEmulator,
+  type GeminiEmulatorOptions,
+  start as startGemini,
+} from '../../emulators/gemini-live/index.ts';
+import type { Child, LiveKitEndpoint, Side } from './children.ts';
+import { sampleTree } from './proc.ts';
+import { now, percentile } from './stats.ts';
+import type { LiveTap, TapConnection } from './tap.ts';
+import { BenchUser, type RemoteBurst, type Utterance } from './user.ts';
+
+export interface PhaseContext {
+  side: Side;
+  agentName: string;
+  livekit: LiveKitEndpoint;
+  tap: LiveTap;
+  worker: Child;
+  devServer: Child;
+  log: (line: string) => void;
+}
+
+/** ~0.06 s of synthetic speech per character (the emulator's `say`). */
+export const SHORT_REPLY = 'This is my reply.'; // ≈ 1.0 s
+export const LONG_REPLY = 'This is a much longer reply that keeps going for several seconds.'; // ≈ 3.9 s
+
+/** Starts an emulator for a phase and points the tap at it. */
+export async function phaseEmulator(tap: LiveTap, o: GeminiEmulatorOptions): Promise<GeminiEmulator> {
+  const emulator = await startGemini(o);
+  tap.retarget(emulator.url);
+  return emulator;
+}
+
+export function sayLoop(text: string): GeminiEmulatorOptions['scenario'] {
+  return { turns: [{ steps: [{ say: text }] }], loop: true };
+}
+
+let roomSeq = 0;
+export function roomName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${roomSeq++}`;
+}
+
+/** Joins a user with the side's agent dispatched, and waits for the agent's Live socket and audio. */
+export async function joinWithAgent(
+  ctx: PhaseContext,
+  prefix: string,
+  since = now(),
+  timeoutMs = 60_000,
+): Promise<{ user: BenchUser; conn: () => TapConnection | undefined }> {
+  const user = new BenchUser({
+    livekit: ctx.livekit,
+    room: roomName(`${prefix}-${ctx.side}`),
+    identity: 'user',
+    agentName: ctx.agentName,
+  });
+  await user.connect();
+  const deadline = Date.now() + timeoutMs;
+  const conn = () => ctx.tap.since(since).find((c) => c.readyAt !== undefined);
+  while (!(conn() && user.hasRemoteAudio())) {
+    if (Date.now() > deadline) {
+      await user.close();
+      throw new Error(
+        `${ctx.side}: agent did not join/connect within ${timeoutMs} ms (live socket: ${Boolean(conn())}, audio track: ${user.hasRemoteAudio()})`,
+      );
+    }
+    await sleep(50);
+  }
+  return { user, conn };
+}
+
+// ---- transport ------------------------------------------------------------------------------------
+
+export interface TransportResult {
+  /** Publisher's first voiced frame → subscriber's first voiced frame, ms. */
+  onset: number[];
+  /** Publisher's end of speech → subscriber's end of voice, ms. */
+  offset: number[];
+}
+
+/** One-way room transport (publisher → SFU → subscriber, Opus both ways), no agent involved. */
+export async function measureTransport(livekit: LiveKitEndpoint, n: number): Promise<TransportResult> {
+  const room = roomName('probe');
+  const pub = new BenchUser({ livekit, room, identity: 'probe-pub' });
+  const sub = new BenchUser({ livekit, room, identity: 'probe-sub' });
+  const out: TransportResult = { onset: [], offset: [] };
+  try {
+    await sub.connect();
+    await pub.connect();
+    const deadline = Date.now() + 30_000;
+    while (!sub.hasRemoteAudio()) {
+      if (Date.now() > deadline) throw new Error('transport probe: no subscription');
+      await sleep(50);
+    }
+    await pub.pause(0.5);
+    for (let i = 0; i < n + 2; i++) {
+      const u = await pub.say(0.3, i + 1);
+      const b = await sub.nextOnset(u.startAt - 5, 5000);
+      await sub.ended(b, 5000);
+      if (i >= 2) {
+        // two warm-up utterances (jitter buffer settling)
+        out.onset.push(b.onsetAt - u.startAt);
+        out.offset.push(b.offsetAt! - u.endAt);
+      }
+      await pub.pause(0.25);
+    }
+  } finally {
+    await pub.close();
+    await sub.close();
+  }
+  return out;
+}
+
+// ---- latency --------------------------------------------------------------------------------------
+
+export interface LatencyTurn {
+  /** User's end of speech (publisher side). */
+  speechEndAt: number;
+  /** Last voiced input audio forwarded on the Live socket. */
+  liveInEndAt: number;
+  /** First model audio forwarded to the agent. */
+  liveOutAt: number;
+  /** First voiced agent audio at the user. */
+  onsetAt: number;
+}
+
+function allAudioIn(conns: TapConnection[]) {
+  return conns.flatMap((c) => c.audioIn).sort((a, b) => a.at - b.at);
+}
+
+/** `turns` user utterances, each answered by a ~1 s reply; timestamps at the user and on the Live socket. */
+export async function runLatency(ctx: PhaseContext, turns: number): Promise<LatencyTurn[]> {
+  const emulator = await phaseEmulator(ctx.tap, { scenario: sayLoop(SHORT_REPLY), pacing: 'realtime' });
+  const since = now();
+  const { user } = await joinWithAgent(ctx, 'latency', since);
+  const raw: { u: Utterance; b: RemoteBurst }[] = [];
+  try {
+    await user.pause(1.0);
+    for (let i = 0; i < turns; i++) {
+      const u = await user.say(0.6, i + 1);
+      const b = await user.nextOnset(u.endAt, 15_000);
+      await user.ended(b, 15_000);
+      raw.push({ u, b });
+      await user.pause(0.3 + 0.2 * Math.random());
+    }
+  } finally {
+    await user.close();
+    await emulator.close();
+  }
+  const conns = ctx.tap.since(since);
+  const chunks = allAudioIn(conns);
+  const outs = conns.flatMap((c) => c.firstAudioOut).sort((a, b) => a - b);
+  const result: LatencyTurn[] = [];
+  for (const { u, b } of raw) {
+    const voiced = chunks.filter((c) => c.voicedToMs !== undefined && c.at >= u.startAt && c.at <= b.onsetAt);
+    const last = voiced.at(-1);
+    if (!last) continue;
+    const out = outs.find((t) => t >= last.at && t <= b.onsetAt);
+    if (out === undefined) continue;
+    result.push({ speechEndAt: u.endAt, liveInEndAt: last.at, liveOutAt: out, onsetAt: b.onsetAt });
+  }
+  ctx.log(`${ctx.side}: latency ${result.length}/${turns} turns matched`);
+  return result;
+}
+
+// ---- barge-in -------------------------------------------------------------------------------------
+
+export interface BargeInSample {
+  /** User's barge-in onset (publisher) → agent audio stopped arriving at the user. */
+  stopMs: number;
+  /** The model's `interrupted` forwarded to the agent → agent audio stopped at the user. */
+  afterInterruptMs: number | null;
+  /** Agent audio that still arrived after the barge-in began, ms of voice. */
+}
+
+export async function runBargeIn(ctx: PhaseContext, n: number): Promise<BargeInSample[]> {
+  const emulator = await phaseEmulator(ctx.tap, { scenario: sayLoop(LONG_REPLY), pacing: 'realtime' });
+  const since = now();
+  const { user } = await joinWithAgent(ctx, 'bargein', since);
+  const out: BargeInSample[] = [];
+  let misses = 0;
+  try {
+    await user.pause(1.0);
+    // Warm-up: one reply heard to the end. The reference framework discards user audio while the agent
+    // speaks during its first 3 s of speech (AgentSession `aecWarmupDuration`, default 3000 ms).
+    let prev = await user.say(0.6, 1);
+    const warm = await user.nextOnset(prev.endAt, 15_000);
+    await user.ended(warm, 15_000);
+    await user.pause(0.3);
+    prev = await user.say(0.6, 2);
+    for (let i = 0; i < n && misses < 5; i++) {
+      let b: RemoteBurst;
+      try {
+        b = await user.nextOnset(prev.endAt, 10_000);
+      } catch {
+        misses++;
+        prev = await user.say(0.6, i + 3);
+        continue;
+      }
+      await sleep(Math.max(0, b.onsetAt + 400 + 200 * Math.random() - now()));
+      const u = await user.say(0.6, i + 3);
+      await user.ended(b, 15_000);
+      prev = u;
+      if (b.offsetAt! < u.startAt) {
+        misses++; // the reply ended before the barge-in began
+        continue;
+      }
+      const interrupts = ctx.tap
+        .since(since)
+        .flatMap((c) => c.interrupted)
+        .filter((t) => t >= u.startAt && t <= b.offsetAt!);
+      out.push({
+        stopMs: b.offsetAt! - u.startAt,
+        afterInterruptMs: interrupts.length ? b.offsetAt! - interrupts[0]! : null,
+      });
+    }
+  } finally {
+    await user.close();
+    await emulator.close();
+  }
+  ctx.log(`${ctx.side}: barge-in ${out.length}/${n} samples, ${misses} misses`);
+  return out;
+}
+
+// ---- long session ---------------------------------------------------------------------------------
+
+export interface LongSessionResult {
+  realSeconds: number;
+  connections: number;
+  goAways: number;
+  utterances: number;
+  /** Utterances of which < 90 % of the voice reached the model. */
+  utterancesLost: number;
+  voicedSentSeconds: number;
+  voicedLostSeconds: number;
+  /** Per goAway: goAway forwarded → the next socket's setupComplete, ms. */
+  reconnectMs: number[];
+  /** Per goAway: longest pause in input audio reaching the model around the switch, ms. */
+  inputGapMs: number[];
+  /** The agent's session was still answering at the end. */
+  aliveAtEnd: boolean;
+}
+
+export async function runLongSession(
+  ctx: PhaseContext,
+  seconds: number,
+  limits: { connectionLifetimeMs: number; goAwayNoticeMs: number },
+): Promise<LongSessionResult> {
+  const emulator = await phaseEmulator(ctx.tap, {
+    scenario: sayLoop('Okay.'), // 0.4 s answers at 4× speed: the session stays busy but short turns
+    pacing: 4,
+    limits,
+  });
+  const since = now();
+  const { user } = await joinWithAgent(ctx, 'long', since);
+  const utterances: Utterance[] = [];
+  const started = now();
+  let aliveAtEnd = false;
+  try {
+    await user.pause(0.5);
+    let i = 0;
+    while (now() - started < seconds * 1000) {
+      utterances.push(await user.say(0.5, ++i));
+      await user.pause(0.9);
+    }
+    // Is the agent still answering? One more turn, waiting for a reply.
+    const u = await user.say(0.5, ++i);
+    utterances.push(u);
+    aliveAtEnd = await user.nextOnset(u.endAt, 8000).then(
+      () => true,
+      () => false,
+    );
+    await sleep(1500);
+  } finally {
+    await user.close();
+    await emulator.close();
+  }
+  const conns = ctx.tap.since(since);
+  const chunks = allAudioIn(conns);
+  let lost = 0;
+  let lostSeconds = 0;
+  let sent = 0;
+  for (const [k, u] of utterances.entries()) {
+    const next = utterances[k + 1]?.startAt ?? Number.POSITIVE_INFINITY;
+    const voicedMs = chunks
+      .filter((c) => c.at >= u.startAt && c.at < Math.min(next, u.endAt + 5000))
+      .reduce((a, c) => a + c.voicedMs, 0);
+    const got = Math.min(voicedMs, u.durationMs);
+    sent += got / 1000;
+    lostSeconds += (u.durationMs - got) / 1000;
+    if (got < 0.9 * u.durationMs) lost++;
+  }
+  const goAways = conns.flatMap((c) => c.goAways).sort((a, b) => a - b);
+  const readies = conns.map((c) => c.readyAt).filter((t): t is number => t !== undefined);
+  const reconnectMs: number[] = [];
+  const inputGapMs: number[] = [];
+  const end = utterances.at(-1)?.endAt ?? now();
+  for (const g of goAways) {
+    const ready = readies.filter((t) => t > g).sort((a, b) => a - b)[0];
+    if (ready !== undefined) reconnectMs.push(ready - g);
+    if (g > end - 3000) continue;
+    // Longest silence in the audio flow to the model from the goAway until 2 s after the new socket.
+    const until = (ready ?? g) + 2000;
+    const times = chunks.filter((c) => c.at >= g - 100 && c.at <= until).map((c) => c.at);
+    let gap = times.length ? 0 : until - g;
+    for (let j = 1; j < times.length; j++) gap = Math.max(gap, times[j]! - times[j - 1]!);
+    inputGapMs.push(gap);
+  }
+  return {
+    realSeconds: Math.round((now() - started) / 1000),
+    connections: conns.length,
+    goAways: goAways.length,
+    utterances: utterances.length,
+    utterancesLost: lost,
+    voicedSentSeconds: Math.round(sent * 100) / 100,
+    voicedLostSeconds: Math.round(lostSeconds * 100) / 100,
+    reconnectMs,
+    inputGapMs,
+    aliveAtEnd,
+  };
+}
+
+// ---- capacity -------------------------------------------------------------------------------------
+
+export interface CapacityLevel {
+  sessions: number;
+  /** Sessions whose agent never joined/connected. */
+  joinFailures: number;
+  /** Turns in the window, turns without a reply within 10 s. */
+  turns: number;
+  missedReplies: number;
+  /** User end of speech → first agent audio at the user, ms. */
+  roundTrip: number[];
+  underruns: number;
+  cpuSecondsPerSessionMinute: number | null;
+  workerCpuPercent: number;
+  devServerCpuPercent: number;
+  benchCpuPercent: number;
+  workerRssMiB: number;
+  rssPerSessionMiB: number | null;
+  lateUserFrames: number;
+}
+
+export interface CapacityResult {
+  levels: CapacityLevel[];
+  /** Largest level that kept round-trip p95 ≤ 2× the 1-session p95, no underruns, no failures. */
+  maxSessions: number;
+  /** Why the ramp stopped. */
+  stoppedBy: string;
+  idleRssMiB: number;
+}
+
+export async function runCapacity(
+  ctx: PhaseContext,
+  levels: number[],
+  windowSeconds: number,
+): Promise<CapacityResult> {
+  const emulator = await phaseEmulator(ctx.tap, { scenario: sayLoop(SHORT_REPLY), pacing: 'realtime' });
+  ctx.tap.inspect = false;
+  const users: BenchUser[] = [];
+  const loops: Promise<void>[] = [];
+  const records: { at: number; rt?: number; gaps: number; missed: boolean }[] = [];
+  let stop = false;
+  const idle = sampleTree(ctx.worker.pid);
+  const result: CapacityResult = {
+    levels: [],
+    maxSessions: 0,
+    stoppedBy: 'all levels passed',
+    idleRssMiB: Math.round(idle.rssMiB),
+  };
+  const talk = async (user: BenchUser, seed: number) => {
+    await user.pause(Math.random());
+    while (!stop) {
+      const u = await user.say(0.6, seed);
+      try {
+        const b = await user.nextOnset(u.endAt, 10_000);
+        await user.ended(b, 15_000);
+        records.push({ at: u.endAt, rt: b.onsetAt - u.endAt, gaps: b.gaps, missed: false });
+      } catch {
+        records.push({ at: u.endAt, gaps: 0, missed: true });
+      }
+      if (stop) break;
+      await user.pause(0.2 + 0.8 * Math.random());
+    }
+  };
+  let baselineP95: number | undefined;
+  try {
+    for (const level of levels) {
+      let joinFailures = 0;
+      const joins: Promise<void>[] = [];
+      for (let k = users.length; k < level; k++) {
+        joins.push(
+          (async () => {
+            try {
+              const { user } = await joinWithAgent(ctx, 'cap', now(), 90_000);
+              users.push(user);
+              loops.push(talk(user, users.length));
+            } catch (err) {
+              joinFailures++;
+              ctx.log(String(err));
+            }
+          })(),
+        );
+        // Stagger joins a little: the dev server negotiates each peer connection in JS.
+        await sleep(150);
+      }
+      await Promise.all(joins);
+      await sleep(2000); // let the new sessions settle into their first turns
+      const w0 = sampleTree(ctx.worker.pid);
+      const d0 = sampleTree(ctx.devServer.pid);
+      const b0 = process.cpuUsage();
+      const t0 = now();
+      await sleep(windowSeconds * 1000);
+      const t1 = now();
+      const w1 = sampleTree(ctx.worker.pid);
+      const d1 = sampleTree(ctx.devServer.pid);
+      const b1 = process.cpuUsage(b0);
+      const dt = (t1 - t0) / 1000;
+      const inWindow = records.filter((r) => r.at >= t0 && r.at <= t1);
+      const rts = inWindow.filter((r) => r.rt !== undefined).map((r) => r.rt!);
+      const n = users.length;
+      const lvl: CapacityLevel = {
+        sessions: n,
+        joinFailures,
+        turns: inWindow.length,
+        missedReplies: inWindow.filter((r) => r.missed).length,
+        roundTrip: rts,
+        underruns: inWindow.reduce((a, r) => a + r.gaps, 0),
+        cpuSecondsPerSessionMinute: n
+          ? Math.round(((w1.cpuSeconds - w0.cpuSeconds) / (n * (dt / 60))) * 100) / 100
+          : null,
+        workerCpuPercent: Math.round(((w1.cpuSeconds - w0.cpuSeconds) / dt) * 100),
+        devServerCpuPercent: Math.round(((d1.cpuSeconds - d0.cpuSeconds) / dt) * 100),
+        benchCpuPercent: Math.round(((b1.user + b1.system) / 1e6 / dt) * 100),
+        workerRssMiB: Math.round(w1.rssMiB),
+        rssPerSessionMiB: n ? Math.round(((w1.rssMiB - idle.rssMiB) / n) * 10) / 10 : null,
+        lateUserFrames: users.reduce((a, u) => a + u.latePushes, 0),
+      };
+      result.levels.push(lvl);
+      const p95 = percentile(rts, 0.95);
+      ctx.log(
+        `${ctx.side}: capacity ${n} sessions: rt p95 ${p95?.toFixed(0)} ms, turns ${lvl.turns}, missed ${lvl.missedReplies}, underruns ${lvl.underruns}, worker ${lvl.workerCpuPercent}% cpu ${lvl.workerRssMiB} MiB, dev server ${lvl.devServerCpuPercent}%, bench ${lvl.benchCpuPercent}%`,
+      );
+      baselineP95 ??= p95 ?? undefined;
+      const reasons: string[] = [];
+      if (joinFailures) reasons.push(`${joinFailures} agents failed to join`);
+      if (lvl.missedReplies) reasons.push(`${lvl.missedReplies} replies missing`);
+      if (lvl.underruns) reasons.push(`${lvl.underruns} audio underruns`);
+      if (p95 !== null && baselineP95 !== undefined && p95 > 2 * baselineP95)
+        reasons.push(`round-trip p95 ${p95.toFixed(0)} ms > 2× ${baselineP95.toFixed(0)} ms`);
+      if (reasons.length) {
+        result.stoppedBy = `${n} sessions: ${reasons.join(', ')}`;
+        break;
+      }
+      result.maxSessions = n;
+    }
+  } finally {
+    stop = true;
+    ctx.tap.inspect = true;
+    await Promise.race([Promise.allSettled(loops), sleep(20_000)]);
+    await Promise.all(users.map((u) => u.close()));
+    await emulator.close();
+  }
+  return result;
+}
