@@ -110,6 +110,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     return this.#state;
   }
 
+  /** Runs the model's tool calls; observers count its `started`/`finished` events. */
+  get toolRunner(): ToolRunner {
+    return this.#runner;
+  }
+
   /** The agent track's sid once published. */
   get trackSid(): string | undefined {
     return this.#publication?.sid;

@@ -53,8 +53,12 @@ export interface RoomBridgeOptions {
 export type RoomBridgeEvents = {
   state: [state: AgentState];
   fatal: [error: LiveFatalError];
+  /** A participant started or stopped talking (frame energy, whether forwarded or not). */
+  talk: [identity: string, talking: boolean];
   /** Number of Live sessions changed. */
   sessions: [count: number];
+  /** A conversation was created (before it starts): metrics and other observers attach here. */
+  conversation: [conversation: Conversation];
 };
 
 interface Member {
@@ -296,7 +300,10 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (!m) return;
     const wasTalking = this.#talkers.isTalking(identity);
     const talking = this.#talkers.push(identity, pcm, rate);
-    if (talking !== wasTalking) this.#log.debug({ participant: identity, talking }, 'talk activity');
+    if (talking !== wasTalking) {
+      this.#log.debug({ participant: identity, talking }, 'talk activity');
+      this.emit('talk', identity, talking);
+    }
     if (this.#o.config.pushToTalk && !this.#ptt.has(identity)) return;
     if (m.conversation) {
       m.conversation.pushAudio(pcm, rate);
@@ -393,6 +400,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.emit('sessions', this.sessionCount);
       this.#updateState();
     });
+    this.emit('conversation', conv);
     return conv;
   }
 

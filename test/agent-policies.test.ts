@@ -1,0 +1,140 @@
+import { type Room, RoomEvent } from '@livekit/rtc-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RoomBridge } from '../agent/bridge/room-bridge.ts';
+import { type RoomConfigInput, resolveRoomConfig } from '../agent/config.ts';
+import { defaultRegistry } from '../agent/tools/index.ts';
+import { connect, Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+
+let stack: Stack | undefined;
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+  await stack?.close();
+  stack = undefined;
+});
+
+async function withAgent(room: string, config: RoomConfigInput): Promise<{ s: Stack; bridge: RoomBridge }> {
+  stack = await startStack({ pacing: 4 });
+  const agentRoom = await connect(stack.lk, room, 'agent-test');
+  const bridge = new RoomBridge({
+    room: agentRoom,
+    config: resolveRoomConfig(config),
+    tools: defaultRegistry(),
+    gemini: { apiKey: 'test-key', baseUrl: stack.gemini.url },
+  });
+  cleanups.push(async () => {
+    await bridge.aclose();
+    await agentRoom.disconnect();
+  });
+  await bridge.start();
+  return { s: stack, bridge };
+}
+
+async function humans(s: Stack, room: string, ...ids: string[]): Promise<Human[]> {
+  const out: Human[] = [];
+  for (const id of ids) {
+    const h = await Human.join(s.lk, room, id);
+    cleanups.push(() => h.close());
+    out.push(h);
+  }
+  return out;
+}
+
+function attributeValues(room: Room, key: string): string[] {
+  const seen: string[] = [];
+  room.on(RoomEvent.ParticipantAttributesChanged, (changed) => {
+    if (changed[key] !== undefined) seen.push(changed[key]);
+  });
+  return seen;
+}
+
+const seconds = (t: string) => Number(/\[speech ([\d.]+)s\]/.exec(t)?.[1]);
+
+describe('multi-user policies with two talking participants', () => {
+  it('shared: overlapping talkers are mixed into one input; each solo turn is attributed to its talker', async () => {
+    const { s, bridge } = await withAgent('p-shared', { policy: 'shared' });
+    const [alice, bob] = await humans(s, 'p-shared', 'alice', 'bob');
+    await until(() => alice!.ears.size && bob!.ears.size && bridge.state === 'listening', 'agent ready');
+    // Alice 0.3–1.3 s, Bob 0.8–1.8 s: together one 1.5 s stretch of speech.
+    await Promise.all([alice!.mic.say(1.0, { lead: 0.3 }), bob!.mic.say(1.0, { lead: 0.8, seed: 5 })]);
+    const mixed = await until(() => alice!.finals().find((t) => t.text.startsWith('[speech')), 'mixed turn');
+    expect(seconds(mixed.text)).toBeGreaterThan(1.3);
+    expect([alice!.mic.sid, bob!.mic.sid]).toContain(mixed.attributes['lk.transcribed_track_id']);
+    await until(() => bridge.state === 'listening', 'answer done');
+    await bob!.mic.say(0.8, { seed: 9 });
+    const solo = await until(() => alice!.finals(bob!.mic.sid).find((t) => t !== mixed), "bob's turn");
+    expect(seconds(solo.text)).toBeLessThan(1.1);
+  });
+
+  it('floor: the first talker holds the floor and the other is not forwarded until it is released', async () => {
+    const { s, bridge } = await withAgent('p-floor', { policy: 'floor', floorReleaseMs: 1500 });
+    const [alice, bob] = await humans(s, 'p-floor', 'alice', 'bob');
+    const floors = attributeValues(bob!.room, 'lk.agent.floor');
+    await until(() => alice!.ears.size && bob!.ears.size && bridge.state === 'listening', 'agent ready');
+    await Promise.all([alice!.mic.say(1.0, { lead: 0.3 }), bob!.mic.say(1.0, { lead: 0.8, seed: 5 })]);
+    const first = await until(() => alice!.finals(alice!.mic.sid)[0], "alice's turn");
+    // Only Alice's second of speech reached the model, not the 1.5 s mix.
+    expect(seconds(first.text)).toBeLessThan(1.2);
+    expect(floors).toContain('alice');
+    expect(alice!.finals(bob!.mic.sid)).toHaveLength(0);
+    await until(() => bridge.state === 'listening' && bridge.floor === undefined, 'floor released');
+    await bob!.mic.say(0.8, { seed: 9 });
+    await until(() => alice!.finals(bob!.mic.sid)[0], "bob's turn after release");
+    expect(floors).toContain('bob');
+  });
+
+  it('per-participant: a private session and agent track per participant', async () => {
+    const { s, bridge } = await withAgent('p-private', { policy: 'per-participant' });
+    const [alice, bob] = await humans(s, 'p-private', 'alice', 'bob');
+    await until(
+      () =>
+        alice!.ears.has('agent_audio_alice') && bob!.ears.has('agent_audio_bob') && bridge.sessionCount === 2,
+      'two sessions',
+    );
+    await until(() => bridge.state === 'listening', 'agent ready');
+    expect(s.gemini.sessions()).toHaveLength(2);
+    await alice!.mic.say(1.0);
+    await until(() => alice!.heardMs('agent_audio_alice') > 500, "alice's answer on her track");
+    await until(
+      () => alice!.finals(alice!.agentTrackSid('agent_audio_alice')).length > 0,
+      "alice's agent transcript",
+    );
+    expect(alice!.heardMs('agent_audio_bob')).toBe(0);
+    // Alice's conversation is hers: Bob gets none of its transcripts.
+    expect(bob!.finals(alice!.mic.sid)).toHaveLength(0);
+    expect(bob!.finals(bob!.agentTrackSid('agent_audio_alice'))).toHaveLength(0);
+    await bob!.close();
+    await until(() => bridge.sessionCount === 1, 'bob left, his session closed');
+  });
+
+  it('push-to-talk: only audio between ptt.start and ptt.end reaches the model', async () => {
+    const { s, bridge } = await withAgent('p-ptt', { policy: 'shared', pushToTalk: true });
+    const [alice] = await humans(s, 'p-ptt', 'alice');
+    await until(() => alice!.ears.size && bridge.state === 'listening', 'agent ready');
+    let talked = 0;
+    let quiet = 0;
+    bridge.on('talk', (id, talking) => {
+      if (id !== 'alice') return;
+      if (talking) talked++;
+      else quiet++;
+    });
+    await alice!.mic.say(3.0, { trail: 0.3 }); // 3.6 s, heard by the bridge but not forwarded
+    await until(() => talked === 1 && quiet === 1, 'bridge heard the first utterance end');
+    // Its speech went by 400 ms (of audio) before the bridge called it quiet: had it been forwarded,
+    // the emulator would hold seconds of it by now.
+    expect(s.gemini.stats()[0]!.audioInSeconds).toBeLessThan(0.5);
+    const lp = alice!.room.localParticipant!;
+    const rpc = (method: string) => lp.performRpc({ destinationIdentity: 'agent-test', method, payload: '' });
+    expect(JSON.parse(await rpc('ptt.start'))).toEqual({ ok: true });
+    await alice!.mic.say(0.8, { trail: 0.3, seed: 4 }); // 1.4 s
+    await until(() => quiet === 2, 'bridge heard the second utterance end');
+    await rpc('ptt.end');
+    const turn = await until(() => alice!.finals(alice!.mic.sid)[0], 'ptt turn');
+    expect(turn.text).toMatch(/^\[speech /);
+    const st = s.gemini.stats()[0]!;
+    expect(st.turnLog[0]?.trigger).toBe('activityEnd');
+    expect(st.audioInSeconds).toBeGreaterThan(1.0);
+    await until(() => alice!.heardMs() > 300, 'answer');
+  });
+});
