@@ -6,6 +6,10 @@ import type { Responder, Scenario } from './scenario.ts';
  */
 export const KNOWN_MODELS: readonly string[] = [
   'gemini-2.5-flash-native-audio-preview-12-2025',
+  'gemini-3.8-live',
+  'gemini-3.8-live-extended-thinking',
+  'gemini-3.1-flash-live-preview',
+  'gemini-2.0-flash-exp',
   'gemini-2.5-flash-native-audio-preview-09-2025',
   'gemini-2.5-flash-native-audio-latest',
   'gemini-live-2.5-flash-preview',
