@@ -1,0 +1,172 @@
+/**
+ * The real worker (`node agent/main.ts start`, a child process with its job processes) against the
+ * LiveKit dev server and the Gemini emulator, dispatched explicitly like production deployments do.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { AgentDispatchClient } from 'livekit-server-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const AGENT_NAME = 'gemini-it';
+
+let stack: Stack;
+let dispatch: AgentDispatchClient;
+const workers: Worker[] = [];
+const people: Human[] = [];
+
+interface Worker {
+  proc: ChildProcess;
+  output: string;
+  exited: boolean;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startWorker(env: Record<string, string>): Promise<Worker> {
+  const proc = spawn(process.execPath, [join(ROOT, 'agent/main.ts'), 'start'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      LIVEKIT_URL: stack.lk.url,
+      LIVEKIT_API_KEY: stack.lk.apiKey,
+      LIVEKIT_API_SECRET: stack.lk.apiSecret,
+      GEMINI_API_KEY: 'test-key',
+      GOOGLE_GEMINI_BASE_URL: stack.gemini.url,
+      AGENT_NAME,
+      AGENT_HTTP_PORT: String(await freePort()),
+      AGENT_IDLE_PROCESSES: '1',
+      AGENT_RECONNECT_BACKOFF_MS: '50',
+      // The machine is shared with other suites: report load from sessions only, and bind side ports
+      // wherever they are free.
+      AGENT_LOAD_CPU: 'false',
+      AGENT_METRICS_PORT: '0',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const w: Worker = { proc, output: '', exited: false };
+  proc.stdout!.on('data', (d) => {
+    w.output += String(d);
+  });
+  proc.stderr!.on('data', (d) => {
+    w.output += String(d);
+  });
+  proc.once('exit', () => {
+    w.exited = true;
+  });
+  workers.push(w);
+  await until(() => w.output.includes('registered worker') || w.exited, 'worker registration', 60_000);
+  if (w.exited) throw new Error(`worker exited:\n${w.output}`);
+  return w;
+}
+
+async function stopWorker(w: Worker): Promise<void> {
+  if (w.exited) return;
+  const exited = new Promise((r) => w.proc.once('exit', r));
+  w.proc.kill('SIGTERM');
+  const timer = setTimeout(() => w.proc.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function enter(room: string, identity: string): Promise<Human> {
+  const h = await Human.join(stack.lk, room, identity);
+  people.push(h);
+  return h;
+}
+
+beforeAll(async () => {
+  stack = await startStack({
+    pacing: 4,
+    scenario: {
+      turns: [
+        { steps: [{ echo: true }] },
+        {
+          steps: [
+            { toolCall: { name: 'set_light', args: { on: false } } },
+            { say: 'Light result {{result.set_light}}' },
+          ],
+        },
+      ],
+      loop: true,
+    },
+  });
+  dispatch = new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
+});
+
+afterAll(async () => {
+  for (const h of people.splice(0)) await h.close().catch(() => {});
+  for (const w of workers.splice(0)) await stopWorker(w);
+  await stack?.close();
+});
+
+describe('agent worker (child process) on the dev server + Gemini emulator', () => {
+  it('is dispatched, answers speech on its track, transcribes, and calls the client RPC tool', async () => {
+    await startWorker({});
+    const alice = await enter('w-main', 'alice');
+    alice.serveLight();
+    await dispatch.createDispatch('w-main', AGENT_NAME);
+    const agent = await until(
+      () => [...alice.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
+      'agent joins',
+    );
+    await until(
+      () => agent.attributes['lk.agent.state'] === 'listening' && alice.ears.size > 0,
+      'agent listening',
+    );
+    await alice.mic.say(1.0);
+    await until(() => alice.heardMs() > 500, 'echo answer heard');
+    const user = await until(() => alice.finals(alice.mic.sid)[0], 'user transcript');
+    expect(user.attributes['lk.segment_id']).toBeTruthy();
+    await until(() => agent.attributes['lk.agent.state'] === 'listening', 'back to listening');
+    await alice.mic.say(0.8, { seed: 2 });
+    await until(() => alice.lightCalls.length === 1, 'set_light RPC from the worker');
+    expect(JSON.parse(alice.lightCalls[0]!)).toEqual({ on: false });
+    const sid = alice.agentTrackSid()!;
+    const said = await until(
+      () => alice.finals(sid).find((t) => t.text.includes('Light result')),
+      'tool answer',
+    );
+    expect(said.text).toContain('"ok":true');
+  });
+
+  it('applies per-room overrides from dispatch metadata (per-participant policy)', async () => {
+    const alice = await enter('w-meta', 'alice');
+    await dispatch.createDispatch('w-meta', AGENT_NAME, {
+      metadata: JSON.stringify({ policy: 'per-participant' }),
+    });
+    await until(() => alice.ears.has('agent_audio_alice'), "alice's private agent track");
+  });
+
+  it('a bad Gemini key fails the room visibly and leaves the worker serving other rooms', async () => {
+    const bad = await startWorker({ GEMINI_API_KEY: 'wrong-key', AGENT_NAME: 'gemini-bad' });
+    const bob = await enter('w-bad-1', 'bob');
+    await dispatch.createDispatch('w-bad-1', 'gemini-bad');
+    const agent = await until(
+      () => [...bob.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
+      'agent joins',
+    );
+    await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
+    expect(agent.attributes['lk.agent.error']).toMatch(/API key/);
+    expect(bad.output).not.toContain('wrong-key');
+    const carol = await enter('w-bad-2', 'carol');
+    await dispatch.createDispatch('w-bad-2', 'gemini-bad');
+    await until(
+      () => [...carol.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
+      'the same worker takes the next room',
+    );
+    expect(bad.exited).toBe(false);
+  });
+});
