@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { RoomConfiguration } from '@livekit/protocol';
-import { decodeJwt } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import { type ClaimGrants, TokenVerifier } from 'livekit-server-sdk';
 
 /** A rejected credential: the HTTP status and the reason LiveKit clients surface to users. */
@@ -31,8 +31,12 @@ export interface JoinGrants {
   agent: boolean;
   /** Explicit agent dispatches requested through the token (`roomConfig.agents`). */
   agents: { agentName: string; metadata: string }[];
-  /** Token expiry (seconds since epoch), kept so a resumed session can be refused once it lapses. */
+  /** Token expiry (seconds since epoch). */
   expiresAt: number;
+  /** API key that signed the token (the key refreshed tokens are signed with). */
+  issuer: string;
+  /** The verified claims, the template of refreshed tokens. */
+  claims: ClaimGrants;
 }
 
 /** Token from `Authorization: Bearer` (Rust SDK) or `?access_token=` (livekit-client). */
@@ -107,5 +111,28 @@ export async function verifyJoinToken(
     agent: video.agent ?? false,
     agents,
     expiresAt: claims.exp ?? 0,
+    issuer: claims.iss ?? '',
+    claims,
   };
+}
+
+/**
+ * A fresh token with the same grants, for the `refreshToken` signal message: clients reconnect with the
+ * latest one they got, so a session outlives the token it joined with. `roomConfig` is left out: its
+ * agent dispatches were for creating the room and must not repeat on a reconnect.
+ */
+export async function mintRefreshToken(
+  grants: JoinGrants,
+  keys: Record<string, string>,
+  ttlSeconds: number,
+): Promise<string | undefined> {
+  const secret = keys[grants.issuer];
+  if (secret === undefined) return undefined;
+  const { exp: _exp, nbf: _nbf, iat: _iat, roomConfig: _roomConfig, ...claims } = grants.claims;
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setNotBefore(now)
+    .setExpirationTime(now + ttlSeconds)
+    .sign(new TextEncoder().encode(secret));
 }

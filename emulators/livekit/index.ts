@@ -18,6 +18,8 @@ export interface LiveKitDevServerOptions {
   configPath?: string;
   /** Seconds a participant whose signal socket dropped may take to resume. Default 15. */
   reconnectGrace?: number;
+  /** Seconds between `refreshToken` messages to each client. Default 300. */
+  tokenRefreshInterval?: number;
   /** pino log level. Default `warn` (`LOG_LEVEL` env overrides). */
   logLevel?: string;
 }
@@ -60,6 +62,8 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
       pingTimeout: 15,
       reconnectGrace: (o.reconnectGrace ?? 15) * 1000,
       maxBufferedBytes: 16 * 1024 * 1024,
+      tokenRefreshInterval: (o.tokenRefreshInterval ?? 300) * 1000,
+      refreshedTokenTtl: 15 * 60,
     },
     maxSignalFrame: 1024 * 1024,
     log: (msg, extra) => logger.warn(extra ?? {}, msg),

@@ -26,8 +26,11 @@ export class TrackForwarder {
   private readonly sinks = new Set<RTCRtpSender>();
   private lastKeyframeRequest = 0;
   private closed = false;
-  /** Packets forwarded and sinks reached, for the capacity bench. */
+  /** Packets received from the publisher on the forwarded layer. */
   packetsIn = 0;
+  /** Set once media arrived and the room was told about the track. */
+  announced = false;
+  readonly createdAt = Date.now();
 
   constructor(info: TrackInfo, cid: string, publisherSid: string) {
     this.info = info;

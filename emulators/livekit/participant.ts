@@ -10,6 +10,7 @@ import {
   type TrackInfo,
   TrackSource,
   TrackType,
+  TrackUnpublishedResponse,
 } from '@livekit/protocol';
 import type { RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import type { JoinGrants } from './auth.ts';
@@ -166,17 +167,22 @@ export class Participant {
       identity: this.identity,
       name: this.name,
       state: this.state,
-      tracks: [...this.published.values()].map((f) => f.info),
+      tracks: this.announcedTracks().map((f) => f.info),
       metadata: this.metadata,
       attributes: { ...this.attributes },
       joinedAt: BigInt(Math.floor(this.joinedAt / 1000)),
       joinedAtMs: BigInt(this.joinedAt),
       version: this.version,
       permission: this.permission,
-      isPublisher: this.published.size > 0,
+      isPublisher: this.announcedTracks().length > 0,
       kind: this.kind,
       clientProtocol: this.clientProtocol,
     });
+  }
+
+  /** Publications whose media has arrived: the ones the room is told about. */
+  announcedTracks(): TrackForwarder[] {
+    return [...this.published.values()].filter((f) => f.announced);
   }
 
   /** Bumps the info version; clients ignore updates whose version is not newer than what they hold. */
@@ -239,8 +245,14 @@ export class Participant {
       const inactive = /\r?\na=(inactive|recvonly)/.test(section);
       if (mid && port !== '0' && !inactive) sending.add(mid);
     }
+    const sendingCids = new Set(
+      [...this.publisherMids].filter(([mid]) => sending.has(mid)).map(([, cid]) => cid),
+    );
     for (const f of [...this.published.values()]) {
       if (f.info.mid && !sending.has(f.info.mid)) this.unpublish(f.info.sid);
+      // Added, then withdrawn before any offer carried it: forget it once it is clearly stale.
+      else if (!f.info.mid && !sendingCids.has(f.cid) && Date.now() - f.createdAt > 5000)
+        this.unpublish(f.info.sid);
     }
   }
 
@@ -260,13 +272,18 @@ export class Participant {
     }
     forwarder.info.mid = mid;
     forwarder.attachSource(track, transceiver.receiver);
+    if (!forwarder.announced) {
+      // Like LiveKit, a track is announced once its media arrives, not at add_track: a publication the
+      // client withdraws before negotiating it is never seen by anyone.
+      forwarder.announced = true;
+      this.touch();
+      this.host.onPublisherTrack(this, forwarder);
+    }
   }
 
-  /** Announces a new publication (add_track); media binds to it once the offer arrives. */
+  /** Registers a publication (add_track); it is announced when its media binds to it. */
   addPublication(forwarder: TrackForwarder): void {
     this.published.set(forwarder.info.sid, forwarder);
-    this.touch();
-    this.host.onPublisherTrack(this, forwarder);
   }
 
   findPendingPublication(cid: string): TrackForwarder | undefined {
@@ -278,8 +295,9 @@ export class Participant {
     if (!forwarder) return;
     this.published.delete(trackSid);
     forwarder.close();
+    this.send({ case: 'trackUnpublished', value: new TrackUnpublishedResponse({ trackSid }) });
+    if (!forwarder.announced) return;
     this.touch();
-    this.send({ case: 'trackUnpublished', value: { trackSid } as never });
     this.host.onTrackUnpublished(this, forwarder);
   }
 
@@ -309,6 +327,10 @@ export class Participant {
   /** Starts the subscriber connection (data channels, and media as subscriptions come). */
   start(): void {
     this.scheduleNegotiation();
+  }
+
+  subscribedTrackSids(): string[] {
+    return [...this.downTracks.keys()];
   }
 
   isSubscribedTo(trackSid: string): boolean {

@@ -8,6 +8,7 @@ import {
   type Room as RoomInfo,
   UserPacket,
 } from '@livekit/protocol';
+import { checkParticipantUpdate } from './limits.ts';
 import type { Participant } from './participant.ts';
 import { Room, type RoomOptions } from './room.ts';
 import type { RoomDirectory, RoomDirectoryEvents } from './room-directory.ts';
@@ -169,10 +170,12 @@ export class RoomRegistry implements RoomDirectory {
     const r = this.rooms.get(room);
     const p = r?.participants.get(identity);
     if (!r || !p) return undefined;
+    const tooBig = checkParticipantUpdate(p, update);
+    if (tooBig) throw new Error(`invalid participant update: ${tooBig}`);
     if (update.name !== undefined) p.name = update.name;
     if (update.metadata !== undefined) p.metadata = update.metadata;
     if (update.attributes) mergeAttributes(p.attributes, update.attributes);
-    if (update.permission) p.permission = update.permission;
+    if (update.permission) r.setPermission(p, update.permission);
     p.touch();
     r.broadcast(p);
     return p.toInfo();

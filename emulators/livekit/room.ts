@@ -4,6 +4,7 @@ import {
   LeaveRequest,
   LeaveRequest_Action,
   ParticipantInfo_State,
+  type ParticipantPermission,
   ParticipantUpdate,
   Room as RoomInfo,
 } from '@livekit/protocol';
@@ -63,7 +64,7 @@ export class Room implements ParticipantHost {
       creationTimeMs: BigInt(this.createdAt),
       metadata: this.options.metadata,
       numParticipants: list.filter((p) => !p.hidden).length,
-      numPublishers: list.filter((p) => p.published.size > 0).length,
+      numPublishers: list.filter((p) => p.announcedTracks().length > 0).length,
     });
   }
 
@@ -94,7 +95,7 @@ export class Room implements ParticipantHost {
     if (p.autoSubscribe) {
       for (const other of this.participants.values()) {
         if (other === p) continue;
-        for (const f of other.published.values()) p.subscribe(f);
+        for (const f of other.announcedTracks()) p.subscribe(f);
       }
     }
   }
@@ -155,6 +156,25 @@ export class Room implements ParticipantHost {
     for (const other of this.participants.values()) {
       if (other === exclude || (only && other !== only)) continue;
       other.send({ case: 'update', value: update });
+    }
+  }
+
+  /**
+   * A server-side permission change (UpdateParticipant) takes effect at once: tracks it may no longer
+   * publish are unpublished, subscriptions stop when canSubscribe is revoked and start when granted.
+   */
+  setPermission(p: Participant, permission: ParticipantPermission): void {
+    const before = p.permission;
+    p.permission = permission;
+    for (const f of [...p.published.values()]) {
+      if (!p.mayPublish(f.info.source)) p.unpublish(f.info.sid);
+    }
+    if (!permission.canSubscribe) {
+      for (const sid of p.subscribedTrackSids()) p.unsubscribe(sid);
+    } else if (!before.canSubscribe && p.autoSubscribe) {
+      for (const other of this.participants.values()) {
+        if (other !== p) for (const f of other.announcedTracks()) p.subscribe(f);
+      }
     }
   }
 

@@ -20,7 +20,7 @@ export interface DevServerOptions {
   host: string;
   keys: Record<string, string>;
   room: Partial<RoomOptions>;
-  signal: Omit<SignalOptions, 'log'>;
+  signal: Omit<SignalOptions, 'log' | 'keys'>;
   /** Largest signal frame accepted (bytes). */
   maxSignalFrame: number;
   log: (msg: string, extra?: Record<string, unknown>) => void;
@@ -141,6 +141,7 @@ export class DevServer {
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           const session = new SignalSession(ws, this.registry, {
             ...this.options.signal,
+            keys: this.options.keys,
             log: this.options.log,
           });
           try {

@@ -17,8 +17,9 @@ import {
   TrackType,
 } from '@livekit/protocol';
 import type { WebSocket } from 'ws';
-import type { JoinGrants } from './auth.ts';
+import { type JoinGrants, mintRefreshToken } from './auth.ts';
 import { newId } from './ids.ts';
+import { checkParticipantUpdate, LIMITS } from './limits.ts';
 import { TrackForwarder } from './media-forwarder.ts';
 import { Participant, type SignalMessage, type SignalSink } from './participant.ts';
 import type { Room } from './room.ts';
@@ -37,6 +38,12 @@ export interface SignalOptions {
   reconnectGrace: number;
   /** Largest queued outbound signal bytes before a slow client is cut off. */
   maxBufferedBytes: number;
+  /** Milliseconds between `refreshToken` messages (0 = never). */
+  tokenRefreshInterval: number;
+  /** Lifetime of refreshed tokens, seconds. */
+  refreshedTokenTtl: number;
+  /** API key → secret, to sign refreshed tokens. */
+  keys: Record<string, string>;
   log: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -81,6 +88,8 @@ export class SignalSession {
   private participant!: Participant;
   private readonly sink: SignalSink;
   private livenessTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private grants!: JoinGrants;
 
   constructor(ws: WebSocket, registry: RoomRegistry, options: SignalOptions) {
     this.ws = ws;
@@ -94,6 +103,7 @@ export class SignalSession {
 
   /** A fresh join: admits the participant and sends the JoinResponse, then the first subscriber offer. */
   join(grants: JoinGrants, query: JoinQuery): void {
+    this.grants = grants;
     const existed = this.registry.room(grants.room) !== undefined;
     const room = this.registry.openRoom(grants.room, grants.agents);
     const participant = new Participant(grants, room, {
@@ -125,6 +135,7 @@ export class SignalSession {
 
   /** A resume (`reconnect=1&sid=…`): reattach to the participant if it is still in the room. */
   resume(grants: JoinGrants, query: JoinQuery): void {
+    this.grants = grants;
     const room = this.registry.room(grants.room);
     const participant = room?.participants.get(grants.identity);
     if (!room || !participant || participant.sid !== query.sid || participant.isClosed) {
@@ -160,6 +171,10 @@ export class SignalSession {
 
   private listen(): void {
     this.armLiveness();
+    if (this.options.tokenRefreshInterval > 0) {
+      this.refreshTimer = setInterval(() => this.refreshToken(), this.options.tokenRefreshInterval);
+      this.refreshTimer.unref();
+    }
     this.ws.on('message', (data, isBinary) => {
       this.armLiveness();
       if (!isBinary) return; // protojson signalling is not used by the SDKs this server targets
@@ -186,8 +201,18 @@ export class SignalSession {
     this.livenessTimer.unref();
   }
 
+  private refreshToken(): void {
+    mintRefreshToken(this.grants, this.options.keys, this.options.refreshedTokenTtl).then(
+      (token) => {
+        if (token) this.write({ case: 'refreshToken', value: token });
+      },
+      (err) => this.options.log('token refresh failed', { err: String(err) }),
+    );
+  }
+
   private onSocketClosed(): void {
     clearTimeout(this.livenessTimer);
+    clearInterval(this.refreshTimer);
     const p = this.participant;
     p.detachSignal(this.sink);
     if (p.isClosed || p.connected) return;
@@ -230,6 +255,17 @@ export class SignalSession {
             value: new RequestResponse({
               reason: RequestResponse_Reason.NOT_ALLOWED,
               message: 'permission denied: cannot publish this source',
+              request: { case: 'addTrack', value: req },
+            }),
+          });
+          return;
+        }
+        if (p.published.size >= LIMITS.tracksPerParticipant) {
+          this.write({
+            case: 'requestResponse',
+            value: new RequestResponse({
+              reason: RequestResponse_Reason.LIMIT_EXCEEDED,
+              message: `at most ${LIMITS.tracksPerParticipant} published tracks`,
               request: { case: 'addTrack', value: req },
             }),
           });
@@ -284,7 +320,7 @@ export class SignalSession {
           }
           for (const other of this.room.participants.values()) {
             const f = other !== p ? other.published.get(sid) : undefined;
-            if (f) p.subscribe(f);
+            if (f?.announced) p.subscribe(f);
           }
         }
         return;
@@ -311,6 +347,19 @@ export class SignalSession {
               requestId: req.requestId,
               reason: RequestResponse_Reason.NOT_ALLOWED,
               message: 'permission denied: canUpdateOwnMetadata is not granted',
+              request: { case: 'updateMetadata', value: req },
+            }),
+          });
+          return;
+        }
+        const tooBig = checkParticipantUpdate(p, req);
+        if (tooBig) {
+          this.write({
+            case: 'requestResponse',
+            value: new RequestResponse({
+              requestId: req.requestId,
+              reason: RequestResponse_Reason.LIMIT_EXCEEDED,
+              message: tooBig,
               request: { case: 'updateMetadata', value: req },
             }),
           });

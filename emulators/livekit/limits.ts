@@ -1,0 +1,33 @@
+/**
+ * Per-participant bounds. They keep one client from growing the server's memory (and every other
+ * client's, since participant info is fanned out to the whole room) without limit.
+ */
+export const LIMITS = {
+  /** Bytes of participant metadata (LiveKit allows 64 KiB). */
+  metadataBytes: 64 * 1024,
+  /** Bytes of all attribute keys and values together. */
+  attributesBytes: 64 * 1024,
+  /** Characters of a display name. */
+  nameLength: 1024,
+  /** Tracks one participant may publish at a time. */
+  tracksPerParticipant: 32,
+} as const;
+
+/** Why an update is refused, or undefined when it fits. */
+export function checkParticipantUpdate(
+  current: { attributes: Record<string, string> },
+  update: { name?: string; metadata?: string; attributes?: Record<string, string> },
+): string | undefined {
+  if (update.name !== undefined && update.name.length > LIMITS.nameLength)
+    return `name longer than ${LIMITS.nameLength} characters`;
+  if (update.metadata !== undefined && Buffer.byteLength(update.metadata) > LIMITS.metadataBytes)
+    return `metadata larger than ${LIMITS.metadataBytes} bytes`;
+  if (update.attributes) {
+    const merged = { ...current.attributes, ...update.attributes };
+    let size = 0;
+    for (const [k, v] of Object.entries(merged))
+      if (v !== '') size += Buffer.byteLength(k) + Buffer.byteLength(v);
+    if (size > LIMITS.attributesBytes) return `attributes larger than ${LIMITS.attributesBytes} bytes`;
+  }
+  return undefined;
+}
