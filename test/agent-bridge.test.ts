@@ -80,6 +80,10 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
       ),
     ).toBe(true);
     await until(() => seen.includes('speaking') && seen.at(-1) === 'listening', 'speaking then listening');
+    // Input reached the model as 16 kHz frames of at most 40 ms (20 ms here), straight from the FFI.
+    const st = stack.gemini.stats()[0]!;
+    expect(st.audioInFrames).toBeGreaterThan(0);
+    expect(st.audioInSeconds / st.audioInFrames).toBeLessThanOrEqual(0.04);
   });
 
   it('barge-in: the user talking over the agent drops its queued speech at once', async () => {
@@ -192,5 +196,22 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
     expect(agent.attributes['lk.agent.error']).toMatch(/API key/);
     expect(agent.attributes['lk.agent.error']).not.toContain('not-the-key');
+  });
+
+  it('video: when enabled, the camera of the participant attended is sampled as ≤768 px JPEG', async () => {
+    const { stack } = await withAgent('r-video', { video: { enabled: true, fps: 1 } }, { pacing: 4 });
+    const alice = await human(stack, 'r-video', 'alice');
+    await alice.publishCamera(1280, 720);
+    await until(() => stack.gemini.stats()[0]!.videoFrames >= 2, 'video frames at the model', 60_000);
+  });
+
+  it('video is off by default', async () => {
+    const { stack, bridge } = await withAgent('r-novideo', {}, { pacing: 4 });
+    const alice = await human(stack, 'r-novideo', 'alice');
+    await alice.publishCamera(320, 240);
+    await until(() => bridge.state === 'listening', 'agent ready');
+    await alice.mic.say(0.6);
+    await until(() => alice.finals(alice.mic.sid)[0], 'a turn went by');
+    expect(stack.gemini.stats()[0]!.videoFrames).toBe(0);
   });
 });
