@@ -220,4 +220,33 @@ describe('LiveSession against the Gemini emulator', () => {
     await closed;
     await expect.poll(() => emu.sessions().length).toBe(0);
   });
+
+  it('keeps sending user audio while a blocking tool call is pending', async () => {
+    const { emu, live } = await setup(
+      {
+        scenario: {
+          turns: [{ steps: [{ toolCall: { name: 'slow', args: {} } }, { say: 'done {{result}}' }] }],
+        },
+      },
+      {
+        config: {
+          inputAudioTranscription: {},
+          outputAudioTranscription: {},
+          sessionResumption: {},
+          tools: [{ functionDeclarations: [{ name: 'slow', description: 'takes a while' }] }],
+        },
+      },
+    );
+    await live.start();
+    const call = once(live, 'toolCall');
+    live.sendText('go');
+    const [[fc]] = await call;
+    const before = emu.stats()[0]!.audioInSeconds;
+    send(live, silence(1.0, RATE));
+    await expect.poll(() => emu.stats()[0]!.audioInSeconds).toBeCloseTo(before + 1.0, 2);
+    const answer = reply(live);
+    live.sendToolResponse([{ id: fc!.id, name: 'slow', response: { output: 'ok' } }]);
+    expect(await answer).toContain('done');
+    expect(emu.stats()).toHaveLength(1);
+  });
 });
