@@ -3,6 +3,7 @@ import { RoomBridge } from './bridge/room-bridge.ts';
 import { ConfigError, loadWorkerConfig, resolveRoomConfig } from './config.ts';
 import { reportSessions } from './load.ts';
 import type { Logger } from './log.ts';
+import { startJobOps } from './ops/job.ts';
 import { defaultRegistry } from './tools/index.ts';
 
 /**
@@ -12,10 +13,12 @@ import { defaultRegistry } from './tools/index.ts';
  */
 export default defineAgent({
   entry: async (ctx: JobContext) => {
-    const logger = log().child({ job: ctx.job.id }) as unknown as Logger;
+    const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
     const worker = loadWorkerConfig();
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_ALL);
     const room = ctx.room;
+    const ops = startJobOps({ room, logger, shutdown: (reason) => ctx.shutdown(reason) });
+    ctx.addShutdownCallback(() => ops.aclose());
     let config: ReturnType<typeof resolveRoomConfig>;
     try {
       config = resolveRoomConfig(worker.room, {
@@ -25,6 +28,7 @@ export default defineAgent({
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : String(err);
       logger.error(`room ${room.name}: ${message}`);
+      ops.error('config');
       await room.localParticipant
         ?.setAttributes({ 'lk.agent.state': 'failed', 'lk.agent.error': message })
         .catch(() => {});
@@ -41,9 +45,11 @@ export default defineAgent({
       }),
     });
     bridge.on('sessions', (n) => reportSessions(ctx.job.id, n));
+    ops.attach(bridge);
     ctx.addShutdownCallback(async () => {
       await bridge.aclose();
       reportSessions(ctx.job.id, 0);
+      await ops.aclose(); // again, after the bridge's last counts
     });
     logger.info({ room: room.name, policy: config.policy, model: config.model }, 'agent joined');
     await bridge.start();

@@ -89,9 +89,14 @@ function snapshot(): { idle: number; total: number } {
 
 /**
  * Worker load: the larger of CPU use and the share of `maxSessions` in use, so a worker full of idle
- * sessions stops taking jobs as surely as a busy one.
+ * sessions stops taking jobs as surely as a busy one. `cpu: false` (`AGENT_LOAD_CPU=false`) counts
+ * sessions only.
  */
-export function loadFunction(dir: string, maxSessions: number): () => Promise<number> {
-  const cpu = cpuSampler();
+export function loadFunction(
+  dir: string,
+  maxSessions: number,
+  o: { cpu?: boolean } = {},
+): () => Promise<number> {
+  const cpu = o.cpu === false ? () => 0 : cpuSampler();
   return async () => Math.max(cpu(), Math.min(1, countSessions(dir) / maxSessions));
 }

@@ -1,7 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { cli, ServerOptions } from '@livekit/agents';
 import { ConfigError, loadWorkerConfig } from './config.ts';
-import { ensureLoadDir, loadFunction } from './load.ts';
+import { ensureLoadDir, LOAD_DIR_ENV, loadFunction } from './load.ts';
+import { logger } from './log.ts';
+import { opsSettings } from './ops/settings.ts';
+import { startWorkerOps } from './ops/worker.ts';
 
 /**
  * `npm run agent` (= `node agent/main.ts start`): the LiveKit agent worker. Environment: LIVEKIT_URL,
@@ -11,19 +14,34 @@ import { ensureLoadDir, loadFunction } from './load.ts';
  * every problem listed. SIGTERM drains: no new jobs, running rooms finish.
  */
 let config: ReturnType<typeof loadWorkerConfig>;
+let settings: ReturnType<typeof opsSettings>;
 try {
   config = loadWorkerConfig();
+  settings = opsSettings();
 } catch (err) {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || (err instanceof Error && err.message.startsWith('invalid agent'))) {
     console.error(err.message);
     process.exit(2);
   }
   throw err;
 }
 
+const ownLoadDir = !process.env[LOAD_DIR_ENV];
 const loadDir = ensureLoadDir();
 const port = Number(process.env.AGENT_HTTP_PORT) || undefined;
 const idle = Number(process.env.AGENT_IDLE_PROCESSES);
+// Metrics/health server, drain notice for job processes (agent/ops/); see docs/scaling.md.
+const ops = startWorkerOps({
+  settings,
+  loadDir,
+  removeLoadDir: ownLoadDir,
+  loadThreshold: config.loadThreshold,
+  agentName: config.agentName,
+});
+ops.listening.catch((err: unknown) => {
+  logger().error({ err: String(err) }, 'metrics server cannot listen (AGENT_METRICS_PORT)');
+  process.exit(1);
+});
 
 cli.runApp(
   new ServerOptions({
@@ -32,8 +50,9 @@ cli.runApp(
     wsURL: config.livekitUrl,
     apiKey: config.livekitApiKey,
     apiSecret: config.livekitApiSecret,
-    loadFunc: loadFunction(loadDir, config.maxSessions),
+    loadFunc: ops.observeLoad(loadFunction(loadDir, config.maxSessions, { cpu: settings.loadCpu })),
     loadThreshold: config.loadThreshold,
+    drainTimeout: settings.drainTimeoutMs,
     ...(port && { port }),
     ...(Number.isInteger(idle) && idle > 0 && { numIdleProcesses: idle }),
   }),

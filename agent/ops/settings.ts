@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+/**
+ * Operational settings of the worker (environment only):
+ * - `AGENT_METRICS_PORT` — Prometheus `/metrics` and `/healthz` port. Default 9464; `0` picks a free port
+ *   (logged as `metrics server listening` with its `port`); `off` disables the server.
+ * - `AGENT_METRICS_HOST` — interface the metrics server binds. Default all interfaces.
+ * - `AGENT_DRAIN_TIMEOUT_S` — longest drain after SIGTERM, s (default 600). Keep it below the
+ *   orchestrator's grace period (Kubernetes `terminationGracePeriodSeconds`, compose `stop_grace_period`).
+ * - `AGENT_DRAIN_WRAP_UP_S` — the last part of the drain, s (default 30): from then on every conversation
+ *   ends at its next turn boundary. A value ≥ the drain timeout ends conversations right after their
+ *   current turn (fast rollouts); before the wrap-up they simply go on.
+ * - `AGENT_LOAD_CPU` — count machine CPU in the reported load (default true); `false` reports sessions only.
+ */
+export interface OpsSettings {
+  /** `undefined`: metrics server off. */
+  metricsPort: number | undefined;
+  metricsHost: string | undefined;
+  drainTimeoutMs: number;
+  wrapUpMs: number;
+  loadCpu: boolean;
+}
+
+const schema = z.object({
+  AGENT_METRICS_PORT: z
+    .string()
+    .regex(/^(off|\d{1,5})$/i, 'must be a port number (0 = any free port) or "off"')
+    .refine((v) => /^off$/i.test(v) || Number(v) <= 65_535, 'must be at most 65535')
+    .default('9464'),
+  AGENT_METRICS_HOST: z.string().min(1).optional(),
+  AGENT_DRAIN_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(600),
+  AGENT_DRAIN_WRAP_UP_S: z.coerce.number().min(0).max(86_400).default(30),
+  AGENT_LOAD_CPU: z
+    .string()
+    .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be true or false')
+    .default('true'),
+});
+
+/** Reads the settings; throws an Error listing every invalid variable. */
+export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
+  const raw = Object.fromEntries(
+    Object.keys(schema.shape)
+      .map((k) => [k, env[k]] as const)
+      .filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${String(i.path[0])}: ${i.message}`);
+    throw new Error(`invalid agent operations settings (environment):\n${lines.join('\n')}`);
+  }
+  const s = parsed.data;
+  return {
+    metricsPort: /^off$/i.test(s.AGENT_METRICS_PORT) ? undefined : Number(s.AGENT_METRICS_PORT),
+    metricsHost: s.AGENT_METRICS_HOST,
+    drainTimeoutMs: s.AGENT_DRAIN_TIMEOUT_S * 1000,
+    wrapUpMs: s.AGENT_DRAIN_WRAP_UP_S * 1000,
+    loadCpu: /^(1|true|yes|on)$/i.test(s.AGENT_LOAD_CPU),
+  };
+}
