@@ -42,7 +42,9 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
   const config = loadLiveKitConfig(configPath);
   const raw = (parse(readFileSync(configPath, 'utf8')) ?? {}) as {
     room?: { empty_timeout?: number; departure_timeout?: number; max_participants?: number };
+    rtc?: { port_range_start?: number; port_range_end?: number; node_ip?: string };
   };
+  const rtc = raw.rtc ?? {};
   const keys = o.keys ?? config.keys;
   const [apiKey, apiSecret] = Object.entries(keys)[0] ?? [];
   if (!apiKey || apiSecret === undefined) throw new Error('LiveKit dev server: no API key configured');
@@ -64,6 +66,11 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
       maxBufferedBytes: 16 * 1024 * 1024,
       tokenRefreshInterval: (o.tokenRefreshInterval ?? 300) * 1000,
       refreshedTokenTtl: 15 * 60,
+      peer: {
+        portRange:
+          rtc.port_range_start && rtc.port_range_end ? [rtc.port_range_start, rtc.port_range_end] : undefined,
+        nodeIp: rtc.node_ip,
+      },
     },
     maxSignalFrame: 1024 * 1024,
     log: (msg, extra) => logger.warn(extra ?? {}, msg),

@@ -16,7 +16,7 @@ import type { RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver } from 'werif
 import type { JoinGrants } from './auth.ts';
 import { newId } from './ids.ts';
 import type { TrackForwarder } from './media-forwarder.ts';
-import { createPeerConnection, keepBundle, stampMsid, trackIdsByMid } from './peer.ts';
+import { createPeerConnection, keepBundle, type PeerOptions, stampMsid, trackIdsByMid } from './peer.ts';
 
 /** Where a participant's server → client signal messages go (the live signal socket, if any). */
 export type SignalMessage = SignalResponse['message'];
@@ -96,7 +96,7 @@ export class Participant {
   constructor(
     grants: JoinGrants,
     host: ParticipantHost,
-    options: { clientProtocol: number; autoSubscribe: boolean },
+    options: { clientProtocol: number; autoSubscribe: boolean; peer?: PeerOptions },
   ) {
     this.grants = grants;
     this.identity = grants.identity;
@@ -118,7 +118,7 @@ export class Participant {
       agent: grants.agent || grants.kind === 'agent',
     });
 
-    this.publisher = createPeerConnection();
+    this.publisher = createPeerConnection(options.peer);
     this.publisher.onTrack.subscribe((track) => this.onPublisherTrack(track));
     this.publisher.onDataChannel.subscribe((dc) => {
       const kind = dc.label === '_lossy' ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
@@ -127,7 +127,7 @@ export class Participant {
       });
     });
 
-    this.subscriber = createPeerConnection();
+    this.subscriber = createPeerConnection(options.peer);
     this.subscriber.connectionStateChange.subscribe((state) => {
       if (state === 'connected' && this.state === ParticipantInfo_State.JOINED) {
         this.state = ParticipantInfo_State.ACTIVE;

@@ -36,9 +36,19 @@ function codecs() {
   };
 }
 
+/** Network settings of the server's peer connections (livekit.yaml `rtc:`). */
+export interface PeerOptions {
+  /** UDP port range for ICE (`rtc.port_range_start`/`port_range_end`); any port when absent. */
+  portRange?: [number, number];
+  /** Extra address to advertise as a host candidate (`rtc.node_ip`), e.g. a container's published IP. */
+  nodeIp?: string;
+}
+
 /** A werift peer connection configured for the dev server: host candidates only, IPv4 UDP. */
-export function createPeerConnection(): RTCPeerConnection {
+export function createPeerConnection(options: PeerOptions = {}): RTCPeerConnection {
   return new RTCPeerConnection({
+    icePortRange: options.portRange,
+    iceAdditionalHostAddresses: options.nodeIp ? [options.nodeIp] : undefined,
     codecs: codecs(),
     headerExtensions: {
       audio: [useSdesMid(), useAudioLevelIndication()],

@@ -22,6 +22,7 @@ import { newId } from './ids.ts';
 import { checkParticipantUpdate, LIMITS } from './limits.ts';
 import { TrackForwarder } from './media-forwarder.ts';
 import { Participant, type SignalMessage, type SignalSink } from './participant.ts';
+import type { PeerOptions } from './peer.ts';
 import type { Room } from './room.ts';
 import { mergeAttributes, type RoomRegistry } from './room-registry.ts';
 
@@ -42,6 +43,8 @@ export interface SignalOptions {
   tokenRefreshInterval: number;
   /** Lifetime of refreshed tokens, seconds. */
   refreshedTokenTtl: number;
+  /** Network settings for participants' peer connections. */
+  peer: PeerOptions;
   /** API key → secret, to sign refreshed tokens. */
   keys: Record<string, string>;
   log: (msg: string, extra?: Record<string, unknown>) => void;
@@ -109,6 +112,7 @@ export class SignalSession {
     const participant = new Participant(grants, room, {
       clientProtocol: query.clientProtocol,
       autoSubscribe: query.autoSubscribe,
+      peer: this.options.peer,
     });
     this.room = room;
     this.participant = participant;
