@@ -214,4 +214,33 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => alice.finals(alice.mic.sid)[0], 'a turn went by');
     expect(stack.gemini.stats()[0]!.videoFrames).toBe(0);
   });
+
+  it('a join during a reply is told to the model afterwards, without cutting the reply', async () => {
+    const say = 'Here is a complete answer that nobody should cut short just because someone came in.';
+    const { stack, bridge } = await withAgent('r-join', {}, { scenario: { turns: [{ steps: [{ say }] }] } });
+    const alice = await human(stack, 'r-join', 'alice');
+    await until(() => alice.ears.size && bridge.state === 'listening', 'agent ready');
+    await alice.mic.say(0.8);
+    await until(() => bridge.state === 'speaking', 'agent speaking');
+    await human(stack, 'r-join', 'bob');
+    const sid = alice.agentTrackSid()!;
+    const answer = await until(() => alice.finals(sid)[0], 'agent transcript');
+    expect(answer.text.replace(/\s+/g, ' ').trim()).toBe(say);
+    expect(stack.gemini.stats()[0]!.interruptions).toBe(0);
+  });
+
+  it('a participant leaves, another joins and is answered; closing the bridge leaves no Live session open', async () => {
+    const { stack, bridge } = await withAgent('r-rejoin', {}, { pacing: 4 });
+    const first = await human(stack, 'r-rejoin', 'alice');
+    await until(() => first.ears.size && bridge.state === 'listening', 'agent ready');
+    await first.close();
+    const again = await human(stack, 'r-rejoin', 'alice2');
+    await until(() => again.ears.size > 0, 'agent track again');
+    await again.mic.say(0.8);
+    await until(() => again.heardMs() > 300, 'answered after rejoining');
+    expect(stack.gemini.sessions()).toHaveLength(1);
+    await bridge.aclose();
+    await until(() => stack.gemini.sessions().length === 0, 'Live session closed');
+    expect(bridge.sessionCount).toBe(0);
+  });
 });
