@@ -18,8 +18,12 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
     emu = undefined;
   });
 
-  async function session(config: LiveConnectConfig = {}, pacing: Pacing = Number.POSITIVE_INFINITY) {
-    emu = await start({ pacing });
+  async function session(
+    config: LiveConnectConfig = {},
+    pacing: Pacing = Number.POSITIVE_INFINITY,
+    options: Parameters<typeof start>[0] = {},
+  ) {
+    emu = await start({ pacing, ...options });
     const r = await connect(emu.url, { config: { inputAudioTranscription: {}, ...config } });
     open.push(r);
     return r;
@@ -46,6 +50,42 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
     const stats = emu!.stats()[0]!;
     expect(stats.interruptions).toBe(1);
     expect(stats.turnLog.map((t) => t.interrupted)).toEqual([true, false]);
+  });
+
+  it('turnCompleteAfterPlayback: generation runs ahead, barge-in during playback still interrupts', async () => {
+    const r = await session({}, Number.POSITIVE_INFINITY, { turnCompleteAfterPlayback: true });
+    r.session.sendRealtimeInput({
+      text: 'please give me a rather long answer so that playback takes a while',
+    });
+    const generated = await r.waitFor((m) => m.serverContent?.generationComplete === true);
+    sendPcm(r.session, utterance(RATE, { lead: 0, speech: 0.5, trail: 0.6 }), RATE);
+    const interrupted = await r.waitFor((m) => m.serverContent?.interrupted === true);
+    expect(r.messages.indexOf(interrupted)).toBeGreaterThan(r.messages.indexOf(generated));
+    expect(
+      r.messages.slice(0, r.messages.indexOf(interrupted)).some((m) => m.serverContent?.turnComplete),
+    ).toBe(false);
+    await r.turnComplete(2);
+    const [first, second] = emu!.stats()[0]!.turnLog;
+    expect(first!.interrupted).toBe(true);
+    // The echo (0.5 s) was generated at once but its turn lasted as long as its playback.
+    expect(second!.completedAt! - second!.firstResponseAt!).toBeGreaterThan(450);
+  });
+
+  it('clientContent interrupts generation even with NO_INTERRUPTION', async () => {
+    const r = await session(
+      { realtimeInputConfig: { activityHandling: ActivityHandling.NO_INTERRUPTION } },
+      2, // the first answer (~3 s of speech) leaves a 1.5 s window to interrupt it
+    );
+    r.session.sendRealtimeInput({ text: 'talk for a while please, a few seconds at least' });
+    await r.waitFor((m) => (m.serverContent?.modelTurn?.parts?.length ?? 0) > 0);
+    r.session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'stop' }] }], turnComplete: true });
+    await r.waitFor((m) => m.serverContent?.interrupted === true);
+    await r.turnComplete(2);
+    expect(transcripts(r)).toEqual([]);
+    expect(emu!.stats()[0]!.turnLog.map((t) => [t.trigger, t.interrupted])).toEqual([
+      ['text', true],
+      ['clientContent', false],
+    ]);
   });
 
   it('NO_INTERRUPTION: speech during the answer waits for the next turn', async () => {

@@ -11,6 +11,7 @@
  *   --chunk-ms N             model audio chunk length (default 40)
  *   --scenario FILE          JSON scenario (see scenario.ts)
  *   --binary-frames          send server frames as binary UTF-8 JSON
+ *   --turn-complete-after-playback  hold turnComplete until the audio has played out at real time
  *   --connection-lifetime-ms, --go-away-notice-ms, --audio-session-limit-ms, --video-session-limit-ms,
  *   --resumption-handle-ttl-ms, --max-payload-bytes   limits (defaults: Google's documented values)
  *   --verbose                log sessions to stderr
@@ -31,6 +32,7 @@ const { values } = parseArgs({
     'chunk-ms': { type: 'string' },
     scenario: { type: 'string' },
     'binary-frames': { type: 'boolean', default: false },
+    'turn-complete-after-playback': { type: 'boolean', default: false },
     'connection-lifetime-ms': { type: 'string' },
     'go-away-notice-ms': { type: 'string' },
     'audio-session-limit-ms': { type: 'string' },
@@ -82,6 +84,7 @@ const emulator = await start({
   chunkMs: num('chunk-ms', values['chunk-ms']),
   scenario: values.scenario ? loadScenario(values.scenario) : undefined,
   binaryFrames: values['binary-frames'],
+  turnCompleteAfterPlayback: values['turn-complete-after-playback'],
   limits,
   log: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
 });

@@ -79,6 +79,13 @@ export interface GeminiEmulatorOptions {
   responseDelayMs?: number;
   /** Length of each model audio chunk (20–40 ms like the service). Default 40. */
   chunkMs?: number;
+  /**
+   * Send `turnComplete` only once the turn's audio would have finished playing at real time (the
+   * service's behaviour: generation runs ahead, `generationComplete` comes first, and speech in the gap
+   * still interrupts). Default false: `turnComplete` follows `generationComplete` at once, so a fast
+   * `pacing` makes whole turns fast.
+   */
+  turnCompleteAfterPlayback?: boolean;
   /** Scripted behaviour; without one the model echoes audio and answers text deterministically. */
   scenario?: Scenario;
   /**
@@ -101,6 +108,7 @@ export interface ResolvedOptions {
   pacing: Pacing;
   responseDelayMs: number;
   chunkMs: number;
+  turnCompleteAfterPlayback: boolean;
   scenario: Scenario | undefined;
   respond: Responder | undefined;
   limits: EmulatorLimits;
@@ -124,6 +132,7 @@ export function resolveOptions(options: GeminiEmulatorOptions = {}): ResolvedOpt
     pacing,
     responseDelayMs: options.responseDelayMs ?? 0,
     chunkMs,
+    turnCompleteAfterPlayback: options.turnCompleteAfterPlayback ?? false,
     scenario: options.scenario,
     respond: options.respond,
     limits: { ...DEFAULT_LIMITS, ...options.limits },

@@ -115,6 +115,8 @@ interface ActiveTurn {
   promptDetails: { modality: string; tokenCount: number }[];
   responseTokens: number;
   responseModality: 'AUDIO' | 'TEXT';
+  /** When the client finishes playing this turn's audio, if it plays every chunk on arrival. */
+  playbackEnd: number;
   spoken: string[];
   callIds: Set<string>;
 }
@@ -551,6 +553,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   #onClientContent(content: ClientContent): void {
+    // "A message here will interrupt any current model generation" (LiveClientContent), whatever
+    // activityHandling says: that setting is about voice activity.
+    this.#interrupt();
     let lastUser = '';
     for (const turn of content.turns ?? []) {
       const text = (turn.parts ?? []).map((p) => p.text ?? '').join('');
@@ -560,7 +565,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
     if (content.turnComplete) {
       this.stats.textInputs++;
-      if (this.#cfg.interrupts) this.#interrupt();
       this.#onUserInput({ trigger: 'clientContent', inputEndAt: now(), text: lastUser }, false);
     }
   }
@@ -648,6 +652,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       responseTokens: 0,
       responseModality: this.#cfg.textOutput ? 'TEXT' : 'AUDIO',
       spoken: [],
+      playbackEnd: 0,
       callIds: new Set(),
     };
     this.#turn = turn;
@@ -701,6 +706,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
     signal.throwIfAborted();
     if (turn.generated) this.#send({ serverContent: { generationComplete: true } });
+    if (this.#ctx.options.turnCompleteAfterPlayback) {
+      // Like the service: generation may run ahead of real time, but the turn (and with it the chance
+      // to barge in) lasts until the client has played the audio out.
+      const left = turn.playbackEnd - now();
+      if (left > 0) await sleep(left, undefined, { signal });
+    }
     this.#endTurn(turn, false);
   }
 
@@ -752,6 +763,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       });
       this.stats.audioOutChunks++;
       this.stats.audioOutSeconds += part.length / OUTPUT_RATE;
+      turn.playbackEnd = Math.max(turn.playbackEnd, now()) + (part.length / OUTPUT_RATE) * 1000;
       // Transcript pieces are spread over the audio, as the service streams them alongside.
       const until = Math.ceil(((i + 1) / chunks) * words.length);
       if (this.#cfg.outputTranscription && until > word) {
