@@ -1,5 +1,6 @@
 import {
   DisconnectReason,
+  LogLevel,
   type Participant,
   ParticipantKind,
   type RemoteParticipant,
@@ -8,6 +9,7 @@ import {
   Room,
   RoomEvent,
   RpcError,
+  setLogLevel,
   type TextStreamReader,
   TokenSource,
   Track,
@@ -32,6 +34,10 @@ const TOPIC_CHAT = 'lk.chat';
 const ATTR_AGENT_STATE = 'lk.agent.state';
 const ATTR_SEGMENT_ID = 'lk.segment_id';
 const ATTR_FINAL = 'lk.transcription_final';
+const ATTR_TRACK_ID = 'lk.transcribed_track_id';
+// The SDK logs every signalling step at info; the page reports what matters itself.
+setLogLevel(LogLevel.warn);
+
 const AGENT_STATES = new Set<AgentState>(['initializing', 'idle', 'listening', 'thinking', 'speaking']);
 
 export interface LiveKitCallOptions {
@@ -58,6 +64,7 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
   #audioElements = new Map<string, HTMLMediaElement>();
   /** Remote video tiles by track sid (the owner may be gone when the track ends). */
   #videoKeys = new Map<string, string>();
+  #chatCount = 0;
 
   constructor(o: LiveKitCallOptions) {
     super();
@@ -154,11 +161,15 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
     this.#emitMedia();
   }
 
+  /** Sends a chat message; it shows at once, marked final once the room has it. */
   async sendChat(text: string): Promise<void> {
     const room = this.#room;
     if (!room || !text.trim()) return;
-    const info = await room.localParticipant.sendText(text, { topic: TOPIC_CHAT });
-    this.transcript.set(`chat:${info.id}`, this.#speaker(room.localParticipant.identity), text, true, 'chat');
+    const key = `chat:local-${++this.#chatCount}`;
+    const me = this.#speaker(room.localParticipant.identity);
+    this.transcript.set(key, me, text, false, 'chat');
+    await room.localParticipant.sendText(text, { topic: TOPIC_CHAT });
+    this.transcript.set(key, me, text, true, 'chat');
   }
 
   /** Ends the call and says so; idempotent. */
@@ -248,8 +259,11 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
    */
   async #readTranscription(reader: TextStreamReader, senderIdentity: string): Promise<void> {
     const attrs = reader.info.attributes ?? {};
-    const key = `${senderIdentity}:${attrs[ATTR_SEGMENT_ID] ?? reader.info.id}`;
-    const speaker = this.#speaker(senderIdentity);
+    // The speaker is whoever owns the transcribed track; the sender identity (which agents set to the
+    // speaker, and LiveKit keeps for agents' text streams) is the fallback.
+    const speakerIdentity = this.#trackOwner(attrs[ATTR_TRACK_ID]) ?? senderIdentity;
+    const key = `${speakerIdentity}:${attrs[ATTR_SEGMENT_ID] ?? reader.info.id}`;
+    const speaker = this.#speaker(speakerIdentity);
     let text = '';
     try {
       for await (const chunk of reader) {
@@ -261,6 +275,15 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
     }
     const final = attrs[ATTR_FINAL] === 'true' || speaker.role === 'agent';
     this.transcript.set(key, speaker, text, final);
+  }
+
+  #trackOwner(trackSid: string | undefined): string | undefined {
+    const room = this.#room;
+    if (!trackSid || !room) return undefined;
+    if (room.localParticipant.trackPublications.has(trackSid)) return room.localParticipant.identity;
+    for (const p of room.remoteParticipants.values())
+      if (p.trackPublications.has(trackSid)) return p.identity;
+    return undefined;
   }
 
   #legacyTranscription(segments: TranscriptionSegment[], p?: Participant): void {

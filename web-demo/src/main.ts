@@ -127,8 +127,10 @@ async function join(ev: SubmitEvent): Promise<void> {
   setAgentState('absent');
   ui.camera.disabled = ui.screen.disabled = mode === 'direct';
 
+  let wasConnected = false;
   current.on('status', (status) => {
     if (call !== current) return;
+    if (status === 'connected') wasConnected = true;
     setPhase(status, STATUS_LABEL[status]);
     const inCall = status !== 'ended';
     ui.callPanel.hidden = !inCall;
@@ -137,7 +139,7 @@ async function join(ev: SubmitEvent): Promise<void> {
       call = null;
       visualiser.detach();
       ui.join.disabled = false;
-      ui.join.textContent = 'Rejoin';
+      ui.join.textContent = wasConnected ? 'Rejoin' : 'Join';
       ui.join.focus();
     }
   });
