@@ -1,4 +1,4 @@
-import { type Room, RoomEvent } from '@livekit/rtc-node';
+import { type Participant, type Room, RoomEvent } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
 import {
@@ -75,4 +75,22 @@ describe('LiveKit dev server: rtc-node audio', () => {
     expect(seen.frames).toBe(15);
     expect(seen.width).toBeGreaterThan(0);
   }, 90_000);
+
+  it('reports active speakers from the publishers’ audio levels', async () => {
+    const talker = await connectRtc(server, 'talker', 'speakers');
+    rooms.push(talker);
+    const listener = await connectRtc(server, 'listener', 'speakers');
+    rooms.push(listener);
+    const speaking = once<[Participant[]]>(listener as never, RoomEvent.ActiveSpeakersChanged, (s) =>
+      s.some((p) => p.identity === 'talker'),
+    );
+    const stop = await publishTone(talker, 300);
+    stops.push(stop);
+    await speaking;
+    const quiet = once<[Participant[]]>(listener as never, RoomEvent.ActiveSpeakersChanged, (s) =>
+      s.every((p) => p.identity !== 'talker'),
+    );
+    stop();
+    await quiet;
+  }, 60_000);
 });

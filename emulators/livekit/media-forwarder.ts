@@ -7,7 +7,10 @@ interface Source {
   unsubscribe: () => void;
 }
 
-/** Lowest → highest; a simulcast publisher may send any subset. */
+/** -dBov at or below which an audio packet counts as speech (LiveKit's default threshold). */
+const ACTIVE_DBOV = 35;
+
+/** Preferred simulcast layers, in order; a simulcast publisher may send any subset. */
 const LAYER_PREFERENCE = ['h', 'q', 'f', ''];
 
 /**
@@ -28,6 +31,11 @@ export class TrackForwarder {
   private closed = false;
   /** Packets received from the publisher on the forwarded layer. */
   packetsIn = 0;
+  /** RTP header extension id of the publisher's `ssrc-audio-level` (RFC 6464), when negotiated. */
+  audioLevelExtId: number | undefined;
+  private levelPackets = 0;
+  private activePackets = 0;
+  private activeLevelSum = 0;
   /** Set once media arrived and the room was told about the track. */
   announced = false;
   readonly createdAt = Date.now();
@@ -69,10 +77,36 @@ export class TrackForwarder {
   private forward(key: string, rtp: RtpPacket): void {
     if (key !== this.selected || this.closed) return;
     this.packetsIn++;
+    if (this.audioLevelExtId !== undefined) this.observeLevel(rtp);
     if (this.sinks.size === 0) return;
     // Extension ids are per connection: the publisher's mapping means nothing on a subscriber's.
     rtp.header.extensions = [];
     for (const sink of this.sinks) sink.sendRtp(rtp).catch(() => {});
+  }
+
+  private observeLevel(rtp: RtpPacket): void {
+    const ext = rtp.header.extensions.find((e) => e.id === this.audioLevelExtId);
+    const byte = ext?.payload[0];
+    if (byte === undefined) return;
+    const dBov = byte & 0x7f; // 0 = loudest, 127 = silence
+    this.levelPackets++;
+    if (dBov <= ACTIVE_DBOV) {
+      this.activePackets++;
+      this.activeLevelSum += 10 ** (-dBov / 20);
+    }
+  }
+
+  /**
+   * Speech activity since the last call: active when enough packets were louder than the threshold;
+   * `level` is their mean linear amplitude (0–1), what clients show as a participant's audio level.
+   */
+  takeAudioActivity(): { active: boolean; level: number } {
+    const active = !this.info.muted && this.levelPackets > 0 && this.activePackets / this.levelPackets >= 0.3;
+    const level = this.activePackets > 0 ? this.activeLevelSum / this.activePackets : 0;
+    this.levelPackets = 0;
+    this.activePackets = 0;
+    this.activeLevelSum = 0;
+    return { active, level };
   }
 
   addSink(sender: RTCRtpSender): void {

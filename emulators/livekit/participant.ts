@@ -16,7 +16,16 @@ import type { RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver } from 'werif
 import type { JoinGrants } from './auth.ts';
 import { newId } from './ids.ts';
 import type { TrackForwarder } from './media-forwarder.ts';
-import { createPeerConnection, keepBundle, type PeerOptions, stampMsid, trackIdsByMid } from './peer.ts';
+import {
+  createPeerConnection,
+  extensionIdsByMid,
+  keepBundle,
+  type PeerOptions,
+  stampMsid,
+  trackIdsByMid,
+} from './peer.ts';
+
+const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 
 /** Where a participant's server → client signal messages go (the live signal socket, if any). */
 export type SignalMessage = SignalResponse['message'];
@@ -86,6 +95,8 @@ export class Participant {
   private readonly pendingReliable: Buffer[] = [];
   /** mid → publisher's track cid, from the latest publisher offer. */
   private publisherMids = new Map<string, string>();
+  /** mid → audio-level extension id, from the latest publisher offer. */
+  private audioLevelIds = new Map<string, number>();
   private publisherQueue: Promise<void> = Promise.resolve();
   private negotiating = false;
   private negotiationPending = false;
@@ -228,6 +239,7 @@ export class Participant {
   private async answerPublisher(offer: SessionDescription): Promise<void> {
     if (this.closed) return;
     this.publisherMids = trackIdsByMid(offer.sdp);
+    this.audioLevelIds = extensionIdsByMid(offer.sdp, AUDIO_LEVEL_URI);
     await this.publisher.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
     const answer = await this.publisher.createAnswer();
     await this.publisher.setLocalDescription(answer);
@@ -271,6 +283,7 @@ export class Participant {
       return;
     }
     forwarder.info.mid = mid;
+    if (track.kind === 'audio') forwarder.audioLevelExtId = this.audioLevelIds.get(mid);
     forwarder.attachSource(track, transceiver.receiver);
     if (!forwarder.announced) {
       // Like LiveKit, a track is announced once its media arrives, not at add_track: a publication the

@@ -156,3 +156,15 @@ export function keepBundle(offer: string, answer: string): string {
   else session.push(group);
   return joinSdp(session, media);
 }
+
+/** mid → the id the offer gave an RTP header extension (`a=extmap:<id> <uri>`), for m-lines that have it. */
+export function extensionIdsByMid(sdp: string, uri: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of splitSdp(sdp).media) {
+    const mid = midOf(m);
+    const line = m.lines.find((l) => l.startsWith('a=extmap:') && l.split(' ')[1] === uri);
+    if (mid === undefined || !line) continue;
+    out.set(mid, Number.parseInt(line.slice('a=extmap:'.length), 10));
+  }
+  return out;
+}

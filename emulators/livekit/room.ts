@@ -7,11 +7,16 @@ import {
   type ParticipantPermission,
   ParticipantUpdate,
   Room as RoomInfo,
+  SpeakerInfo,
+  SpeakersChanged,
+  TrackType,
 } from '@livekit/protocol';
 import { routeDataPacket } from './data-router.ts';
 import { newId } from './ids.ts';
 import type { TrackForwarder } from './media-forwarder.ts';
 import type { Participant, ParticipantHost } from './participant.ts';
+
+const SPEAKER_INTERVAL_MS = 300;
 
 /** Room settings, as CreateRoom and livekit.yaml's `room:` section name them. */
 export interface RoomOptions {
@@ -44,12 +49,42 @@ export class Room implements ParticipantHost {
   private readonly callbacks: RoomCallbacks;
   private emptyTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly speakerTimer: NodeJS.Timeout;
+  /** Participant sid → level, of those currently speaking. */
+  private speaking = new Map<string, number>();
 
   constructor(name: string, options: RoomOptions, callbacks: RoomCallbacks) {
     this.name = name;
     this.options = options;
     this.callbacks = callbacks;
     this.armEmptyTimer(options.emptyTimeout);
+    this.speakerTimer = setInterval(() => this.updateSpeakers(), SPEAKER_INTERVAL_MS);
+    this.speakerTimer.unref();
+  }
+
+  /** Active-speaker detection from publishers' audio levels; sends `speakersChanged` on changes only. */
+  private updateSpeakers(): void {
+    const now = new Map<string, number>();
+    for (const p of this.participants.values()) {
+      let level = 0;
+      for (const f of p.announcedTracks()) {
+        if (f.info.type !== TrackType.AUDIO) continue;
+        const activity = f.takeAudioActivity();
+        if (activity.active) level = Math.max(level, activity.level);
+      }
+      if (level > 0) now.set(p.sid, level);
+    }
+    const changed: SpeakerInfo[] = [];
+    for (const [sid, level] of now) {
+      if (!this.speaking.has(sid)) changed.push(new SpeakerInfo({ sid, level, active: true }));
+    }
+    for (const sid of this.speaking.keys()) {
+      if (!now.has(sid)) changed.push(new SpeakerInfo({ sid, level: 0, active: false }));
+    }
+    this.speaking = now;
+    if (changed.length === 0) return;
+    const message = new SpeakersChanged({ speakers: changed });
+    for (const p of this.participants.values()) p.send({ case: 'speakersChanged', value: message });
   }
 
   toInfo(): RoomInfo {
@@ -138,6 +173,7 @@ export class Room implements ParticipantHost {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.emptyTimer);
+    clearInterval(this.speakerTimer);
     for (const p of [...this.participants.values()]) this.remove(p, reason);
   }
 
