@@ -48,7 +48,11 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
   const keys = o.keys ?? config.keys;
   const [apiKey, apiSecret] = Object.entries(keys)[0] ?? [];
   if (!apiKey || apiSecret === undefined) throw new Error('LiveKit dev server: no API key configured');
-  const logger = pino({ name: 'livekit-dev', level: process.env.LOG_LEVEL ?? o.logLevel ?? 'warn' });
+  // Logs go to stderr: stdout carries only what scripts read (the CLI's URL line).
+  const logger = pino(
+    { name: 'livekit-dev', level: process.env.LOG_LEVEL ?? o.logLevel ?? 'warn' },
+    pino.destination(2),
+  );
   const host = o.host ?? config.host;
   const server = new DevServer({
     port: o.port ?? config.port,
