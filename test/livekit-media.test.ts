@@ -1,14 +1,16 @@
-import { type Participant, type Room, RoomEvent } from '@livekit/rtc-node';
+import { type Participant, type Room, RoomEvent, Room as RtcRoom } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
 import {
   connectRtc,
   measureFrequency,
+  mintToken,
   once,
   publishTone,
   publishVideo,
   receiveVideoFrames,
   startServer,
+  waitFor,
   waitForRemoteAudio,
 } from './livekit-helpers.ts';
 
@@ -92,5 +94,30 @@ describe('LiveKit dev server: rtc-node audio', () => {
     );
     stop();
     await quiet;
+  }, 60_000);
+
+  it('subscribes on request when auto-subscribe is off, and unsubscribes', async () => {
+    const speaker = await connectRtc(server, 'speaker', 'manual');
+    rooms.push(speaker);
+    const picky = new RtcRoom();
+    rooms.push(picky);
+    await picky.connect(server.url, await mintToken(server, 'picky', { room: 'manual' }), {
+      autoSubscribe: false,
+      dynacast: false,
+    });
+    stops.push(await publishTone(speaker, 350));
+    const pub = await waitFor(
+      () => [...(picky.remoteParticipants.get('speaker')?.trackPublications.values() ?? [])][0],
+      'publication listed',
+    );
+    const subscribed = once(picky as never, RoomEvent.TrackSubscribed);
+    pub.setSubscribed(true);
+    const [track] = (await subscribed) as [Parameters<typeof measureFrequency>[0]];
+    const freq = await measureFrequency(track, 0.3);
+    expect(freq).toBeGreaterThan(330);
+    expect(freq).toBeLessThan(370);
+    const unsubscribed = once(picky as never, RoomEvent.TrackUnsubscribed);
+    pub.setSubscribed(false);
+    await unsubscribed;
   }, 60_000);
 });
