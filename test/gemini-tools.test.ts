@@ -121,6 +121,30 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     expect(textOf(r.messages.slice(at), 'outputTranscription')).toBe('Found {"v":2}.');
   });
 
+  it('NON_BLOCKING + willContinue: the call stays open for later responses', async () => {
+    const r = await setup(nonBlocking, { tools: tools(Behavior.NON_BLOCKING) });
+    r.session.sendRealtimeInput({ text: 'look it up' });
+    await r.turnComplete(1);
+    r.session.sendToolResponse({
+      functionResponses: [{ id: 'call-1', name: 'lookup', response: { progress: 50 }, willContinue: true }],
+    });
+    await r.turnComplete(2);
+    r.session.sendToolResponse({
+      functionResponses: [{ id: 'call-1', name: 'lookup', response: { done: true } }],
+    });
+    await r.turnComplete(3);
+    r.session.sendToolResponse({
+      functionResponses: [{ id: 'call-1', name: 'lookup', response: { again: 1 } }],
+    });
+    r.session.sendRealtimeInput({ text: 'bye' });
+    await r.turnComplete(4);
+    const said = textOf(r.messages, 'outputTranscription');
+    expect(said).toContain('Found {"progress":50}.');
+    expect(said).toContain('Found {"done":true}.');
+    expect(said).not.toContain('again');
+    expect(emu!.stats()[0]).toMatchObject({ toolResponses: 3, lateToolResponses: 1 });
+  });
+
   it('NON_BLOCKING + SILENT: the result only enters the context', async () => {
     const r = await setup(nonBlocking, { tools: tools(Behavior.NON_BLOCKING) });
     r.session.sendRealtimeInput({ text: 'look it up' });

@@ -857,7 +857,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         this.stats.lateToolResponses++;
         continue;
       }
-      this.#calls.delete(call.id);
+      // A NON_BLOCKING call answered with willContinue stays open for its further responses.
+      if (call.behavior === 'BLOCKING' || !r.willContinue) this.#calls.delete(call.id);
       const json = JSON.stringify(r.response ?? {});
       this.#addHistory({ role: 'tool', modality: 'TEXT', tokens: textTokens(json), text: json });
       if (call.behavior === 'BLOCKING') {
@@ -873,12 +874,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         results: { ...call.vars.results, [call.name]: r.response ?? {} },
       });
       const request: TurnRequest = { trigger: 'toolResponse', inputEndAt: now(), steps: [{ say }] };
-      if (scheduling === 'INTERRUPT' || scheduling === 'SCHEDULING_UNSPECIFIED') {
-        this.#interrupt(false);
-        this.#request(request);
-      } else {
-        this.#request(request);
-      }
+      // INTERRUPT cuts the running answer short; WHEN_IDLE (also the default) queues behind it.
+      if (scheduling === 'INTERRUPT') this.#interrupt(false);
+      this.#request(request);
     }
     if (!this.#turn) this.#resumptionUpdate();
   }
