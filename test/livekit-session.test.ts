@@ -171,6 +171,37 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
     expect(freq).toBeLessThan(840);
   });
 
+  it('plays the server side of the SDK chaos scenarios', async () => {
+    const a = await join('a', 'chaos');
+    const b = await join('b', 'chaos');
+    await waitFor(() => b.remoteParticipants.has('a'), 'a visible');
+
+    // Node failure: the server asks for a full reconnect; the client rejoins as a new session.
+    const sid1 = server.directory.getParticipant('chaos', 'a')?.sid;
+    let reconnected = once(a as never, RoomEvent.Reconnected);
+    await a.simulateScenario(SimulateScenarioKind.SIMULATE_NODE_FAILURE);
+    await reconnected;
+    const sid2 = await waitFor(() => {
+      const sid = server.directory.getParticipant('chaos', 'a')?.sid;
+      return sid !== sid1 ? sid : undefined;
+    }, 'a new session');
+
+    // A cut resume escalates to a full reconnect too.
+    reconnected = once(a as never, RoomEvent.Reconnected);
+    await a.simulateScenario(SimulateScenarioKind.SIMULATE_DISCONNECT_SIGNAL_ON_RESUME);
+    await reconnected;
+    await waitFor(() => {
+      const sid = server.directory.getParticipant('chaos', 'a')?.sid;
+      return sid !== undefined && sid !== sid2;
+    }, 'another new session');
+
+    // Server leave: the client is disconnected for good.
+    const disconnected = once(a as never, RoomEvent.Disconnected);
+    await a.simulateScenario(SimulateScenarioKind.SIMULATE_SERVER_LEAVE);
+    await disconnected;
+    await waitFor(() => !b.remoteParticipants.has('a'), 'b sees a leave');
+  });
+
   it('removes a participant whose signal socket vanished without a leave', async () => {
     const a = await join('a', 'vanish');
     const res = await rawSignal(server.url, await mintToken(server, 'ghost', { room: 'vanish' }));

@@ -82,6 +82,8 @@ export class Participant {
   version = 0;
   /** Published tracks by track sid. */
   readonly published = new Map<string, TrackForwarder>();
+  /** Set by the `disconnectSignalOnResume` simulation: the next resume attempt is cut off. */
+  dropNextResume = false;
   /** The client's auto_subscribe choice. */
   readonly autoSubscribe: boolean;
 
@@ -412,11 +414,17 @@ export class Participant {
     }
     const sdp = stampMsid(this.subscriber.localDescription?.sdp ?? offer.sdp, labels);
     this.offerId++;
-    this.send({ case: 'offer', value: new SessionDescription({ type: 'offer', sdp, id: this.offerId }) });
+    const midToTrackId = Object.fromEntries([...labels].map(([mid, l]) => [mid, l.trackSid]));
+    this.send({
+      case: 'offer',
+      value: new SessionDescription({ type: 'offer', sdp, id: this.offerId, midToTrackId }),
+    });
   }
 
   async handleSubscriberAnswer(answer: SessionDescription): Promise<void> {
     if (this.closed || !this.negotiating) return;
+    // Clients echo the offer id; an answer to an offer superseded (e.g. across a resume) is stale.
+    if (answer.id !== 0 && answer.id !== this.offerId) return;
     try {
       await this.subscriber.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     } finally {

@@ -12,6 +12,7 @@ import {
   ServerInfo_Edition,
   SignalRequest,
   SignalResponse,
+  type SimulateScenario,
   TrackInfo,
   TrackPublishedResponse,
   TrackType,
@@ -155,6 +156,11 @@ export class SignalSession {
       this.ws.close(1000);
       return;
     }
+    if (participant.dropNextResume) {
+      participant.dropNextResume = false;
+      this.ws.terminate();
+      return;
+    }
     this.room = room;
     this.participant = participant;
     participant.attachSignal(this.sink);
@@ -234,6 +240,33 @@ export class SignalSession {
       return;
     }
     this.ws.send(new SignalResponse({ message }).toBinary());
+  }
+
+  /** Chaos scenarios clients ask for in their own tests (`simulateScenario`), as livekit-server does. */
+  private simulate(scenario: SimulateScenario['scenario']): void {
+    const leave = (action: LeaveRequest_Action, reason: DisconnectReason) =>
+      this.write({ case: 'leave', value: new LeaveRequest({ canReconnect: action !== 0, action, reason }) });
+    switch (scenario.case) {
+      case 'nodeFailure':
+      case 'leaveRequestFullReconnect':
+        leave(LeaveRequest_Action.RECONNECT, DisconnectReason.STATE_MISMATCH);
+        this.ws.close(1000);
+        return;
+      case 'migration':
+        leave(LeaveRequest_Action.RESUME, DisconnectReason.MIGRATION);
+        this.ws.close(1000);
+        return;
+      case 'serverLeave':
+        this.room.remove(this.participant, DisconnectReason.SERVER_SHUTDOWN);
+        return;
+      case 'disconnectSignalOnResume':
+      case 'disconnectSignalOnResumeNoMessages':
+        // The client then resumes; that resume is cut, which drives it to a full reconnect.
+        this.participant.dropNextResume = true;
+        return;
+      default:
+        return;
+    }
   }
 
   private handle(request: SignalRequest): void {
@@ -380,11 +413,13 @@ export class SignalSession {
         });
         return;
       }
+      case 'simulate':
+        this.simulate(m.value.scenario);
+        return;
       case 'syncState':
       case 'trackSetting':
       case 'updateLayers':
       case 'subscriptionPermission':
-      case 'simulate':
       case 'updateAudioTrack':
       case 'updateVideoTrack':
       case undefined:
