@@ -107,6 +107,25 @@ describe('Gemini Live emulator: ephemeral tokens', () => {
     expect(r.messages.some((m) => m.sessionResumptionUpdate?.newHandle)).toBe(true);
   });
 
+  it('answers bad REST requests with Google-style errors', async () => {
+    const post = (
+      body: string | Blob,
+      headers: Record<string, string> = { 'x-goog-api-key': 'server-key' },
+    ) => fetch(`${emu.url}/v1alpha/auth_tokens`, { method: 'POST', body, headers });
+    let res = await post('{not json');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } });
+    res = await post(JSON.stringify({ uses: 'many' }));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.message).toMatch(/uses/);
+    res = await post(new Blob([new Uint8Array(2 * 1024 * 1024)]));
+    expect(res.status).toBe(413);
+    res = await post('{}', {});
+    expect(res.status).toBe(403);
+    res = await fetch(`${emu.url}/v1alpha/auth_tokens`, { headers: { 'x-goog-api-key': 'server-key' } });
+    expect(res.status).toBe(405);
+  });
+
   it('refuses a wrong API key when minting, and a plain API key on the Constrained path', async () => {
     const bad = new GoogleGenAI({
       apiKey: 'wrong',
