@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   await stack?.close();
   stack = undefined;
-});
+}, 120_000);
 
 async function withAgent(
   roomName: string,
@@ -55,7 +55,7 @@ function watchAgentState(room: Room): string[] {
   return seen;
 }
 
-describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator', () => {
+describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator', { timeout: 240_000 }, () => {
   it('shared: a participant speaks, the agent answers on its track with transcripts and states', async () => {
     const { stack, bridge } = await withAgent('r-basic');
     const alice = await human(stack, 'r-basic', 'alice');
@@ -202,7 +202,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     const { stack } = await withAgent('r-video', { video: { enabled: true, fps: 1 } }, { pacing: 4 });
     const alice = await human(stack, 'r-video', 'alice');
     await alice.publishCamera(1280, 720);
-    await until(() => stack.gemini.stats()[0]!.videoFrames >= 2, 'video frames at the model', 60_000);
+    await until(() => stack.gemini.stats()[0]!.videoFrames >= 2, 'video frames at the model');
   });
 
   it('video is off by default', async () => {

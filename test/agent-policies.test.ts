@@ -12,7 +12,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   await stack?.close();
   stack = undefined;
-});
+}, 120_000);
 
 async function withAgent(room: string, config: RoomConfigInput): Promise<{ s: Stack; bridge: RoomBridge }> {
   stack = await startStack({ pacing: 4 });
@@ -51,7 +51,7 @@ function attributeValues(room: Room, key: string): string[] {
 
 const seconds = (t: string) => Number(/\[speech ([\d.]+)s\]/.exec(t)?.[1]);
 
-describe('multi-user policies with two talking participants', () => {
+describe('multi-user policies with two talking participants', { timeout: 240_000 }, () => {
   it('shared: overlapping talkers are mixed into one input; each solo turn is attributed to its talker', async () => {
     const { s, bridge } = await withAgent('p-shared', { policy: 'shared' });
     const [alice, bob] = await humans(s, 'p-shared', 'alice', 'bob');

@@ -67,7 +67,7 @@ async function startWorker(env: Record<string, string>): Promise<Worker> {
     w.exited = true;
   });
   workers.push(w);
-  await until(() => w.output.includes('registered worker') || w.exited, 'worker registration', 60_000);
+  await until(() => w.output.includes('registered worker') || w.exited, 'worker registration', 150_000);
   if (w.exited) throw new Error(`worker exited:\n${w.output}`);
   return w;
 }
@@ -104,15 +104,15 @@ beforeAll(async () => {
     },
   });
   dispatch = new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
-});
+}, 120_000);
 
 afterAll(async () => {
   for (const h of people.splice(0)) await h.close().catch(() => {});
   for (const w of workers.splice(0)) await stopWorker(w);
   await stack?.close();
-});
+}, 120_000);
 
-describe('agent worker (child process) on the dev server + Gemini emulator', () => {
+describe('agent worker (child process) on the dev server + Gemini emulator', { timeout: 240_000 }, () => {
   it('is dispatched, answers speech on its track, transcribes, and calls the client RPC tool', async () => {
     await startWorker({});
     const alice = await enter('w-main', 'alice');
