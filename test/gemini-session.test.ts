@@ -238,6 +238,18 @@ describe('Gemini Live emulator: session management', () => {
     }
   });
 
+  it('a base URL with a path prefix (behind a proxy) routes sockets and REST alike', async () => {
+    await boot();
+    const base = `${emu!.url}/proxy/gemini/`;
+    const a = await connect(base, { config: { outputAudioTranscription: {} } });
+    open.push(a);
+    a.session.sendRealtimeInput({ text: 'prefixed' });
+    await a.turnComplete();
+    const { GoogleGenAI } = await import('@google/genai');
+    const ai = new GoogleGenAI({ apiKey: 'x', httpOptions: { baseUrl: base, apiVersion: 'v1alpha' } });
+    expect((await ai.authTokens.create({ config: { uses: 1 } })).name).toMatch(/^auth_tokens\//);
+  });
+
   it('GOOGLE_GEMINI_BASE_URL points an unconfigured SDK at the emulator', async () => {
     await boot();
     const saved = process.env.GOOGLE_GEMINI_BASE_URL;

@@ -12,9 +12,10 @@ import type { ParsedScenario } from './scenario.ts';
 import { LiveSession, type Route, type SessionContext } from './session.ts';
 import { createTokenSchema, type TokenStore } from './tokens.ts';
 
+// Anchored at the end only: a base URL with a path prefix (a reverse proxy's `/gemini`) still routes.
 const WS_PATH =
-  /^ws\/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
-const TOKENS_PATH = /^(v1alpha|v1beta)\/auth_tokens$/;
+  /(?:^|\/)ws\/+google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
+const TOKENS_PATH = /(?:^|\/)(v1alpha|v1beta)\/auth_tokens$/;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Splits a request target into a slash-trimmed path and its query (the SDK may send `//ws/...`). */
