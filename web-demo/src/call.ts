@@ -3,7 +3,14 @@ import type { LightState } from './light.ts';
 import type { Transcript } from './transcript.ts';
 
 /** The agent's state as LiveKit frontends show it (`lk.agent.state`), plus the page's own two. */
-export type AgentState = 'absent' | 'initializing' | 'idle' | 'listening' | 'thinking' | 'speaking';
+export type AgentState =
+  | 'absent'
+  | 'initializing'
+  | 'idle'
+  | 'listening'
+  | 'thinking'
+  | 'speaking'
+  | 'failed';
 
 export type CallStatus = 'connecting' | 'connected' | 'reconnecting' | 'ended';
 
@@ -16,6 +23,7 @@ export type CallErrorCode =
   | 'token-server-unreachable'
   | 'connect-failed'
   | 'agent-timeout'
+  | 'agent-failed'
   | 'disconnected'
   | 'audio-blocked';
 

@@ -1,4 +1,6 @@
 import {
+  ConnectionError,
+  ConnectionErrorReason,
   DisconnectReason,
   LogLevel,
   type Participant,
@@ -38,7 +40,15 @@ const ATTR_TRACK_ID = 'lk.transcribed_track_id';
 // The SDK logs every signalling step at info; the page reports what matters itself.
 setLogLevel(LogLevel.warn);
 
-const AGENT_STATES = new Set<AgentState>(['initializing', 'idle', 'listening', 'thinking', 'speaking']);
+const ATTR_AGENT_ERROR = 'lk.agent.error';
+const AGENT_STATES = new Set<AgentState>([
+  'initializing',
+  'idle',
+  'listening',
+  'thinking',
+  'speaking',
+  'failed',
+]);
 
 export interface LiveKitCallOptions {
   config: DemoConfig;
@@ -65,6 +75,8 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
   /** Remote video tiles by track sid (the owner may be gone when the track ends). */
   #videoKeys = new Map<string, string>();
   #chatCount = 0;
+  #agentFailed = false;
+  #connected = false;
 
   constructor(o: LiveKitCallOptions) {
     super();
@@ -94,27 +106,34 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
       throw tokenError(m ? Number(m[1]) : undefined, m ? summarise(m[2] ?? '') : message, err);
     }
 
-    const room = new Room({
-      adaptiveStream: true,
-      dynacast: true,
-      audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-    });
-    this.#room = room;
-    this.#wire(room);
-    try {
-      await room.connect(details.serverUrl, details.participantToken);
-    } catch (err) {
-      this.#room = null;
-      throw new CallError(
-        'connect-failed',
-        `Could not connect to the LiveKit server (${errText(err)}).`,
-        true,
-        {
-          cause: err,
-        },
-      );
+    // One more attempt when the first fails for a transient reason (a media path that did not come up
+    // in time on a busy network); a refused token is final.
+    let room: Room;
+    for (let attempt = 1; ; attempt++) {
+      room = new Room({
+        adaptiveStream: true,
+        dynacast: true,
+        audioCaptureDefaults: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      });
+      this.#room = room;
+      this.#wire(room);
+      try {
+        await room.connect(details.serverUrl, details.participantToken);
+        break;
+      } catch (err) {
+        this.#room = null;
+        await room.disconnect().catch(() => {});
+        if (this.#leaving) return;
+        const refused = err instanceof ConnectionError && err.reason === ConnectionErrorReason.NotAllowed;
+        if (refused || attempt >= 2) {
+          const message = `Could not connect to the LiveKit server (${errText(err)}).`;
+          throw new CallError('connect-failed', message, true, { cause: err });
+        }
+        console.warn('LiveKit connection failed; trying once more', err);
+      }
     }
     if (this.#leaving) return;
+    this.#connected = true;
     this.emit('status', 'connected');
     // Playback permission comes from the join click; a browser that still blocks it gets a button.
     room.startAudio().catch(() => {});
@@ -220,7 +239,8 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
       .on(RoomEvent.Reconnecting, () => this.emit('status', 'reconnecting'))
       .on(RoomEvent.Reconnected, () => this.emit('status', 'connected'))
       .on(RoomEvent.Disconnected, (reason) => {
-        if (this.#leaving) return;
+        // While connecting, a failure surfaces as the rejected connect() instead.
+        if (this.#leaving || !this.#connected || room !== this.#room) return;
         const why = reason === undefined ? 'unknown reason' : (DisconnectReason[reason] ?? String(reason));
         this.emit('error', new CallError('disconnected', `Disconnected from the room (${why}).`, true));
         void this.leave();
@@ -341,7 +361,18 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
 
   #emitAgentState(): void {
     const raw = this.#agent?.attributes[ATTR_AGENT_STATE] as AgentState | undefined;
-    this.emit('agentState', raw && AGENT_STATES.has(raw) ? raw : 'initializing');
+    const state = raw && AGENT_STATES.has(raw) ? raw : 'initializing';
+    if (state === 'failed') {
+      const why = this.#agent?.attributes[ATTR_AGENT_ERROR];
+      this.emit(
+        'error',
+        new CallError('agent-failed', `The agent stopped working${why ? `: ${why}` : '.'}`, false),
+      );
+    } else if (this.#agentFailed) {
+      this.emit('errorCleared', 'agent-failed');
+    }
+    this.#agentFailed = state === 'failed';
+    this.emit('agentState', state);
   }
 
   #trackSubscribed(track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant): void {

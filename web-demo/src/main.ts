@@ -38,6 +38,7 @@ const AGENT_LABEL: Record<AgentState, string> = {
   listening: 'listening',
   thinking: 'thinking…',
   speaking: 'speaking',
+  failed: 'not working',
 };
 
 const STATUS_LABEL: Record<CallStatus, string> = {
