@@ -136,6 +136,13 @@ export async function startWorker(side: Side, o: WorkerStartOptions): Promise<Ch
     {
       ...callerEnv(),
       BENCH_HEALTH_PORT: String(await freePort()),
+      AGENT_HTTP_PORT: String(await freePort()),
+      AGENT_METRICS_PORT: '0',
+      // Same pool as the reference: one pre-forked idle job process.
+      AGENT_IDLE_PROCESSES: '1',
+      BENCH_IDLE_PROCESSES: '1',
+      // Report load by sessions only: the bench decides how many rooms one worker gets.
+      AGENT_LOAD_CPU: 'false',
       LIVEKIT_URL: o.livekit.url,
       LIVEKIT_API_KEY: o.livekit.apiKey,
       LIVEKIT_API_SECRET: o.livekit.apiSecret,

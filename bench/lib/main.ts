@@ -10,7 +10,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -55,7 +55,7 @@ for (const s of sides) if (!(s in SIDES)) throw new Error(`unknown side ${s}`);
 const only = new Set(args.only!.split(',').map((s) => s.trim()) as Phase[]);
 
 const plan = quick
-  ? { probe: 12, turns: 12, bargeIns: 8, longSeconds: 20, levels: [1, 6], window: 10 }
+  ? { probe: 0, turns: 8, bargeIns: 5, longSeconds: 12, levels: [1, 2], window: 6 }
   : {
       probe: 30,
       turns: 30,
@@ -68,6 +68,7 @@ if (args.levels) plan.levels = args.levels.split(',').map(Number);
 /** goAway cadence of the long session: a connection lives 5 s, goAway 2 s before its end. */
 const LONG_LIMITS = { connectionLifetimeMs: 5000, goAwayNoticeMs: 2000 };
 
+mkdirSync(dirname(args.out!), { recursive: true });
 const t0 = Date.now();
 const log = (line: string) =>
   process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);
@@ -109,7 +110,8 @@ try {
   tap = new LiveTap('http://127.0.0.1:1');
   await tap.listen();
 
-  if (only.has('transport') || only.has('latency')) {
+  // The separate probe is a fallback: latency turns carry their own in-room transport probe.
+  if (plan.probe > 0 && (only.has('transport') || only.has('latency'))) {
     transport = await measureTransport(livekit, plan.probe);
     log(
       `transport one-way onset p50 ${summarize(transport.onset).p50} ms, offset p50 ${summarize(transport.offset).p50} ms`,
@@ -151,6 +153,8 @@ try {
       r.error = (err as Error).message.split('\n')[0];
     } finally {
       await worker?.stop();
+      // Kept for diagnosis (git-ignored *.log): the worker's and its job processes' output.
+      if (worker) writeFileSync(join(dirname(args.out!), `${side}-worker.log`), worker.output);
       worker = undefined;
     }
   }
@@ -170,10 +174,12 @@ interface Derived {
   roundTripExModel: number[];
   roundTrip: number[];
   modelTime: number[];
+  transportUp: number[];
+  transportDown: number[];
 }
 
 function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
-  if (!turns?.length || tOn === null || tOff === null) return undefined;
+  if (!turns?.length) return undefined;
   const d: Derived = {
     uplink: [],
     downlink: [],
@@ -181,10 +187,18 @@ function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
     roundTripExModel: [],
     roundTrip: [],
     modelTime: [],
+    transportUp: [],
+    transportDown: [],
   };
   for (const t of turns) {
-    const up = t.liveInEndAt - t.speechEndAt - tOff;
-    const down = t.onsetAt - t.liveOutAt - tOn;
+    // This turn's own transport (listen-only probe in the same room); the separate probe as fallback.
+    const tUp = t.transportOffsetMs ?? tOff;
+    const tDown = t.transportOnsetMs ?? tOn;
+    if (tUp === null || tDown === null) continue;
+    d.transportUp.push(tUp);
+    d.transportDown.push(tDown);
+    const up = t.liveInEndAt - t.speechEndAt - tUp;
+    const down = t.onsetAt - t.liveOutAt - tDown;
     const model = t.liveOutAt - t.liveInEndAt;
     d.uplink.push(up);
     d.downlink.push(down);
@@ -274,6 +288,18 @@ const report = {
     'uplink (user speech end → last voiced audio on the Live socket) + downlink (first model audio on the socket → first voiced frame at the user), each minus one-way room transport',
   ),
   agentAddedUplink: figure('ms', dOurs?.uplink, dRef?.uplink),
+  transportDuringLatency: figure(
+    'ms',
+    dOurs?.transportUp,
+    dRef?.transportUp,
+    'one-way room transport of the same utterances to a listen-only probe in the room (subtracted per turn)',
+  ),
+  modelTime: figure(
+    'ms',
+    dOurs?.modelTime,
+    dRef?.modelTime,
+    'emulator: last voiced input on the socket → first audio out (500 ms VAD silence)',
+  ),
   agentAddedDownlink: figure('ms', dOurs?.downlink, dRef?.downlink),
   roomRoundTrip: figure(
     'ms',
@@ -339,6 +365,7 @@ const add = (name: string, fig: Figure) =>
 add('agent-added latency (ms)', report.agentAddedLatency);
 add('  uplink (ms)', report.agentAddedUplink);
 add('  downlink (ms)', report.agentAddedDownlink);
+add('  (room transport one-way, ms)', report.transportDuringLatency);
 add('room round trip excl. model (ms)', report.roomRoundTrip);
 add('barge-in stop (ms)', report.bargeIn);
 add('  after `interrupted` (ms)', report.bargeInAfterInterrupted);

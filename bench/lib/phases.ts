@@ -119,6 +119,12 @@ export async function measureTransport(livekit: LiveKitEndpoint, n: number): Pro
 export interface LatencyTurn {
   /** User's end of speech (publisher side). */
   speechEndAt: number;
+  /**
+   * One-way room transport of this very utterance to a listen-only probe in the same room (what the
+   * worker's copy of the track goes through too): onset and end of speech, ms.
+   */
+  transportOnsetMs?: number;
+  transportOffsetMs?: number;
   /** Last voiced input audio forwarded on the Live socket. */
   liveInEndAt: number;
   /** First model audio forwarded to the agent. */
@@ -136,6 +142,13 @@ export async function runLatency(ctx: PhaseContext, turns: number): Promise<Late
   const emulator = await phaseEmulator(ctx.tap, { scenario: sayLoop(SHORT_REPLY), pacing: 'realtime' });
   const since = now();
   const { user } = await joinWithAgent(ctx, 'latency', since);
+  const probe = new BenchUser({
+    livekit: ctx.livekit,
+    room: user.roomName,
+    identity: 'probe',
+    listenTo: 'user',
+  });
+  await probe.connect();
   const raw: { u: Utterance; b: RemoteBurst }[] = [];
   try {
     await user.pause(1.0);
@@ -147,6 +160,7 @@ export async function runLatency(ctx: PhaseContext, turns: number): Promise<Late
       await user.pause(0.3 + 0.2 * Math.random());
     }
   } finally {
+    await probe.close();
     await user.close();
     await emulator.close();
   }
@@ -160,7 +174,17 @@ export async function runLatency(ctx: PhaseContext, turns: number): Promise<Late
     if (!last) continue;
     const out = outs.find((t) => t >= last.at && t <= b.onsetAt);
     if (out === undefined) continue;
-    result.push({ speechEndAt: u.endAt, liveInEndAt: last.at, liveOutAt: out, onsetAt: b.onsetAt });
+    const p = probe.bursts.find((x) => x.onsetAt >= u.startAt && x.onsetAt <= u.endAt + 1000);
+    result.push({
+      speechEndAt: u.endAt,
+      liveInEndAt: last.at,
+      liveOutAt: out,
+      onsetAt: b.onsetAt,
+      ...(p?.offsetAt !== undefined && {
+        transportOnsetMs: p.onsetAt - u.startAt,
+        transportOffsetMs: p.offsetAt - u.endAt,
+      }),
+    });
   }
   ctx.log(`${ctx.side}: latency ${result.length}/${turns} turns matched`);
   return result;
@@ -335,6 +359,8 @@ export interface CapacityLevel {
   /** User end of speech → first agent audio at the user, ms. */
   roundTrip: number[];
   underruns: number;
+  /** Share of replies in the window with at least one underrun, %. */
+  repliesWithGapsPct?: number;
   cpuSecondsPerSessionMinute: number | null;
   workerCpuPercent: number;
   devServerCpuPercent: number;
@@ -387,26 +413,35 @@ export async function runCapacity(
     }
   };
   let baselineP95: number | undefined;
+  let baselineGapShare: number | undefined;
   try {
     for (const level of levels) {
       let joinFailures = 0;
-      const joins: Promise<void>[] = [];
-      for (let k = users.length; k < level; k++) {
-        joins.push(
-          (async () => {
-            try {
-              const { user } = await joinWithAgent(ctx, 'cap', now(), 90_000);
-              users.push(user);
-              loops.push(talk(user, users.length));
-            } catch (err) {
-              joinFailures++;
-              ctx.log(String(err));
-            }
-          })(),
-        );
-        // Stagger joins a little: the dev server negotiates each peer connection in JS.
-        await sleep(150);
-      }
+      // Two joins at a time: each one makes the worker start a job process, which is slow on a
+      // loaded 2-core machine; all at once they would time out together.
+      const todo = level - users.length;
+      let started = 0;
+      const joinOne = async (): Promise<void> => {
+        while (started < todo) {
+          started++;
+          try {
+            const { user } = await joinWithAgent(ctx, 'cap', now(), 120_000);
+            // Readiness: one exchange, not measured (the agent's first reply proves the whole path).
+            const u = await user.say(0.6, 99);
+            const b = await user.nextOnset(u.endAt, 30_000).catch(async (err) => {
+              await user.close();
+              throw err;
+            });
+            await user.ended(b, 15_000).catch(() => {});
+            users.push(user);
+            loops.push(talk(user, users.length));
+          } catch (err) {
+            joinFailures++;
+            ctx.log(String(err));
+          }
+        }
+      };
+      const joins = [joinOne(), joinOne()];
       await Promise.all(joins);
       await sleep(2000); // let the new sessions settle into their first turns
       const w0 = sampleTree(ctx.worker.pid);
@@ -448,7 +483,13 @@ export async function runCapacity(
       const reasons: string[] = [];
       if (joinFailures) reasons.push(`${joinFailures} agents failed to join`);
       if (lvl.missedReplies) reasons.push(`${lvl.missedReplies} replies missing`);
-      if (lvl.underruns) reasons.push(`${lvl.underruns} audio underruns`);
+      // Underruns: on a shared 2-core machine a few appear even with one session, so the criterion is
+      // the share of replies with a gap rising 10 points above the one-session share.
+      const gapShare = lvl.turns ? inWindow.filter((r) => r.gaps > 0).length / lvl.turns : 0;
+      baselineGapShare ??= gapShare;
+      lvl.repliesWithGapsPct = Math.round(gapShare * 100);
+      if (gapShare > baselineGapShare + 0.1)
+        reasons.push(`${lvl.repliesWithGapsPct}% of replies with underruns`);
       if (p95 !== null && baselineP95 !== undefined && p95 > 2 * baselineP95)
         reasons.push(`round-trip p95 ${p95.toFixed(0)} ms > 2× ${baselineP95.toFixed(0)} ms`);
       if (reasons.length) {

@@ -140,7 +140,8 @@ export class LiveTap {
       else if (connecting) pending.push({ data, binary });
     });
     upstream.on('message', (data: Buffer, binary) => {
-      if (this.#inspect) {
+      {
+        // Substring checks only (no JSON parse): cheap enough to keep on in capacity runs.
         const t = now();
         const s = data.toString('utf8');
         // Cheap substring checks: only the first audio chunk of a turn needs a timestamp.

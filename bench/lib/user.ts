@@ -18,6 +18,7 @@ import {
   LocalAudioTrack,
   type RemoteParticipant,
   type RemoteTrack,
+  type RemoteTrackPublication,
   Room,
   RoomEvent,
   TrackKind,
@@ -93,11 +94,18 @@ export interface BenchUserOptions {
   identity: string;
   /** Agent to dispatch into the room through the join token (`roomConfig.agents`). */
   agentName?: string;
+  /**
+   * A listener only: publishes nothing and subscribes to this identity's audio alone (a transport
+   * probe beside the agent, in the same room and at the same moment).
+   */
+  listenTo?: string;
 }
 
 export class BenchUser {
   readonly room = new Room();
   readonly identity: string;
+  /** Name of the room joined. */
+  readonly roomName: string;
   readonly bursts: RemoteBurst[] = [];
   /** Frames pushed late because the event loop was busy (> 20 ms behind schedule). */
   latePushes = 0;
@@ -117,6 +125,7 @@ export class BenchUser {
   constructor(o: BenchUserOptions) {
     this.#o = o;
     this.identity = o.identity;
+    this.roomName = o.room;
   }
 
   static async token(o: BenchUserOptions): Promise<string> {
@@ -134,10 +143,26 @@ export class BenchUser {
     this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack, _pub, participant: RemoteParticipant) => {
       if (track.kind === TrackKind.KIND_AUDIO) this.#listen(track, participant.identity);
     });
+    const listenTo = this.#o.listenTo;
+    if (listenTo !== undefined) {
+      const pick = (pub: RemoteTrackPublication, p: RemoteParticipant) => {
+        if (p.identity === listenTo && pub.kind === TrackKind.KIND_AUDIO) pub.setSubscribed(true);
+      };
+      this.room.on(RoomEvent.TrackPublished, pick);
+      this.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
+        for (const pub of p.trackPublications.values()) pick(pub, p);
+      });
+    }
     await this.room.connect(this.#o.livekit.url, await BenchUser.token(this.#o), {
-      autoSubscribe: true,
+      autoSubscribe: listenTo === undefined,
       dynacast: false,
     });
+    if (listenTo !== undefined) {
+      for (const p of this.room.remoteParticipants.values())
+        for (const pub of p.trackPublications.values())
+          if (p.identity === listenTo && pub.kind === TrackKind.KIND_AUDIO) pub.setSubscribed(true);
+      return;
+    }
     const track = LocalAudioTrack.createAudioTrack('mic', this.#source);
     await this.room.localParticipant!.publishTrack(
       track,

@@ -1,0 +1,130 @@
+/**
+ * Correctness of the bench's measuring instruments (no timing assertions): the Live-socket tap relays
+ * a real SDK session faithfully and timestamps the right frames, the statistics helpers compute what
+ * the report says, and the /proc sampler sees a process tree.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processTree, sampleTree } from '../bench/lib/proc.ts';
+import { percentile, ratio, summarize } from '../bench/lib/stats.ts';
+import { LiveTap } from '../bench/lib/tap.ts';
+import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
+import { utterance } from '../shared/audio/generate.ts';
+import { connect, type Recorder, sendPcm } from './fixtures/gemini-client.ts';
+
+describe('bench: Live-socket tap', () => {
+  let emu: GeminiEmulator;
+  let tap: LiveTap;
+  const open: Recorder[] = [];
+
+  beforeAll(async () => {
+    emu = await start({
+      pacing: Number.POSITIVE_INFINITY,
+      scenario: { turns: [{ steps: [{ say: 'This is my reply.' }] }], loop: true },
+    });
+    tap = new LiveTap(emu.url);
+    await tap.listen();
+  });
+  afterAll(async () => {
+    for (const r of open) r.session.close();
+    await tap.close();
+    await emu.close();
+  });
+
+  it('relays a session unchanged and stamps voiced input and the first model audio of each turn', async () => {
+    const r = await connect(tap.url);
+    open.push(r);
+    // 0.2 s silence, 0.6 s speech, 1 s silence, in 20 ms chunks: 90 chunks, 30 of them voiced.
+    const audio = utterance(16_000, { lead: 0.2, speech: 0.6, trail: 1 });
+    sendPcm(r.session, audio, 16_000, 20);
+    await r.turnComplete(1);
+    sendPcm(r.session, audio, 16_000, 20);
+    await r.turnComplete(2);
+
+    const conn = tap.connections.at(-1)!;
+    expect(conn.readyAt).toBeDefined();
+    expect(conn.audioIn).toHaveLength(180);
+    expect(conn.audioInSeconds).toBeCloseTo(3.6, 5);
+    const voiced = conn.audioIn.filter((a) => a.voicedMs > 0);
+    // The 10 ms edges of the speech-like signal fade in/out, so allow one chunk either side.
+    expect(voiced.length).toBeGreaterThanOrEqual(58);
+    expect(voiced.length).toBeLessThanOrEqual(62);
+    expect(voiced[0]!.voicedFromMs).toBeDefined();
+    const firstVoicedIndex = conn.audioIn.indexOf(voiced[0]!);
+    expect(firstVoicedIndex).toBeGreaterThanOrEqual(9);
+    expect(firstVoicedIndex).toBeLessThanOrEqual(10);
+    // One "first audio out" per turn, after that turn's last voiced input.
+    expect(conn.firstAudioOut).toHaveLength(2);
+    const lastVoicedTurn1 = voiced.filter((a) => conn.audioIn.indexOf(a) < 90).at(-1)!;
+    expect(conn.firstAudioOut[0]!).toBeGreaterThanOrEqual(lastVoicedTurn1.at);
+    // What the client got is what the emulator sent.
+    const stats = emu.stats().at(-1)!;
+    expect(r.audioChunks()).toHaveLength(stats.audioOutChunks);
+    expect(stats.audioInFrames).toBe(180);
+  });
+
+  it('relays the server close code and reason', async () => {
+    const r = await connect(tap.url);
+    open.push(r);
+    const s = emu.sessions().at(-1)!;
+    s.close(1011, 'Internal error encountered.');
+    const closed = await r.closed;
+    expect(closed.code).toBe(1011);
+    expect(closed.reason).toBe('Internal error encountered.');
+    expect(tap.connections.at(-1)!.closeCode).toBe(1011);
+  });
+
+  it('stamps goAway and interrupted', async () => {
+    const r = await connect(tap.url);
+    open.push(r);
+    const s = emu.sessions().at(-1)!;
+    s.inject({ serverContent: { interrupted: true } });
+    s.goAway(60_000);
+    await r.waitFor((m) => m.goAway !== undefined);
+    const conn = tap.connections.at(-1)!;
+    expect(conn.goAways).toHaveLength(1);
+    expect(conn.interrupted).toHaveLength(1);
+  });
+});
+
+describe('bench: statistics', () => {
+  it('interpolates percentiles and ignores non-finite values', () => {
+    expect(percentile([], 0.5)).toBeNull();
+    expect(percentile([5], 0.95)).toBe(5);
+    expect(percentile([1, 2, 3, 4], 0.5)).toBe(2.5);
+    expect(percentile([10, 1, Number.NaN, 5], 1)).toBe(10);
+    const values = Array.from({ length: 21 }, (_, i) => i * 10); // 0..200
+    expect(percentile(values, 0.95)).toBe(190);
+    expect(summarize(values)).toMatchObject({ n: 21, p50: 100, p95: 190, mean: 100, max: 200 });
+  });
+
+  it('gives ours/reference ratios only when both exist', () => {
+    expect(ratio(10, 40)).toBe(0.25);
+    expect(ratio(null, 40)).toBeNull();
+    expect(ratio(10, 0)).toBeNull();
+  });
+});
+
+describe('bench: /proc sampler', () => {
+  it('finds a child in the tree and adds up CPU and RSS', async () => {
+    const child = spawn(process.execPath, ['-e', 'let x = 0; for (;;) { x++; if (x % 1e8 === 0) {} }'], {
+      stdio: 'ignore',
+    });
+    try {
+      await new Promise((r) => child.once('spawn', r));
+      expect(processTree(process.pid)).toContain(child.pid);
+      // CPU time grows while the child spins (condition, not duration).
+      const first = sampleTree(child.pid!);
+      let later = first;
+      for (let i = 0; i < 200 && later.cpuSeconds <= first.cpuSeconds; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        later = sampleTree(child.pid!);
+      }
+      expect(later.cpuSeconds).toBeGreaterThan(first.cpuSeconds);
+      expect(later.rssMiB).toBeGreaterThan(1);
+      expect(later.pids).toEqual([child.pid]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
