@@ -127,30 +127,45 @@ export async function publishTone(room: Room, frequency: number, name = 'tone'):
 }
 
 /**
- * Collects `seconds` of non-silent audio from a remote track and returns its dominant frequency
- * (zero-crossing count), so a test can tell which tone it is hearing.
+ * Listens to a remote audio track until it has heard `seconds` of tone, and returns the tone's frequency
+ * (zero crossings within loud 10 ms frames, so gaps of silence or concealment do not skew it) and the
+ * share of frames that carried the tone after it started.
  */
-export async function measureFrequency(track: RemoteTrack, seconds = 1): Promise<number> {
+export async function analyseTone(
+  track: RemoteTrack,
+  seconds = 1,
+): Promise<{ frequency: number; loudFraction: number }> {
   const rate = 48000;
   const stream = new AudioStream(track, rate, 1);
-  const samples: number[] = [];
   const reader = stream.getReader();
-  for (;;) {
+  let crossings = 0;
+  let loudSamples = 0;
+  let frames = 0;
+  let loudFrames = 0;
+  while (loudSamples < rate * seconds) {
     const { value: frame, done } = await reader.read();
     if (done) break;
     const data = frame.data;
     let peak = 0;
     for (const s of data) peak = Math.max(peak, Math.abs(s));
-    if (peak < 2000 && samples.length === 0) continue; // wait for the tone, skip leading silence
-    for (const s of data) samples.push(s);
-    if (samples.length >= rate * seconds) break;
+    if (peak < 2000) {
+      if (loudFrames > 0) frames++;
+      continue;
+    }
+    frames++;
+    loudFrames++;
+    loudSamples += data.length;
+    for (let i = 1; i < data.length; i++) {
+      if (data[i - 1]! < 0 !== data[i]! < 0) crossings++;
+    }
   }
   await reader.cancel().catch(() => {});
-  let crossings = 0;
-  for (let i = 1; i < samples.length; i++) {
-    if ((samples[i - 1]! < 0 && samples[i]! >= 0) || (samples[i - 1]! >= 0 && samples[i]! < 0)) crossings++;
-  }
-  return crossings / 2 / (samples.length / rate);
+  return { frequency: crossings / 2 / (loudSamples / rate), loudFraction: loudFrames / Math.max(1, frames) };
+}
+
+/** The dominant frequency of the tone a remote audio track carries (see {@link analyseTone}). */
+export async function measureFrequency(track: RemoteTrack, seconds = 1): Promise<number> {
+  return (await analyseTone(track, seconds)).frequency;
 }
 
 export async function waitForRemoteAudio(room: Room, fromIdentity: string): Promise<RemoteTrack> {

@@ -83,17 +83,15 @@ describe('LiveKit dev server: rtc-node audio', () => {
     rooms.push(talker);
     const listener = await connectRtc(server, 'listener', 'speakers');
     rooms.push(listener);
-    const speaking = once<[Participant[]]>(listener as never, RoomEvent.ActiveSpeakersChanged, (s) =>
-      s.some((p) => p.identity === 'talker'),
-    );
+    let current: string[] = [];
+    listener.on(RoomEvent.ActiveSpeakersChanged, (speakers: Participant[]) => {
+      current = speakers.map((p) => p.identity);
+    });
     const stop = await publishTone(talker, 300);
     stops.push(stop);
-    await speaking;
-    const quiet = once<[Participant[]]>(listener as never, RoomEvent.ActiveSpeakersChanged, (s) =>
-      s.every((p) => p.identity !== 'talker'),
-    );
+    await waitFor(() => current.includes('talker'), 'talker reported speaking');
     stop();
-    await quiet;
+    await waitFor(() => !current.includes('talker'), 'talker reported quiet');
   }, 60_000);
 
   it('subscribes on request when auto-subscribe is off, and unsubscribes', async () => {
