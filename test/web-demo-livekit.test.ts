@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TrackSource } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
@@ -162,7 +163,17 @@ describe('LiveKit mode', { timeout: 240_000 }, () => {
         from: user.identity,
         text: 'what can you do?',
       });
+      // Camera on: a local preview, and the track reaches the room; off again removes both.
+      await ada.click('#camera');
+      await ada.waitForSelector('#camera[aria-pressed="true"]', { timeout: WAIT });
+      await ada.waitForSelector('#videos figure video', { timeout: WAIT });
+      await poll(() =>
+        [...user.trackPublications.values()].some((t) => t.source === TrackSource.SOURCE_CAMERA),
+      ).toBe(true);
       await screenshot(ada, 'livekit-conversation');
+      await ada.click('#camera');
+      await ada.waitForSelector('#camera[aria-pressed="false"]', { timeout: WAIT });
+      await ada.waitForSelector('#videos figure', { state: 'detached', timeout: WAIT });
     } catch (err) {
       console.error(logs.join('\n'));
       throw err;

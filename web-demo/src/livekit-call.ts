@@ -15,6 +15,7 @@ import {
   type TextStreamReader,
   TokenSource,
   Track,
+  type TrackPublication,
   type TranscriptionSegment,
 } from 'livekit-client';
 import {
@@ -214,20 +215,17 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
       })
       .on(RoomEvent.TrackSubscribed, (track, pub, p) => this.#trackSubscribed(track, pub, p))
       .on(RoomEvent.TrackUnsubscribed, (track, pub) => this.#trackUnsubscribed(track, pub))
-      .on(RoomEvent.LocalTrackPublished, (pub) => {
-        if (pub.track && pub.kind === Track.Kind.Video) {
-          const el = pub.track.attach() as HTMLVideoElement;
-          el.muted = true;
-          const label = pub.source === Track.Source.ScreenShare ? 'Your screen' : 'You';
-          this.emit('video', `local:${pub.trackSid}`, label, el);
-        }
-      })
+      .on(RoomEvent.LocalTrackPublished, (pub) => this.#showLocalVideo(pub))
       .on(RoomEvent.LocalTrackUnpublished, (pub) => {
-        if (pub.kind === Track.Kind.Video) {
-          pub.track?.detach();
-          this.emit('video', `local:${pub.trackSid}`, '', null);
-        }
+        this.#hideLocalVideo(pub);
         this.#emitMedia();
+      })
+      // Turning the camera off mutes (and stops) the published track rather than unpublishing it.
+      .on(RoomEvent.TrackMuted, (pub, p) => {
+        if (p === room.localParticipant) this.#hideLocalVideo(pub);
+      })
+      .on(RoomEvent.TrackUnmuted, (pub, p) => {
+        if (p === room.localParticipant) this.#showLocalVideo(pub);
       })
       .on(RoomEvent.AudioPlaybackStatusChanged, () => {
         if (!room.canPlaybackAudio) {
@@ -407,6 +405,20 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
       this.#videoKeys.delete(pub.trackSid);
       this.emit('video', videoKey, '', null);
     }
+  }
+
+  #showLocalVideo(pub: TrackPublication): void {
+    if (pub.kind !== Track.Kind.Video || !pub.track || pub.isMuted) return;
+    const el = pub.track.attach() as HTMLVideoElement;
+    el.muted = true;
+    const label = pub.source === Track.Source.ScreenShare ? 'Your screen' : 'You';
+    this.emit('video', `local:${pub.trackSid}`, label, el);
+  }
+
+  #hideLocalVideo(pub: TrackPublication): void {
+    if (pub.kind !== Track.Kind.Video) return;
+    pub.track?.detach();
+    this.emit('video', `local:${pub.trackSid}`, '', null);
   }
 
   #emitMedia(): void {
