@@ -214,7 +214,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     const alice = await human(stack, 'r-novideo', 'alice');
     await alice.publishCamera(320, 240);
     await until(() => bridge.state === 'listening', 'agent ready');
-    await alice.mic.say(0.6);
+    await alice.mic.say(1.0);
     await until(() => alice.finals(alice.mic.sid)[0], 'a turn went by');
     expect(stack.gemini.stats()[0]!.videoFrames).toBe(0);
   });
