@@ -7,7 +7,6 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
-import { speechLike } from '../../shared/audio/generate.ts';
 import { base64ToPcm16, parsePcmMimeType, pcm16ToBase64 } from '../../shared/audio/pcm.ts';
 import { resamplePcm16 } from '../../shared/audio/resample.ts';
 import {
@@ -22,6 +21,7 @@ import {
   textTokens,
   VIDEO_FRAME_TOKENS,
 } from './conversation.ts';
+import { OUTPUT_RATE, planTurn, synthesize, type UserTurn } from './model.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
   type ClientContent,
@@ -34,20 +34,13 @@ import {
   setupSchema,
 } from './protocol.ts';
 import type { ResumptionStore } from './resumption.ts';
-import {
-  type ParsedScenario,
-  parseTurn,
-  renderTemplate,
-  type ScenarioTurn,
-  type Step,
-  scenarioTurn,
-} from './scenario.ts';
+import { type ParsedScenario, renderTemplate, type Step } from './scenario.ts';
 import { newStats, now, type SessionStats, type TurnRecord } from './stats.ts';
 import { type AuthToken, applyConstraints, type TokenStore } from './tokens.ts';
 import { EnergyVad } from './vad.ts';
-import { DEFAULT_VOICE, findVoice, voicePitch } from './voices.ts';
+import { DEFAULT_VOICE, findVoice } from './voices.ts';
 
-export const OUTPUT_RATE = 24_000;
+export { OUTPUT_RATE };
 
 /** The service's reason when a connection or session runs out of time (close 1011). */
 const DEADLINE = 'Deadline expired before operation could complete.';
@@ -619,17 +612,26 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     let userTurn = this.#conv.userTurns;
     if (!steps) {
       userTurn = ++this.#conv.userTurns;
-      if (request.audio) text = `[speech ${(request.audio.durationMs / 1000).toFixed(1)}s]`;
-      let scripted: ScenarioTurn | undefined;
       try {
-        scripted = this.#respond(request, userTurn, text) ?? scenarioTurn(this.#ctx.scenario(), userTurn - 1);
+        const plan = planTurn(
+          {
+            trigger: request.trigger as UserTurn['trigger'],
+            turn: userTurn,
+            sessionId: this.#conv.sessionId,
+            text: request.text,
+            audioMs: request.audio?.durationMs,
+          },
+          this.#ctx.scenario(),
+          this.#ctx.options.respond,
+        );
+        text = plan.transcript;
+        steps = plan.steps;
       } catch (err) {
         this.#ctx.options.log(`session ${this.id}: responder failed: ${(err as Error).message}`);
         this.close(1011, 'Internal error encountered.');
         return;
       }
       if (request.audio) {
-        text = scripted?.hear ?? text;
         this.#addHistory({
           role: 'user',
           modality: 'AUDIO',
@@ -637,11 +639,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           text,
         });
       }
-      steps = scripted?.steps ?? [
-        request.audio
-          ? { echo: true }
-          : { say: `You said "${text}". That is turn ${userTurn} of this conversation.` },
-      ];
     }
     const turn: ActiveTurn = {
       ctl: new AbortController(),
@@ -665,20 +662,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       this.#ctx.options.log(`session ${this.id}: turn failed: ${(err as Error).stack}`);
       this.close(1011, 'Internal error encountered.');
     });
-  }
-
-  /** Asks the programmatic responder, if any; a throwing or invalid responder is an internal error. */
-  #respond(request: TurnRequest, turn: number, text: string): ScenarioTurn | undefined {
-    const respond = this.#ctx.options.respond;
-    if (!respond || request.trigger === 'greeting' || request.trigger === 'toolResponse') return undefined;
-    const answer = respond({
-      turn,
-      trigger: request.trigger,
-      text,
-      audioMs: request.audio?.durationMs,
-      sessionId: this.#conv.sessionId,
-    });
-    return answer === undefined ? undefined : parseTurn(answer);
   }
 
   async #runTurn(turn: ActiveTurn, steps: Step[], vars: TemplateVars, request: TurnRequest): Promise<void> {
@@ -733,12 +716,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       }
       return;
     }
-    const samples =
-      audio ??
-      speechLike(Math.min(10, Math.max(0.4, text.length * 0.06)), OUTPUT_RATE, {
-        f0: voicePitch(this.#cfg.voice),
-        seed: text.length + 1,
-      });
+    const samples = audio ?? synthesize(text, this.#cfg.voice);
     const { chunkMs, pacing } = this.#ctx.options;
     const size = Math.round((OUTPUT_RATE * chunkMs) / 1000);
     const chunks = Math.max(1, Math.ceil(samples.length / size));

@@ -1,0 +1,73 @@
+/**
+ * The emulator's "model": what it hears and what it answers. Pure functions, no I/O — the session
+ * state machine asks for a plan per user turn and for the audio of a text it must speak.
+ *
+ * Order of precedence for a user turn: the programmatic `respond()` hook, then the scenario's turn, then
+ * the default (echo an utterance; answer text with a fixed sentence that counts the turns).
+ */
+import { speechLike } from '../../shared/audio/generate.ts';
+import { type ParsedScenario, parseTurn, type Responder, type Step, scenarioTurn } from './scenario.ts';
+import { voicePitch } from './voices.ts';
+
+export const OUTPUT_RATE = 24_000;
+
+/** A user turn as the model sees it. */
+export interface UserTurn {
+  trigger: 'speech' | 'activityEnd' | 'text' | 'clientContent';
+  /** 1-based number of this user turn in the conversation. */
+  turn: number;
+  sessionId: string;
+  /** Typed text; absent for audio. */
+  text?: string;
+  /** Utterance length for audio turns. */
+  audioMs?: number;
+}
+
+export interface TurnPlan {
+  /** What the model understood: the typed text, or the utterance's transcript. */
+  transcript: string;
+  steps: Step[];
+}
+
+/** Default transcript of an utterance: the emulator cannot recognise words, so it reports the length. */
+export function speechTranscript(audioMs: number): string {
+  return `[speech ${(audioMs / 1000).toFixed(1)}s]`;
+}
+
+/** Default answer to a text turn. */
+export function defaultAnswer(text: string, turn: number): string {
+  return `You said "${text}". That is turn ${turn} of this conversation.`;
+}
+
+/** Decides a user turn. Throws if the responder throws or returns an invalid turn. */
+export function planTurn(
+  input: UserTurn,
+  scenario: ParsedScenario | undefined,
+  respond: Responder | undefined,
+): TurnPlan {
+  const heard = input.audioMs !== undefined ? speechTranscript(input.audioMs) : (input.text ?? '');
+  const answer = respond?.({
+    turn: input.turn,
+    trigger: input.trigger,
+    text: heard,
+    audioMs: input.audioMs,
+    sessionId: input.sessionId,
+  });
+  const scripted = answer !== undefined ? parseTurn(answer) : scenarioTurn(scenario, input.turn - 1);
+  const transcript = input.audioMs !== undefined ? (scripted?.hear ?? heard) : heard;
+  const steps =
+    scripted?.steps ??
+    (input.audioMs !== undefined ? [{ echo: true as const }] : [{ say: defaultAnswer(heard, input.turn) }]);
+  return { transcript, steps };
+}
+
+/**
+ * The synthetic voice for a text: speech-like audio at 24 kHz, 60 ms per character (0.4–10 s), pitched
+ * per voice, deterministic for a given text.
+ */
+export function synthesize(text: string, voice: string): Int16Array {
+  return speechLike(Math.min(10, Math.max(0.4, text.length * 0.06)), OUTPUT_RATE, {
+    f0: voicePitch(voice),
+    seed: text.length + 1,
+  });
+}
