@@ -86,6 +86,23 @@ rows.push(
   }),
 );
 
+// agent/live/session.ts #bound(): sums every buffered audio message on each submit (O(n) per frame).
+for (const n of [250, 1500, 6000]) {
+  const unacked = Array.from({ length: n }, () => ({ msg: { kind: 'audio' as string, ms: 20 } }));
+  rows.push(
+    measure(
+      `uplink: replay-buffer scan per frame, ${n} buffered (${(n * 0.02).toFixed(0)} s)`,
+      50,
+      () => {
+        let ms = 0;
+        for (const e of unacked) if (e.msg.kind === 'audio') ms += e.msg.ms;
+        return ms;
+      },
+      2000,
+    ),
+  );
+}
+
 // The SDK's send path: a real Live session against a local socket that only acknowledges setup.
 const http = createServer();
 const wss = new WebSocketServer({ server: http });

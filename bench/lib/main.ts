@@ -4,7 +4,8 @@
  * `bench/results/latest.json`.
  *
  *   node bench/run.ts [--quick] [--sides ours,reference] [--only transport,latency,bargein,long,capacity]
- *                     [--levels 1,5,10] [--out FILE]
+ *                     [--levels 1,5,10] [--turns N] [--barge-ins N] [--long-seconds S] [--window S]
+ *                     [--out FILE]
  *
  * `--quick` is the ≤ 3 minute version (fewer turns, shorter long session, two capacity levels).
  */
@@ -46,6 +47,10 @@ const { values: args } = parseArgs({
     sides: { type: 'string', default: 'reference,ours' },
     only: { type: 'string', default: PHASES.join(',') },
     levels: { type: 'string' },
+    turns: { type: 'string' },
+    'barge-ins': { type: 'string' },
+    'long-seconds': { type: 'string' },
+    window: { type: 'string' },
     out: { type: 'string', default: fileURLToPath(new URL('../results/latest.json', import.meta.url)) },
   },
 });
@@ -65,6 +70,10 @@ const plan = quick
       window: 25,
     };
 if (args.levels) plan.levels = args.levels.split(',').map(Number);
+if (args.turns) plan.turns = Number(args.turns);
+if (args['barge-ins']) plan.bargeIns = Number(args['barge-ins']);
+if (args['long-seconds']) plan.longSeconds = Number(args['long-seconds']);
+if (args.window) plan.window = Number(args.window);
 /** goAway cadence of the long session: a connection lives 5 s, goAway 2 s before its end. */
 const LONG_LIMITS = { connectionLifetimeMs: 5000, goAwayNoticeMs: 2000 };
 
@@ -271,6 +280,7 @@ const longRef = longSummary(results.reference?.long);
 const report = {
   date: new Date().toISOString(),
   quick,
+  plan,
   durationSeconds: Math.round((Date.now() - t0) / 1000),
   machine: {
     cpus: os.cpus().length,

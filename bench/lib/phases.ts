@@ -186,7 +186,10 @@ export async function runLatency(ctx: PhaseContext, turns: number): Promise<Late
       }),
     });
   }
-  ctx.log(`${ctx.side}: latency ${result.length}/${turns} turns matched`);
+  const probed = result.filter((r) => r.transportOnsetMs !== undefined).length;
+  ctx.log(
+    `${ctx.side}: latency ${result.length}/${turns} turns matched, ${probed} with in-room transport (probe heard ${probe.bursts.length} utterances, ${probe.remoteFrames} frames)`,
+  );
   return result;
 }
 
