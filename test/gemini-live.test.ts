@@ -37,6 +37,7 @@ describe('Gemini Live emulator: setup, echo and text answers (SDK 3.x)', () => {
     const stats = emu.stats().at(-1)!;
     expect(stats.model).toBe('gemini-2.5-flash-native-audio-preview-12-2025');
     expect(stats.apiVersion).toBe('v1');
+    expect(stats.setup).toMatchObject({ model: 'models/gemini-2.5-flash-native-audio-preview-12-2025' });
   });
 
   it('refuses a wrong API key with 1007', async () => {

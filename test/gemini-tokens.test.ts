@@ -90,6 +90,10 @@ describe('Gemini Live emulator: ephemeral tokens', () => {
     expect(r.audioChunks()).toHaveLength(0);
     // The client's sessionResumption was dropped too: no resumption updates.
     expect(r.messages.some((m) => m.sessionResumptionUpdate)).toBe(false);
+    expect(emu.stats().at(-1)!.setup).toEqual({
+      model: `models/${MODEL}`,
+      generationConfig: { responseModalities: ['TEXT'] },
+    });
   });
 
   it('lockAdditionalFields: [] locks only the fields the token sets', async () => {

@@ -372,6 +372,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
     this.stats.sessionId = this.#conv.sessionId;
     this.stats.model = model;
+    this.stats.setup = setup;
 
     const tools = new Map<string, 'BLOCKING' | 'NON_BLOCKING'>();
     for (const t of setup.tools ?? []) {

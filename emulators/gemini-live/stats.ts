@@ -26,6 +26,11 @@ export interface SessionStats {
   /** Conversation id: stays the same across resumed connections. */
   sessionId: string;
   model: string;
+  /**
+   * The setup the session runs with (after ephemeral-token constraints), as received: lets tests check
+   * what a client configured (voice, system instruction, tools, VAD…).
+   */
+  setup?: Record<string, unknown>;
   apiVersion: string;
   /** Connected with an ephemeral token (Constrained path). */
   ephemeral: boolean;
