@@ -5,6 +5,34 @@ interface Source {
   track: MediaStreamTrack;
   receiver: RTCRtpReceiver;
   unsubscribe: () => void;
+  lastPacketAt: number;
+}
+
+/** A layer silent this long is considered paused (the publisher's encoder dropped it). */
+const LAYER_STALE_MS = 1000;
+
+/**
+ * Whether a VP8 RTP payload starts a keyframe (RFC 7741): start of partition 0, then the P bit of the
+ * VP8 payload header clear. Layer switches wait for one so subscribers never decode across a gap.
+ */
+export function isVp8Keyframe(payload: Uint8Array): boolean {
+  const b0 = payload[0];
+  if (b0 === undefined || !(b0 & 0x10) || (b0 & 0x07) !== 0) return false;
+  let i = 1;
+  if (b0 & 0x80) {
+    const b1 = payload[1] ?? 0;
+    i = 2;
+    if (b1 & 0x80) i += (payload[i] ?? 0) & 0x80 ? 2 : 1; // picture id, 7 or 15 bits
+    if (b1 & 0x40) i += 1; // TL0PICIDX
+    if (b1 & 0x30) i += 1; // TID/KEYIDX
+  }
+  const header = payload[i];
+  return header !== undefined && (header & 0x01) === 0;
+}
+
+function rank(key: string | undefined): number {
+  const at = key === undefined ? -1 : LAYER_PREFERENCE.indexOf(key);
+  return at < 0 ? LAYER_PREFERENCE.length : at;
 }
 
 /** -dBov at or below which an audio packet counts as speech (LiveKit's default threshold). */
@@ -26,6 +54,8 @@ export class TrackForwarder {
   readonly publisherSid: string;
   private readonly sources = new Map<string, Source>();
   private selected: string | undefined;
+  /** A layer being switched to, once it delivers a keyframe. */
+  private pending: string | undefined;
   private readonly sinks = new Set<RTCRtpSender>();
   private lastKeyframeRequest = 0;
   private closed = false;
@@ -60,22 +90,43 @@ export class TrackForwarder {
     const key = track.rid ?? '';
     this.sources.get(key)?.unsubscribe();
     const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => this.forward(key, rtp));
-    this.sources.set(key, { track, receiver, unsubscribe: unSubscribe });
-    this.reselect();
+    this.sources.set(key, { track, receiver, unsubscribe: unSubscribe, lastPacketAt: 0 });
+    if (this.selected === undefined) this.selected = key;
   }
 
-  private reselect(): void {
-    const keys = [...this.sources.keys()];
-    const best = LAYER_PREFERENCE.find((k) => keys.includes(k)) ?? keys[0];
-    if (best === this.selected) return;
-    this.selected = best;
-    // A new layer means a new SSRC/sequence space on the sinks: keep their streams continuous.
+  /**
+   * Simulcast: move to a more preferred layer when it is sending, or to any live layer when the
+   * current one went silent (encoders drop layers under CPU or bandwidth pressure). The switch happens
+   * on a keyframe of the new layer; until then the old one keeps flowing.
+   */
+  private considerSwitch(key: string, rtp: RtpPacket, now: number): void {
+    const current = this.selected === undefined ? undefined : this.sources.get(this.selected);
+    const stale = !current || now - current.lastPacketAt > LAYER_STALE_MS;
+    if (!stale && rank(key) >= rank(this.selected)) return;
+    const pending = this.pending === undefined ? undefined : this.sources.get(this.pending);
+    if (this.pending !== key && pending && now - pending.lastPacketAt <= LAYER_STALE_MS) {
+      if (rank(this.pending) <= rank(key)) return;
+    }
+    this.pending = key;
+    if (!isVp8Keyframe(rtp.payload)) {
+      this.requestKeyframeFrom(key);
+      return;
+    }
+    this.selected = key;
+    this.pending = undefined;
+    // A new layer is a new SSRC/sequence/timestamp space: keep each subscriber's stream continuous.
     for (const sink of this.sinks) sink.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
-    this.requestKeyframe(true);
   }
 
   private forward(key: string, rtp: RtpPacket): void {
-    if (key !== this.selected || this.closed) return;
+    if (this.closed) return;
+    const source = this.sources.get(key);
+    if (source && this.sources.size > 1) {
+      const now = Date.now();
+      source.lastPacketAt = now;
+      if (key !== this.selected && this.info.type === 1 /* VIDEO */) this.considerSwitch(key, rtp, now);
+    }
+    if (key !== this.selected) return;
     this.packetsIn++;
     if (this.audioLevelExtId !== undefined) this.observeLevel(rtp);
     if (this.sinks.size === 0) return;
@@ -123,11 +174,15 @@ export class TrackForwarder {
 
   /** Asks the publisher for a keyframe (a subscriber's PLI, or a new subscriber); throttled. */
   requestKeyframe(force = false): void {
+    if (this.selected !== undefined) this.requestKeyframeFrom(this.selected, force);
+  }
+
+  private requestKeyframeFrom(key: string, force = false): void {
     if (this.info.type !== 1 /* VIDEO */) return;
     const now = Date.now();
     if (!force && now - this.lastKeyframeRequest < 500) return;
     this.lastKeyframeRequest = now;
-    const source = this.selected === undefined ? undefined : this.sources.get(this.selected);
+    const source = this.sources.get(key);
     if (source?.track.ssrc !== undefined) source.receiver.sendRtcpPLI(source.track.ssrc).catch(() => {});
   }
 
