@@ -186,6 +186,26 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     });
   });
 
+  it('sendContextUpdate (SDK 3.x) replaces tools and the system instruction for later turns', async () => {
+    const r = await setup(
+      { turns: [{ steps: [{ toolCall: { name: 'get_weather', args: {} } }, { say: 'Carrying on.' }] }] },
+      { tools: tools(), systemInstruction: 'Old rules.' },
+    );
+    r.session.sendContextUpdate({
+      systemInstruction: 'New rules.',
+      tools: {
+        tools: [{ functionDeclarations: [{ name: 'get_weather', behavior: Behavior.NON_BLOCKING }] }],
+      },
+    });
+    r.session.sendRealtimeInput({ text: 'weather?' });
+    // Now NON_BLOCKING: the turn completes without a tool response.
+    await r.turnComplete();
+    expect(textOf(r.messages, 'outputTranscription')).toBe('Carrying on.');
+    const stats = emu!.stats()[0]!;
+    expect(stats.contextUpdates).toBe(1);
+    expect(stats.setup?.systemInstruction).toMatchObject({ parts: [{ text: 'New rules.' }] });
+  });
+
   it('a missing response times out (timeoutMs) and the turn goes on with a null result', async () => {
     const r = await setup(
       {

@@ -26,6 +26,8 @@ const functionDeclaration = z.looseObject({
   behavior: z.enum(['UNSPECIFIED', 'BLOCKING', 'NON_BLOCKING']).optional(),
 });
 
+const toolsSchema = z.array(z.looseObject({ functionDeclarations: z.array(functionDeclaration).optional() }));
+
 export const setupSchema = z.strictObject({
   model: z.string().min(1),
   generationConfig: z
@@ -48,7 +50,7 @@ export const setupSchema = z.strictObject({
     })
     .optional(),
   systemInstruction: contentSchema.optional(),
-  tools: z.array(z.looseObject({ functionDeclarations: z.array(functionDeclaration).optional() })).optional(),
+  tools: toolsSchema.optional(),
   realtimeInputConfig: z
     .looseObject({
       automaticActivityDetection: z
@@ -129,12 +131,18 @@ export const clientMessageSchema = z
     realtimeInput: realtimeInputSchema.optional(),
     clientContent: clientContentSchema.optional(),
     toolResponse: toolResponseSchema.optional(),
-    contextUpdate: z.looseObject({}).optional(),
+    contextUpdate: z
+      .looseObject({
+        systemInstruction: contentSchema.optional(),
+        tools: z.looseObject({ tools: toolsSchema.optional() }).optional(),
+      })
+      .optional(),
   })
   .refine((m) => Object.keys(m).length === 1, {
     message: 'exactly one of setup, realtimeInput, clientContent, toolResponse, contextUpdate must be set',
   });
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
+export type ContextUpdate = NonNullable<ClientMessage['contextUpdate']>;
 
 /** Parse result: a message, or the reason for a 1007 close. */
 export type Parsed = { ok: true; message: ClientMessage } | { ok: false; reason: string };

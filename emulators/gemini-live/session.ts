@@ -25,6 +25,7 @@ import { OUTPUT_RATE, planTurn, synthesize, type UserTurn } from './model.ts';
 import type { ResolvedOptions } from './options.ts';
 import {
   type ClientContent,
+  type ContextUpdate,
   durationString,
   type FunctionResponse,
   parseClientFrame,
@@ -129,6 +130,20 @@ interface TemplateVars {
   turn: number;
   result: unknown;
   results: Record<string, unknown>;
+}
+
+function toolBehaviours(tools: Setup['tools']): Map<string, 'BLOCKING' | 'NON_BLOCKING'> {
+  const out = new Map<string, 'BLOCKING' | 'NON_BLOCKING'>();
+  for (const t of tools ?? []) {
+    for (const f of t.functionDeclarations ?? []) {
+      out.set(f.name, f.behavior === 'NON_BLOCKING' ? 'NON_BLOCKING' : 'BLOCKING');
+    }
+  }
+  return out;
+}
+
+function instructionText(content: Setup['systemInstruction']): string {
+  return (content?.parts ?? []).map((p) => p.text ?? '').join('');
 }
 
 /** Close codes a server may put on the wire (1005/1006 are only ever observed, never sent). */
@@ -299,7 +314,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         this.#onToolResponse(m.toolResponse.functionResponses ?? []);
         return;
       }
-      // contextUpdate: accepted and ignored (nothing in the emulator's model depends on it).
+      if (m.contextUpdate) this.#onContextUpdate(m.contextUpdate);
     } catch (err) {
       this.#ctx.options.log(`session ${this.id}: internal error: ${(err as Error).stack}`);
       this.close(1011, 'Internal error encountered.');
@@ -374,12 +389,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.stats.model = model;
     this.stats.setup = setup;
 
-    const tools = new Map<string, 'BLOCKING' | 'NON_BLOCKING'>();
-    for (const t of setup.tools ?? []) {
-      for (const f of t.functionDeclarations ?? []) {
-        tools.set(f.name, f.behavior === 'NON_BLOCKING' ? 'NON_BLOCKING' : 'BLOCKING');
-      }
-    }
     const cwc = setup.contextWindowCompression;
     const trigger = cwc?.triggerTokens ?? Math.floor(CONTEXT_WINDOW_TOKENS * 0.8);
     const rtc = setup.realtimeInputConfig;
@@ -396,10 +405,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       compression: cwc
         ? { trigger, target: cwc.slidingWindow?.targetTokens ?? Math.floor(trigger / 2) }
         : undefined,
-      tools,
+      tools: toolBehaviours(setup.tools),
     };
-    const sys = (setup.systemInstruction?.parts ?? []).map((p) => p.text ?? '').join('');
-    this.#conv.systemTokens = textTokens(sys);
+    this.#conv.systemTokens = textTokens(instructionText(setup.systemInstruction));
     if (!this.#cfg.manualActivity) {
       this.#vad = new EnergyVad(
         aad ?? {},
@@ -457,6 +465,22 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const resumable = this.#turn === undefined;
     const newHandle = resumable ? this.#ctx.handles.issue(this.#conv, this.#token?.name) : undefined;
     this.#send({ sessionResumptionUpdate: newHandle ? { newHandle, resumable } : { resumable } });
+  }
+
+  /** SDK 3.x `sendContextUpdate`: new system instruction and/or tools for the following turns. */
+  #onContextUpdate(update: ContextUpdate): void {
+    const setup = { ...this.stats.setup };
+    if (update.systemInstruction) {
+      setup.systemInstruction = update.systemInstruction;
+      this.#conv.systemTokens = textTokens(instructionText(update.systemInstruction));
+    }
+    if (update.tools) {
+      // The wrapper's presence is the signal: `tools: {}` clears every tool.
+      setup.tools = update.tools.tools ?? [];
+      this.#cfg.tools = toolBehaviours(update.tools.tools);
+    }
+    this.stats.setup = setup;
+    this.stats.contextUpdates++;
   }
 
   // ---- input ----------------------------------------------------------------------------------------

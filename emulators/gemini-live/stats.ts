@@ -60,6 +60,8 @@ export interface SessionStats {
   toolCallCancellations: number;
   toolTimeouts: number;
   goAways: number;
+  /** `contextUpdate` messages applied (SDK 3.x `sendContextUpdate`). */
+  contextUpdates: number;
   /** Context-window compressions performed. */
   compressions: number;
   speechStarts: number[];
@@ -91,6 +93,7 @@ export function newStats(id: string, apiVersion: string, ephemeral: boolean): Se
     toolCallCancellations: 0,
     toolTimeouts: 0,
     goAways: 0,
+    contextUpdates: 0,
     compressions: 0,
     speechStarts: [],
     speechEnds: [],
