@@ -69,6 +69,7 @@ export interface GeminiEmulator extends EventEmitter<GeminiEmulatorEvents> {
 }
 
 const KEEP_CLOSED = 1000;
+const CLOSE_GRACE_MS = 1000;
 
 class Emulator extends EventEmitter<GeminiEmulatorEvents> implements GeminiEmulator {
   url = '';
@@ -165,6 +166,20 @@ class Emulator extends EventEmitter<GeminiEmulatorEvents> implements GeminiEmula
   async close(): Promise<void> {
     for (const s of this.#open.values()) s.close(1001, 'Server shutting down.');
     const { http, wss } = this.#server;
+    // Give clients a moment to answer the close frames, then drop whoever did not (ws would otherwise
+    // wait 30 s per socket before giving up).
+    const sockets = [...wss.clients];
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(
+        sockets.map((ws) => new Promise((r) => (ws.readyState === ws.CLOSED ? r(0) : ws.once('close', r)))),
+      ),
+      new Promise((r) => {
+        grace = setTimeout(r, CLOSE_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(grace);
+    for (const ws of wss.clients) ws.terminate();
     await new Promise<void>((resolve) => {
       wss.close(() => resolve());
     });
