@@ -162,6 +162,16 @@ describe('direct mode (browser → Gemini with an ephemeral token)', { timeout: 
       expect(stats.audioInSeconds / stats.audioInFrames).toBeCloseTo(0.05, 2);
       expect(stats.toolResponses).toBeGreaterThanOrEqual(1);
 
+      // Camera on: ~1 fps JPEG stills reach the session, with a local preview; off stops both.
+      await page.click('#camera');
+      await page.waitForSelector('#camera[aria-pressed="true"]', { timeout: WAIT });
+      await page.waitForSelector('#videos figure video', { timeout: WAIT });
+      await expect.poll(() => live.stats.videoFrames, { timeout: WAIT }).toBeGreaterThanOrEqual(2);
+      await page.click('#camera');
+      await page.waitForSelector('#camera[aria-pressed="false"]', { timeout: WAIT });
+      await page.waitForSelector('#videos figure', { state: 'detached', timeout: WAIT });
+      const frames = live.stats.videoFrames;
+
       // Mute (the looping fake microphone would talk over the answer), then type: the same session answers.
       await page.click('#mic');
       await page.waitForSelector('#mic[aria-pressed="false"]');
@@ -177,6 +187,8 @@ describe('direct mode (browser → Gemini with an ephemeral token)', { timeout: 
         { timeout: WAIT },
       );
 
+      // Sampling stopped with the camera (a frame already in flight may still land).
+      expect(live.stats.videoFrames).toBeLessThanOrEqual(frames + 1);
       await page.click('#leave');
       await page.waitForSelector('body[data-phase="ended"]');
       expect(await page.textContent('#join')).toBe('Rejoin');

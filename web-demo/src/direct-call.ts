@@ -7,6 +7,7 @@ import type { DemoConfig } from './config.ts';
 import { Emitter } from './emitter.ts';
 import { parseLight, SET_LIGHT, setLightDeclaration } from './light.ts';
 import { type Speaker, Transcript } from './transcript.ts';
+import { VideoSampler } from './video-sampler.ts';
 
 export interface DirectCallOptions {
   config: DemoConfig;
@@ -46,6 +47,8 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   #leaving = false;
   #micOn = false;
   #chatCount = 0;
+  #video: VideoSampler | null = null;
+  #videoSource: 'camera' | 'screen' = 'camera';
 
   constructor(o: DirectCallOptions) {
     super();
@@ -159,12 +162,44 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     this.#emitMedia();
   }
 
-  async setCamera(_on: boolean): Promise<void> {
-    this.emit('error', new CallError('camera-failed', 'Video is available in the LiveKit room mode.', false));
+  /** Camera frames go to the model as still JPEGs (~1 fps); one video source at a time. */
+  async setCamera(on: boolean): Promise<void> {
+    await this.#setVideo(on ? 'camera' : null);
   }
 
   async setScreenShare(on: boolean): Promise<void> {
-    await this.setCamera(on);
+    await this.#setVideo(on ? 'screen' : null);
+  }
+
+  async #setVideo(source: 'camera' | 'screen' | null): Promise<void> {
+    if (!this.#session) return;
+    this.#video?.stop();
+    if (source) {
+      try {
+        const sampler = await VideoSampler.start({
+          source,
+          onFrame: (data) => this.#session?.sendRealtimeInput({ video: { data, mimeType: 'image/jpeg' } }),
+        });
+        if (this.#leaving) {
+          sampler.stop();
+          return;
+        }
+        this.#video = sampler;
+        this.#videoSource = source;
+        sampler.onEnded = () => {
+          if (this.#video === sampler) this.#video = null;
+          this.emit('video', 'local:direct', '', null);
+          this.#emitMedia();
+        };
+        this.emit('video', 'local:direct', source === 'camera' ? 'You' : 'Your screen', sampler.element);
+      } catch (err) {
+        // Cancelling the browser's screen picker is a choice, not an error.
+        if (!(source === 'screen' && err instanceof Error && err.name === 'NotAllowedError')) {
+          this.emit('error', mediaError(err, 'camera'));
+        }
+      }
+    }
+    this.#emitMedia();
   }
 
   async sendChat(text: string): Promise<void> {
@@ -180,6 +215,7 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     this.#session = null;
     this.#mic?.stop();
     this.#mic = null;
+    this.#video?.stop();
     this.#micOn = false;
     this.#player.close();
     session?.close();
@@ -249,7 +285,8 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   }
 
   #emitMedia(): void {
-    this.emit('media', { mic: this.#micOn, camera: false, screen: false });
+    const video = this.#video ? this.#videoSource : null;
+    this.emit('media', { mic: this.#micOn, camera: video === 'camera', screen: video === 'screen' });
   }
 }
 

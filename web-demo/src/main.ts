@@ -126,7 +126,6 @@ async function join(ev: SubmitEvent): Promise<void> {
   ui.videos.replaceChildren();
   light.set({ on: false });
   setAgentState('absent');
-  ui.camera.disabled = ui.screen.disabled = mode === 'direct';
 
   let wasConnected = false;
   current.on('status', (status) => {
@@ -186,7 +185,7 @@ async function toggle(button: HTMLButtonElement, action: (on: boolean) => Promis
   try {
     await action(on);
   } finally {
-    button.disabled = call?.mode === 'direct' && button !== ui.mic;
+    button.disabled = false;
   }
 }
 
