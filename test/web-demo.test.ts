@@ -257,16 +257,47 @@ describe('errors the page explains', { timeout: 240_000 }, () => {
     expect(await transcriptTexts(page, 'self')).toEqual(['typing instead']);
   });
 
-  it('the Gemini session dropping is reported as a disconnection', async () => {
+  it('a refused Gemini session (1008) is reported as a disconnection', async () => {
     const { context, page } = await openPage(browser, web.url);
     closers.push(() => context.close());
     const session = gemini.nextSession();
     await joinCall(page, { mode: 'direct', name: 'Bob' });
     await page.waitForSelector('body[data-phase="connected"]', { timeout: WAIT });
-    (await session).close(1011, 'Internal error.');
+    (await session).close(1008, 'Requested entity was not found.');
     const alert = await page.waitForSelector('#errors li[data-code="disconnected"]', { timeout: WAIT });
-    expect(await alert.textContent()).toContain('1011');
+    expect(await alert.textContent()).toContain('1008');
     await page.waitForSelector('body[data-phase="ended"]');
     await screenshot(page, 'error-disconnected');
+  });
+
+  it('a dropped Gemini connection (1011) is resumed with the latest handle; the conversation goes on', async () => {
+    const { context, page, logs } = await openPage(browser, web.url);
+    closers.push(() => context.close());
+    const first = gemini.nextSession();
+    await joinCall(page, { mode: 'direct', name: 'Bob' });
+    await page.waitForSelector('body[data-phase="connected"]', { timeout: WAIT });
+    // One complete turn, so the emulator has issued a resumption handle for the conversation.
+    await page
+      .locator('#transcript li[data-role="agent"]', { hasText: 'light is red' })
+      .waitFor({ timeout: WAIT });
+    await page.click('#mic');
+    await page.waitForSelector('#mic[aria-pressed="false"]', { timeout: WAIT });
+    const dropped = await first;
+    const resumed = gemini.nextSession((s) => s.stats.resumed);
+    dropped.close(1011, 'Internal error encountered.');
+    const next = await resumed;
+    expect(next.stats.sessionId).toBe(dropped.stats.sessionId);
+    await page.fill('#chat-input', 'still there?');
+    await page.press('#chat-input', 'Enter');
+    try {
+      await page
+        .locator('#transcript li[data-role="agent"]', { hasText: 'still there?' })
+        .waitFor({ timeout: WAIT });
+    } catch (err) {
+      console.error(logs.join('\n'));
+      throw err;
+    }
+    expect(await page.getAttribute('body', 'data-phase')).toBe('connected');
+    expect(await page.locator('#errors li').count()).toBe(0);
   });
 });

@@ -1,4 +1,4 @@
-import type { LiveServerMessage, Session } from '@google/genai';
+import type { GoogleGenAI, LiveServerMessage, Modality, Session } from '@google/genai';
 import { MicCapture } from './audio/mic-capture.ts';
 import { base64ToInt16, int16ToBase64, rateOf } from './audio/pcm.ts';
 import { PcmPlayer } from './audio/pcm-player.ts';
@@ -47,6 +47,10 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   #leaving = false;
   #micOn = false;
   #chatCount = 0;
+  #connect: ((handle: string | undefined) => Promise<Session>) | null = null;
+  #connection = 0;
+  #handle: string | undefined;
+  #resuming = false;
   #video: VideoSampler | null = null;
   #videoSource: 'camera' | 'screen' = 'camera';
 
@@ -67,37 +71,20 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     if (this.#leaving) return;
 
     // The SDK is only needed in this mode: load it on demand so the LiveKit mode stays small.
-    const { GoogleGenAI, Modality } = await import('@google/genai');
+    const { GoogleGenAI } = await import('@google/genai');
     // The token only works on the service that minted it; the page's own setting is the fallback.
     const baseUrl = token.baseUrl ?? this.#o.config.geminiBaseUrl;
     const ai = new GoogleGenAI({
       apiKey: token.token,
-      // Ephemeral tokens are a v1alpha feature.
       httpOptions: { apiVersion: token.apiVersion, ...(baseUrl ? { baseUrl } : {}) },
     });
+    const model = token.model ?? this.#o.config.geminiModel;
+    this.#connect = (handle) => this.#open(ai, model, handle);
     try {
-      this.#session = await ai.live.connect({
-        model: token.model ?? this.#o.config.geminiModel,
-        config: {
-          responseModalities: [Modality.AUDIO],
-          inputAudioTranscription: {},
-          outputAudioTranscription: {},
-          tools: [{ functionDeclarations: [setLightDeclaration] }],
-        },
-        callbacks: {
-          onmessage: (msg) => this.#onMessage(msg),
-          onclose: (ev) => this.#onClose(ev),
-        },
-      });
+      this.#session = await this.#connect(undefined);
     } catch (err) {
-      throw new CallError(
-        'connect-failed',
-        `Could not open the Gemini Live session (${errText(err)}).`,
-        true,
-        {
-          cause: err,
-        },
-      );
+      const message = `Could not open the Gemini Live session (${errText(err)}).`;
+      throw new CallError('connect-failed', message, true, { cause: err });
     }
     if (this.#leaving) {
       this.#session.close();
@@ -107,6 +94,57 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     this.emit('agentState', 'listening');
     this.emit('agentAudio', this.#o.audioContext, this.#player.output);
     await this.setMicrophone(true);
+  }
+
+  /** Opens one Live connection; `handle` continues an earlier one (session resumption). */
+  async #open(ai: GoogleGenAI, model: string, handle: string | undefined): Promise<Session> {
+    const connection = ++this.#connection;
+    return ai.live.connect({
+      model,
+      config: {
+        // The SDK's enum value, spelled out so this module does not load the SDK eagerly.
+        responseModalities: ['AUDIO' as Modality],
+        inputAudioTranscription: {},
+        outputAudioTranscription: {},
+        tools: [{ functionDeclarations: [setLightDeclaration] }],
+        // Resumption handles let the conversation survive goAway and dropped connections.
+        sessionResumption: handle ? { handle } : {},
+      },
+      callbacks: {
+        onmessage: (msg) => {
+          if (connection === this.#connection) this.#onMessage(msg);
+        },
+        onclose: (ev) => {
+          if (connection === this.#connection) this.#onClose(ev);
+        },
+      },
+    });
+  }
+
+  /**
+   * Moves the conversation to a new connection with the latest resumption handle (same token: resuming
+   * does not use it up). Returns false when there is nothing to resume or it failed.
+   */
+  async #resume(): Promise<boolean> {
+    const handle = this.#handle;
+    if (!handle || !this.#connect || this.#resuming || this.#leaving) return false;
+    this.#resuming = true;
+    const old = this.#session;
+    try {
+      const next = await this.#connect(handle);
+      if (this.#leaving) {
+        next.close();
+        return true;
+      }
+      this.#session = next;
+      old?.close();
+      return true;
+    } catch (err) {
+      console.warn('Gemini session resumption failed', err);
+      return false;
+    } finally {
+      this.#resuming = false;
+    }
   }
 
   async #fetchToken(): Promise<EphemeralToken> {
@@ -224,6 +262,13 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   }
 
   #onMessage(msg: LiveServerMessage): void {
+    if (msg.sessionResumptionUpdate?.resumable && msg.sessionResumptionUpdate.newHandle) {
+      this.#handle = msg.sessionResumptionUpdate.newHandle;
+    }
+    if (msg.goAway) {
+      // The server will close this connection soon: continue on a new one now.
+      void this.#resume();
+    }
     const content = msg.serverContent;
     if (content) {
       const userKey = `user:${this.#turn}`;
@@ -276,12 +321,17 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
 
   #onClose(ev: CloseEvent): void {
     if (this.#leaving) return;
-    const reason = ev.reason ? `: ${ev.reason}` : '';
-    this.emit(
-      'error',
-      new CallError('disconnected', `The Gemini session closed (code ${ev.code}${reason}).`, true),
-    );
-    void this.leave();
+    // An abnormal close (network, server restart) resumes once; errors about the request do not.
+    const transient = ev.code === 1006 || ev.code === 1001 || ev.code === 1011;
+    void (transient ? this.#resume() : Promise.resolve(false)).then((resumed) => {
+      if (resumed || this.#leaving) return;
+      const reason = ev.reason ? `: ${ev.reason}` : '';
+      this.emit(
+        'error',
+        new CallError('disconnected', `The Gemini session closed (code ${ev.code}${reason}).`, true),
+      );
+      void this.leave();
+    });
   }
 
   #emitMedia(): void {
