@@ -4,6 +4,7 @@ import { ConfigError, loadWorkerConfig, resolveRoomConfig } from './config.ts';
 import { reportSessions } from './load.ts';
 import type { Logger } from './log.ts';
 import { startJobOps } from './ops/job.ts';
+import { setupTracing } from './ops/tracing.ts';
 import { defaultRegistry } from './tools/index.ts';
 
 /**
@@ -12,6 +13,10 @@ import { defaultRegistry } from './tools/index.ts';
  * are logged and shown as `lk.agent.state = failed`; they never crash the job process.
  */
 export default defineAgent({
+  // Job processes start here, before any job: OTLP trace export when OTEL_EXPORTER_OTLP_* is set.
+  prewarm: async () => {
+    await setupTracing();
+  },
   entry: async (ctx: JobContext) => {
     const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
     const worker = loadWorkerConfig();

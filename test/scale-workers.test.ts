@@ -4,6 +4,9 @@
  * worker over its threshold gets no new job, and a scripted conversation shows in the worker's
  * Prometheus counters — also after the job process that counted them has exited.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -22,6 +25,9 @@ let gemini: GeminiEmulator;
 let rooms: RoomServiceClient;
 const workers: AgentWorker[] = [];
 const humans: Human[] = [];
+// An OTLP/HTTP trace collector: the raw protobuf export requests the job processes send.
+let collector: Server;
+const exports: Buffer[] = [];
 
 beforeAll(async () => {
   lk = await startLiveKitDevServer({ port: 0, host: '127.0.0.1' });
@@ -35,9 +41,21 @@ beforeAll(async () => {
     },
   });
   rooms = new RoomServiceClient(lk.url, lk.apiKey, lk.apiSecret);
+  collector = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.url === '/v1/traces')
+        exports.push(req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body);
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+  const otlp = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
   const common = { livekit: lk, geminiUrl: gemini.url };
   // A and B: four sessions each before FULL (0.25 per session). C: one session puts it over its threshold.
-  const env = { AGENT_MAX_SESSIONS: '4', AGENT_LOAD_THRESHOLD: '0.9' };
+  const env = { AGENT_MAX_SESSIONS: '4', AGENT_LOAD_THRESHOLD: '0.9', OTEL_EXPORTER_OTLP_ENDPOINT: otlp };
   workers.push(
     await AgentWorker.start({ ...common, tag: 'A', env }),
     await AgentWorker.start({ ...common, tag: 'B', env }),
@@ -54,6 +72,7 @@ afterAll(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
   await gemini?.close();
   await lk?.close();
+  await new Promise((r) => collector?.close(r));
   await dispose();
 }, SLOW);
 
@@ -89,18 +108,30 @@ async function openRoom(name: string): Promise<number> {
   const before = await fleet();
   const h = await Human.join(lk, name, `human-${name}`);
   humans.push(h);
-  return waitFor(
-    async () => {
-      const now = await fleet();
-      const i = now.findIndex((w, k) => w.jobs === before[k]!.jobs + 1);
-      if (i < 0) return undefined;
-      const w = now[i]!;
-      return w.sessions === before[i]!.sessions + 1 && w.load > before[i]!.load ? i : undefined;
-    },
-    `room ${name} served with its load reported`,
-    SLOW,
-    250,
+  return withLogs(
+    waitFor(
+      async () => {
+        const now = await fleet();
+        const i = now.findIndex((w, k) => w.jobs === before[k]!.jobs + 1);
+        if (i < 0) return undefined;
+        const w = now[i]!;
+        return w.sessions === before[i]!.sessions + 1 && w.load > before[i]!.load ? i : undefined;
+      },
+      `room ${name} served with its load reported`,
+      SLOW,
+      250,
+    ),
   );
+}
+
+/** Adds the workers' last log lines to a failure. */
+async function withLogs<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    const logs = workers.map((w) => `--- worker ${w.tag}:\n${w.output.slice(-2500)}`).join('\n');
+    throw new Error(`${(err as Error).message}\n${logs}`);
+  }
 }
 
 describe('agent workers at scale', { timeout: 4 * SLOW }, () => {
@@ -171,8 +202,9 @@ describe('agent workers at scale', { timeout: 4 * SLOW }, () => {
     expect(v('gemini_agent_tool_call_seconds_count', { tool: 'get_weather' })).toBe(1);
     expect(v('gemini_agent_turns_total')).toBeGreaterThanOrEqual(2);
     expect(v('gemini_agent_first_audio_latency_seconds_count')).toBeGreaterThanOrEqual(2);
-    expect(v('gemini_agent_live_sessions_opened_total')).toBe(2);
-    expect(v('gemini_agent_live_connect_seconds_count')).toBe(2);
+    // One Live session per room this worker serves.
+    expect(v('gemini_agent_live_sessions_opened_total')).toBe(v('gemini_agent_jobs_total'));
+    expect(v('gemini_agent_live_connect_seconds_count')).toBe(v('gemini_agent_jobs_total'));
     expect(v('gemini_agent_errors_total')).toBe(0);
 
     // Logs are JSON lines carrying the room, job and participant.
@@ -199,5 +231,22 @@ describe('agent workers at scale', { timeout: 4 * SLOW }, () => {
         .filter((s) => s.name === 'gemini_agent_tool_calls_total' && s.labels.tool === 'get_weather')
         .reduce((a, s) => a + s.value, 0),
     ).toBe(1);
+
+    // Traces went to the OTLP collector: the framework's job span and the agent's session and turn spans.
+    const wanted = [
+      'job_entrypoint',
+      'gemini_live_session',
+      'gemini_live_turn',
+      'gemini.first_audio_latency_ms',
+      name,
+    ];
+    const missing = () => {
+      const all = Buffer.concat(exports).toString('latin1');
+      return wanted.filter((x) => !all.includes(x));
+    };
+    await waitFor(() => missing().length === 0, 'spans exported', SLOW).catch((err: Error) => {
+      const seen = exports.map((b) => (b.toString('latin1').match(/[\x20-\x7e]{5,}/g) ?? []).join('|')).join('\n');
+      throw new Error(`${err.message}: ${exports.length} export requests, missing ${missing().join(', ')}\n${seen}`);
+    });
   });
 });

@@ -1,10 +1,13 @@
+import { telemetry } from '@livekit/agents';
 import { ParticipantKind, type Room } from '@livekit/rtc-node';
+import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Conversation } from '../bridge/conversation.ts';
 import type { RoomBridge } from '../bridge/room-bridge.ts';
 import { LOAD_DIR_ENV } from '../load.ts';
 import type { Logger } from '../log.ts';
 import { watchDrain } from './drain.ts';
 import { JobMetrics, SnapshotWriter } from './metrics.ts';
+import { flushTracing } from './tracing.ts';
 
 /** Options of {@link startJobOps}. */
 export interface JobOpsOptions {
@@ -45,7 +48,7 @@ export function startJobOps(o: JobOpsOptions): JobOps {
         metrics.sessions.set(n);
         void writer?.flush();
       });
-      bridge.on('conversation', (c) => instrumentConversation(c, metrics));
+      bridge.on('conversation', (c) => instrumentConversation(c, metrics, o.room.name));
       stopDrain = watchDrain({
         dir,
         activity: () => ({
@@ -65,18 +68,36 @@ export function startJobOps(o: JobOpsOptions): JobOps {
     async aclose() {
       stopDrain?.();
       metrics.sessions.set(0);
-      await writer?.close();
+      await Promise.all([writer?.close(), flushTracing()]);
     },
   };
 }
 
-/** Counts what one conversation's Live session and tool runner report. */
-export function instrumentConversation(conv: Conversation, m: JobMetrics): void {
+/**
+ * Counts what one conversation's Live session and tool runner report, and traces it through the
+ * framework's tracer: a `gemini_live_session` span with one `gemini_live_turn` child per model turn.
+ */
+export function instrumentConversation(conv: Conversation, m: JobMetrics, room = ''): void {
   const live = conv.live;
   const openedAt = performance.now();
+  const session = telemetry.tracer.startSpan({
+    name: 'gemini_live_session',
+    attributes: { 'lk.room_name': room, 'lk.agent.track': conv.output.track.name ?? '' },
+  });
+  const inSession = trace.setSpan(context.active(), session);
   let opened = false;
   let inputAt: number | undefined;
-  live.on('ready', () => {
+  let turn: Span | undefined;
+  const startTurn = () => {
+    turn ??= telemetry.tracer.startSpan({ name: 'gemini_live_turn', context: inSession });
+  };
+  const endTurn = (interrupted: boolean) => {
+    turn?.setAttribute('gemini.interrupted', interrupted);
+    turn?.end();
+    turn = undefined;
+  };
+  live.on('ready', ({ resumed, connection }) => {
+    session.addEvent('connected', { resumed, connection });
     if (opened) return;
     opened = true;
     m.sessionsOpened.inc();
@@ -84,32 +105,53 @@ export function instrumentConversation(conv: Conversation, m: JobMetrics): void 
   });
   live.on('inputTranscription', () => {
     // Transcripts of speech over a reply belong to a barge-in, timed from 'interrupted'.
-    if (!live.generating) inputAt = performance.now();
+    if (live.generating) return;
+    inputAt = performance.now();
+    startTurn();
   });
   live.on('audio', () => {
+    startTurn();
     if (inputAt === undefined) return;
-    m.firstAudio.observe((performance.now() - inputAt) / 1000);
+    const latency = (performance.now() - inputAt) / 1000;
+    m.firstAudio.observe(latency);
+    turn?.setAttribute('gemini.first_audio_latency_ms', Math.round(latency * 1000));
     inputAt = undefined;
   });
   live.on('turnComplete', () => {
     m.turns.inc();
     inputAt = undefined;
+    endTurn(false);
   });
   live.on('interrupted', () => {
     m.interruptions.inc();
     inputAt = performance.now();
+    endTurn(true);
   });
   live.on('reconnecting', (r) => {
-    if (r.attempt === 1) m.reconnects.inc({ cause: r.reason });
+    if (r.attempt !== 1) return;
+    m.reconnects.inc({ cause: r.reason });
+    session.addEvent('reconnecting', { cause: r.reason, ...(r.code !== undefined && { code: r.code }) });
   });
-  live.on('contextLost', () => m.errors.inc({ type: 'context_lost' }));
-  live.on('fatal', (err) => m.errors.inc({ type: err.kind }));
+  live.on('contextLost', () => {
+    m.errors.inc({ type: 'context_lost' });
+    session.addEvent('context_lost');
+  });
+  live.on('fatal', (err) => {
+    m.errors.inc({ type: err.kind });
+    session.setStatus({ code: SpanStatusCode.ERROR, message: err.kind });
+  });
+  live.on('closed', () => {
+    endTurn(false);
+    session.end();
+  });
   const started = new Map<string, number>();
   conv.toolRunner.on('started', (c) => started.set(c.id, performance.now()));
   conv.toolRunner.on('finished', (c) => {
     const at = started.get(c.id);
     started.delete(c.id);
-    m.toolCalls.inc({ tool: c.name, outcome: c.cancelled ? 'cancelled' : c.ok ? 'ok' : 'error' });
+    const outcome = c.cancelled ? 'cancelled' : c.ok ? 'ok' : 'error';
+    m.toolCalls.inc({ tool: c.name, outcome });
+    turn?.addEvent('tool_call', { tool: c.name, outcome });
     if (at !== undefined) m.toolSeconds.observe({ tool: c.name }, (performance.now() - at) / 1000);
   });
 }

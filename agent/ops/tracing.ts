@@ -1,0 +1,43 @@
+import { telemetry } from '@livekit/agents';
+import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+
+/**
+ * OpenTelemetry traces through the tracer @livekit/agents already has (`telemetry.tracer`): the
+ * framework's `job_entrypoint` span (job id, agent name, room) and the agent's own Live session and
+ * turn spans (agent/ops/job.ts) are exported over OTLP/HTTP (protobuf) when the standard variables
+ * name a collector — `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (plus
+ * `OTEL_EXPORTER_OTLP_HEADERS`, read by the exporter). `OTEL_SERVICE_NAME` names the service (default
+ * `gemini-agent`). Nothing is exported otherwise, and spans cost nothing. Conversation content stays out
+ * of spans unless the framework's `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` allows it.
+ */
+let provider: NodeTracerProvider | undefined;
+
+/**
+ * Sets up export in this (job) process if a collector is configured; returns whether it did. The SDK is
+ * loaded only then: job processes start on demand and must initialise fast.
+ */
+export async function setupTracing(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  if (provider) return true;
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return false;
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] =
+    await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-proto'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace-node'),
+    ]);
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
+  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${base}/v1/traces`;
+  const fanout = new telemetry.FanoutSpanProcessor();
+  provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || 'gemini-agent' }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url })), fanout],
+  });
+  provider.register();
+  telemetry.setTracerProvider(provider, { registerSpanProcessor: (p) => fanout.add(p) });
+  return true;
+}
+
+/** Sends buffered spans (a job process exits right after its job). */
+export async function flushTracing(): Promise<void> {
+  await provider?.forceFlush().catch(() => {});
+}
