@@ -185,6 +185,8 @@ interface Derived {
   modelTime: number[];
   transportUp: number[];
   transportDown: number[];
+  uplinkRaw: number[];
+  downlinkRaw: number[];
 }
 
 function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
@@ -198,6 +200,8 @@ function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
     modelTime: [],
     transportUp: [],
     transportDown: [],
+    uplinkRaw: [],
+    downlinkRaw: [],
   };
   for (const t of turns) {
     // This turn's own transport (listen-only probe in the same room); the separate probe as fallback.
@@ -209,6 +213,8 @@ function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
     const up = t.liveInEndAt - t.speechEndAt - tUp;
     const down = t.onsetAt - t.liveOutAt - tDown;
     const model = t.liveOutAt - t.liveInEndAt;
+    d.uplinkRaw.push(t.liveInEndAt - t.speechEndAt);
+    d.downlinkRaw.push(t.onsetAt - t.liveOutAt);
     d.uplink.push(up);
     d.downlink.push(down);
     d.agentAdded.push(up + down);
@@ -298,6 +304,18 @@ const report = {
     'uplink (user speech end → last voiced audio on the Live socket) + downlink (first model audio on the socket → first voiced frame at the user), each minus one-way room transport',
   ),
   agentAddedUplink: figure('ms', dOurs?.uplink, dRef?.uplink),
+  uplinkRaw: figure(
+    'ms',
+    dOurs?.uplinkRaw,
+    dRef?.uplinkRaw,
+    'user speech end → last voiced input on the Live socket, transport included (no subtraction)',
+  ),
+  downlinkRaw: figure(
+    'ms',
+    dOurs?.downlinkRaw,
+    dRef?.downlinkRaw,
+    'first model audio on the Live socket → first voiced agent frame at the user, transport included',
+  ),
   transportDuringLatency: figure(
     'ms',
     dOurs?.transportUp,
@@ -375,6 +393,8 @@ const add = (name: string, fig: Figure) =>
 add('agent-added latency (ms)', report.agentAddedLatency);
 add('  uplink (ms)', report.agentAddedUplink);
 add('  downlink (ms)', report.agentAddedDownlink);
+add('  uplink incl. transport (ms)', report.uplinkRaw);
+add('  downlink incl. transport (ms)', report.downlinkRaw);
 add('  (room transport one-way, ms)', report.transportDuringLatency);
 add('room round trip excl. model (ms)', report.roomRoundTrip);
 add('barge-in stop (ms)', report.bargeIn);

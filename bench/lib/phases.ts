@@ -44,8 +44,26 @@ export function roomName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${roomSeq++}`;
 }
 
-/** Joins a user with the side's agent dispatched, and waits for the agent's Live socket and audio. */
+/**
+ * Joins a user with the side's agent dispatched, and waits for the agent's Live socket and audio. On a
+ * loaded machine a job process sometimes fails to start (agents' "runner initialization timed out"):
+ * then the user leaves and tries once more in a fresh room.
+ */
 export async function joinWithAgent(
+  ctx: PhaseContext,
+  prefix: string,
+  since = now(),
+  timeoutMs = 60_000,
+): Promise<{ user: BenchUser; conn: () => TapConnection | undefined }> {
+  try {
+    return await joinOnce(ctx, prefix, since, timeoutMs);
+  } catch (err) {
+    ctx.log(`${(err as Error).message}; retrying in a new room`);
+    return await joinOnce(ctx, prefix, now(), timeoutMs);
+  }
+}
+
+async function joinOnce(
   ctx: PhaseContext,
   prefix: string,
   since = now(),
