@@ -1,4 +1,4 @@
-import { SignalRequest, SignalResponse } from '@livekit/protocol';
+import { ParticipantInfo_State, SignalRequest, SignalResponse } from '@livekit/protocol';
 import {
   AudioSource,
   LocalAudioTrack,
@@ -30,15 +30,23 @@ function rawSignal(
   url: string,
   token: string,
   query = '',
-): Promise<{ ws: WebSocket; first: Promise<SignalResponse> } | { status: number; body: string }> {
+): Promise<
+  | { ws: WebSocket; first: Promise<SignalResponse>; messages: SignalResponse[] }
+  | { status: number; body: string }
+> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url}/rtc?protocol=16&sdk=js${query}`, {
       headers: { Authorization: `Bearer ${token}` },
     });
+    // Recorded from the start: a burst of server messages is delivered within one tick.
+    const messages: SignalResponse[] = [];
     const first = new Promise<SignalResponse>((res) => {
-      ws.once('message', (data) => res(SignalResponse.fromBinary(data as Buffer)));
+      ws.on('message', (data) => {
+        messages.push(SignalResponse.fromBinary(data as Buffer));
+        if (messages.length === 1) res(messages[0]!);
+      });
     });
-    ws.once('open', () => resolve({ ws, first }));
+    ws.once('open', () => resolve({ ws, first, messages }));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (c) => {
@@ -204,6 +212,51 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
     await waitFor(() => !b.remoteParticipants.has('a'), 'b sees a leave');
   });
 
+  it('replays what a resuming client missed, and refuses a resume after too much', async () => {
+    const token = await mintToken(server, 'away', { room: 'missed' });
+    const first = await rawSignal(server.url, token);
+    if ('status' in first) throw new Error(`join refused: ${first.status}`);
+    const join = await first.first;
+    const sid = join.message.case === 'join' ? join.message.value.participant?.sid : undefined;
+    expect(sid).toMatch(/^PA_/);
+    const other = await join2('other', 'missed');
+    await join2('noisy', 'missed');
+    await waitFor(() => server.directory.listParticipants('missed').length === 3, 'all in the room');
+    first.ws.terminate();
+    // While "away" is disconnected, "other" leaves: only the kept update can tell it (a snapshot of the
+    // room no longer lists "other").
+    await other.disconnect();
+    await waitFor(() => server.directory.getParticipant('missed', 'other') === undefined, 'other gone');
+
+    const resumed = await rawSignal(server.url, token, `&reconnect=1&sid=${sid}`);
+    if ('status' in resumed) throw new Error(`resume refused: ${resumed.status}`);
+    const messages = resumed.messages;
+    expect((await resumed.first).message.case).toBe('reconnect');
+    await waitFor(
+      () =>
+        messages.some(
+          (m) =>
+            m.message.case === 'update' &&
+            m.message.value.participants.some(
+              (p) => p.identity === 'other' && p.state === ParticipantInfo_State.DISCONNECTED,
+            ),
+        ),
+      'the missed leave',
+    );
+
+    // Gone again, and this time far more happens than the server keeps: the resume is refused.
+    resumed.ws.terminate();
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 600; i++)
+      server.directory.updateParticipant('missed', 'noisy', { metadata: `m${i}` });
+    const again = await rawSignal(server.url, token, `&reconnect=1&sid=${sid}`);
+    if ('status' in again) throw new Error(`resume refused: ${again.status}`);
+    sockets.push(again.ws);
+    const answer = await again.first;
+    expect(answer.message.case).toBe('leave');
+    await waitFor(() => server.directory.getParticipant('missed', 'away') === undefined, 'away removed');
+  });
+
   it('removes a participant whose signal socket vanished without a leave', async () => {
     const a = await join('a', 'vanish');
     const res = await rawSignal(server.url, await mintToken(server, 'ghost', { room: 'vanish' }));
@@ -328,6 +381,12 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
     expect(events).toContain('finished:events');
     for (const off of offs) off();
   });
+
+  async function join2(identity: string, room: string) {
+    const r = await connectRtc(server, identity, room);
+    rooms.push(r);
+    return r;
+  }
 
   async function joinWithGrants(identity: string, room: string, extra: { roomConfig: unknown }) {
     const { AccessToken } = await import('livekit-server-sdk');

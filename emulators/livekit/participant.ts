@@ -30,7 +30,8 @@ const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 /** Where a participant's server → client signal messages go (the live signal socket, if any). */
 export type SignalMessage = SignalResponse['message'];
 export interface SignalSink {
-  send(message: SignalMessage): void;
+  /** False when the socket could not take it (closing/closed): the message is kept for a resume. */
+  send(message: SignalMessage): boolean;
   /** Closes the socket (after a server-initiated leave). */
   close(): void;
 }
@@ -50,6 +51,19 @@ interface DownTrack {
   transceiver: RTCRtpTransceiver;
   unsubscribe: () => void;
 }
+
+/** Signal messages kept for a participant whose socket is down (beyond: the resume is refused). */
+const MAX_MISSED_SIGNALS = 512;
+const SKIP_WHILE_DISCONNECTED = new Set([
+  'offer',
+  'answer',
+  'trickle',
+  'pong',
+  'pongResp',
+  'speakersChanged',
+  'join',
+  'reconnect',
+]);
 
 /** Bytes a subscriber's data channel may hold before further packets to it are dropped. */
 const MAX_DATA_BUFFERED = 8 * 1024 * 1024;
@@ -95,6 +109,8 @@ export class Participant {
   private readonly idleTransceivers: RTCRtpTransceiver[] = [];
   private readonly dataOut: { reliable: RTCDataChannel; lossy: RTCDataChannel };
   private readonly pendingReliable: Buffer[] = [];
+  private readonly missed: SignalMessage[] = [];
+  private missedOverflow = false;
   /** mid → publisher's track cid, from the latest publisher offer. */
   private publisherMids = new Map<string, string>();
   /** mid → audio-level extension id, from the latest publisher offer. */
@@ -207,14 +223,42 @@ export class Participant {
     this.sink = sink;
   }
 
+  /**
+   * Keeps what a resuming client must not miss (participant updates, unpublishes, leaves, refreshed
+   * tokens…) while its signal socket is down. Negotiation and liveness messages are not kept: a resume
+   * renegotiates. Past the bound the overflow is remembered and the resume refused.
+   */
+  private queueWhileDisconnected(message: SignalMessage): void {
+    if (message.case && SKIP_WHILE_DISCONNECTED.has(message.case)) return;
+    if (this.missed.length >= MAX_MISSED_SIGNALS) {
+      this.missedOverflow = true;
+      return;
+    }
+    this.missed.push(message);
+  }
+
+  /** Signals queued during a socket drop, for a resume; undefined if some were lost. */
+  takeMissedSignals(): SignalMessage[] | undefined {
+    const missed = this.missed.splice(0);
+    if (this.missedOverflow) {
+      this.missedOverflow = false;
+      return undefined;
+    }
+    return missed;
+  }
+
   detachSignal(sink: SignalSink): void {
     if (this.sink === sink) this.sink = undefined;
   }
 
   send(message: SignalMessage): void {
-    if (this.closed || !this.sink) return;
+    if (this.closed) return;
+    if (!this.sink) {
+      this.queueWhileDisconnected(message);
+      return;
+    }
     try {
-      this.sink.send(message);
+      if (!this.sink.send(message)) this.queueWhileDisconnected(message);
     } catch (err) {
       this.host.log('signal send failed', { identity: this.identity, err: String(err) });
     }

@@ -161,6 +161,12 @@ export class SignalSession {
       this.ws.terminate();
       return;
     }
+    const missed = participant.takeMissedSignals();
+    if (!missed) {
+      // Too much happened while it was away: a fresh join is the only faithful state.
+      this.refuseResume(room, participant);
+      return;
+    }
     this.room = room;
     this.participant = participant;
     participant.attachSignal(this.sink);
@@ -175,8 +181,22 @@ export class SignalSession {
         value: new ParticipantUpdate({ participants: others.map((o) => o.toInfo()) }),
       });
     }
+    for (const message of missed) this.write(message);
     participant.renegotiateAfterResume();
     this.listen();
+  }
+
+  private refuseResume(room: Room, participant: Participant): void {
+    this.write({
+      case: 'leave',
+      value: new LeaveRequest({
+        canReconnect: true,
+        reason: DisconnectReason.STATE_MISMATCH,
+        action: LeaveRequest_Action.RECONNECT,
+      }),
+    });
+    this.ws.close(1000);
+    room.remove(participant, DisconnectReason.STATE_MISMATCH);
   }
 
   private listen(): void {
@@ -232,14 +252,15 @@ export class SignalSession {
     grace.unref();
   }
 
-  private write(message: SignalMessage): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+  private write(message: SignalMessage): boolean {
+    if (this.ws.readyState !== this.ws.OPEN) return false;
     if (this.ws.bufferedAmount > this.options.maxBufferedBytes) {
       this.options.log('slow signal client cut off', { identity: this.participant?.identity });
       this.ws.terminate();
-      return;
+      return false;
     }
     this.ws.send(new SignalResponse({ message }).toBinary());
+    return true;
   }
 
   /** Chaos scenarios clients ask for in their own tests (`simulateScenario`), as livekit-server does. */
