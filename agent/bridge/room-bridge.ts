@@ -63,8 +63,8 @@ export type RoomBridgeEvents = {
 
 interface Member {
   participant: RemoteParticipant;
-  audio?: { input: AudioInput; trackSid: string };
-  video?: { sampler: VideoSampler; trackSid: string };
+  audio?: { input: AudioInput; trackSid: string; track: RemoteTrack };
+  video?: { sampler: VideoSampler; trackSid: string; track: RemoteTrack };
   /** Per-participant policy: this member's own conversation. */
   conversation?: Conversation;
   joinedAt: number;
@@ -245,16 +245,17 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (track.kind === TrackKind.KIND_AUDIO) {
       if (pub.source !== undefined && pub.source !== TrackSource.SOURCE_MICROPHONE && pub.source !== 0)
         return;
-      if (m.audio?.trackSid === sid) return;
+      // A full reconnect hands out new track objects (same or new sid): read from the live one.
+      if (m.audio?.track === track) return;
       void m.audio?.input.aclose();
       const input = startAudioInput(track, (pcm, rate) => this.#onFrame(p.identity, pcm, rate), {
         sampleRate: INPUT_RATE,
         frameSizeMs: 20,
       });
-      m.audio = { input, trackSid: sid };
+      m.audio = { input, trackSid: sid, track };
       this.#log.info({ participant: p.identity, track: sid }, 'listening to microphone');
     } else if (track.kind === TrackKind.KIND_VIDEO && this.#o.config.video.enabled) {
-      if (m.video?.trackSid === sid) return;
+      if (m.video?.track === track) return;
       void m.video?.sampler.aclose();
       const v = this.#o.config.video;
       const sampler = new VideoSampler(track, {
@@ -265,7 +266,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
         attended: () => this.#attended() === p.identity,
         onFrame: (jpeg) => (m.conversation ?? this.#shared)?.sendVideo(jpeg),
       });
-      m.video = { sampler, trackSid: sid };
+      m.video = { sampler, trackSid: sid, track };
     }
   }
 
