@@ -53,6 +53,7 @@ cli.runApp(
     loadFunc: ops.observeLoad(loadFunction(loadDir, config.maxSessions, { cpu: settings.loadCpu })),
     loadThreshold: config.loadThreshold,
     drainTimeout: settings.drainTimeoutMs,
+    initializeProcessTimeout: settings.initTimeoutMs,
     ...(port && { port }),
     ...(Number.isInteger(idle) && idle > 0 && { numIdleProcesses: idle }),
   }),

@@ -43,6 +43,7 @@ describe('settings', () => {
       drainTimeoutMs: 600_000,
       wrapUpMs: 30_000,
       loadCpu: true,
+      initTimeoutMs: 30_000,
     });
     expect(opsSettings({ AGENT_METRICS_PORT: '0' }).metricsPort).toBe(0);
     expect(opsSettings({ AGENT_METRICS_PORT: 'off' }).metricsPort).toBeUndefined();

@@ -11,6 +11,8 @@ import { z } from 'zod';
  *   ends at its next turn boundary. A value ≥ the drain timeout ends conversations right after their
  *   current turn (fast rollouts); before the wrap-up they simply go on.
  * - `AGENT_LOAD_CPU` — count machine CPU in the reported load (default true); `false` reports sessions only.
+ * - `AGENT_PROCESS_INIT_TIMEOUT_S` — time a new job process has to load the agent, s (default 30; the
+ *   framework's 10 s is short for small or busy CPUs, and a process that misses it is discarded).
  */
 export interface OpsSettings {
   /** `undefined`: metrics server off. */
@@ -19,6 +21,7 @@ export interface OpsSettings {
   drainTimeoutMs: number;
   wrapUpMs: number;
   loadCpu: boolean;
+  initTimeoutMs: number;
 }
 
 const schema = z.object({
@@ -30,6 +33,7 @@ const schema = z.object({
   AGENT_METRICS_HOST: z.string().min(1).optional(),
   AGENT_DRAIN_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(600),
   AGENT_DRAIN_WRAP_UP_S: z.coerce.number().min(0).max(86_400).default(30),
+  AGENT_PROCESS_INIT_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
   AGENT_LOAD_CPU: z
     .string()
     .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be true or false')
@@ -55,5 +59,6 @@ export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
     drainTimeoutMs: s.AGENT_DRAIN_TIMEOUT_S * 1000,
     wrapUpMs: s.AGENT_DRAIN_WRAP_UP_S * 1000,
     loadCpu: /^(1|true|yes|on)$/i.test(s.AGENT_LOAD_CPU),
+    initTimeoutMs: s.AGENT_PROCESS_INIT_TIMEOUT_S * 1000,
   };
 }
