@@ -201,10 +201,32 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       maxSessions: 'AGENT_MAX_SESSIONS',
       loadThreshold: 'AGENT_LOAD_THRESHOLD',
     };
+    const roomEnv: Record<string, string> = {
+      model: 'GEMINI_MODEL',
+      voice: 'GEMINI_VOICE',
+      systemInstruction: 'AGENT_INSTRUCTIONS',
+      language: 'AGENT_LANGUAGE',
+      tools: 'AGENT_TOOLS',
+      policy: 'AGENT_POLICY',
+      pushToTalk: 'AGENT_PUSH_TO_TALK',
+      floorReleaseMs: 'AGENT_FLOOR_RELEASE_MS',
+      toolTimeoutMs: 'AGENT_TOOL_TIMEOUT_MS',
+      'video.enabled': 'AGENT_VIDEO',
+      'video.fps': 'AGENT_VIDEO_FPS',
+      'vad.startSensitivity': 'AGENT_VAD_START_SENSITIVITY',
+      'vad.endSensitivity': 'AGENT_VAD_END_SENSITIVITY',
+      'vad.prefixPaddingMs': 'AGENT_VAD_PREFIX_MS',
+      'vad.silenceDurationMs': 'AGENT_VAD_SILENCE_MS',
+      'compression.enabled': 'AGENT_COMPRESSION',
+    };
     const lines = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
-      const name = envNames[key] ?? i.path.join('.');
-      const missing = i.code === 'invalid_type' && raw[key as keyof typeof raw] === undefined;
+      const name =
+        key === 'room'
+          ? (roomEnv[i.path.slice(1).join('.')] ?? i.path.join('.'))
+          : (envNames[key] ?? i.path.join('.'));
+      const missing =
+        key !== 'room' && i.code === 'invalid_type' && raw[key as keyof typeof raw] === undefined;
       return `  - ${name}: ${missing ? 'required but not set' : i.message}`;
     });
     throw new ConfigError(`invalid agent configuration (environment):\n${lines.join('\n')}`);

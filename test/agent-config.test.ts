@@ -29,7 +29,7 @@ describe('agent config', () => {
     const msg = (err as Error).message;
     expect(msg).toContain('LIVEKIT_URL');
     expect(msg).toContain('LIVEKIT_API_KEY: required but not set');
-    expect(msg).toContain('policy');
+    expect(msg).toContain('AGENT_POLICY: Invalid option');
     expect(msg).not.toContain('k-super-secret');
   });
 
@@ -47,7 +47,9 @@ describe('agent config', () => {
     expect(c.room.vad.silenceDurationMs).toBe(700);
     expect(c.room.compression.enabled).toBe(false);
     expect(c.room.policy).toBe('floor');
-    expect(() => loadWorkerConfig({ ...baseEnv, AGENT_VIDEO: 'maybe' })).toThrow(/video/);
+    expect(() => loadWorkerConfig({ ...baseEnv, AGENT_VIDEO: 'maybe' })).toThrow(
+      /AGENT_VIDEO: Invalid input/,
+    );
   });
 
   it('applies room then job metadata overrides, merging nested objects', () => {
