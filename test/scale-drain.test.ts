@@ -63,7 +63,13 @@ describe('SIGTERM drain', { timeout: 4 * SLOW }, () => {
       'A serves d-1',
       SLOW,
     );
-    await waitFor(() => alice.ears.size > 0 || undefined, 'agent track heard', SLOW);
+    await waitFor(() => alice.ears.size > 0 || undefined, 'agent track heard', SLOW).catch((err: Error) => {
+      const seen = [...alice.room.remoteParticipants.values()].map(
+        (p) =>
+          `${p.identity}: ${[...p.trackPublications.values()].map((t) => `${t.name}/${t.subscribed}`).join(',')}`,
+      );
+      throw new Error(`${err.message}; alice sees ${seen.join('; ') || 'nobody'}\n${a.output.slice(-3000)}`);
+    });
 
     // A full turn first: how much loud audio the whole reply is, as this participant hears it.
     await alice.mic.say(0.8);
