@@ -52,6 +52,9 @@ interface DownTrack {
   unsubscribe: () => void;
 }
 
+/** How long a subscriber offer may wait for its answer before it is made again. */
+const ANSWER_TIMEOUT_MS = 15_000;
+
 /** Signal messages kept for a participant whose socket is down (beyond: the resume is refused). */
 const MAX_MISSED_SIGNALS = 512;
 const SKIP_WHILE_DISCONNECTED = new Set([
@@ -119,6 +122,7 @@ export class Participant {
   private negotiating = false;
   private negotiationPending = false;
   private negotiationTimer: NodeJS.Timeout | undefined;
+  private answerTimer: NodeJS.Timeout | undefined;
   private offerId = 0;
   private closed = false;
 
@@ -458,6 +462,15 @@ export class Participant {
     }
     const sdp = stampMsid(this.subscriber.localDescription?.sdp ?? offer.sdp, labels);
     this.offerId++;
+    // A client that never answers (lost message, stuck peer) must not freeze this connection's
+    // subscriptions forever: after a while, offer again.
+    clearTimeout(this.answerTimer);
+    this.answerTimer = setTimeout(() => {
+      if (!this.negotiating || this.closed) return;
+      this.negotiating = false;
+      this.scheduleNegotiation();
+    }, ANSWER_TIMEOUT_MS);
+    this.answerTimer.unref();
     const midToTrackId = Object.fromEntries([...labels].map(([mid, l]) => [mid, l.trackSid]));
     this.send({
       case: 'offer',
@@ -469,6 +482,7 @@ export class Participant {
     if (this.closed || !this.negotiating) return;
     // Clients echo the offer id; an answer to an offer superseded (e.g. across a resume) is stale.
     if (answer.id !== 0 && answer.id !== this.offerId) return;
+    clearTimeout(this.answerTimer);
     try {
       await this.subscriber.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     } finally {
@@ -519,6 +533,7 @@ export class Participant {
     const sink = this.sink;
     this.state = ParticipantInfo_State.DISCONNECTED;
     clearTimeout(this.negotiationTimer);
+    clearTimeout(this.answerTimer);
     for (const sid of [...this.downTracks.keys()]) {
       const down = this.downTracks.get(sid)!;
       down.unsubscribe();
