@@ -258,8 +258,8 @@ const dRef = derive(results.reference?.latency);
 
 function capacitySummary(c: CapacityResult | undefined) {
   if (!c) return null;
-  const passed = c.levels.filter((l) => l.sessions <= c.maxSessions && l.sessions > 0);
-  const top = passed.at(-1) ?? c.levels[0];
+  // The figures of the busiest level that passed (the first level's if none did).
+  const top = c.levels[Math.max(0, (c.passedLevels ?? 0) - 1)];
   const cpu = top?.cpuSecondsPerSessionMinute ?? null;
   return {
     maxSessions: c.maxSessions,

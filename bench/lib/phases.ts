@@ -397,6 +397,8 @@ export interface CapacityResult {
   maxSessions: number;
   /** Why the ramp stopped. */
   stoppedBy: string;
+  /** Levels (from the first) that met every criterion. */
+  passedLevels: number;
   idleRssMiB: number;
 }
 
@@ -416,6 +418,7 @@ export async function runCapacity(
     levels: [],
     maxSessions: 0,
     stoppedBy: 'all levels passed',
+    passedLevels: 0,
     idleRssMiB: Math.round(idle.rssMiB),
   };
   const talk = async (user: BenchUser, seed: number) => {
@@ -518,6 +521,7 @@ export async function runCapacity(
         break;
       }
       result.maxSessions = n;
+      result.passedLevels = result.levels.length;
     }
   } finally {
     stop = true;
