@@ -95,7 +95,9 @@ async function stopWorker(): Promise<void> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'e2e-stack-'));
-  const wav = writeSpeechWav(join(dir, 'speech.wav'));
+  // Long pauses between utterances: on a loaded machine the model's answer (after the tool round trip)
+  // must not be cut short by the next utterance of the looping recording (barge-in).
+  const wav = writeSpeechWav(join(dir, 'speech.wav'), { gap: 9 });
   lk = await startLiveKitDevServer({ port: 0, host: '127.0.0.1' });
   // The emulated model: the first utterance of a session asks for the light (it calls the client tool,
   // then says so); later ones are echoed back, as the default emulator does.
@@ -214,6 +216,17 @@ describe('the whole local stack from a browser', () => {
       await page.click('#leave');
       await page.waitForSelector('body[data-phase="ended"]');
     } catch (err) {
+      await screenshot(page, 'e2e-failure-livekit').catch(() => {});
+      const probe = await page
+        .evaluate(() => ({
+          peak: (window as unknown as { agentPeak: number }).agentPeak,
+          states: (window as unknown as { statesSeen: string[] }).statesSeen,
+          visualiser: document.querySelector<HTMLElement>('#visualiser')?.dataset.peak,
+          audio: [...document.querySelectorAll('#audio-sink audio')].map((a) => a.outerHTML),
+          transcript: document.querySelector('#transcript')?.textContent,
+        }))
+        .catch(() => null);
+      console.error('page probe', JSON.stringify(probe));
       console.error(
         `--- page console ---\n${logs.join('\n')}\n--- agent worker ---\n${workerLog.slice(-6000)}`,
       );
@@ -246,6 +259,7 @@ describe('the whole local stack from a browser', () => {
       await page.click('#leave');
       await page.waitForSelector('body[data-phase="ended"]');
     } catch (err) {
+      await screenshot(page, 'e2e-failure-direct').catch(() => {});
       console.error(`--- page console ---\n${logs.join('\n')}`);
       throw err;
     }
