@@ -84,18 +84,30 @@ export interface DrainWatchOptions {
   end: (notice: DrainNotice) => void;
   /** Poll period, ms (default 250). */
   intervalMs?: number;
+  /**
+   * How long the conversation must have been between turns before it ends, ms (default 750): the last
+   * reply's final transcript and state updates go out first, and a reply that merely paused (audio
+   * arriving late on a busy machine) is not taken for a finished one.
+   */
+  settleMs?: number;
 }
 
 /** Job side: polls for the notice and applies {@link drainAction}. Returns a stop function. */
 export function watchDrain(o: DrainWatchOptions): () => void {
   let stopped = false;
+  let idleSince: number | undefined;
+  const settleMs = o.settleMs ?? 750;
   const timer = setInterval(() => {
     const notice = readDrain(o.dir);
     if (!notice || stopped) return;
-    if (drainAction(notice, o.activity()) === 'end') {
-      stop();
-      o.end(notice);
-    }
+    const activity = o.activity();
+    const now = Date.now();
+    if (activity.busy) idleSince = undefined;
+    else idleSince ??= now;
+    if (drainAction(notice, activity, now) !== 'end') return;
+    if (activity.humans > 0 && now - (idleSince ?? now) < settleMs) return;
+    stop();
+    o.end(notice);
   }, o.intervalMs ?? 250);
   timer.unref();
   const stop = () => {

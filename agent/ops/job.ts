@@ -48,11 +48,20 @@ export function startJobOps(o: JobOpsOptions): JobOps {
         metrics.sessions.set(n);
         void writer?.flush();
       });
-      bridge.on('conversation', (c) => instrumentConversation(c, metrics, o.room.name));
+      const conversations = new Set<Conversation>();
+      bridge.on('conversation', (c) => {
+        conversations.add(c);
+        c.live.once('closed', () => conversations.delete(c));
+        instrumentConversation(c, metrics, o.room.name);
+      });
+      // Mid-turn: the model is generating or a tool runs for it, or its speech is still playing.
+      const midTurn = (c: Conversation) =>
+        c.live.generating || c.output.speaking || c.toolRunner.pending > 0 || c.state === 'thinking';
       stopDrain = watchDrain({
         dir,
         activity: () => ({
-          busy: bridge.state === 'speaking' || bridge.state === 'thinking',
+          busy:
+            bridge.state === 'speaking' || bridge.state === 'thinking' || [...conversations].some(midTurn),
           humans: [...o.room.remoteParticipants.values()].filter((p) => p.kind !== ParticipantKind.AGENT)
             .length,
         }),
