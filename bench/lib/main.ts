@@ -427,7 +427,7 @@ for (const [name, l] of [
 ] as const) {
   if (!l) continue;
   out.push(
-    `long session ${name}: ${l.realSeconds} s, ${l.goAways} goAways, ${l.connections} sockets, input lost ${l.voicedLostSeconds} s (${l.utterancesLost}/${l.utterances} utterances), reconnect p95 ${f(l.reconnectMs.p95)} ms, alive at end: ${l.aliveAtEnd}`,
+    `long session ${name}: ${l.realSeconds} s, ${l.goAways} goAways, ${l.connections} sockets, input lost ${l.voicedLostSeconds} s (${l.utterancesLost}/${l.utterances} utterances; session total ${l.voicedLostTotalSeconds} s), reconnect p95 ${f(l.reconnectMs.p95)} ms, alive at end: ${l.aliveAtEnd}`,
   );
 }
 for (const [s, e] of Object.entries(report.errors)) if (e) out.push(`${s}: ERROR ${e}`);

@@ -281,6 +281,8 @@ export interface LongSessionResult {
   utterancesLost: number;
   voicedSentSeconds: number;
   voicedLostSeconds: number;
+  /** Published voice − voice that reached the model, whole session (replays count twice). */
+  voicedLostTotalSeconds: number;
   /** Per goAway: goAway forwarded → the next socket's setupComplete, ms. */
   reconnectMs: number[];
   /** Per goAway: longest pause in input audio reaching the model around the switch, ms. */
@@ -338,6 +340,12 @@ export async function runLongSession(
     lostSeconds += (u.durationMs - got) / 1000;
     if (got < 0.9 * u.durationMs) lost++;
   }
+  // Totals as a cross-check: per-utterance windows misattribute audio when transport exceeds the
+  // 1.4 s talk cycle (loaded machine); replayed audio counts twice here, so this one can hide losses.
+  const publishedMs = utterances.reduce((a, u) => a + u.durationMs, 0);
+  const receivedMs = chunks
+    .filter((c) => c.at >= (utterances[0]?.startAt ?? 0))
+    .reduce((a, c) => a + c.voicedMs, 0);
   const goAways = conns.flatMap((c) => c.goAways).sort((a, b) => a - b);
   const readies = conns.map((c) => c.readyAt).filter((t): t is number => t !== undefined);
   const reconnectMs: number[] = [];
@@ -362,6 +370,7 @@ export async function runLongSession(
     utterancesLost: lost,
     voicedSentSeconds: Math.round(sent * 100) / 100,
     voicedLostSeconds: Math.round(lostSeconds * 100) / 100,
+    voicedLostTotalSeconds: Math.round(Math.max(0, publishedMs - receivedMs) / 10) / 100,
     reconnectMs,
     inputGapMs,
     aliveAtEnd,
