@@ -55,7 +55,7 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
   it('shared: overlapping talkers are mixed into one input; each solo turn is attributed to its talker', async () => {
     const { s, bridge } = await withAgent('p-shared', { policy: 'shared' });
     const [alice, bob] = await humans(s, 'p-shared', 'alice', 'bob');
-    await until(() => alice!.ears.size && bob!.ears.size && bridge.state === 'listening', 'agent ready');
+    await until(() => bridge.state === 'listening', 'agent ready');
     // Alice 0.3–1.3 s, Bob 0.8–1.8 s: together one 1.5 s stretch of speech.
     await Promise.all([alice!.mic.say(1.0, { lead: 0.3 }), bob!.mic.say(1.0, { lead: 0.8, seed: 5 })]);
     const mixed = await until(() => alice!.finals().find((t) => t.text.startsWith('[speech')), 'mixed turn');
@@ -71,7 +71,7 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
     const { s, bridge } = await withAgent('p-floor', { policy: 'floor', floorReleaseMs: 1500 });
     const [alice, bob] = await humans(s, 'p-floor', 'alice', 'bob');
     const floors = attributeValues(bob!.room, 'lk.agent.floor');
-    await until(() => alice!.ears.size && bob!.ears.size && bridge.state === 'listening', 'agent ready');
+    await until(() => bridge.state === 'listening', 'agent ready');
     await Promise.all([alice!.mic.say(1.0, { lead: 0.3 }), bob!.mic.say(1.0, { lead: 0.8, seed: 5 })]);
     const first = await until(() => alice!.finals(alice!.mic.sid)[0], "alice's turn");
     // Only Alice's second of speech reached the model, not the 1.5 s mix.
@@ -87,11 +87,7 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
   it('per-participant: a private session and agent track per participant', async () => {
     const { s, bridge } = await withAgent('p-private', { policy: 'per-participant' });
     const [alice, bob] = await humans(s, 'p-private', 'alice', 'bob');
-    await until(
-      () =>
-        alice!.ears.has('agent_audio_alice') && bob!.ears.has('agent_audio_bob') && bridge.sessionCount === 2,
-      'two sessions',
-    );
+    await until(() => bridge.sessionCount === 2, 'two sessions');
     await until(() => bridge.state === 'listening', 'agent ready');
     expect(s.gemini.sessions()).toHaveLength(2);
     await alice!.mic.say(1.0);
@@ -111,7 +107,7 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
   it('push-to-talk: only audio between ptt.start and ptt.end reaches the model', async () => {
     const { s, bridge } = await withAgent('p-ptt', { policy: 'shared', pushToTalk: true });
     const [alice] = await humans(s, 'p-ptt', 'alice');
-    await until(() => alice!.ears.size && bridge.state === 'listening', 'agent ready');
+    await until(() => bridge.state === 'listening', 'agent ready');
     let talked = 0;
     let quiet = 0;
     bridge.on('talk', (id, talking) => {

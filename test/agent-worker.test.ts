@@ -122,10 +122,7 @@ describe('agent worker (child process) on the dev server + Gemini emulator', { t
       () => [...alice.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
       'agent joins',
     );
-    await until(
-      () => agent.attributes['lk.agent.state'] === 'listening' && alice.ears.size > 0,
-      'agent listening',
-    );
+    await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
     await alice.mic.say(1.0);
     await until(() => alice.heardMs() > 500, 'echo answer heard');
     const user = await until(() => alice.finals(alice.mic.sid)[0], 'user transcript');
