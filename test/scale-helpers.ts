@@ -3,7 +3,7 @@
  * its JSON log lines, and its Prometheus endpoint.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,9 @@ export function devServerConfig(): string {
     delete cfg.rtc.port_range_start;
     delete cfg.rtc.port_range_end;
   }
-  const file = join(mkdtempSync(join(tmpdir(), 'scale-lk-')), 'livekit.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'scale-lk-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'livekit.yaml');
   writeFileSync(file, stringify(cfg));
   return file;
 }
