@@ -53,6 +53,19 @@ describe('LiveKit dev server: rtc-node audio', () => {
     expect(heardByAlice).toBeLessThan(1040);
   }, 90_000);
 
+  it('tells the publisher when its track gets a subscriber (localTrackSubscribed)', async () => {
+    const speaker = await connectRtc(server, 'speaker', 'subscribed');
+    rooms.push(speaker);
+    const subscribed = once(speaker as never, RoomEvent.LocalTrackSubscribed);
+    stops.push(await publishTone(speaker, 600));
+    const listener = await connectRtc(server, 'listener', 'subscribed');
+    rooms.push(listener);
+    await waitForRemoteAudio(listener, 'speaker');
+    const [track] = (await subscribed) as unknown as [{ sid?: string }];
+    const published = [...speaker.localParticipant!.trackPublications.values()][0];
+    expect(track.sid).toBe(published?.sid);
+  }, 90_000);
+
   it('forwards VP8 video, to a participant present and to a late joiner', async () => {
     const cam = await connectRtc(server, 'cam', 'video');
     rooms.push(cam);

@@ -52,6 +52,8 @@ export class TrackForwarder {
   readonly cid: string;
   /** Sid of the participant publishing it (the stream id prefix subscribers map tracks by). */
   readonly publisherSid: string;
+  /** Set once the publisher has been told (TrackSubscribed) that this track has a subscriber. */
+  subscriberNotified = false;
   private readonly sources = new Map<string, Source>();
   private selected: string | undefined;
   /** A layer being switched to, once it delivers a keyframe. */

@@ -43,6 +43,8 @@ export interface ParticipantHost {
   onInfoChanged(p: Participant): void;
   onData(p: Participant, bytes: Buffer, kind: DataPacket_Kind): void;
   onActive(p: Participant): void;
+  /** A subscriber's down track is bound: media for `forwarder` now flows to `subscriber`. */
+  onSubscriptionBound(subscriber: Participant, forwarder: TrackForwarder): void;
   log(msg: string, extra?: Record<string, unknown>): void;
 }
 
@@ -410,7 +412,10 @@ export class Participant {
         : this.subscriber.addTransceiver(kind, { direction: 'sendonly' });
     transceiver.setDirection('sendonly');
     const pli = transceiver.sender.onPictureLossIndication.subscribe(() => forwarder.requestKeyframe());
-    const ready = transceiver.sender.onReady.subscribe(() => forwarder.requestKeyframe(true));
+    const ready = transceiver.sender.onReady.subscribe(() => {
+      forwarder.requestKeyframe(true);
+      this.host.onSubscriptionBound(this, forwarder);
+    });
     forwarder.addSink(transceiver.sender);
     this.downTracks.set(forwarder.info.sid, {
       forwarder,

@@ -9,6 +9,7 @@ import {
   Room as RoomInfo,
   SpeakerInfo,
   SpeakersChanged,
+  TrackSubscribed,
   TrackType,
 } from '@livekit/protocol';
 import { routeDataPacket } from './data-router.ts';
@@ -225,6 +226,16 @@ export class Room implements ParticipantHost {
     for (const other of this.participants.values()) {
       if (other !== p && other.autoSubscribe) other.subscribe(forwarder);
     }
+  }
+
+  onSubscriptionBound(_subscriber: Participant, forwarder: TrackForwarder): void {
+    // Like livekit-server, the publisher hears once that its track has a subscriber: SDKs surface it
+    // as `localTrackSubscribed`, and agent frameworks wait for it before they start speaking.
+    if (forwarder.subscriberNotified) return;
+    const publisher = [...this.participants.values()].find((x) => x.sid === forwarder.publisherSid);
+    if (!publisher) return;
+    forwarder.subscriberNotified = true;
+    publisher.send({ case: 'trackSubscribed', value: new TrackSubscribed({ trackSid: forwarder.info.sid }) });
   }
 
   onTrackUnpublished(p: Participant, forwarder: TrackForwarder): void {
