@@ -51,8 +51,19 @@ export function startAudioInput(
     async aclose() {
       if (closed) return done;
       closed = true;
-      await reader.cancel().catch(() => {});
-      await done;
+      // Cancelling a native stream can stall on a dying room; do not hold shutdown on it for long.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((r) => {
+        timer = setTimeout(r, 2000);
+      });
+      await Promise.race([
+        reader
+          .cancel()
+          .catch(() => {})
+          .then(() => done),
+        bound,
+      ]);
+      clearTimeout(timer);
     },
   };
 }

@@ -83,6 +83,7 @@ export class VideoSampler {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    await this.#reader.cancel().catch(() => {});
+    // Cancelling a native stream can stall on a dying room; shutdown must not wait on it.
+    void this.#reader.cancel().catch(() => {});
   }
 }
