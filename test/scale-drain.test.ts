@@ -10,7 +10,7 @@ import { type GeminiEmulator, start as startGemini } from '../emulators/gemini-l
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { Human } from './fixtures/agent/kit.ts';
 import { waitFor } from './livekit-control-helpers.ts';
-import { AgentWorker, devServerConfig } from './scale-helpers.ts';
+import { AgentWorker } from './scale-helpers.ts';
 
 const SLOW = 120_000;
 // ~6 s of model speech: long enough that SIGTERM lands in the middle of it.
@@ -23,7 +23,7 @@ const workers: AgentWorker[] = [];
 const humans: Human[] = [];
 
 beforeAll(async () => {
-  lk = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', configPath: devServerConfig() });
+  lk = await startLiveKitDevServer({ port: 0, host: '127.0.0.1' });
   gemini = await startGemini({
     apiKey: 'test-key',
     scenario: { turns: [{ steps: [{ say: REPLY }] }], loop: true },

@@ -3,35 +3,10 @@
  * its JSON log lines, and its Prometheus endpoint.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, stringify } from 'yaml';
 
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
-
-/**
- * livekit.yaml for a dev server in these suites, without `rtc.port_range_*`: ICE ports in a range are
- * probed and bound in two steps, and peers set up at the same moment (here, in other suites running in
- * parallel) can pick the same port — a publisher whose transport fails never gets its track announced.
- * Without a range every peer binds port 0.
- */
-export function devServerConfig(): string {
-  const cfg = parse(readFileSync(fileURLToPath(new URL('../livekit.yaml', import.meta.url)), 'utf8')) as {
-    rtc?: Record<string, unknown>;
-  };
-  if (cfg.rtc) {
-    delete cfg.rtc.port_range_start;
-    delete cfg.rtc.port_range_end;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'scale-lk-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'livekit.yaml');
-  writeFileSync(file, stringify(cfg));
-  return file;
-}
 
 export interface AgentWorkerOptions {
   livekit: { url: string; apiKey: string; apiSecret: string };

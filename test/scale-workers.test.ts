@@ -14,7 +14,7 @@ import { type GeminiEmulator, start as startGemini } from '../emulators/gemini-l
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { Human } from './fixtures/agent/kit.ts';
 import { waitFor } from './livekit-control-helpers.ts';
-import { AgentWorker, devServerConfig } from './scale-helpers.ts';
+import { AgentWorker } from './scale-helpers.ts';
 
 // Workers fork job processes; on a shared 2-core machine each step can take many seconds.
 const SLOW = 120_000;
@@ -30,7 +30,7 @@ let collector: Server;
 const exports: Buffer[] = [];
 
 beforeAll(async () => {
-  lk = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', configPath: devServerConfig() });
+  lk = await startLiveKitDevServer({ port: 0, host: '127.0.0.1' });
   gemini = await startGemini({
     apiKey: 'test-key',
     scenario: {

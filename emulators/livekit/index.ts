@@ -22,6 +22,13 @@ export interface LiveKitDevServerOptions {
   tokenRefreshInterval?: number;
   /** pino log level. Default `warn` (`LOG_LEVEL` env overrides). */
   logLevel?: string;
+  /**
+   * Confine ICE to these UDP ports (e.g. `[50000, 60000]` for a firewall). Default: OS-assigned ports.
+   * `livekit.yaml`'s `rtc.port_range_*` is deliberately not applied: werift probes a port and binds it
+   * later, so peers created at the same moment (or by another process) can pick the same one; ports
+   * the OS assigns cannot collide.
+   */
+  icePortRange?: [number, number];
 }
 
 export interface LiveKitDevServer {
@@ -42,7 +49,7 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
   const config = loadLiveKitConfig(configPath);
   const raw = (parse(readFileSync(configPath, 'utf8')) ?? {}) as {
     room?: { empty_timeout?: number; departure_timeout?: number; max_participants?: number };
-    rtc?: { port_range_start?: number; port_range_end?: number; node_ip?: string };
+    rtc?: { node_ip?: string };
   };
   const rtc = raw.rtc ?? {};
   const keys = o.keys ?? config.keys;
@@ -71,8 +78,7 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
       tokenRefreshInterval: (o.tokenRefreshInterval ?? 300) * 1000,
       refreshedTokenTtl: 15 * 60,
       peer: {
-        portRange:
-          rtc.port_range_start && rtc.port_range_end ? [rtc.port_range_start, rtc.port_range_end] : undefined,
+        portRange: o.icePortRange,
         nodeIp: rtc.node_ip,
       },
     },
