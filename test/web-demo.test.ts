@@ -276,9 +276,9 @@ describe('errors the page explains', { timeout: 240_000 }, () => {
     const first = gemini.nextSession();
     await joinCall(page, { mode: 'direct', name: 'Bob' });
     await page.waitForSelector('body[data-phase="connected"]', { timeout: WAIT });
-    // One complete turn, so the emulator has issued a resumption handle for the conversation.
+    // One complete turn, so the emulator has issued a resumption handle that covers it.
     await page
-      .locator('#transcript li[data-role="agent"]', { hasText: 'light is red' })
+      .locator('#transcript li[data-role="agent"][data-final="true"]', { hasText: 'light is red now' })
       .waitFor({ timeout: WAIT });
     await page.click('#mic');
     await page.waitForSelector('#mic[aria-pressed="false"]', { timeout: WAIT });

@@ -18,6 +18,7 @@ export type CallStatus = 'connecting' | 'connected' | 'reconnecting' | 'ended';
 export type CallErrorCode =
   | 'mic-denied'
   | 'mic-unavailable'
+  | 'publish-failed'
   | 'camera-failed'
   | 'token-refused'
   | 'token-server-unreachable'
@@ -95,7 +96,11 @@ export function mediaError(err: unknown, what: 'mic' | 'camera'): CallError {
         },
       );
     }
-    return new CallError('mic-unavailable', `No usable microphone (${name || String(err)}).`, false, {
+    if (['NotFoundError', 'NotReadableError', 'OverconstrainedError', 'AbortError'].includes(name)) {
+      return new CallError('mic-unavailable', `No usable microphone (${name}).`, false, { cause: err });
+    }
+    const why = err instanceof Error ? err.message : String(err);
+    return new CallError('publish-failed', `The microphone could not be sent (${why}).`, false, {
       cause: err,
     });
   }

@@ -50,7 +50,8 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   #connect: ((handle: string | undefined) => Promise<Session>) | null = null;
   #connection = 0;
   #handle: string | undefined;
-  #resuming = false;
+  /** The resumption in progress; messages typed meanwhile wait for it. */
+  #resuming: Promise<boolean> | null = null;
   #video: VideoSampler | null = null;
   #videoSource: 'camera' | 'screen' = 'camera';
 
@@ -125,10 +126,21 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
    * Moves the conversation to a new connection with the latest resumption handle (same token: resuming
    * does not use it up). Returns false when there is nothing to resume or it failed.
    */
-  async #resume(): Promise<boolean> {
+  #resume(): Promise<boolean> {
+    this.#resuming ??= this.#doResume().finally(() => {
+      this.#resuming = null;
+    });
+    return this.#resuming;
+  }
+
+  async #doResume(): Promise<boolean> {
     const handle = this.#handle;
-    if (!handle || !this.#connect || this.#resuming || this.#leaving) return false;
-    this.#resuming = true;
+    if (!handle || !this.#connect || this.#leaving) return false;
+    // A turn cut off with the old connection ends here; the resumed session starts a new one.
+    this.transcript.finalize(`user:${this.#turn}`);
+    this.transcript.finalize(`model:${this.#turn}`);
+    this.#turn++;
+    this.#turnDone = true;
     const old = this.#session;
     try {
       const next = await this.#connect(handle);
@@ -142,8 +154,6 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     } catch (err) {
       console.warn('Gemini session resumption failed', err);
       return false;
-    } finally {
-      this.#resuming = false;
     }
   }
 
@@ -243,7 +253,8 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   async sendChat(text: string): Promise<void> {
     if (!this.#session || !text.trim()) return;
     this.transcript.set(`chat:${++this.#chatCount}`, this.#me, text, true, 'chat');
-    this.#session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
+    if (this.#resuming) await this.#resuming;
+    this.#session?.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
   }
 
   async leave(): Promise<void> {

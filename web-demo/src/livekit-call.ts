@@ -78,6 +78,7 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
   #chatCount = 0;
   #agentFailed = false;
   #connected = false;
+  #wantMic = false;
 
   constructor(o: LiveKitCallOptions) {
     super();
@@ -149,8 +150,10 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
   async setMicrophone(on: boolean): Promise<void> {
     const room = this.#room;
     if (!room) return;
+    this.#wantMic = on;
     try {
       await room.localParticipant.setMicrophoneEnabled(on);
+      this.emit('errorCleared', 'publish-failed');
     } catch (err) {
       this.emit('error', mediaError(err, 'mic'));
     }
@@ -235,7 +238,11 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
         }
       })
       .on(RoomEvent.Reconnecting, () => this.emit('status', 'reconnecting'))
-      .on(RoomEvent.Reconnected, () => this.emit('status', 'connected'))
+      .on(RoomEvent.Reconnected, () => {
+        this.emit('status', 'connected');
+        // A publish that failed while the connection was being restored gets another chance.
+        if (this.#wantMic && !room.localParticipant.isMicrophoneEnabled) void this.setMicrophone(true);
+      })
       .on(RoomEvent.Disconnected, (reason) => {
         // While connecting, a failure surfaces as the rejected connect() instead.
         if (this.#leaving || !this.#connected || room !== this.#room) return;
