@@ -173,7 +173,18 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
       alice
         .finals(alice.mic.sid)
         .reduce((sum, t) => sum + (Number(/\[speech ([\d.]+)s\]/.exec(t.text)?.[1]) || 0), 0);
-    await until(() => heard() >= 1.8, 'the whole utterance transcribed');
+    await until(() => heard() >= 1.8, 'the whole utterance transcribed').catch((err) => {
+      console.log(
+        'TRANSCRIPTS',
+        JSON.stringify(alice.transcripts),
+        JSON.stringify(
+          stack.gemini
+            .stats()
+            .map((x) => [x.resumed, x.audioInSeconds, x.speechStarts.length, x.speechEnds.length, x.turns]),
+        ),
+      );
+      throw err;
+    });
     const stats = stack.gemini.stats();
     expect(stats).toHaveLength(2);
     expect(stats[1]!.resumed).toBe(true);
