@@ -108,6 +108,36 @@ describe('LiveKit dev server: data, streams, RPC, attributes (rtc-node)', () => 
     expect(Buffer.compare(Buffer.from(await receivedBytes), Buffer.from(bytes))).toBe(0);
   });
 
+  it('keeps the speaker an agent names on a transcription stream, and only for agents', async () => {
+    const agent = await connectRtc(server, 'an-agent', 'data', { agent: true });
+    const seen: string[] = [];
+    const both = new Promise<void>((resolve) => {
+      bob.registerTextStreamHandler('lk.transcription', (reader, who) => {
+        void reader.readAll().then((text) => {
+          seen.push(`${who.identity}:${text}`);
+          if (seen.length === 2) resolve();
+        });
+      });
+    });
+    try {
+      for (const [room, text] of [
+        [agent, 'hi'],
+        [carol, 'yo'],
+      ] as const) {
+        const writer = await room.localParticipant!.streamText({
+          topic: 'lk.transcription',
+          senderIdentity: 'alice',
+        });
+        await writer.write(text);
+        await writer.close();
+      }
+      await both;
+      expect(seen.sort()).toEqual(['alice:hi', 'carol:yo']);
+    } finally {
+      await agent.disconnect();
+    }
+  });
+
   it('round-trips RPC calls, including errors and unknown methods', async () => {
     bob.localParticipant!.registerRpcMethod('reverse', async (data) => {
       if (data.payload === 'fail') throw new RpcError(2001, 'asked to fail');

@@ -1,4 +1,4 @@
-import { DataPacket, type DataPacket_Kind } from '@livekit/protocol';
+import { DataPacket, type DataPacket_Kind, ParticipantInfo_Kind } from '@livekit/protocol';
 import type { Participant } from './participant.ts';
 
 /** Larger than any packet the SDKs build (stream chunks are ≤ 15 KiB); anything bigger is refused. */
@@ -6,10 +6,25 @@ export const MAX_DATA_PACKET_BYTES = 256 * 1024;
 
 export type DataDropReason = 'malformed' | 'too_large' | 'not_allowed';
 
+const ON_BEHALF = new Set(['transcription', 'streamHeader', 'streamChunk', 'streamTrailer']);
+
+/**
+ * Like livekit-server, an agent may send transcriptions and text streams on behalf of a participant
+ * (the user's own words, attributed to the user); everyone else is stamped with their own identity.
+ */
+function speaksForOthers(sender: Participant | undefined, packet: DataPacket): boolean {
+  return (
+    sender?.kind === ParticipantInfo_Kind.AGENT &&
+    packet.participantIdentity !== '' &&
+    ON_BEHALF.has(packet.value.case ?? '')
+  );
+}
+
 /**
  * Routes one DataPacket (user data, chat, transcription, RPC, stream header/chunk/trailer…) from a
  * participant — or from the server when `sender` is undefined — to the room. The server stamps the
- * sender's identity and sid so receivers cannot be fooled by what a client claims, and honours
+ * sender's identity and sid so receivers cannot be fooled by what a client claims (agents' transcripts
+ * excepted, see {@link speaksForOthers}), and honours
  * destination identities (empty = everyone but the sender).
  */
 export function routeDataPacket(
@@ -41,7 +56,7 @@ export function routeDataPacket(
     }
   }
   packet.kind = kind;
-  packet.participantIdentity = sender?.identity ?? '';
+  if (!speaksForOthers(sender, packet)) packet.participantIdentity = sender?.identity ?? '';
   packet.participantSid = sender?.sid ?? '';
   const out = Buffer.from(packet.toBinary());
   let delivered = 0;
