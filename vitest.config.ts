@@ -8,7 +8,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    fileParallelism: true,
-    maxWorkers: 2,
+    // Several suites run real agent workers (with their job processes) or Chromium: on a 2-core CI
+    // machine one file at a time keeps them from starving each other.
+    fileParallelism: !process.env.CI,
+    maxWorkers: process.env.CI ? 1 : 2,
   },
 });
