@@ -145,15 +145,7 @@ export class SignalSession {
     const participant = room?.participants.get(grants.identity);
     if (!room || !participant || participant.sid !== query.sid || participant.isClosed) {
       // Unknown session: ask for a full reconnect (a fresh join), as LiveKit does after a node restart.
-      this.write({
-        case: 'leave',
-        value: new LeaveRequest({
-          canReconnect: true,
-          reason: DisconnectReason.STATE_MISMATCH,
-          action: LeaveRequest_Action.RECONNECT,
-        }),
-      });
-      this.ws.close(1000);
+      this.askFullReconnect();
       return;
     }
     if (participant.dropNextResume) {
@@ -187,6 +179,11 @@ export class SignalSession {
   }
 
   private refuseResume(room: Room, participant: Participant): void {
+    this.askFullReconnect();
+    room.remove(participant, DisconnectReason.STATE_MISMATCH);
+  }
+
+  private askFullReconnect(): void {
     this.write({
       case: 'leave',
       value: new LeaveRequest({
@@ -196,7 +193,6 @@ export class SignalSession {
       }),
     });
     this.ws.close(1000);
-    room.remove(participant, DisconnectReason.STATE_MISMATCH);
   }
 
   private listen(): void {
