@@ -54,12 +54,13 @@ describe('LiveKit dev server: rtc-node audio', () => {
   }, 90_000);
 
   it('tells the publisher when its track gets a subscriber (localTrackSubscribed)', async () => {
+    // The listener is connected first, so the track is added to a transport that is already up.
+    const listener = await connectRtc(server, 'listener', 'subscribed');
+    rooms.push(listener);
     const speaker = await connectRtc(server, 'speaker', 'subscribed');
     rooms.push(speaker);
     const subscribed = once(speaker as never, RoomEvent.LocalTrackSubscribed);
     stops.push(await publishTone(speaker, 600));
-    const listener = await connectRtc(server, 'listener', 'subscribed');
-    rooms.push(listener);
     await waitForRemoteAudio(listener, 'speaker');
     const [track] = (await subscribed) as unknown as [{ sid?: string }];
     const published = [...speaker.localParticipant!.trackPublications.values()][0];

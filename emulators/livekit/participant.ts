@@ -493,6 +493,11 @@ export class Participant {
     } finally {
       this.negotiating = false;
     }
+    // A track added once the (bundled) transport is up never sees its sender's `onReady`: the
+    // accepted answer is what binds it. The room tells each publisher once.
+    if (this.subscriber.connectionState === 'connected') {
+      for (const down of this.downTracks.values()) this.host.onSubscriptionBound(this, down.forwarder);
+    }
     if (this.negotiationPending) {
       this.negotiationPending = false;
       this.scheduleNegotiation();
