@@ -10,6 +10,7 @@
  *   (hysteresis), so syllable dips do not split an utterance.
  */
 import { rmsDbfs } from '../../shared/audio/analyze.ts';
+import { concatPcm16 } from '../../shared/audio/pcm.ts';
 
 export interface VadConfig {
   startOfSpeechSensitivity?: string;
@@ -148,14 +149,6 @@ export class EnergyVad {
     this.#silentMs = 0;
     this.#frames = [];
     this.#utteranceMs = 0;
-    let total = 0;
-    for (const f of kept) total += f.length;
-    const audio = new Int16Array(total);
-    let at = 0;
-    for (const f of kept) {
-      audio.set(f, at);
-      at += f.length;
-    }
-    this.#events.onSpeechEnd(audio, this.#rate, durationMs);
+    this.#events.onSpeechEnd(concatPcm16(kept), this.#rate, durationMs);
   }
 }
