@@ -125,16 +125,28 @@ export interface WorkerStartOptions {
   geminiUrl: string;
   /** Extra environment (e.g. VAD settings). */
   env?: Record<string, string>;
+  /** Load `agent-probe.ts` into the worker and its job processes, writing here. */
+  probeDir?: string;
 }
+
+const PROBE = fileURLToPath(new URL('./agent-probe.ts', import.meta.url));
 
 /** Starts one side's worker and waits until it registered with the dev server. */
 export async function startWorker(side: Side, o: WorkerStartOptions): Promise<Child> {
   const { entry, agentName } = SIDES[side];
+  const caller = callerEnv();
+  const probe: Record<string, string> = o.probeDir
+    ? {
+        BENCH_PROBE_DIR: o.probeDir,
+        NODE_OPTIONS: [caller.NODE_OPTIONS, `--import=${PROBE}`].filter(Boolean).join(' '),
+      }
+    : {};
   const child = new Child(
     `${side} worker`,
     [entry, 'start', '--log-level', process.env.BENCH_WORKER_LOG ?? 'info'],
     {
-      ...callerEnv(),
+      ...caller,
+      ...probe,
       BENCH_HEALTH_PORT: String(await freePort()),
       AGENT_HTTP_PORT: String(await freePort()),
       AGENT_METRICS_PORT: '0',

@@ -9,7 +9,7 @@
  *
  * `--quick` is the ≤ 3 minute version (fewer turns, shorter long session, two capacity levels).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +96,10 @@ let devServer: Child | undefined;
 let tap: LiveTap | undefined;
 let worker: Child | undefined;
 
+const probeDirs: string[] = [];
+
 async function cleanup(): Promise<void> {
+  for (const d of probeDirs) rmSync(d, { recursive: true, force: true });
   await worker?.stop();
   await devServer?.stop();
   await tap?.close();
@@ -132,9 +135,12 @@ try {
     results[side] = r;
     try {
       log(`${side}: starting worker (${SIDES[side].entry})`);
-      worker = await startWorker(side, { livekit, geminiUrl: tap.url });
+      const probeDir = mkdtempSync(join(os.tmpdir(), `bench-probe-${side}-`));
+      probeDirs.push(probeDir);
+      worker = await startWorker(side, { livekit, geminiUrl: tap.url, probeDir });
       const ctx: PhaseContext = {
         side,
+        probeDir,
         agentName: SIDES[side].agentName,
         livekit,
         tap,
@@ -177,6 +183,10 @@ const tOn = transport ? summarize(transport.onset).p50 : null;
 const tOff = transport ? summarize(transport.offset).p50 : null;
 
 interface Derived {
+  /** The issue's definition, timed inside the agent's job process (agent-probe.ts) and on the Live socket. */
+  workerUplink: number[];
+  workerDownlink: number[];
+  workerAdded: number[];
   uplink: number[];
   downlink: number[];
   agentAdded: number[];
@@ -192,6 +202,9 @@ interface Derived {
 function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
   if (!turns?.length) return undefined;
   const d: Derived = {
+    workerUplink: [],
+    workerDownlink: [],
+    workerAdded: [],
     uplink: [],
     downlink: [],
     agentAdded: [],
@@ -204,6 +217,13 @@ function derive(turns: LatencyTurn[] | undefined): Derived | undefined {
     downlinkRaw: [],
   };
   for (const t of turns) {
+    if (t.workerInEndAt !== undefined && t.workerOutAt !== undefined) {
+      const up = t.liveInEndAt - t.workerInEndAt;
+      const down = t.workerOutAt - t.liveOutAt;
+      d.workerUplink.push(up);
+      d.workerDownlink.push(down);
+      d.workerAdded.push(up + down);
+    }
     // This turn's own transport (listen-only probe in the same room); the separate probe as fallback.
     const tUp = t.transportOffsetMs ?? tOff;
     const tDown = t.transportOnsetMs ?? tOn;
@@ -299,11 +319,20 @@ const report = {
   transport: transport ? { onset: summarize(transport.onset), offset: summarize(transport.offset) } : null,
   agentAddedLatency: figure(
     'ms',
+    dOurs?.workerAdded,
+    dRef?.workerAdded,
+    "last voiced user frame delivered to the agent's job process → that audio on the Live socket, plus first model audio on the socket → first voiced frame captured into the agent's AudioSource",
+  ),
+  agentAddedUplink: figure('ms', dOurs?.workerUplink, dRef?.workerUplink),
+  agentAddedDownlink: figure('ms', dOurs?.workerDownlink, dRef?.workerDownlink),
+  agentAddedLatencyRoom: figure(
+    'ms',
     dOurs?.agentAdded,
     dRef?.agentAdded,
-    'uplink (user speech end → last voiced audio on the Live socket) + downlink (first model audio on the socket → first voiced frame at the user), each minus one-way room transport',
+    'cross-check from outside the agent: uplink (user speech end → last voiced audio on the Live socket) + downlink (first model audio on the socket → first voiced frame at the user), each minus the one-way room transport of the same utterance; includes the native stream’s framing, resolution ±10 ms',
   ),
-  agentAddedUplink: figure('ms', dOurs?.uplink, dRef?.uplink),
+  agentAddedUplinkRoom: figure('ms', dOurs?.uplink, dRef?.uplink),
+  agentAddedDownlinkRoom: figure('ms', dOurs?.downlink, dRef?.downlink),
   uplinkRaw: figure(
     'ms',
     dOurs?.uplinkRaw,
@@ -328,7 +357,6 @@ const report = {
     dRef?.modelTime,
     'emulator: last voiced input on the socket → first audio out (500 ms VAD silence)',
   ),
-  agentAddedDownlink: figure('ms', dOurs?.downlink, dRef?.downlink),
   roomRoundTrip: figure(
     'ms',
     dOurs?.roundTripExModel,
@@ -393,6 +421,9 @@ const add = (name: string, fig: Figure) =>
 add('agent-added latency (ms)', report.agentAddedLatency);
 add('  uplink (ms)', report.agentAddedUplink);
 add('  downlink (ms)', report.agentAddedDownlink);
+add('agent-added, seen from the room (ms)', report.agentAddedLatencyRoom);
+add('  uplink − transport (ms)', report.agentAddedUplinkRoom);
+add('  downlink − transport (ms)', report.agentAddedDownlinkRoom);
 add('  uplink incl. transport (ms)', report.uplinkRaw);
 add('  downlink incl. transport (ms)', report.downlinkRaw);
 add('  (room transport one-way, ms)', report.transportDuringLatency);

@@ -2,6 +2,8 @@
  * The measurements, one function per figure. Each runs against one side's worker (already started and
  * pointed at the tap) and returns raw samples; run.ts summarises and compares.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type GeminiEmulator,
@@ -21,6 +23,8 @@ export interface PhaseContext {
   tap: LiveTap;
   worker: Child;
   devServer: Child;
+  /** Where the worker's `agent-probe.ts` writes (see there). */
+  probeDir?: string;
   log: (line: string) => void;
 }
 
@@ -149,6 +153,23 @@ export interface LatencyTurn {
   liveOutAt: number;
   /** First voiced agent audio at the user. */
   onsetAt: number;
+  /** In the agent's job process (agent-probe.ts): last voiced input frame the native stream delivered. */
+  workerInEndAt?: number;
+  /** In the agent's job process: first voiced frame of the reply captured into its AudioSource. */
+  workerOutAt?: number;
+}
+
+/** Voiced stretches the worker's in-process probe wrote (agent-probe.ts). */
+export function readProbe(dir: string | undefined): { dir: 'in' | 'out'; start: number; end?: number }[] {
+  if (!dir) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) =>
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
 }
 
 function allAudioIn(conns: TapConnection[]) {
@@ -185,6 +206,7 @@ export async function runLatency(ctx: PhaseContext, turns: number): Promise<Late
   const conns = ctx.tap.since(since);
   const chunks = allAudioIn(conns);
   const outs = conns.flatMap((c) => c.firstAudioOut).sort((a, b) => a - b);
+  const probed = readProbe(ctx.probeDir);
   const result: LatencyTurn[] = [];
   for (const { u, b } of raw) {
     const voiced = chunks.filter((c) => c.voicedToMs !== undefined && c.at >= u.startAt && c.at <= b.onsetAt);
@@ -193,7 +215,15 @@ export async function runLatency(ctx: PhaseContext, turns: number): Promise<Late
     const out = outs.find((t) => t >= last.at && t <= b.onsetAt);
     if (out === undefined) continue;
     const p = probe.bursts.find((x) => x.onsetAt >= u.startAt && x.onsetAt <= u.endAt + 1000);
+    const inEnds = probed.flatMap((r) =>
+      r.dir === 'in' && r.end !== undefined && r.end >= u.startAt && r.end <= last.at ? [r.end] : [],
+    );
+    const outStarts = probed.flatMap((r) =>
+      r.dir === 'out' && r.start >= out && r.start <= b.onsetAt ? [r.start] : [],
+    );
     result.push({
+      ...(inEnds.length && { workerInEndAt: Math.max(...inEnds) }),
+      ...(outStarts.length && { workerOutAt: Math.min(...outStarts) }),
       speechEndAt: u.endAt,
       liveInEndAt: last.at,
       liveOutAt: out,
@@ -204,9 +234,10 @@ export async function runLatency(ctx: PhaseContext, turns: number): Promise<Late
       }),
     });
   }
-  const probed = result.filter((r) => r.transportOnsetMs !== undefined).length;
+  const withTransport = result.filter((r) => r.transportOnsetMs !== undefined).length;
+  const inWorker = result.filter((r) => r.workerInEndAt !== undefined && r.workerOutAt !== undefined).length;
   ctx.log(
-    `${ctx.side}: latency ${result.length}/${turns} turns matched, ${probed} with in-room transport (probe heard ${probe.bursts.length} utterances, ${probe.remoteFrames} frames)`,
+    `${ctx.side}: latency ${result.length}/${turns} turns matched, ${inWorker} timed in the worker, ${withTransport} with in-room transport (probe heard ${probe.bursts.length} utterances, ${probe.remoteFrames} frames)`,
   );
   return result;
 }

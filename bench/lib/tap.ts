@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { now } from './stats.ts';
+import { voicedRange } from './voice.ts';
 
 /** One audio message the agent sent. */
 export interface AudioIn {
@@ -44,27 +45,6 @@ export interface TapConnection {
   setupHasHandle: boolean;
   /** Seconds of user audio sent by the agent on this socket. */
   audioInSeconds: number;
-}
-
-/** Voiced = 10 ms block RMS above this (−40 dBFS). */
-const VOICE_RMS = 32768 * 10 ** (-40 / 20);
-
-function voicedRange(pcm: Int16Array, rate: number): { from?: number; to?: number; ms: number } {
-  const block = Math.max(1, Math.round(rate / 100));
-  let from: number | undefined;
-  let to: number | undefined;
-  let ms = 0;
-  for (let at = 0, i = 0; at < pcm.length; at += block, i++) {
-    const end = Math.min(pcm.length, at + block);
-    let sum = 0;
-    for (let k = at; k < end; k++) sum += pcm[k]! * pcm[k]!;
-    if (Math.sqrt(sum / (end - at)) > VOICE_RMS) {
-      from ??= i * 10;
-      to = (i + 1) * 10;
-      ms += 10;
-    }
-  }
-  return { from, to, ms };
 }
 
 export interface TapOptions {

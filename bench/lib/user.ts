@@ -29,10 +29,10 @@ import { AccessToken } from 'livekit-server-sdk';
 import { speechLike } from '../../shared/audio/generate.ts';
 import type { LiveKitEndpoint } from './children.ts';
 import { now } from './stats.ts';
+import { VOICE_RMS } from './voice.ts';
 
 export const RATE = 48_000;
 const FRAME = RATE / 100;
-const VOICE_RMS = 32768 * 10 ** (-40 / 20);
 /** Silence that ends a remote "reply". */
 const REPLY_END_MS = 150;
 
