@@ -77,10 +77,14 @@ export class AudioOutput extends EventEmitter<AudioOutputEvents> {
         off += f.data.length;
       }
     }
-    // Cut into fixed 20 ms frames, carrying the remainder to the next push.
-    const joined = new Int16Array(this.#partial.length + data.length);
-    joined.set(this.#partial);
-    joined.set(data, this.#partial.length);
+    // Cut into fixed 20 ms frames, carrying the remainder to the next push. Frames are copies: an
+    // AudioFrame hands the FFI its whole underlying buffer, so a view into a larger one would not do.
+    let joined = data;
+    if (this.#partial.length) {
+      joined = new Int16Array(this.#partial.length + data.length);
+      joined.set(this.#partial);
+      joined.set(data, this.#partial.length);
+    }
     let off = 0;
     while (joined.length - off >= this.#frameSamples) {
       this.#enqueue(joined.slice(off, off + this.#frameSamples));

@@ -21,8 +21,13 @@ export class InputMixer {
       q = { frames: [], lastPush: now };
       this.#queues.set(source, q);
     }
-    q.frames.push(pcm);
     q.lastPush = now;
+    if (this.#queues.size === 1 && q.frames.length === 0) {
+      // One talker, nothing queued: the common case passes straight through.
+      this.#out(pcm);
+      return;
+    }
+    q.frames.push(pcm);
     this.#drain(now);
   }
 

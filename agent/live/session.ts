@@ -154,6 +154,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #unacked: Sent[] = [];
   /** Accepted while no connection was usable. */
   #pending: Outgoing[] = [];
+  /**
+   * Upper bound of the audio ms held in `#unacked` + `#pending`: submits add to it, acks and replays only
+   * ever lower the truth, and {@link LiveSession.#bound} makes it exact again. It spares walking the
+   * buffers on every 20 ms frame.
+   */
+  #heldMsBound = 0;
   #generating = false;
   /** Input that asks for a reply went out (text, activityEnd, heard speech) and no turn ended since. */
   #awaitingReply = false;
@@ -319,7 +325,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     } else {
       this.#pending.push(msg);
     }
-    this.#bound();
+    if (msg.kind === 'audio') this.#heldMsBound += msg.ms;
+    if (this.#heldMsBound > this.#opts.maxReplayMs) this.#bound();
   }
 
   #sendOn(conn: Connection, msg: Outgoing): void {
@@ -360,6 +367,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     let ms = 0;
     for (const e of this.#unacked) if (e.msg.kind === 'audio') ms += e.msg.ms;
     for (const m of this.#pending) if (m.kind === 'audio') ms += m.ms;
+    this.#heldMsBound = ms;
     if (ms <= this.#opts.maxReplayMs) return;
     let dropped = 0;
     while (ms > this.#opts.maxReplayMs && this.#unacked.length) {
@@ -373,6 +381,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       ms -= m.ms;
       dropped += m.samples;
     }
+    this.#heldMsBound = ms;
     if (dropped) {
       this.#stats.droppedAudioSamples += dropped;
       this.#log.warn({ dropped }, 'live: replay buffer full, oldest input audio dropped');

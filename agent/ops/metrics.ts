@@ -102,7 +102,8 @@ export class JobMetrics {
 
 /**
  * Job-process side: writes this process's snapshot to `<dir>/<pid>.metrics.json` every `intervalMs`
- * and on {@link SnapshotWriter.flush}. Best effort: metrics never break a conversation.
+ * (default 5 s, a scrape interval's worth of staleness) and on {@link SnapshotWriter.flush}, skipping
+ * writes when nothing changed. Best effort: metrics never break a conversation.
  */
 export class SnapshotWriter {
   readonly #metrics: JobMetrics;
@@ -110,8 +111,9 @@ export class SnapshotWriter {
   readonly #tmp: string;
   readonly #timer: NodeJS.Timeout;
   #writing: Promise<void> = Promise.resolve();
+  #last = '';
 
-  constructor(metrics: JobMetrics, dir: string, intervalMs = 1000) {
+  constructor(metrics: JobMetrics, dir: string, intervalMs = 5000) {
     this.#metrics = metrics;
     this.#file = join(dir, `${process.pid}${SNAPSHOT_SUFFIX}`);
     this.#tmp = join(dir, `.${process.pid}${SNAPSHOT_SUFFIX}.tmp`);
@@ -124,8 +126,10 @@ export class SnapshotWriter {
     this.#writing = this.#writing.then(async () => {
       try {
         const json = JSON.stringify(await this.#metrics.snapshot());
+        if (json === this.#last) return;
         writeFileSync(this.#tmp, json);
         renameSync(this.#tmp, this.#file);
+        this.#last = json;
       } catch {
         // The directory may be gone (worker exited); nothing to report to.
       }

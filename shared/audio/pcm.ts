@@ -3,10 +3,17 @@
  * Samples are `Int16Array` in memory; on the wire they are bytes (often base64).
  */
 
+/** True on little-endian hosts, where an Int16Array's memory already is PCM16 LE. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** PCM16 bytes (little-endian) → samples. Copies, so odd offsets and pooled buffers are safe. */
 export function bytesToPcm16(bytes: Uint8Array): Int16Array {
   const count = bytes.byteLength >> 1;
   const out = new Int16Array(count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(bytes.subarray(0, count * 2));
+    return out;
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, count * 2);
   for (let i = 0; i < count; i++) out[i] = view.getInt16(i * 2, true);
   return out;
@@ -14,6 +21,7 @@ export function bytesToPcm16(bytes: Uint8Array): Int16Array {
 
 /** Samples → PCM16 bytes (little-endian). */
 export function pcm16ToBytes(samples: Int16Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(samples.slice().buffer);
   const out = new Uint8Array(samples.length * 2);
   const view = new DataView(out.buffer);
   for (let i = 0; i < samples.length; i++) view.setInt16(i * 2, samples[i]!, true);
@@ -27,7 +35,11 @@ export function base64ToPcm16(data: string): Int16Array {
 
 /** Samples → base64 PCM16, the encoding of `inlineData.data` / `realtimeInput.audio.data`. */
 export function pcm16ToBase64(samples: Int16Array): string {
-  return Buffer.from(pcm16ToBytes(samples)).toString('base64');
+  // Per-frame hot path: encode straight from the samples' memory, no intermediate copy.
+  const bytes = LITTLE_ENDIAN
+    ? Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)
+    : Buffer.from(pcm16ToBytes(samples).buffer);
+  return bytes.toString('base64');
 }
 
 /** Float samples in [-1, 1] → PCM16 (clipped). The exact inverse of {@link pcm16ToFloat}. */
