@@ -88,7 +88,7 @@ if (dir) {
       const { info } = m.value.message.value.frame;
       if (info.numChannels === 1) {
         // The stream frees this buffer once its own listener has run; ours runs first.
-        const bytes = Uint8Array.from(this.copyBuffer(info.dataPtr, info.samplesPerChannel * 2));
+        const bytes = this.copyBuffer(info.dataPtr, info.samplesPerChannel * 2).slice();
         onIn(String(m.value.streamHandle), new Int16Array(bytes.buffer), info.sampleRate);
       }
     }

@@ -163,7 +163,7 @@ export async function startWorker(side: Side, o: WorkerStartOptions): Promise<Ch
       GOOGLE_API_KEY: 'bench-key',
       AGENT_NAME: agentName,
       BENCH_AGENT_NAME: agentName,
-      AGENT_LOG_LEVEL: 'warn',
+      AGENT_LOG_LEVEL: process.env.BENCH_AGENT_LOG_LEVEL ?? 'warn',
       // Capacity is measured by the bench: let the worker take every job.
       AGENT_MAX_SESSIONS: '1000',
       AGENT_LOAD_THRESHOLD: '1',

@@ -5,7 +5,11 @@
  */
 import { startLiveKitDevServer } from '../../emulators/livekit/index.ts';
 
-const server = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', logLevel: 'error' });
+const server = await startLiveKitDevServer({
+  port: 0,
+  host: '127.0.0.1',
+  logLevel: (process.env.BENCH_DEVSERVER_LOG_LEVEL as 'error' | undefined) ?? 'error',
+});
 process.stdout.write(
   `${JSON.stringify({ url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret })}\n`,
 );

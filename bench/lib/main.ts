@@ -102,6 +102,7 @@ async function cleanup(): Promise<void> {
   for (const d of probeDirs) rmSync(d, { recursive: true, force: true });
   await worker?.stop();
   await devServer?.stop();
+  if (devServer) writeFileSync(join(dirname(args.out!), 'devserver.log'), devServer.output);
   await tap?.close();
 }
 process.on('SIGINT', () => {
