@@ -235,11 +235,17 @@ describe('agent workers at scale', { timeout: 4 * SLOW }, () => {
         .reduce((a, s) => a + s.value, 0),
     ).toBe(1);
 
-    // Traces went to the OTLP collector: the framework's job spans with their ids. Known gap: the spans of
-    // a job whose room is deleted are sometimes not flushed before its process exits (seen in CI, where
-    // this asserted the agent's session/turn spans of room s-1 too); until the flush-on-exit is fixed
-    // this checks the export path, not the last job's spans.
-    const wanted = ['job_entrypoint', 'lk.job_id', 'service.name', 'gemini-agent'];
+    // Traces went to the OTLP collector: the framework's job spans with their ids, and the agent's own
+    // Live session and turn spans of the room that just ended (exported when its session closed).
+    const wanted = [
+      'job_entrypoint',
+      'lk.job_id',
+      'service.name',
+      'gemini-agent',
+      'gemini_live_session',
+      'gemini_live_turn',
+      name,
+    ];
     const missing = () => {
       const all = Buffer.concat(exports).toString('latin1');
       return wanted.filter((x) => !all.includes(x));

@@ -152,6 +152,8 @@ export function instrumentConversation(conv: Conversation, m: JobMetrics, room =
   live.on('closed', () => {
     endTurn(false);
     session.end();
+    // Export now: the job process may be gone before its shutdown callbacks get to flush.
+    void flushTracing();
   });
   const started = new Map<string, number>();
   conv.toolRunner.on('started', (c) => started.set(c.id, performance.now()));
