@@ -4,13 +4,19 @@
  * the report says, and the /proc sampler sees a process tree.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readProbe } from '../bench/lib/phases.ts';
 import { processTree, sampleTree } from '../bench/lib/proc.ts';
 import { percentile, ratio, summarize } from '../bench/lib/stats.ts';
 import { LiveTap } from '../bench/lib/tap.ts';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
 import { utterance } from '../shared/audio/generate.ts';
 import { connect, type Recorder, sendPcm } from './fixtures/gemini-client.ts';
+import { connectRtc, mintToken, publishTone, startServer } from './livekit-helpers.ts';
 
 describe('bench: Live-socket tap', () => {
   let emu: GeminiEmulator;
@@ -125,6 +131,70 @@ describe('bench: /proc sampler', () => {
       expect(later.pids).toEqual([child.pid]);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('bench: in-process agent probe', () => {
+  it('records when voice stops arriving from a native AudioStream and when voice is first captured', async () => {
+    const server = await startServer();
+    const dir = mkdtempSync(join(tmpdir(), 'probe-test-'));
+    const pub = await connectRtc(server, 'speaker', 'probe-room');
+    let stopTone: (() => void) | undefined;
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          `--import=${fileURLToPath(new URL('../bench/lib/agent-probe.ts', import.meta.url))}`,
+          'test/fixtures/probe-child.ts',
+        ],
+        {
+          env: {
+            ...process.env,
+            BENCH_PROBE_DIR: dir,
+            PROBE_URL: server.url,
+            PROBE_TOKEN: await mintToken(server, 'listener', { room: 'probe-room' }),
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      let out = '';
+      let hearing: () => void = () => {};
+      const heard = new Promise<void>((r) => {
+        hearing = r;
+      });
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('hearing')) hearing();
+      });
+      const exited = new Promise<number | null>((r) => child.once('exit', r));
+      // Voice until the listener hears it and a while longer, then silence (the child waits for both).
+      const toneStarted = performance.timeOrigin + performance.now();
+      stopTone = await publishTone(pub, 440);
+      await Promise.race([heard, exited]);
+      await new Promise((r) => setTimeout(r, 600));
+      stopTone();
+      const toneStopped = performance.timeOrigin + performance.now();
+      expect(await exited).toBe(0);
+      expect(out).toContain('done');
+      const records = readProbe(dir);
+      const ins = records.filter((r) => r.dir === 'in');
+      const outs = records.filter((r) => r.dir === 'out');
+      expect(ins.length).toBeGreaterThanOrEqual(1);
+      // The voiced stretch the listener received lies between the tone's start and some time after its end.
+      const run = ins.find((r) => r.end! - r.start > 300)!;
+      if (!run) throw new Error(`no long voiced stretch among ${JSON.stringify(ins)}`);
+      expect(run).toBeDefined();
+      expect(run.start).toBeGreaterThanOrEqual(toneStarted);
+      expect(run.end).toBeGreaterThanOrEqual(run.start);
+      expect(run.start).toBeLessThan(toneStopped);
+      expect(outs).toHaveLength(1);
+      expect(outs[0]!.start).toBeGreaterThan(run.end!);
+    } finally {
+      stopTone?.();
+      await pub.disconnect();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
