@@ -60,7 +60,7 @@ for (const s of sides) if (!(s in SIDES)) throw new Error(`unknown side ${s}`);
 const only = new Set(args.only!.split(',').map((s) => s.trim()) as Phase[]);
 
 const plan = quick
-  ? { probe: 0, turns: 8, bargeIns: 5, longSeconds: 12, levels: [1, 2], window: 6 }
+  ? { probe: 0, turns: 6, bargeIns: 4, longSeconds: 10, levels: [1, 2], window: 5 }
   : {
       probe: 30,
       turns: 30,
