@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { defaultConfigPath, loadLiveKitConfig } from '../../shared/livekit-config.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import { DevServer } from './server.ts';
+import { installSrtpKeyObjects } from './srtp-keys.ts';
 
 export type { RoomDirectory, RoomDirectoryEvents } from './room-directory.ts';
 
@@ -45,6 +46,7 @@ export interface LiveKitDevServer {
  * clients, plus (when present) the control plane's Twirp and agent endpoints on the same port.
  */
 export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Promise<LiveKitDevServer> {
+  installSrtpKeyObjects();
   const configPath = o.configPath ?? defaultConfigPath;
   const config = loadLiveKitConfig(configPath);
   const raw = (parse(readFileSync(configPath, 'utf8')) ?? {}) as {
