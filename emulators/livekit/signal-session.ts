@@ -128,6 +128,12 @@ export class SignalSession {
         serverVersion: SERVER_VERSION,
         serverRegion: 'local',
         subscriberPrimary: true,
+        // As livekit-server does for publishers: the client sets up its publisher connection at join
+        // and queues each later negotiation behind the pending answer. Without it the Rust SDK (rtc-node,
+        // agents) debounces instead, and a publish while an offer is still unanswered (a slow answer on
+        // a loaded machine) wedges its publisher transport and its whole signal loop: the track is
+        // never offered and no later subscriber offer is answered.
+        fastPublish: participant.permission.canPublish,
         pingInterval: this.options.pingInterval,
         pingTimeout: this.options.pingTimeout,
         serverInfo: serverInfo(),
