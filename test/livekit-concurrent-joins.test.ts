@@ -10,6 +10,7 @@ import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
 import {
   connectRtc,
   measureFrequency,
+  mintToken,
   publishTone,
   startServer,
   waitFor,
@@ -120,6 +121,45 @@ class SlowAnswerProxy {
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 }
+
+/** The JoinResponse a raw signal client gets for `token`. */
+async function joinResponse(server: LiveKitDevServer, token: string) {
+  const ws = new WebSocket(`${server.url}/rtc?protocol=16&sdk=js`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  try {
+    const first = await new Promise<SignalResponse>((resolve, reject) => {
+      ws.once('message', (data: Buffer) => resolve(SignalResponse.fromBinary(data)));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    if (first.message.case !== 'join') throw new Error(`expected a join response, got ${first.message.case}`);
+    return first.message.value;
+  } finally {
+    ws.terminate();
+  }
+}
+
+describe('LiveKit dev server: fastPublish', () => {
+  let server: LiveKitDevServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('asks publishers, and only them, to set up their publisher connection at join (as livekit-server)', async () => {
+    const publisher = await joinResponse(server, await mintToken(server, 'pub', { room: 'fast' }));
+    expect(publisher.subscriberPrimary).toBe(true);
+    expect(publisher.fastPublish).toBe(true);
+    const listener = await joinResponse(
+      server,
+      await mintToken(server, 'listener', { room: 'fast', canPublish: false }),
+    );
+    expect(listener.fastPublish).toBe(false);
+  });
+});
 
 describe('LiveKit dev server: publishing while a publisher answer is still on its way', () => {
   let server: LiveKitDevServer;
