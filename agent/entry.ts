@@ -3,7 +3,9 @@ import { RoomBridge } from './bridge/room-bridge.ts';
 import { ConfigError, loadWorkerConfig, resolveRoomConfig } from './config.ts';
 import { reportSessions } from './load.ts';
 import type { Logger } from './log.ts';
+import { watchEmptyRoom } from './ops/empty-room.ts';
 import { startJobOps } from './ops/job.ts';
+import { opsSettings } from './ops/settings.ts';
 import { setupTracing } from './ops/tracing.ts';
 import { defaultRegistry } from './tools/index.ts';
 
@@ -56,6 +58,17 @@ export default defineAgent({
       reportSessions(ctx.job.id, 0);
       await ops.aclose(); // again, after the bridge's last counts
     });
+    const { emptyRoomTimeoutMs } = opsSettings();
+    if (emptyRoomTimeoutMs !== undefined) {
+      const stop = watchEmptyRoom(room, {
+        graceMs: emptyRoomTimeoutMs,
+        onEmpty: () => {
+          logger.info({ room: room.name }, 'everyone left: ending the job');
+          ctx.shutdown('room empty');
+        },
+      });
+      ctx.addShutdownCallback(async () => stop());
+    }
     logger.info({ room: room.name, policy: config.policy, model: config.model }, 'agent joined');
     await bridge.start();
   },

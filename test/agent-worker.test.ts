@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { AgentDispatchClient } from 'livekit-server-sdk';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
 
@@ -165,5 +165,31 @@ describe('agent worker (child process) on the dev server + Gemini emulator', { t
       'the same worker takes the next room',
     );
     expect(bad.exited).toBe(false);
+  });
+
+  it('ends its job and closes its Live session once everyone has left (after AGENT_EMPTY_ROOM_TIMEOUT_S)', async () => {
+    await startWorker({ AGENT_NAME: 'gemini-empty', AGENT_EMPTY_ROOM_TIMEOUT_S: '1' });
+    const dave = await enter('w-empty', 'dave');
+    const before = new Set(stack.gemini.sessions());
+    await dispatch.createDispatch('w-empty', 'gemini-empty');
+    const agent = await until(
+      () => [...dave.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
+      'agent joins',
+    );
+    await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
+    const live = await until(
+      () => stack.gemini.sessions().find((s) => !before.has(s) && !s.closed),
+      "the room's Live session",
+    );
+    await dave.close();
+    people.splice(people.indexOf(dave), 1);
+    const rooms = new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
+    await until(() => live.closed, 'its Live session closed');
+    for (let tries = 0; ; tries++) {
+      const left = await rooms.listParticipants('w-empty').catch(() => []);
+      if (!left.some((p) => p.identity === agent.identity)) break;
+      if (tries > 600) throw new Error('the agent stayed in the empty room');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });

@@ -13,6 +13,9 @@ import { z } from 'zod';
  * - `AGENT_LOAD_CPU` — count machine CPU in the reported load (default true); `false` reports sessions only.
  * - `AGENT_PROCESS_INIT_TIMEOUT_S` — time a new job process has to load the agent, s (default 30; the
  *   framework's 10 s is short for small or busy CPUs, and a process that misses it is discarded).
+ * - `AGENT_EMPTY_ROOM_TIMEOUT_S` — once the last human left, how long the agent waits for someone to
+ *   come back before it ends its job and closes its Live sessions, s (default 10; 0 = stay until the
+ *   room closes).
  */
 export interface OpsSettings {
   /** `undefined`: metrics server off. */
@@ -22,6 +25,8 @@ export interface OpsSettings {
   wrapUpMs: number;
   loadCpu: boolean;
   initTimeoutMs: number;
+  /** `undefined`: stay in an empty room. */
+  emptyRoomTimeoutMs: number | undefined;
 }
 
 const schema = z.object({
@@ -34,6 +39,7 @@ const schema = z.object({
   AGENT_DRAIN_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(600),
   AGENT_DRAIN_WRAP_UP_S: z.coerce.number().min(0).max(86_400).default(30),
   AGENT_PROCESS_INIT_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
+  AGENT_EMPTY_ROOM_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(10),
   AGENT_LOAD_CPU: z
     .string()
     .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be true or false')
@@ -60,5 +66,6 @@ export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
     wrapUpMs: s.AGENT_DRAIN_WRAP_UP_S * 1000,
     loadCpu: /^(1|true|yes|on)$/i.test(s.AGENT_LOAD_CPU),
     initTimeoutMs: s.AGENT_PROCESS_INIT_TIMEOUT_S * 1000,
+    emptyRoomTimeoutMs: s.AGENT_EMPTY_ROOM_TIMEOUT_S > 0 ? s.AGENT_EMPTY_ROOM_TIMEOUT_S * 1000 : undefined,
   };
 }
