@@ -66,7 +66,7 @@ const plan = quick
       turns: 30,
       bargeIns: 20,
       longSeconds: 90,
-      levels: [1, 5, 10, 20, 30, 40, 50, 60],
+      levels: [1, 4, 8, 12, 16, 24, 32, 50],
       window: 25,
     };
 if (args.levels) plan.levels = args.levels.split(',').map(Number);
