@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readProbe } from '../bench/lib/phases.ts';
-import { processTree, sampleTree } from '../bench/lib/proc.ts';
+import { cpuBetween, processTree, sampleTree } from '../bench/lib/proc.ts';
 import { percentile, ratio, summarize } from '../bench/lib/stats.ts';
 import { LiveTap } from '../bench/lib/tap.ts';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
@@ -132,6 +132,23 @@ describe('bench: /proc sampler', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('bench: CPU of a changing tree', () => {
+  it('keeps the CPU of a child that exited between two samples', async () => {
+    const child = spawn(process.execPath, ['-e', 'while (process.cpuUsage().user < 500_000) {}'], {
+      stdio: 'ignore',
+    });
+    await new Promise((r) => child.once('spawn', r));
+    const before = sampleTree(process.pid);
+    expect(before.pids).toContain(child.pid);
+    await new Promise((r) => child.once('exit', r));
+    const after = sampleTree(process.pid);
+    expect(after.pids).not.toContain(child.pid);
+    // The child's spinning is counted (through this process's reaped-children time), never negative.
+    const childBefore = before.byPid.get(child.pid!)!.cpu;
+    expect(cpuBetween(before, after)).toBeGreaterThanOrEqual(0.45 - childBefore);
   });
 });
 

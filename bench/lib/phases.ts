@@ -11,7 +11,7 @@ import {
   start as startGemini,
 } from '../../emulators/gemini-live/index.ts';
 import type { Child, LiveKitEndpoint, Side } from './children.ts';
-import { sampleTree } from './proc.ts';
+import { cpuBetween, sampleTree } from './proc.ts';
 import { now, percentile } from './stats.ts';
 import type { LiveTap, TapConnection } from './tap.ts';
 import { BenchUser, type RemoteBurst, type Utterance } from './user.ts';
@@ -528,11 +528,9 @@ export async function runCapacity(
         missedReplies: inWindow.filter((r) => r.missed).length,
         roundTrip: rts,
         underruns: inWindow.reduce((a, r) => a + r.gaps, 0),
-        cpuSecondsPerSessionMinute: n
-          ? Math.round(((w1.cpuSeconds - w0.cpuSeconds) / (n * (dt / 60))) * 100) / 100
-          : null,
-        workerCpuPercent: Math.round(((w1.cpuSeconds - w0.cpuSeconds) / dt) * 100),
-        devServerCpuPercent: Math.round(((d1.cpuSeconds - d0.cpuSeconds) / dt) * 100),
+        cpuSecondsPerSessionMinute: n ? Math.round((cpuBetween(w0, w1) / (n * (dt / 60))) * 100) / 100 : null,
+        workerCpuPercent: Math.round((cpuBetween(w0, w1) / dt) * 100),
+        devServerCpuPercent: Math.round((cpuBetween(d0, d1) / dt) * 100),
         benchCpuPercent: Math.round(((b1.user + b1.system) / 1e6 / dt) * 100),
         workerRssMiB: Math.round(w1.rssMiB),
         rssPerSessionMiB: n ? Math.round(((w1.rssMiB - idle.rssMiB) / n) * 10) / 10 : null,

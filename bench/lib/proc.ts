@@ -10,9 +10,11 @@ export interface ProcSample {
   pids: number[];
   cpuSeconds: number;
   rssMiB: number;
+  /** Per process: own CPU seconds, and CPU seconds of its exited (reaped) children. */
+  byPid: Map<number, { cpu: number; reaped: number }>;
 }
 
-function statOf(pid: number): { ppid: number; cpu: number } | undefined {
+function statOf(pid: number): { ppid: number; cpu: number; reaped: number } | undefined {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name (which may contain spaces).
@@ -20,7 +22,9 @@ function statOf(pid: number): { ppid: number; cpu: number } | undefined {
     const ppid = Number(rest[1]);
     const utime = Number(rest[11]);
     const stime = Number(rest[12]);
-    return { ppid, cpu: (utime + stime) / TICKS };
+    const cutime = Number(rest[13]);
+    const cstime = Number(rest[14]);
+    return { ppid, cpu: (utime + stime) / TICKS, reaped: (cutime + cstime) / TICKS };
   } catch {
     return undefined;
   }
@@ -62,9 +66,28 @@ export function sampleTree(root: number): ProcSample {
   const pids = processTree(root);
   let cpuSeconds = 0;
   let rssMiB = 0;
+  const byPid = new Map<number, { cpu: number; reaped: number }>();
   for (const pid of pids) {
-    cpuSeconds += statOf(pid)?.cpu ?? 0;
+    const st = statOf(pid);
+    if (st) byPid.set(pid, { cpu: st.cpu, reaped: st.reaped });
+    cpuSeconds += st?.cpu ?? 0;
     rssMiB += rssOf(pid);
   }
-  return { pids, cpuSeconds, rssMiB };
+  return { pids, cpuSeconds, rssMiB, byPid };
+}
+
+/**
+ * CPU seconds the tree used between two samples, with processes that started or exited in between:
+ * a new process counts in full, an exited one through its parent's reaped-children time (minus what
+ * it had used before the first sample). Job processes come and go during a capacity window.
+ */
+export function cpuBetween(a: ProcSample, b: ProcSample): number {
+  let total = 0;
+  for (const [pid, now] of b.byPid) {
+    const before = a.byPid.get(pid);
+    total += now.cpu - (before?.cpu ?? 0);
+    if (before) total += now.reaped - before.reaped;
+  }
+  for (const [pid, before] of a.byPid) if (!b.byPid.has(pid)) total -= before.cpu;
+  return Math.max(0, total);
 }
