@@ -44,10 +44,12 @@ describe('settings', () => {
       wrapUpMs: 30_000,
       loadCpu: true,
       initTimeoutMs: 30_000,
+      emptyRoomTimeoutMs: 10_000,
     });
     expect(opsSettings({ AGENT_METRICS_PORT: '0' }).metricsPort).toBe(0);
     expect(opsSettings({ AGENT_METRICS_PORT: 'off' }).metricsPort).toBeUndefined();
     expect(opsSettings({ AGENT_LOAD_CPU: 'false' }).loadCpu).toBe(false);
+    expect(opsSettings({ AGENT_EMPTY_ROOM_TIMEOUT_S: '0' }).emptyRoomTimeoutMs).toBeUndefined();
   });
 
   test('every invalid variable is named', () => {
