@@ -1,11 +1,12 @@
 import { telemetry } from '@livekit/agents';
-import { ParticipantKind, type Room } from '@livekit/rtc-node';
+import type { Room } from '@livekit/rtc-node';
 import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Conversation } from '../bridge/conversation.ts';
 import type { RoomBridge } from '../bridge/room-bridge.ts';
 import { LOAD_DIR_ENV } from '../load.ts';
 import type { Logger } from '../log.ts';
 import { watchDrain } from './drain.ts';
+import { countHumans } from './empty-room.ts';
 import { JobMetrics, SnapshotWriter } from './metrics.ts';
 import { flushTracing } from './tracing.ts';
 
@@ -62,8 +63,7 @@ export function startJobOps(o: JobOpsOptions): JobOps {
         activity: () => ({
           busy:
             bridge.state === 'speaking' || bridge.state === 'thinking' || [...conversations].some(midTurn),
-          humans: [...o.room.remoteParticipants.values()].filter((p) => p.kind !== ParticipantKind.AGENT)
-            .length,
+          humans: countHumans(o.room),
         }),
         end: (notice) => {
           o.logger.info(
