@@ -168,6 +168,11 @@ export async function measureFrequency(track: RemoteTrack, seconds = 1): Promise
   return (await analyseTone(track, seconds)).frequency;
 }
 
+/** Waits for `fromIdentity`'s audio at `room` and measures the tone it carries (see {@link analyseTone}). */
+export async function heardFrequency(room: Room, fromIdentity: string, seconds = 1): Promise<number> {
+  return measureFrequency(await waitForRemoteAudio(room, fromIdentity), seconds);
+}
+
 export async function waitForRemoteAudio(room: Room, fromIdentity: string): Promise<RemoteTrack> {
   const existing = room.remoteParticipants.get(fromIdentity);
   for (const pub of existing?.trackPublications.values() ?? []) {

@@ -16,6 +16,7 @@ import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
 import {
   analyseTone,
   connectRtc,
+  heardFrequency,
   measureFrequency,
   mintToken,
   once,
@@ -144,7 +145,7 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
     const a = await join('a', 'resume');
     const b = await join('b', 'resume');
     stops.push(await publishTone(a, 600));
-    await measureFrequency(await waitForRemoteAudio(b, 'a'), 0.2);
+    await heardFrequency(b, 'a', 0.2);
     let bSawLeave = false;
     b.on(RoomEvent.ParticipantDisconnected, () => {
       bSawLeave = true;
