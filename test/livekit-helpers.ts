@@ -226,6 +226,7 @@ export async function receiveVideoFrames(
   room: Room,
   fromIdentity: string,
   count = 10,
+  timeoutMs = 20_000,
 ): Promise<{ width: number; height: number; frames: number }> {
   const track = await waitFor(() => {
     for (const pub of room.remoteParticipants.get(fromIdentity)?.trackPublications.values() ?? []) {
@@ -237,12 +238,23 @@ export async function receiveVideoFrames(
   const reader = stream.getReader();
   let frames = 0;
   let last = { width: 0, height: 0 };
-  while (frames < count) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    frames++;
-    last = { width: value.frame.width, height: value.frame.height };
+  // A picture that never decodes (no keyframe) must fail here, with a reason, not at the test's timeout.
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((r) => {
+    timer = setTimeout(() => r('expired'), timeoutMs);
+  });
+  try {
+    while (frames < count) {
+      const next = await Promise.race([reader.read(), expired]);
+      if (next === 'expired')
+        throw new Error(`timed out waiting for ${count} video frames from ${fromIdentity} (got ${frames})`);
+      if (next.done) break;
+      frames++;
+      last = { width: next.value.frame.width, height: next.value.frame.height };
+    }
+  } finally {
+    clearTimeout(timer);
+    await reader.cancel().catch(() => {});
   }
-  await reader.cancel().catch(() => {});
   return { ...last, frames };
 }

@@ -88,6 +88,11 @@ describe('LiveKit dev server: rtc-node audio', () => {
     expect(seen.frames).toBe(15);
     // rtc-node sends two layers here, rid q (low) and h (full size); h is the preferred one.
     await waitFor(async () => (await receiveVideoFrames(viewer, 'sim', 5)).width === 640, 'the h layer');
+    // A late joiner's picture needs a keyframe of the forwarded layer: the server must ask that
+    // layer's encoder for one (simulcast layers are bound by rid, their SSRCs learnt from packets).
+    const late = await connectRtc(server, 'late', 'simulcast');
+    rooms.push(late);
+    expect(await receiveVideoFrames(late, 'sim', 15)).toEqual({ width: 640, height: 480, frames: 15 });
   }, 90_000);
 
   it('reports active speakers from the publishers’ audio levels', async () => {

@@ -6,6 +6,13 @@ interface Source {
   receiver: RTCRtpReceiver;
   unsubscribe: () => void;
   lastPacketAt: number;
+  /**
+   * SSRC seen on this source's packets. werift binds simulcast layers by rid and never sets their
+   * track's SSRC, so keyframe requests need the one the packets carry.
+   */
+  ssrc: number | undefined;
+  /** A keyframe was asked for before the SSRC was known: ask as soon as it is. */
+  keyframeWanted: boolean;
 }
 
 /** A layer silent this long is considered paused (the publisher's encoder dropped it). */
@@ -92,7 +99,14 @@ export class TrackForwarder {
     const key = track.rid ?? '';
     this.sources.get(key)?.unsubscribe();
     const { unSubscribe } = track.onReceiveRtp.subscribe((rtp) => this.forward(key, rtp));
-    this.sources.set(key, { track, receiver, unsubscribe: unSubscribe, lastPacketAt: 0 });
+    this.sources.set(key, {
+      track,
+      receiver,
+      unsubscribe: unSubscribe,
+      lastPacketAt: 0,
+      ssrc: track.ssrc,
+      keyframeWanted: false,
+    });
     if (this.selected === undefined) this.selected = key;
   }
 
@@ -123,6 +137,13 @@ export class TrackForwarder {
   private forward(key: string, rtp: RtpPacket): void {
     if (this.closed) return;
     const source = this.sources.get(key);
+    if (source && source.ssrc !== rtp.header.ssrc) {
+      source.ssrc = rtp.header.ssrc;
+      if (source.keyframeWanted) {
+        source.keyframeWanted = false;
+        this.requestKeyframeFrom(key, true);
+      }
+    }
     if (source && this.sources.size > 1) {
       const now = Date.now();
       source.lastPacketAt = now;
@@ -183,9 +204,14 @@ export class TrackForwarder {
     if (this.info.type !== 1 /* VIDEO */) return;
     const now = Date.now();
     if (!force && now - this.lastKeyframeRequest < 500) return;
-    this.lastKeyframeRequest = now;
     const source = this.sources.get(key);
-    if (source?.track.ssrc !== undefined) source.receiver.sendRtcpPLI(source.track.ssrc).catch(() => {});
+    if (!source) return;
+    if (source.ssrc === undefined) {
+      source.keyframeWanted = true;
+      return;
+    }
+    this.lastKeyframeRequest = now;
+    source.receiver.sendRtcpPLI(source.ssrc).catch(() => {});
   }
 
   close(): void {
