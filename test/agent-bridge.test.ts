@@ -243,6 +243,27 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     expect(stack.gemini.stats()[0]!.interruptions).toBe(0);
   });
 
+  it('the same identity coming back is answered: after a clean leave, and replacing a connection still open', async () => {
+    const { stack, bridge } = await withAgent('r-same', {}, { pacing: 4 });
+    const first = await human(stack, 'r-same', 'alice');
+    await until(() => bridge.state === 'listening', 'agent ready');
+    await first.mic.say(0.8);
+    await until(() => first.heardMs() > 300, 'first answer');
+    await until(() => bridge.state === 'listening', 'reply over');
+    // A page reload: leave, then join again under the same identity.
+    await first.close();
+    const second = await human(stack, 'r-same', 'alice');
+    await second.mic.say(0.8, { seed: 2 });
+    await until(() => second.heardMs() > 300, 'answered after rejoining');
+    await until(() => bridge.state === 'listening', 'second reply over');
+    // A reload that never said goodbye: the server replaces the old connection with the new one.
+    const third = await human(stack, 'r-same', 'alice');
+    await until(() => !second.room.isConnected, 'the old connection replaced');
+    await third.mic.say(0.8, { seed: 3 });
+    await until(() => third.heardMs() > 300, 'answered on the replacing connection');
+    expect(stack.gemini.sessions()).toHaveLength(1);
+  });
+
   it('a participant leaves, another joins and is answered; closing the bridge leaves no Live session open', async () => {
     const { stack, bridge } = await withAgent('r-rejoin', {}, { pacing: 4 });
     const first = await human(stack, 'r-rejoin', 'alice');

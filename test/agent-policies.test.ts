@@ -103,6 +103,18 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
     expect(bob!.finals(bob!.agentTrackSid('agent_audio_alice'))).toHaveLength(0);
     await bob!.close();
     await until(() => bridge.sessionCount === 1, 'bob left, his session closed');
+    // Bob comes back under the same identity (a page reload): a private session and track again.
+    const [again] = await humans(s, 'p-private', 'bob');
+    await until(() => bridge.sessionCount === 2, "bob's session reopened");
+    await again!.mic.say(1.0, { seed: 2 });
+    await until(() => again!.heardMs('agent_audio_bob') > 500, "bob's answer on his new track");
+    // And once more without leaving first: the new connection replaces the open one.
+    const [replacing] = await humans(s, 'p-private', 'bob');
+    await until(() => !again!.room.isConnected, 'the old connection replaced');
+    await until(() => bridge.state === 'listening', 'agent ready for the replacing connection');
+    await replacing!.mic.say(1.0, { seed: 3 });
+    await until(() => replacing!.heardMs('agent_audio_bob') > 500, 'answered on the replacing connection');
+    expect(bridge.sessionCount).toBe(2);
   });
 
   it('push-to-talk: only audio between ptt.start and ptt.end reaches the model', async () => {
