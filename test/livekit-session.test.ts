@@ -1,4 +1,4 @@
-import { ParticipantInfo_State, SignalRequest, SignalResponse } from '@livekit/protocol';
+import { LeaveRequest_Action, ParticipantInfo_State, SignalRequest, SignalResponse } from '@livekit/protocol';
 import {
   AudioSource,
   LocalAudioTrack,
@@ -306,6 +306,31 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
     );
     await join('c', 'garbage');
     await joined;
+  });
+
+  it('offers again after an answer it cannot apply, and asks for a full reconnect after three', async () => {
+    const speaker = await join('speaker', 'bad-answer');
+    stops.push(await publishTone(speaker, 500));
+    const res = await rawSignal(server.url, await mintToken(server, 'broken', { room: 'bad-answer' }));
+    if ('status' in res) throw new Error(`join refused: ${res.status}`);
+    sockets.push(res.ws);
+    const offers = () => res.messages.filter((m) => m.message.case === 'offer');
+    for (let i = 0; i < 3; i++) {
+      const offer = await waitFor(() => offers()[i], `subscriber offer ${i + 1}`, 10_000);
+      const id = offer.message.case === 'offer' ? offer.message.value.id : 0;
+      res.ws.send(
+        new SignalRequest({
+          message: { case: 'answer', value: { type: 'answer', sdp: 'v=0\r\nnot an answer\r\n', id } },
+        }).toBinary(),
+      );
+    }
+    const leave = await waitFor(
+      () => res.messages.find((m) => m.message.case === 'leave'),
+      'a full-reconnect request',
+      10_000,
+    );
+    expect(leave.message.value).toMatchObject({ canReconnect: true, action: LeaveRequest_Action.RECONNECT });
+    expect(offers()).toHaveLength(3);
   });
 
   it('enforces canPublish and canSubscribe', async () => {

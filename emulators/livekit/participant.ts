@@ -1,5 +1,8 @@
 import {
   DataPacket_Kind,
+  DisconnectReason,
+  LeaveRequest,
+  LeaveRequest_Action,
   ParticipantInfo,
   ParticipantInfo_Kind,
   ParticipantInfo_State,
@@ -17,6 +20,7 @@ import type { JoinGrants } from './auth.ts';
 import { newId } from './ids.ts';
 import type { TrackForwarder } from './media-forwarder.ts';
 import {
+  answerMismatch,
   createPeerConnection,
   extensionIdsByMid,
   keepBundle,
@@ -56,6 +60,11 @@ interface DownTrack {
 
 /** How long a subscriber offer may wait for its answer before it is made again. */
 const ANSWER_TIMEOUT_MS = 15_000;
+/**
+ * Subscriber negotiations that may fail in a row (an offer werift cannot make, an answer it cannot
+ * apply) before the client is asked for a full reconnect, as livekit-server does when negotiation fails.
+ */
+const MAX_NEGOTIATION_FAILURES = 3;
 
 /** Signal messages kept for a participant whose socket is down (beyond: the resume is refused). */
 const MAX_MISSED_SIGNALS = 512;
@@ -123,6 +132,7 @@ export class Participant {
   private publisherQueue: Promise<void> = Promise.resolve();
   private negotiating = false;
   private negotiationPending = false;
+  private negotiationFailures = 0;
   private negotiationTimer: NodeJS.Timeout | undefined;
   private answerTimer: NodeJS.Timeout | undefined;
   private offerId = 0;
@@ -457,8 +467,14 @@ export class Participant {
       return;
     }
     this.negotiating = true;
-    const offer = await this.subscriber.createOffer();
-    await this.subscriber.setLocalDescription(offer);
+    let offer: Awaited<ReturnType<RTCPeerConnection['createOffer']>>;
+    try {
+      offer = await this.subscriber.createOffer();
+      await this.subscriber.setLocalDescription(offer);
+    } catch (err) {
+      this.negotiationFailed('offer', err);
+      return;
+    }
     const labels = new Map<string, { participantSid: string; trackSid: string }>();
     for (const [trackSid, down] of this.downTracks) {
       if (down.transceiver.mid) {
@@ -489,10 +505,15 @@ export class Participant {
     if (answer.id !== 0 && answer.id !== this.offerId) return;
     clearTimeout(this.answerTimer);
     try {
+      const mismatch = answerMismatch(this.subscriber.localDescription?.sdp ?? '', answer.sdp);
+      if (mismatch) throw new Error(`answer does not match the offer: ${mismatch}`);
       await this.subscriber.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
-    } finally {
-      this.negotiating = false;
+    } catch (err) {
+      this.negotiationFailed('answer', err);
+      return;
     }
+    this.negotiating = false;
+    this.negotiationFailures = 0;
     // A track added once the (bundled) transport is up never sees its sender's `onReady`: the
     // accepted answer is what binds it. The room tells each publisher once.
     if (this.subscriber.connectionState === 'connected') {
@@ -502,6 +523,36 @@ export class Participant {
       this.negotiationPending = false;
       this.scheduleNegotiation();
     }
+  }
+
+  /**
+   * A subscriber offer or answer failed: the subscriptions it carried are not in place, so offer again
+   * after a short pause; after a few failures in a row ask the client to reconnect from scratch.
+   */
+  private negotiationFailed(step: 'offer' | 'answer', err: unknown): void {
+    this.negotiating = false;
+    this.negotiationFailures++;
+    this.host.log('subscriber negotiation failed', {
+      identity: this.identity,
+      step,
+      attempt: this.negotiationFailures,
+      err: String(err),
+    });
+    if (this.closed) return;
+    if (this.negotiationFailures >= MAX_NEGOTIATION_FAILURES) {
+      this.negotiationFailures = 0;
+      this.send({
+        case: 'leave',
+        value: new LeaveRequest({
+          canReconnect: true,
+          reason: DisconnectReason.STATE_MISMATCH,
+          action: LeaveRequest_Action.RECONNECT,
+        }),
+      });
+      this.sink?.close();
+      return;
+    }
+    setTimeout(() => this.scheduleNegotiation(), 200 * this.negotiationFailures).unref();
   }
 
   /** After a signal resume the client may have lost our last offer: offer again. */

@@ -103,6 +103,20 @@ export function trackIdsByMid(sdp: string): Map<string, string> {
 }
 
 /**
+ * Why an answer cannot answer an offer, or undefined when it can: JSEP (RFC 9429 §5.3.1) requires one
+ * m-line per offered m-line, in order, with the same mid. werift accepts almost any text as an answer
+ * and would leave the connection without media, so the dev server checks this before applying it.
+ */
+export function answerMismatch(offer: string, answer: string): string | undefined {
+  const offered = splitSdp(offer).media.map(midOf);
+  const answered = splitSdp(answer).media.map(midOf);
+  if (answered.length !== offered.length)
+    return `${answered.length} m-lines in the answer for ${offered.length} offered`;
+  const at = offered.findIndex((mid, i) => mid !== answered[i]);
+  return at < 0 ? undefined : `m-line ${at} has mid ${answered[at]}, ${offered[at]} was offered`;
+}
+
+/**
  * Stamps `a=msid:<PA_sid>|<TR_sid> <TR_sid>` on the sending m-lines of a server offer. Both SDKs find the
  * publication of an incoming track by splitting the stream id on `|`; werift writes no usable msid.
  */
