@@ -1,4 +1,4 @@
-import { type Room, RoomEvent } from '@livekit/rtc-node';
+import { type Room, RoomEvent, SimulateScenarioKind } from '@livekit/rtc-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoomBridge } from '../agent/bridge/room-bridge.ts';
 import { type RoomConfigInput, resolveRoomConfig } from '../agent/config.ts';
@@ -241,6 +241,28 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     const answer = await until(() => alice.finals(sid)[0], 'agent transcript');
     expect(answer.text.replace(/\s+/g, ' ').trim()).toBe(say);
     expect(stack.gemini.stats()[0]!.interruptions).toBe(0);
+  });
+
+  it('the agent’s own full reconnect (the server asks for it): its track comes back and it answers again', async () => {
+    const { stack, bridge, agentRoom } = await withAgent('r-agent-rejoin', {}, { pacing: 4 });
+    const alice = await human(stack, 'r-agent-rejoin', 'alice');
+    await until(() => bridge.state === 'listening', 'agent ready');
+    await alice.mic.say(0.8);
+    await until(() => alice.heardMs() > 300, 'first answer');
+    await until(() => bridge.state === 'listening', 'reply over');
+    const heard = alice.heardMs();
+    const sessionSid = stack.lk.directory.getParticipant('r-agent-rejoin', 'agent-test')?.sid;
+    const reconnected = new Promise<void>((r) => agentRoom.once(RoomEvent.Reconnected, () => r()));
+    await agentRoom.simulateScenario(SimulateScenarioKind.SIMULATE_NODE_FAILURE);
+    await reconnected;
+    await until(() => {
+      const sid = stack.lk.directory.getParticipant('r-agent-rejoin', 'agent-test')?.sid;
+      return sid !== undefined && sid !== sessionSid;
+    }, 'the agent joined again as a new session');
+    await alice.mic.say(0.8, { seed: 2 });
+    await until(() => alice.heardMs() > heard + 300, 'answered after the agent reconnected');
+    // Same conversation: the Live session outlives the room connection.
+    expect(stack.gemini.sessions()).toHaveLength(1);
   });
 
   it('the same identity coming back is answered: after a clean leave, and replacing a connection still open', async () => {
