@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuSampler } from './ops/cpu-load.ts';
 
 /**
  * Live session counts shared between the worker and its job processes. Each job process writes its
@@ -64,32 +65,10 @@ export function countSessions(dir: string): number {
   return total;
 }
 
-/** CPU use of the machine over the last interval, 0–1 (all cores). */
-export function cpuSampler(): () => number {
-  let last = snapshot();
-  return () => {
-    const now = snapshot();
-    const idle = now.idle - last.idle;
-    const total = now.total - last.total;
-    last = now;
-    return total > 0 ? Math.min(1, Math.max(0, 1 - idle / total)) : 0;
-  };
-}
-
-function snapshot(): { idle: number; total: number } {
-  let idle = 0;
-  let total = 0;
-  for (const c of cpus()) {
-    const t = c.times;
-    idle += t.idle;
-    total += t.user + t.nice + t.sys + t.idle + t.irq;
-  }
-  return { idle, total };
-}
-
 /**
- * Worker load: the larger of CPU use and the share of `maxSessions` in use, so a worker full of idle
- * sessions stops taking jobs as surely as a busy one. `cpu: false` (`AGENT_LOAD_CPU=false`) counts
+ * Worker load: the larger of CPU use (the container's quota when it has one, else the machine; see
+ * {@link cpuSampler}) and the share of `maxSessions` in use, so a worker full of idle sessions stops
+ * taking jobs as surely as a busy one. `cpu: false` (`AGENT_LOAD_CPU=false`) counts
  * sessions only.
  */
 export function loadFunction(
