@@ -1,5 +1,13 @@
 import type { DataPacket_Kind, ParticipantInfo, ParticipantPermission, Room } from '@livekit/protocol';
 
+/** A server-side participant update (RoomService UpdateParticipant); absent fields stay as they are. */
+export interface ParticipantUpdate {
+  name?: string;
+  metadata?: string;
+  attributes?: Record<string, string>;
+  permission?: ParticipantPermission;
+}
+
 /**
  * The seam between the dev server's media/signalling core (rooms, participants, tracks, data) and its
  * control plane (Twirp RoomService/AgentDispatchService, the `/agent` worker protocol). The core
@@ -22,16 +30,7 @@ export interface RoomDirectory {
   /** Server-initiated removal (leave, reason PARTICIPANT_REMOVED). */
   removeParticipant(room: string, identity: string): boolean;
   /** Applies a server-side update and broadcasts it like a self-update; returns the new info. */
-  updateParticipant(
-    room: string,
-    identity: string,
-    update: {
-      name?: string;
-      metadata?: string;
-      attributes?: Record<string, string>;
-      permission?: ParticipantPermission;
-    },
-  ): ParticipantInfo | undefined;
+  updateParticipant(room: string, identity: string, update: ParticipantUpdate): ParticipantInfo | undefined;
   /** Server-originated data packet (SendData): no sender participant. */
   sendData(
     room: string,

@@ -4,14 +4,13 @@ import {
   DisconnectReason,
   type ParticipantInfo,
   ParticipantInfo_State,
-  type ParticipantPermission,
   type Room as RoomInfo,
   UserPacket,
 } from '@livekit/protocol';
 import { checkParticipantUpdate } from './limits.ts';
 import type { Participant } from './participant.ts';
 import { Room, type RoomOptions } from './room.ts';
-import type { RoomDirectory, RoomDirectoryEvents } from './room-directory.ts';
+import type { ParticipantUpdate, RoomDirectory, RoomDirectoryEvents } from './room-directory.ts';
 
 export type Logger = (msg: string, extra?: Record<string, unknown>) => void;
 
@@ -157,16 +156,7 @@ export class RoomRegistry implements RoomDirectory {
     return true;
   }
 
-  updateParticipant(
-    room: string,
-    identity: string,
-    update: {
-      name?: string;
-      metadata?: string;
-      attributes?: Record<string, string>;
-      permission?: ParticipantPermission;
-    },
-  ): ParticipantInfo | undefined {
+  updateParticipant(room: string, identity: string, update: ParticipantUpdate): ParticipantInfo | undefined {
     const r = this.rooms.get(room);
     const p = r?.participants.get(identity);
     if (!r || !p) return undefined;
