@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readProbe } from '../bench/lib/phases.ts';
-import { cpuBetween, processTree, sampleTree } from '../bench/lib/proc.ts';
+import { cpuBetween, processTree, sampleTree, threadCpu, threadShares } from '../bench/lib/proc.ts';
 import { percentile, ratio, summarize } from '../bench/lib/stats.ts';
 import { LiveTap } from '../bench/lib/tap.ts';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
@@ -149,6 +149,35 @@ describe('bench: CPU of a changing tree', () => {
     // The child's spinning is counted (through this process's reaped-children time), never negative.
     const childBefore = before.byPid.get(child.pid!)!.cpu;
     expect(cpuBetween(before, after)).toBeGreaterThanOrEqual(0.45 - childBefore);
+  });
+});
+
+describe('bench: CPU by thread', () => {
+  it('charges a spinning thread, per session, and leaves out processes not in both samples', async () => {
+    const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => child.once('spawn', r));
+      const before = threadCpu([child.pid!]);
+      const t0 = performance.now();
+      let after = before;
+      const total = (s: typeof before) => [...(s.get(child.pid!)?.values() ?? [])].reduce((a, b) => a + b, 0);
+      for (let i = 0; i < 200 && total(after) < total(before) + 0.2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = threadCpu([child.pid!, process.pid]);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const shares = threadShares(before, after, seconds, 2);
+      const [busiest, pct] = Object.entries(shares)[0]!;
+      // One thread spins at about a full core, shared by two sessions; this process (only in the
+      // second sample) adds nothing.
+      expect(busiest.length).toBeGreaterThan(0);
+      expect(pct).toBeGreaterThan(0);
+      // At most a core over the window (plus a clock tick of slack), halved for two sessions.
+      expect(pct).toBeLessThanOrEqual(60);
+      expect(Object.values(shares).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(70);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 

@@ -290,6 +290,7 @@ function capacitySummary(c: CapacityResult | undefined) {
     sessionsPerCore: cpu ? Math.round((60 / cpu) * 10) / 10 : null,
     rssPerSessionMiB: top?.rssPerSessionMiB ?? null,
     idleRssMiB: c.idleRssMiB,
+    threadsPerSessionPct: top?.threadsPerSessionPct ?? null,
     levels: c.levels.map((l) => ({ ...l, roundTrip: summarize(l.roundTrip) })),
   };
 }
@@ -452,6 +453,9 @@ for (const [name, c] of [
   out.push(
     `capacity ${name}: ${c.maxSessions} sessions (${c.stoppedBy}); ${f(c.cpuSecondsPerSessionMinute)} CPU-s/session-min = ${f(c.sessionsPerCore)} sessions/core; ${f(c.rssPerSessionMiB)} MiB RSS/session`,
   );
+  const threads = Object.entries(c.threadsPerSessionPct ?? {}).slice(0, 8);
+  if (threads.length)
+    out.push(`  by thread, % of a core per session: ${threads.map(([t, v]) => `${t} ${v}`).join(', ')}`);
 }
 for (const [name, l] of [
   ['ours', longOurs],

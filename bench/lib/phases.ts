@@ -11,7 +11,7 @@ import {
   start as startGemini,
 } from '../../emulators/gemini-live/index.ts';
 import type { Child, LiveKitEndpoint, Side } from './children.ts';
-import { cpuBetween, sampleTree } from './proc.ts';
+import { cpuBetween, sampleTree, threadCpu, threadShares } from './proc.ts';
 import { now, percentile } from './stats.ts';
 import type { LiveTap, TapConnection } from './tap.ts';
 import { BenchUser, type RemoteBurst, type Utterance } from './user.ts';
@@ -429,6 +429,11 @@ export interface CapacityLevel {
   workerRssMiB: number;
   rssPerSessionMiB: number | null;
   lateUserFrames: number;
+  /**
+   * % of one core per session by thread name, over the worker tree's processes that lived through the
+   * whole window (job processes: JavaScript `MainThread`, V8 helpers, rtc-node's native threads).
+   */
+  threadsPerSessionPct?: Record<string, number>;
 }
 
 export interface CapacityResult {
@@ -509,12 +514,14 @@ export async function runCapacity(
       await Promise.all(joins);
       await sleep(2000); // let the new sessions settle into their first turns
       const w0 = sampleTree(ctx.worker.pid);
+      const th0 = threadCpu(w0.pids);
       const d0 = sampleTree(ctx.devServer.pid);
       const b0 = process.cpuUsage();
       const t0 = now();
       await sleep(windowSeconds * 1000);
       const t1 = now();
       const w1 = sampleTree(ctx.worker.pid);
+      const th1 = threadCpu(w1.pids);
       const d1 = sampleTree(ctx.devServer.pid);
       const b1 = process.cpuUsage(b0);
       const dt = (t1 - t0) / 1000;
@@ -535,6 +542,7 @@ export async function runCapacity(
         workerRssMiB: Math.round(w1.rssMiB),
         rssPerSessionMiB: n ? Math.round(((w1.rssMiB - idle.rssMiB) / n) * 10) / 10 : null,
         lateUserFrames: users.reduce((a, u) => a + u.latePushes, 0),
+        threadsPerSessionPct: n ? threadShares(th0, th1, dt, n) : undefined,
       };
       result.levels.push(lvl);
       const p95 = percentile(rts, 0.95);

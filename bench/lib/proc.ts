@@ -91,3 +91,60 @@ export function cpuBetween(a: ProcSample, b: ProcSample): number {
   for (const [pid, before] of a.byPid) if (!b.byPid.has(pid)) total -= before.cpu;
   return Math.max(0, total);
 }
+
+/** Per process, CPU seconds per thread name (numbered names folded: `tokio-rt-worker`, `V8Worker`…). */
+export type ThreadSample = Map<number, Map<string, number>>;
+
+/** Per-thread CPU of `pids` from `/proc/<pid>/task/<tid>/stat`. */
+export function threadCpu(pids: number[]): ThreadSample {
+  const out: ThreadSample = new Map();
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    const byName = new Map<string, number>();
+    for (const tid of tids) {
+      try {
+        const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = s
+          .slice(s.indexOf('(') + 1, s.lastIndexOf(')'))
+          .replace(/[-_ #]?\d+$/, '')
+          .trim();
+        const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        byName.set(name, (byName.get(name) ?? 0) + (Number(rest[11]) + Number(rest[12])) / TICKS);
+      } catch {
+        // thread gone
+      }
+    }
+    out.set(pid, byName);
+  }
+  return out;
+}
+
+/**
+ * Per thread name, % of one core per session between two samples, over the processes present in
+ * both (a process that started or ended in between is left out); largest first, under 0.05 % omitted.
+ */
+export function threadShares(
+  a: ThreadSample,
+  b: ThreadSample,
+  seconds: number,
+  sessions: number,
+): Record<string, number> {
+  const totals = new Map<string, number>();
+  for (const [pid, after] of b) {
+    const before = a.get(pid);
+    if (!before) continue;
+    for (const [name, cpu] of after)
+      totals.set(name, (totals.get(name) ?? 0) + cpu - (before.get(name) ?? 0));
+  }
+  const rows: [string, number][] = [];
+  for (const [name, cpu] of totals) {
+    const pct = (cpu / seconds / sessions) * 100;
+    if (pct >= 0.05) rows.push([name, Math.round(pct * 100) / 100]);
+  }
+  return Object.fromEntries(rows.sort((x, y) => y[1] - x[1]));
+}
