@@ -68,8 +68,7 @@ export function countSessions(dir: string): number {
 /**
  * Worker load: the larger of CPU use (the container's quota when it has one, else the machine; see
  * {@link cpuSampler}) and the share of `maxSessions` in use, so a worker full of idle sessions stops
- * taking jobs as surely as a busy one. `cpu: false` (`AGENT_LOAD_CPU=false`) counts
- * sessions only.
+ * taking jobs as surely as a busy one. `cpu: false` (`AGENT_LOAD_CPU=false`) counts sessions only.
  */
 export function loadFunction(
   dir: string,
