@@ -3,7 +3,15 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { type Participant, type Room, RoomEvent, type TrackPublication } from '@livekit/rtc-node';
+import {
+  AudioStream,
+  type Participant,
+  type RemoteTrack,
+  type Room,
+  RoomEvent,
+  TrackKind,
+  type TrackPublication,
+} from '@livekit/rtc-node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
@@ -16,6 +24,7 @@ import {
   publishVideo,
   receiveVideoFrames,
   startServer,
+  waitFor,
 } from './livekit-helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -92,6 +101,29 @@ window.lkSee = async (identity) => {
   }
 };
 `;
+
+/** Loud 10 ms frames (the browser's tone) a remote audio track delivers within half a second. */
+async function loudFrames(track: RemoteTrack | undefined): Promise<number> {
+  if (!track) return 0;
+  const reader = new AudioStream(track, 48_000, 1).getReader();
+  const deadline = Date.now() + 500;
+  let loud = 0;
+  try {
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const next = await Promise.race([
+        reader.read(),
+        new Promise<'late'>((r) => setTimeout(() => r('late'), left)),
+      ]);
+      if (next === 'late' || next.done) break;
+      if (next.value.data.some((v) => Math.abs(v) > 2000)) loud++;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return loud;
+}
 
 describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
   let server: LiveKitDevServer;
@@ -195,6 +227,54 @@ describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
     await unmuted;
     expect(pub.muted).toBe(false);
   }, 60_000);
+
+  it('the browser’s subscription permissions decide who receives its tracks', async () => {
+    type W = {
+      room: {
+        localParticipant: {
+          setTrackSubscriptionPermissions(
+            all: boolean,
+            p?: { participantIdentity: string; allowAll: boolean }[],
+          ): void;
+        };
+      };
+    };
+    const browserAudio = (r: Room) =>
+      [...(r.remoteParticipants.get('browser')?.trackPublications.values() ?? [])].find(
+        (p) => p.kind === TrackKind.KIND_AUDIO,
+      );
+    await page.evaluate(() =>
+      (window as never as W).room.localParticipant.setTrackSubscriptionPermissions(false, [
+        { participantIdentity: 'friend', allowAll: true },
+      ]),
+    );
+    // Subscribed before the change: its media stops (rtc-node keeps the track object, now silent).
+    await waitFor(
+      async () => (await loudFrames(browserAudio(node)?.track)) === 0,
+      "the browser's audio stops at node",
+    );
+    const friend = await connectRtc(server, 'friend', 'mixed');
+    const stranger = await connectRtc(server, 'stranger', 'mixed');
+    try {
+      const heard = await heardFrequency(friend, 'browser', 0.5);
+      expect(heard).toBeGreaterThan(670);
+      expect(heard).toBeLessThan(730);
+      // The stranger sees the publication listed, and never gets its media.
+      await waitFor(() => browserAudio(stranger), 'the publication listed for the stranger');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(browserAudio(stranger)?.track).toBeUndefined();
+      // Everyone allowed again: the stranger (auto-subscribe) gets it.
+      await page.evaluate(() =>
+        (window as never as W).room.localParticipant.setTrackSubscriptionPermissions(true),
+      );
+      const late = await heardFrequency(stranger, 'browser', 0.5);
+      expect(late).toBeGreaterThan(670);
+      expect(late).toBeLessThan(730);
+    } finally {
+      await friend.disconnect();
+      await stranger.disconnect();
+    }
+  }, 90_000);
 
   it('the browser sees the rtc-node participant leave', async () => {
     type W = { room: { remoteParticipants: Map<string, unknown> } };

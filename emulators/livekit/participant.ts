@@ -10,6 +10,7 @@ import {
   SessionDescription,
   type SignalResponse,
   SignalTarget,
+  type SubscriptionPermission,
   type TrackInfo,
   TrackSource,
   TrackType,
@@ -110,6 +111,10 @@ export class Participant {
   version = 0;
   /** Published tracks by track sid. */
   readonly published = new Map<string, TrackForwarder>();
+  /** Who may subscribe to this participant's tracks (`subscriptionPermission`); everyone when unset. */
+  subscriptionPermission: SubscriptionPermission | undefined;
+  /** Tracks this participant asked for itself (`subscription`), kept while a permission withholds them. */
+  readonly wanted = new Set<string>();
   /** Set by the `disconnectSignalOnResume` simulation: the next resume attempt is cut off. */
   dropNextResume = false;
   /** The client's auto_subscribe choice. */
@@ -226,6 +231,19 @@ export class Participant {
   }
 
   /** Publications whose media has arrived: the ones the room is told about. */
+  /** Whether `subscriber` may receive track `trackSid` under this participant's subscription permissions. */
+  allowsSubscriber(trackSid: string, subscriber: Participant): boolean {
+    const permission = this.subscriptionPermission;
+    if (!permission || permission.allParticipants) return true;
+    return permission.trackPermissions.some(
+      (t) =>
+        (t.participantIdentity
+          ? t.participantIdentity === subscriber.identity
+          : t.participantSid === subscriber.sid) &&
+        (t.allTracks || t.trackSids.includes(trackSid)),
+    );
+  }
+
   announcedTracks(): TrackForwarder[] {
     return [...this.published.values()].filter((f) => f.announced);
   }

@@ -9,6 +9,8 @@ import {
   Room as RoomInfo,
   SpeakerInfo,
   SpeakersChanged,
+  type SubscriptionPermission,
+  SubscriptionPermissionUpdate,
   TrackSubscribed,
   TrackType,
 } from '@livekit/protocol';
@@ -131,9 +133,49 @@ export class Room implements ParticipantHost {
     if (p.autoSubscribe) {
       for (const other of this.participants.values()) {
         if (other === p) continue;
-        for (const f of other.announcedTracks()) p.subscribe(f);
+        for (const f of other.announcedTracks()) this.subscribe(p, other, f);
       }
     }
+  }
+
+  /**
+   * Subscribes `subscriber` to `publisher`'s track unless the publisher's subscription permissions
+   * leave it out; then, like livekit-server, the subscriber is told (`subscriptionPermissionUpdate`)
+   * and the publication stays listed for it.
+   */
+  subscribe(subscriber: Participant, publisher: Participant, forwarder: TrackForwarder): void {
+    if (publisher.allowsSubscriber(forwarder.info.sid, subscriber)) subscriber.subscribe(forwarder);
+    else this.tellPermission(subscriber, publisher, forwarder, false);
+  }
+
+  /** A publisher's new subscription permissions take effect at once: subscriptions stop and start to match. */
+  setSubscriptionPermission(publisher: Participant, permission: SubscriptionPermission): void {
+    publisher.subscriptionPermission = permission;
+    for (const other of this.participants.values()) {
+      if (other === publisher) continue;
+      for (const f of publisher.announcedTracks()) {
+        const sid = f.info.sid;
+        const allowed = publisher.allowsSubscriber(sid, other);
+        if (!allowed && other.isSubscribedTo(sid)) {
+          other.unsubscribe(sid);
+          this.tellPermission(other, publisher, f, false);
+        } else if (allowed && !other.isSubscribedTo(sid) && (other.autoSubscribe || other.wanted.has(sid))) {
+          other.subscribe(f);
+          this.tellPermission(other, publisher, f, true);
+        }
+      }
+    }
+  }
+
+  private tellPermission(to: Participant, publisher: Participant, f: TrackForwarder, allowed: boolean): void {
+    to.send({
+      case: 'subscriptionPermissionUpdate',
+      value: new SubscriptionPermissionUpdate({
+        participantSid: publisher.sid,
+        trackSid: f.info.sid,
+        allowed,
+      }),
+    });
   }
 
   /** Removes a participant: server leave to it (unless it left itself), DISCONNECTED to the others. */
@@ -210,7 +252,7 @@ export class Room implements ParticipantHost {
       for (const sid of p.subscribedTrackSids()) p.unsubscribe(sid);
     } else if (!before.canSubscribe && p.autoSubscribe) {
       for (const other of this.participants.values()) {
-        if (other !== p) for (const f of other.announcedTracks()) p.subscribe(f);
+        if (other !== p) for (const f of other.announcedTracks()) this.subscribe(p, other, f);
       }
     }
   }
@@ -224,7 +266,7 @@ export class Room implements ParticipantHost {
   onPublisherTrack(p: Participant, forwarder: TrackForwarder): void {
     this.broadcast(p);
     for (const other of this.participants.values()) {
-      if (other !== p && other.autoSubscribe) other.subscribe(forwarder);
+      if (other !== p && other.autoSubscribe) this.subscribe(other, p, forwarder);
     }
   }
 

@@ -375,12 +375,14 @@ export class SignalSession {
         ]);
         for (const sid of sids) {
           if (!m.value.subscribe) {
+            p.wanted.delete(sid);
             p.unsubscribe(sid);
             continue;
           }
+          p.wanted.add(sid);
           for (const other of this.room.participants.values()) {
             const f = other !== p ? other.published.get(sid) : undefined;
-            if (f?.announced) p.subscribe(f);
+            if (f?.announced) this.room.subscribe(p, other, f);
           }
         }
         return;
@@ -439,10 +441,12 @@ export class SignalSession {
       case 'simulate':
         this.simulate(m.value.scenario);
         return;
+      case 'subscriptionPermission':
+        this.room.setSubscriptionPermission(p, m.value);
+        return;
       case 'syncState':
       case 'trackSetting':
       case 'updateLayers':
-      case 'subscriptionPermission':
       case 'updateAudioTrack':
       case 'updateVideoTrack':
       case undefined:
