@@ -1,16 +1,12 @@
 import type { LiveServerMessage } from '@google/genai';
 import { GoogleGenAI as GoogleGenAI2, type LiveServerMessage as LiveServerMessage2 } from 'genai2';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type EmulatorLimits,
-  type GeminiEmulator,
-  type Pacing,
-  start,
-} from '../emulators/gemini-live/index.ts';
+import { describe, expect, it } from 'vitest';
+import { type EmulatorLimits, type Pacing, start } from '../emulators/gemini-live/index.ts';
 import {
   type ConnectOptions,
   connect,
   connectError,
+  emulatorPerTest,
   MODEL,
   type Recorder,
   textOf,
@@ -19,22 +15,15 @@ import {
 
 /** Resumption, goAway and connection lifetime, session limits, usage and counters; SDK 2.x and 3.x. */
 describe('Gemini Live emulator: session management', () => {
-  let emu: GeminiEmulator | undefined;
-  const open: Recorder[] = [];
-
-  afterEach(async () => {
-    for (const r of open.splice(0)) r.session.close();
-    await emu?.close();
-    emu = undefined;
-  });
+  const gem = emulatorPerTest();
 
   async function boot(limits: Partial<EmulatorLimits> = {}, pacing: Pacing = Number.POSITIVE_INFINITY) {
-    emu = await start({ pacing, limits });
-    return emu;
+    gem.emu = await start({ pacing, limits });
+    return gem.emu;
   }
   async function session(options: ConnectOptions['config'] = {}) {
-    const r = await connect(emu!.url, { config: { outputAudioTranscription: {}, ...options } });
-    open.push(r);
+    const r = await connect(gem.emu!.url, { config: { outputAudioTranscription: {}, ...options } });
+    gem.open.push(r);
     return r;
   }
   const handles = (r: Recorder) =>
@@ -62,7 +51,7 @@ describe('Gemini Live emulator: session management', () => {
     expect(textOf(b.messages, 'outputTranscription')).toBe(
       'You said "two". That is turn 2 of this conversation.',
     );
-    const [sa, sb] = emu!.stats();
+    const [sa, sb] = gem.emu!.stats();
     expect(sb!.resumed).toBe(true);
     expect(sb!.sessionId).toBe(sa!.sessionId);
     expect(sa!.closeCode).toBe(1005); // the SDK closes without a status code
@@ -72,14 +61,14 @@ describe('Gemini Live emulator: session management', () => {
     await boot();
     const a = await session({ sessionResumption: {} });
     const update = await a.waitFor((m) => m.sessionResumptionUpdate?.newHandle !== undefined);
-    emu!.expireResumptionHandles();
-    const message = await connectError(emu!.url, {
+    gem.emu!.expireResumptionHandles();
+    const message = await connectError(gem.emu!.url, {
       config: { sessionResumption: { handle: update.sessionResumptionUpdate!.newHandle! } },
     });
     expect(message).toMatch(/code 1008\): Session not found/);
-    expect(await connectError(emu!.url, { config: { sessionResumption: { handle: 'made-up' } } })).toMatch(
-      /1008/,
-    );
+    expect(
+      await connectError(gem.emu!.url, { config: { sessionResumption: { handle: 'made-up' } } }),
+    ).toMatch(/1008/);
   });
 
   it('only the latest few handles of a session stay valid', async () => {
@@ -94,7 +83,7 @@ describe('Gemini Live emulator: session management', () => {
     });
     const all = handles(a);
     expect(all).toHaveLength(6);
-    expect(await connectError(emu!.url, { config: { sessionResumption: { handle: all[0]! } } })).toMatch(
+    expect(await connectError(gem.emu!.url, { config: { sessionResumption: { handle: all[0]! } } })).toMatch(
       /1008/,
     );
     const b = await session({ sessionResumption: { handle: all.at(-1)! } });
@@ -110,7 +99,7 @@ describe('Gemini Live emulator: session management', () => {
     // A whole turn and a new WebSocket handshake take well over 1 ms on any machine.
     a.session.sendRealtimeInput({ text: 'pass time' });
     await a.turnComplete();
-    const message = await connectError(emu!.url, {
+    const message = await connectError(gem.emu!.url, {
       config: { sessionResumption: { handle: update.sessionResumptionUpdate!.newHandle! } },
     });
     expect(message).toMatch(/1008/);
@@ -131,12 +120,12 @@ describe('Gemini Live emulator: session management', () => {
     b.session.sendRealtimeInput({ text: 'after' });
     await b.turnComplete();
     expect(textOf(b.messages, 'outputTranscription')).toContain('That is turn 2');
-    expect(emu!.stats()[0]!.goAways).toBe(1);
+    expect(gem.emu!.stats()[0]!.goAways).toBe(1);
   });
 
   it('goAway() on demand', async () => {
     await boot();
-    const next = emu!.nextSession();
+    const next = gem.emu!.nextSession();
     const a = await session();
     (await next).goAway(200);
     expect((await a.waitFor((m) => m.goAway !== undefined)).goAway!.timeLeft).toBe('0.2s');
@@ -162,7 +151,7 @@ describe('Gemini Live emulator: session management', () => {
     const closed = await a.closed;
     expect(closed.code).toBe(1011);
     expect(closed.reason).toMatch(/audio\+video/);
-    expect(emu!.stats()[0]!.videoFrames).toBe(1);
+    expect(gem.emu!.stats()[0]!.videoFrames).toBe(1);
   });
 
   it('contextWindowCompression lifts the session limits and bounds the prompt', async () => {
@@ -175,7 +164,7 @@ describe('Gemini Live emulator: session management', () => {
       a.session.sendRealtimeInput({ text: `message ${i}` });
       await a.turnComplete(i);
     }
-    const stats = emu!.stats()[0]!;
+    const stats = gem.emu!.stats()[0]!;
     expect(stats.closedAt).toBeUndefined();
     // The run outlasted the limits it would have hit without compression.
     expect(stats.turnLog.at(-1)!.completedAt! - stats.setupCompleteAt!).toBeGreaterThan(200);
@@ -207,7 +196,7 @@ describe('Gemini Live emulator: session management', () => {
     const a = await session();
     a.session.sendRealtimeInput({ text: 'count me' });
     await a.turnComplete();
-    const s = emu!.stats()[0]!;
+    const s = gem.emu!.stats()[0]!;
     expect(s).toMatchObject({ textInputs: 1, turns: 1, interruptions: 0, videoFrames: 0 });
     expect(s.audioOutChunks).toBe(a.audioChunks().length);
     expect(s.audioOutSeconds).toBeCloseTo(a.audioChunks().reduce((n, c) => n + c.length, 0) / 24_000, 5);
@@ -218,8 +207,8 @@ describe('Gemini Live emulator: session management', () => {
   });
 
   it('SDK 2.x (v1beta path) and binary server frames', async () => {
-    emu = await start({ pacing: Number.POSITIVE_INFINITY, binaryFrames: true, apiKey: 'k2' });
-    const ai = new GoogleGenAI2({ apiKey: 'k2', httpOptions: { baseUrl: emu.url } });
+    gem.emu = await start({ pacing: Number.POSITIVE_INFINITY, binaryFrames: true, apiKey: 'k2' });
+    const ai = new GoogleGenAI2({ apiKey: 'k2', httpOptions: { baseUrl: gem.emu.url } });
     const log = new Waiters<LiveServerMessage2>();
     const s = await ai.live.connect({
       model: MODEL,
@@ -232,7 +221,7 @@ describe('Gemini Live emulator: session management', () => {
       expect(textOf(log.items as LiveServerMessage[], 'outputTranscription')).toBe(
         'You said "from two". That is turn 1 of this conversation.',
       );
-      expect(emu.stats()[0]!.apiVersion).toBe('v1beta');
+      expect(gem.emu.stats()[0]!.apiVersion).toBe('v1beta');
     } finally {
       s.close();
     }
@@ -240,9 +229,9 @@ describe('Gemini Live emulator: session management', () => {
 
   it('a base URL with a path prefix (behind a proxy) routes sockets and REST alike', async () => {
     await boot();
-    const base = `${emu!.url}/proxy/gemini/`;
+    const base = `${gem.emu!.url}/proxy/gemini/`;
     const a = await connect(base, { config: { outputAudioTranscription: {} } });
-    open.push(a);
+    gem.open.push(a);
     a.session.sendRealtimeInput({ text: 'prefixed' });
     await a.turnComplete();
     const { GoogleGenAI } = await import('@google/genai');
@@ -253,7 +242,7 @@ describe('Gemini Live emulator: session management', () => {
   it('GOOGLE_GEMINI_BASE_URL points an unconfigured SDK at the emulator', async () => {
     await boot();
     const saved = process.env.GOOGLE_GEMINI_BASE_URL;
-    process.env.GOOGLE_GEMINI_BASE_URL = emu!.url;
+    process.env.GOOGLE_GEMINI_BASE_URL = gem.emu!.url;
     try {
       const { GoogleGenAI } = await import('@google/genai');
       const s = await new GoogleGenAI({ apiKey: 'x' }).live.connect({
@@ -261,7 +250,7 @@ describe('Gemini Live emulator: session management', () => {
         callbacks: { onmessage: () => {} },
       });
       s.close();
-      expect(emu!.stats()).toHaveLength(1);
+      expect(gem.emu!.stats()).toHaveLength(1);
     } finally {
       if (saved === undefined) delete process.env.GOOGLE_GEMINI_BASE_URL;
       else process.env.GOOGLE_GEMINI_BASE_URL = saved;

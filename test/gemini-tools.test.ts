@@ -1,18 +1,11 @@
 import { Behavior, FunctionResponseScheduling, type LiveConnectConfig } from '@google/genai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type GeminiEmulator, type Scenario, start } from '../emulators/gemini-live/index.ts';
-import { connect, type Recorder, textOf } from './fixtures/gemini-client.ts';
+import { describe, expect, it } from 'vitest';
+import { type Scenario, start } from '../emulators/gemini-live/index.ts';
+import { connect, emulatorPerTest, textOf } from './fixtures/gemini-client.ts';
 
 /** Scripted turns: tool calls (blocking and NON_BLOCKING), cancellation, timeouts, goAway, greeting. */
 describe('Gemini Live emulator: scenarios and tool calls', () => {
-  let emu: GeminiEmulator | undefined;
-  const open: Recorder[] = [];
-
-  afterEach(async () => {
-    for (const r of open.splice(0)) r.session.close();
-    await emu?.close();
-    emu = undefined;
-  });
+  const gem = emulatorPerTest();
 
   const tools = (behavior?: Behavior): LiveConnectConfig['tools'] => [
     {
@@ -28,9 +21,9 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     config: LiveConnectConfig = {},
     pacing: 'realtime' | number = Infinity,
   ) {
-    emu = await start({ scenario, pacing });
-    const r = await connect(emu.url, { config: { outputAudioTranscription: {}, ...config } });
-    open.push(r);
+    gem.emu = await start({ scenario, pacing });
+    const r = await connect(gem.emu.url, { config: { outputAudioTranscription: {}, ...config } });
+    gem.open.push(r);
     return r;
   }
 
@@ -63,7 +56,7 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     });
     await r.turnComplete();
     expect(textOf(r.messages, 'outputTranscription')).toBe('Let me check.It is {"sky":"sunny"} in Paris.');
-    expect(emu!.stats()[0]).toMatchObject({ toolCalls: 1, toolResponses: 1, lateToolResponses: 0 });
+    expect(gem.emu!.stats()[0]).toMatchObject({ toolCalls: 1, toolResponses: 1, lateToolResponses: 0 });
   });
 
   const nonBlocking: Scenario = {
@@ -142,7 +135,7 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     expect(said).toContain('Found {"progress":50}.');
     expect(said).toContain('Found {"done":true}.');
     expect(said).not.toContain('again');
-    expect(emu!.stats()[0]).toMatchObject({ toolResponses: 3, lateToolResponses: 1 });
+    expect(gem.emu!.stats()[0]).toMatchObject({ toolResponses: 3, lateToolResponses: 1 });
   });
 
   it('NON_BLOCKING + SILENT: the result only enters the context', async () => {
@@ -158,7 +151,7 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     await r.turnComplete(2);
     expect(textOf(r.messages, 'outputTranscription')).not.toContain('Found');
     expect(textOf(r.messages, 'outputTranscription')).toContain('You said "next". That is turn 2');
-    expect(emu!.stats()[0]!.toolResponses).toBe(1);
+    expect(gem.emu!.stats()[0]!.toolResponses).toBe(1);
   });
 
   it('interruption during a pending blocking call sends toolCallCancellation; the late response is ignored', async () => {
@@ -179,7 +172,7 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     expect(text).not.toContain('never said');
     expect(text).toContain('You said "never mind". That is turn 2');
     expect(r.messages.filter((m) => m.serverContent?.interrupted)).toHaveLength(1);
-    expect(emu!.stats()[0]).toMatchObject({
+    expect(gem.emu!.stats()[0]).toMatchObject({
       toolCallCancellations: 1,
       lateToolResponses: 1,
       interruptions: 1,
@@ -201,7 +194,7 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     // Now NON_BLOCKING: the turn completes without a tool response.
     await r.turnComplete();
     expect(textOf(r.messages, 'outputTranscription')).toBe('Carrying on.');
-    const stats = emu!.stats()[0]!;
+    const stats = gem.emu!.stats()[0]!;
     expect(stats.contextUpdates).toBe(1);
     expect(stats.setup?.systemInstruction).toMatchObject({ parts: [{ text: 'New rules.' }] });
   });
@@ -226,7 +219,7 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
     r.session.sendToolResponse({ functionResponses: [{ id: 'call-1', name: 'get_weather', response: {} }] });
     r.session.sendRealtimeInput({ text: 'x' });
     await r.turnComplete(2);
-    expect(emu!.stats()[0]).toMatchObject({ toolTimeouts: 1, lateToolResponses: 1 });
+    expect(gem.emu!.stats()[0]).toMatchObject({ toolTimeouts: 1, lateToolResponses: 1 });
   });
 
   it('greeting, scripted transcript, goAway then 1011', async () => {
@@ -262,22 +255,18 @@ describe('Gemini Live emulator: scenarios and tool calls', () => {
 });
 
 describe('Gemini Live emulator: programmatic behaviour', () => {
-  let emu: GeminiEmulator | undefined;
-  afterEach(async () => {
-    await emu?.close();
-    emu = undefined;
-  });
+  const gem = emulatorPerTest();
 
   it('a respond() function decides turns from their content; undefined falls back', async () => {
     const seen: string[] = [];
-    emu = await start({
+    gem.emu = await start({
       pacing: Number.POSITIVE_INFINITY,
       respond: ({ text, turn, trigger }) => {
         seen.push(`${turn}:${trigger}:${text}`);
         return text.includes('weather') ? { steps: [{ say: 'Sunny, turn {{turn}}.' }] } : undefined;
       },
     });
-    const r = await connect(emu.url, { config: { outputAudioTranscription: {} } });
+    const r = await connect(gem.emu.url, { config: { outputAudioTranscription: {} } });
     r.session.sendRealtimeInput({ text: 'the weather?' });
     await r.turnComplete(1);
     r.session.sendRealtimeInput({ text: 'something else' });
@@ -290,11 +279,11 @@ describe('Gemini Live emulator: programmatic behaviour', () => {
   });
 
   it('setScenario() swaps the script for later turns', async () => {
-    emu = await start({ pacing: Number.POSITIVE_INFINITY });
-    const r = await connect(emu.url, { config: { outputAudioTranscription: {} } });
+    gem.emu = await start({ pacing: Number.POSITIVE_INFINITY });
+    const r = await connect(gem.emu.url, { config: { outputAudioTranscription: {} } });
     r.session.sendRealtimeInput({ text: 'a' });
     await r.turnComplete(1);
-    emu.setScenario({ loop: true, turns: [{ steps: [{ say: 'Scripted.' }] }] });
+    gem.emu.setScenario({ loop: true, turns: [{ steps: [{ say: 'Scripted.' }] }] });
     r.session.sendRealtimeInput({ text: 'b' });
     await r.turnComplete(2);
     r.session.close();
@@ -304,17 +293,17 @@ describe('Gemini Live emulator: programmatic behaviour', () => {
   });
 
   it('a throwing responder ends only its session, with 1011', async () => {
-    emu = await start({
+    gem.emu = await start({
       pacing: Number.POSITIVE_INFINITY,
       respond: ({ text }) => {
         if (text === 'boom') throw new Error('test responder failure');
         return undefined;
       },
     });
-    const r = await connect(emu.url);
+    const r = await connect(gem.emu.url);
     r.session.sendRealtimeInput({ text: 'boom' });
     expect((await r.closed).code).toBe(1011);
-    const ok = await connect(emu.url);
+    const ok = await connect(gem.emu.url);
     ok.session.sendRealtimeInput({ text: 'fine' });
     await ok.turnComplete();
     ok.session.close();

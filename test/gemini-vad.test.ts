@@ -1,31 +1,31 @@
 import { ActivityHandling, EndSensitivity, type LiveConnectConfig, StartSensitivity } from '@google/genai';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type GeminiEmulator, type Pacing, start } from '../emulators/gemini-live/index.ts';
+import { describe, expect, it } from 'vitest';
+import { type Pacing, start } from '../emulators/gemini-live/index.ts';
 import { silence, speechLike, utterance } from '../shared/audio/generate.ts';
 import { concatPcm16, pcm16ToBase64 } from '../shared/audio/pcm.ts';
-import { concatChunks, connect, type Recorder, sendPcm, textOf } from './fixtures/gemini-client.ts';
+import {
+  concatChunks,
+  connect,
+  emulatorPerTest,
+  type Recorder,
+  sendPcm,
+  textOf,
+} from './fixtures/gemini-client.ts';
 
 const RATE = 16_000;
 
 /** Activity detection, barge-in and manual activity, all through the real SDK. */
 describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
-  let emu: GeminiEmulator | undefined;
-  const open: Recorder[] = [];
-
-  afterEach(async () => {
-    for (const r of open.splice(0)) r.session.close();
-    await emu?.close();
-    emu = undefined;
-  });
+  const gem = emulatorPerTest();
 
   async function session(
     config: LiveConnectConfig = {},
     pacing: Pacing = Number.POSITIVE_INFINITY,
     options: Parameters<typeof start>[0] = {},
   ) {
-    emu = await start({ pacing, ...options });
-    const r = await connect(emu.url, { config: { inputAudioTranscription: {}, ...config } });
-    open.push(r);
+    gem.emu = await start({ pacing, ...options });
+    const r = await connect(gem.emu.url, { config: { inputAudioTranscription: {}, ...config } });
+    gem.open.push(r);
     return r;
   }
 
@@ -47,7 +47,7 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
     expect(first.length / 24_000).toBeLessThan(1.9);
     await r.turnComplete(2);
     expect(transcripts(r)).toEqual(['[speech 2.0s]', '[speech 0.5s]']);
-    const stats = emu!.stats()[0]!;
+    const stats = gem.emu!.stats()[0]!;
     expect(stats.interruptions).toBe(1);
     expect(stats.turnLog.map((t) => t.interrupted)).toEqual([true, false]);
   });
@@ -65,7 +65,7 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
       r.messages.slice(0, r.messages.indexOf(interrupted)).some((m) => m.serverContent?.turnComplete),
     ).toBe(false);
     await r.turnComplete(2);
-    const [first, second] = emu!.stats()[0]!.turnLog;
+    const [first, second] = gem.emu!.stats()[0]!.turnLog;
     expect(first!.interrupted).toBe(true);
     // The echo (0.5 s) was generated at once but its turn lasted as long as its playback.
     expect(second!.completedAt! - second!.firstResponseAt!).toBeGreaterThan(450);
@@ -82,7 +82,7 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
     await r.waitFor((m) => m.serverContent?.interrupted === true);
     await r.turnComplete(2);
     expect(transcripts(r)).toEqual([]);
-    expect(emu!.stats()[0]!.turnLog.map((t) => [t.trigger, t.interrupted])).toEqual([
+    expect(gem.emu!.stats()[0]!.turnLog.map((t) => [t.trigger, t.interrupted])).toEqual([
       ['text', true],
       ['clientContent', false],
     ]);
@@ -114,7 +114,7 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
     await r.turnComplete(1);
     expect(transcripts(r)).toEqual(['[speech 0.5s]']);
     r.session.close();
-    await emu!.close();
+    await gem.emu!.close();
     r = await session({
       realtimeInputConfig: {
         automaticActivityDetection: { startOfSpeechSensitivity: StartSensitivity.START_SENSITIVITY_HIGH },
@@ -135,7 +135,7 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
     await r.turnComplete(1);
     expect(transcripts(r)).toEqual(['[speech 1.6s]']);
     r.session.close();
-    await emu!.close();
+    await gem.emu!.close();
     r = await session({
       realtimeInputConfig: {
         activityHandling: ActivityHandling.NO_INTERRUPTION,
@@ -159,7 +159,7 @@ describe('Gemini Live emulator: VAD, interruption, manual activity', () => {
     sendPcm(r.session, concatPcm16([click, speech]), RATE);
     await r.turnComplete(1);
     expect(transcripts(r)).toEqual(['[speech 0.5s]']);
-    expect(emu!.stats()[0]!.speechStarts).toHaveLength(1);
+    expect(gem.emu!.stats()[0]!.speechStarts).toHaveLength(1);
   });
 
   it('audioStreamEnd ends a running utterance without waiting for silence', async () => {
