@@ -11,6 +11,7 @@ import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
  * of spans unless the framework's `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` allows it.
  */
 let provider: NodeTracerProvider | undefined;
+let exporter: { forceFlush(): Promise<void> } | undefined;
 
 /**
  * Sets up export in this (job) process if a collector is configured; returns whether it did. The SDK is
@@ -28,16 +29,24 @@ export async function setupTracing(env: NodeJS.ProcessEnv = process.env): Promis
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
   const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${base}/v1/traces`;
   const fanout = new telemetry.FanoutSpanProcessor();
+  const otlp = new OTLPTraceExporter({ url });
+  exporter = otlp;
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || 'gemini-agent' }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url })), fanout],
+    spanProcessors: [new BatchSpanProcessor(otlp), fanout],
   });
   provider.register();
   telemetry.setTracerProvider(provider, { registerSpanProcessor: (p) => fanout.add(p) });
   return true;
 }
 
-/** Sends buffered spans (a job process exits right after its job). */
+/**
+ * Sends buffered spans and waits until every export in flight has been answered (a job process exits
+ * right after its job). The span processor's own flush is not enough: it only sends what is still
+ * queued, so a second caller, or one that comes while a periodic batch is on the wire, returns at once
+ * and the process can exit with that batch unsent.
+ */
 export async function flushTracing(): Promise<void> {
   await provider?.forceFlush().catch(() => {});
+  await exporter?.forceFlush().catch(() => {});
 }
