@@ -230,7 +230,6 @@ export class Participant {
     });
   }
 
-  /** Publications whose media has arrived: the ones the room is told about. */
   /** Whether `subscriber` may receive track `trackSid` under this participant's subscription permissions. */
   allowsSubscriber(trackSid: string, subscriber: Participant): boolean {
     const permission = this.subscriptionPermission;
@@ -244,6 +243,7 @@ export class Participant {
     );
   }
 
+  /** Publications whose media has arrived: the ones the room is told about. */
   announcedTracks(): TrackForwarder[] {
     return [...this.published.values()].filter((f) => f.announced);
   }
