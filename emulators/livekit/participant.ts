@@ -34,6 +34,14 @@ const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
 
 /** Where a participant's server → client signal messages go (the live signal socket, if any). */
 export type SignalMessage = SignalResponse['message'];
+
+/** A server `leave`: the client may come back (resume or rejoin) unless the action is DISCONNECT. */
+export function leaveMessage(action: LeaveRequest_Action, reason: DisconnectReason): SignalMessage {
+  return {
+    case: 'leave',
+    value: new LeaveRequest({ canReconnect: action !== LeaveRequest_Action.DISCONNECT, action, reason }),
+  };
+}
 export interface SignalSink {
   /** False when the socket could not take it (closing/closed): the message is kept for a resume. */
   send(message: SignalMessage): boolean;
@@ -559,14 +567,7 @@ export class Participant {
     if (this.closed) return;
     if (this.negotiationFailures >= MAX_NEGOTIATION_FAILURES) {
       this.negotiationFailures = 0;
-      this.send({
-        case: 'leave',
-        value: new LeaveRequest({
-          canReconnect: true,
-          reason: DisconnectReason.STATE_MISMATCH,
-          action: LeaveRequest_Action.RECONNECT,
-        }),
-      });
+      this.send(leaveMessage(LeaveRequest_Action.RECONNECT, DisconnectReason.STATE_MISMATCH));
       this.sink?.close();
       return;
     }

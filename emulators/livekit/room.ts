@@ -1,7 +1,6 @@
 import {
   type DataPacket_Kind,
   DisconnectReason,
-  LeaveRequest,
   LeaveRequest_Action,
   ParticipantInfo_State,
   type ParticipantPermission,
@@ -17,7 +16,7 @@ import {
 import { routeDataPacket } from './data-router.ts';
 import { newId } from './ids.ts';
 import type { TrackForwarder } from './media-forwarder.ts';
-import type { Participant, ParticipantHost } from './participant.ts';
+import { leaveMessage, type Participant, type ParticipantHost } from './participant.ts';
 
 const SPEAKER_INTERVAL_MS = 300;
 
@@ -183,10 +182,7 @@ export class Room implements ParticipantHost {
     if (this.participants.get(p.identity) !== p) return;
     this.participants.delete(p.identity);
     if (reason !== DisconnectReason.CLIENT_INITIATED) {
-      p.send({
-        case: 'leave',
-        value: new LeaveRequest({ canReconnect: false, reason, action: LeaveRequest_Action.DISCONNECT }),
-      });
+      p.send(leaveMessage(LeaveRequest_Action.DISCONNECT, reason));
     }
     for (const f of p.published.values()) {
       for (const other of this.participants.values()) other.unsubscribe(f.info.sid);

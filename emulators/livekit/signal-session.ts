@@ -1,7 +1,6 @@
 import {
   DisconnectReason,
   JoinResponse,
-  LeaveRequest,
   LeaveRequest_Action,
   ParticipantUpdate,
   Pong,
@@ -22,7 +21,7 @@ import { type JoinGrants, mintRefreshToken } from './auth.ts';
 import { newId } from './ids.ts';
 import { checkParticipantUpdate, LIMITS } from './limits.ts';
 import { TrackForwarder } from './media-forwarder.ts';
-import { Participant, type SignalMessage, type SignalSink } from './participant.ts';
+import { leaveMessage, Participant, type SignalMessage, type SignalSink } from './participant.ts';
 import type { PeerOptions } from './peer.ts';
 import type { Room } from './room.ts';
 import { mergeAttributes, type RoomRegistry } from './room-registry.ts';
@@ -190,14 +189,7 @@ export class SignalSession {
   }
 
   private askFullReconnect(): void {
-    this.write({
-      case: 'leave',
-      value: new LeaveRequest({
-        canReconnect: true,
-        reason: DisconnectReason.STATE_MISMATCH,
-        action: LeaveRequest_Action.RECONNECT,
-      }),
-    });
+    this.write(leaveMessage(LeaveRequest_Action.RECONNECT, DisconnectReason.STATE_MISMATCH));
     this.ws.close(1000);
   }
 
@@ -267,16 +259,13 @@ export class SignalSession {
 
   /** Chaos scenarios clients ask for in their own tests (`simulateScenario`), as livekit-server does. */
   private simulate(scenario: SimulateScenario['scenario']): void {
-    const leave = (action: LeaveRequest_Action, reason: DisconnectReason) =>
-      this.write({ case: 'leave', value: new LeaveRequest({ canReconnect: action !== 0, action, reason }) });
     switch (scenario.case) {
       case 'nodeFailure':
       case 'leaveRequestFullReconnect':
-        leave(LeaveRequest_Action.RECONNECT, DisconnectReason.STATE_MISMATCH);
-        this.ws.close(1000);
+        this.askFullReconnect();
         return;
       case 'migration':
-        leave(LeaveRequest_Action.RESUME, DisconnectReason.MIGRATION);
+        this.write(leaveMessage(LeaveRequest_Action.RESUME, DisconnectReason.MIGRATION));
         this.ws.close(1000);
         return;
       case 'serverLeave':
