@@ -14,21 +14,26 @@ export interface ProcSample {
   byPid: Map<number, { cpu: number; reaped: number }>;
 }
 
-function statOf(pid: number): { ppid: number; cpu: number; reaped: number } | undefined {
+/** A `stat` file of a process or thread (`/proc/<pid>/stat`, `/proc/<pid>/task/<tid>/stat`), or undefined once gone. */
+function readStat(path: string): { name: string; ppid: number; cpu: number; reaped: number } | undefined {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name (which may contain spaces).
-    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(rest[1]);
-    const utime = Number(rest[11]);
-    const stime = Number(rest[12]);
-    const cutime = Number(rest[13]);
-    const cstime = Number(rest[14]);
-    return { ppid, cpu: (utime + stime) / TICKS, reaped: (cutime + cstime) / TICKS };
+    const s = readFileSync(path, 'utf8');
+    // The command name is parenthesised and may contain spaces; the fields follow it.
+    const close = s.lastIndexOf(')');
+    const rest = s.slice(close + 2).split(' ');
+    const ticks = (i: number, j: number) => (Number(rest[i]) + Number(rest[j])) / TICKS;
+    return {
+      name: s.slice(s.indexOf('(') + 1, close),
+      ppid: Number(rest[1]),
+      cpu: ticks(11, 12), // utime + stime
+      reaped: ticks(13, 14), // cutime + cstime
+    };
   } catch {
     return undefined;
   }
 }
+
+const statOf = (pid: number) => readStat(`/proc/${pid}/stat`);
 
 function rssOf(pid: number): number {
   try {
@@ -107,17 +112,10 @@ export function threadCpu(pids: number[]): ThreadSample {
     }
     const byName = new Map<string, number>();
     for (const tid of tids) {
-      try {
-        const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = s
-          .slice(s.indexOf('(') + 1, s.lastIndexOf(')'))
-          .replace(/[-_ #]?\d+$/, '')
-          .trim();
-        const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-        byName.set(name, (byName.get(name) ?? 0) + (Number(rest[11]) + Number(rest[12])) / TICKS);
-      } catch {
-        // thread gone
-      }
+      const st = readStat(`/proc/${pid}/task/${tid}/stat`);
+      if (!st) continue; // thread gone
+      const name = st.name.replace(/[-_ #]?\d+$/, '').trim();
+      byName.set(name, (byName.get(name) ?? 0) + st.cpu);
     }
     out.set(pid, byName);
   }
