@@ -3,21 +3,14 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import {
-  AudioStream,
-  type Participant,
-  type RemoteTrack,
-  type Room,
-  RoomEvent,
-  TrackKind,
-  type TrackPublication,
-} from '@livekit/rtc-node';
+import { type Participant, type Room, RoomEvent, TrackKind, type TrackPublication } from '@livekit/rtc-node';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
 import {
   connectRtc,
   heardFrequency,
+  loudFrames,
   mintToken,
   once,
   publishTone,
@@ -101,29 +94,6 @@ window.lkSee = async (identity) => {
   }
 };
 `;
-
-/** Loud 10 ms frames (the browser's tone) a remote audio track delivers within half a second. */
-async function loudFrames(track: RemoteTrack | undefined): Promise<number> {
-  if (!track) return 0;
-  const reader = new AudioStream(track, 48_000, 1).getReader();
-  const deadline = Date.now() + 500;
-  let loud = 0;
-  try {
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const next = await Promise.race([
-        reader.read(),
-        new Promise<'late'>((r) => setTimeout(() => r('late'), left)),
-      ]);
-      if (next === 'late' || next.done) break;
-      if (next.value.data.some((v) => Math.abs(v) > 2000)) loud++;
-    }
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return loud;
-}
 
 describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
   let server: LiveKitDevServer;

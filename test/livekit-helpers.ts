@@ -126,6 +126,32 @@ export async function publishTone(room: Room, frequency: number, name = 'tone'):
   };
 }
 
+/** Peak at which a frame carries the tone; silence and packet-loss concealment stay under it. */
+const LOUD_PEAK = 2000;
+
+function isLoud(samples: Int16Array): boolean {
+  for (const v of samples) if (v >= LOUD_PEAK || v <= -LOUD_PEAK) return true;
+  return false;
+}
+
+/** The reader's next chunk, or undefined once `deadline` (epoch ms) has passed without one. */
+async function readBefore<T>(
+  reader: ReadableStreamDefaultReader<T>,
+  deadline: number,
+): Promise<ReadableStreamReadResult<T> | undefined> {
+  const left = deadline - Date.now();
+  if (left <= 0) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => {
+    timer = setTimeout(() => r(undefined), left);
+  });
+  try {
+    return await Promise.race([reader.read(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Listens to a remote audio track until it has heard `seconds` of tone, and returns the tone's frequency
  * (zero crossings within loud 10 ms frames, so gaps of silence or concealment do not skew it) and the
@@ -146,9 +172,7 @@ export async function analyseTone(
     const { value: frame, done } = await reader.read();
     if (done) break;
     const data = frame.data;
-    let peak = 0;
-    for (const s of data) peak = Math.max(peak, Math.abs(s));
-    if (peak < 2000) {
+    if (!isLoud(data)) {
       if (loudFrames > 0) frames++;
       continue;
     }
@@ -161,6 +185,24 @@ export async function analyseTone(
   }
   await reader.cancel().catch(() => {});
   return { frequency: crossings / 2 / (loudSamples / rate), loudFraction: loudFrames / Math.max(1, frames) };
+}
+
+/** Loud 10 ms frames (a tone, not silence or concealment) a remote audio track delivers within `ms`. */
+export async function loudFrames(track: RemoteTrack | undefined, ms = 500): Promise<number> {
+  if (!track) return 0;
+  const reader = new AudioStream(track, 48000, 1).getReader();
+  const deadline = Date.now() + ms;
+  let loud = 0;
+  try {
+    for (;;) {
+      const next = await readBefore(reader, deadline);
+      if (!next || next.done) break;
+      if (isLoud(next.value.data)) loud++;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return loud;
 }
 
 /** The dominant frequency of the tone a remote audio track carries (see {@link analyseTone}). */
@@ -239,21 +281,17 @@ export async function receiveVideoFrames(
   let frames = 0;
   let last = { width: 0, height: 0 };
   // A picture that never decodes (no keyframe) must fail here, with a reason, not at the test's timeout.
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<'expired'>((r) => {
-    timer = setTimeout(() => r('expired'), timeoutMs);
-  });
+  const deadline = Date.now() + timeoutMs;
   try {
     while (frames < count) {
-      const next = await Promise.race([reader.read(), expired]);
-      if (next === 'expired')
+      const next = await readBefore(reader, deadline);
+      if (!next)
         throw new Error(`timed out waiting for ${count} video frames from ${fromIdentity} (got ${frames})`);
       if (next.done) break;
       frames++;
       last = { width: next.value.frame.width, height: next.value.frame.height };
     }
   } finally {
-    clearTimeout(timer);
     await reader.cancel().catch(() => {});
   }
   return { ...last, frames };
