@@ -23,6 +23,7 @@ import { AccessToken } from 'livekit-server-sdk';
 import { chunk, speechLike } from '../shared/audio/generate.ts';
 import { Child, type LiveKitEndpoint, startDevServer } from './lib/children.ts';
 import { cpuBetween, sampleTree } from './lib/proc.ts';
+import { summarize } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -97,8 +98,8 @@ async function measure(lk: LiveKitEndpoint, n: number, shared: boolean, tag: str
   }
 }
 
-const round1 = (x: number) => Math.round(x * 10) / 10;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Median of the rounds, one decimal. */
+const median = (xs: number[]) => summarize(xs).p50!;
 
 const { child: server, endpoint } = await startDevServer();
 console.log(
@@ -119,12 +120,12 @@ try {
       JSON.stringify({
         sessions: n,
         processPerRoom: {
-          cpuPctPerSession: round1(a),
-          rssMiBPerSession: round1(median(perRoom.map((m) => m.rssMiBPerSession))),
+          cpuPctPerSession: a,
+          rssMiBPerSession: median(perRoom.map((m) => m.rssMiBPerSession)),
         },
         oneProcess: {
-          cpuPctPerSession: round1(b),
-          rssMiBPerSession: round1(median(oneProc.map((m) => m.rssMiBPerSession))),
+          cpuPctPerSession: b,
+          rssMiBPerSession: median(oneProc.map((m) => m.rssMiBPerSession)),
         },
         cpuSaved: `${Math.round((1 - b / a) * 100)} %`,
       }),
