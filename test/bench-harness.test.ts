@@ -4,7 +4,7 @@
  * the report says, and the /proc sampler sees a process tree.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -240,6 +240,55 @@ describe('bench: in-process agent probe', () => {
       stopTone?.();
       await pub.disconnect();
       await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench: CPU profile summary', () => {
+  it('sums the steady state of job processes that served a session, by package', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cpu-profile-test-'));
+    const root = new URL('../', import.meta.url).href;
+    const frame = (id: number, functionName: string, url: string) => ({
+      id,
+      callFrame: { functionName, url, lineNumber: 0 },
+    });
+    // Samples of 1 ms each: the two before the 2.5 ms skip are dropped; then idle, rtc-node ×3, agent ×1.
+    const job = {
+      nodes: [
+        frame(1, '(idle)', ''),
+        frame(2, 'main', `${root}node_modules/@livekit/agents/dist/ipc/job_proc_lazy_main.js`),
+        frame(3, 'onEvent', `${root}node_modules/@livekit/rtc-node/dist/audio_stream.cjs`),
+        frame(4, 'sendAudio', `${root}agent/live/session.ts`),
+      ],
+      samples: [2, 2, 1, 3, 3, 3, 4],
+      timeDeltas: [1000, 1000, 1000, 1000, 1000, 1000, 1000],
+    };
+    // A pre-forked process that never got a job, and a process that is not a job process at all.
+    const idle = { ...job, samples: [2, 2, 2, 2, 2, 2, 2] };
+    const other = {
+      nodes: [frame(1, 'x', `${root}bench/lib/user.ts`)],
+      samples: [1, 1],
+      timeDeltas: [1000, 1000],
+    };
+    writeFileSync(join(dir, 'a.cpuprofile'), JSON.stringify(job));
+    writeFileSync(join(dir, 'b.cpuprofile'), JSON.stringify(idle));
+    writeFileSync(join(dir, 'c.cpuprofile'), JSON.stringify(other));
+    try {
+      const child = spawn(process.execPath, ['bench/cpu-profile.ts', dir, '--skip', '0.0025'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+      expect(out).toContain('1 job processes, 0.0 s busy each after the first 0.0025 s');
+      expect(out).toMatch(/75\.0 % {2}@livekit\/rtc-node\n/);
+      expect(out).toMatch(/25\.0 % {2}agent\/live\/\n/);
+      expect(out).not.toContain('@livekit/agents\n');
+      expect(out).not.toContain('bench/lib/');
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
