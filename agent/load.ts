@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSampler } from './ops/cpu-load.ts';
+import { processAlive } from './ops/process-alive.ts';
 
 /**
  * Live session counts shared between the worker and its job processes. Each job process writes its
@@ -35,15 +36,6 @@ export function reportSessions(jobId: string, n: number): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Worker side: Live sessions open in all job processes. Stale files of dead processes are removed. */
 export function countSessions(dir: string): number {
   let total = 0;
@@ -56,7 +48,7 @@ export function countSessions(dir: string): number {
   for (const name of names) {
     const pid = Number(name);
     if (!Number.isInteger(pid)) continue;
-    if (!alive(pid)) {
+    if (!processAlive(pid)) {
       rmSync(join(dir, name), { force: true });
       continue;
     }

@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { processAlive } from '../agent/ops/process-alive.ts';
 import { type GeminiEmulator, start as startGemini } from '../emulators/gemini-live/index.ts';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { Human } from './fixtures/agent/kit.ts';
@@ -76,15 +77,6 @@ afterAll(async () => {
   await new Promise((r) => collector?.close(r));
   await dispose();
 }, SLOW);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Per worker: jobs started, Live sessions open, reported load. */
 async function fleet(): Promise<{ jobs: number; sessions: number; load: number }[]> {
@@ -226,7 +218,7 @@ describe('agent workers at scale', { timeout: 4 * SLOW }, () => {
     );
     const pid = Number(joined.pid);
     expect(pid).not.toBe(w.child.pid);
-    await waitFor(() => !alive(pid) || undefined, 'the job process exited', SLOW);
+    await waitFor(() => !processAlive(pid) || undefined, 'the job process exited', SLOW);
     const after = await w.metrics();
     const total = after.filter((s) => s.name === 'gemini_agent_turns_total').reduce((a, s) => a + s.value, 0);
     expect(total).toBeGreaterThanOrEqual(turns);

@@ -10,6 +10,7 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
+import { processAlive } from './process-alive.ts';
 
 /**
  * Prometheus metrics of the agent. Job processes (forked by @livekit/agents, one per room) count what
@@ -144,15 +145,6 @@ export class SnapshotWriter {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Worker status for `/healthz`. */
 export interface WorkerHealth {
   status: 'starting' | 'ok' | 'draining' | 'stale';
@@ -279,7 +271,7 @@ export class WorkerMetrics {
       } catch {
         continue;
       }
-      if (alive(pid)) {
+      if (processAlive(pid)) {
         live.push(snapshot);
       } else {
         const kept = snapshot.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram');
