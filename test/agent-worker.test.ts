@@ -3,11 +3,11 @@
  * LiveKit dev server and the Gemini emulator, dispatched explicitly like production deployments do.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+import { freePort } from './livekit-control-helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const AGENT_NAME = 'gemini-it';
@@ -21,17 +21,6 @@ interface Worker {
   proc: ChildProcess;
   output: string;
   exited: boolean;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startWorker(env: Record<string, string>): Promise<Worker> {

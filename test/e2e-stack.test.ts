@@ -8,7 +8,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -19,6 +18,7 @@ import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livek
 import { startTokenServer, type TokenServer } from '../token-server/index.ts';
 import { startWebDemo, type WebDemo } from '../web-demo/serve.ts';
 import { joinCall, launchChromium, openPage, screenshot, writeSpeechWav } from './fixtures/web/browser.ts';
+import { freePort } from './livekit-control-helpers.ts';
 
 /** Generous wait for any one condition: the machine may be shared and heavily loaded. */
 const WAIT = 90_000;
@@ -36,17 +36,6 @@ let browser: Browser;
 let worker: ChildProcess | undefined;
 let workerLog = '';
 const pages: { close(): Promise<void> }[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startWorker(): Promise<void> {
   const proc = spawn(process.execPath, [join(ROOT, 'agent', 'main.ts'), 'start'], {

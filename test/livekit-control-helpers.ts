@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
 import { Room as RtcRoom } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
+import { Waiters } from '../shared/waiters.ts';
 
 const TRIVIAL_AGENT = fileURLToPath(new URL('./fixtures/agents/trivial-agent.ts', import.meta.url));
 
@@ -34,7 +35,7 @@ export class WorkerProcess {
   /** Worker id from its "registered worker" log line, once registered. */
   workerId: string | undefined;
   output = '';
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   constructor(o: WorkerProcessOptions) {
     this.tag = o.tag;
@@ -64,44 +65,25 @@ export class WorkerProcess {
           );
         if (m) this.workerId = m[1] ?? m[2];
       }
-      for (const w of [...this.#waiters]) w();
+      this.#waiters.notify();
     };
     this.child.stdout?.on('data', onData);
     this.child.stderr?.on('data', onData);
     this.child.on('exit', () => {
-      for (const w of [...this.#waiters]) w();
+      this.#waiters.notify();
     });
   }
 
   /** Resolves with the worker id once the worker has registered with the server. */
   registered(timeoutMs = 45_000): Promise<string> {
-    return this.#until(() => this.workerId, timeoutMs, 'worker registration');
-  }
-
-  #until<T>(f: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const v = f();
-        if (v !== undefined) {
-          cleanup();
-          resolve(v);
-        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          cleanup();
-          reject(new Error(`worker ${this.tag} exited before ${what}:\n${this.output.slice(-3000)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(`timed out waiting for ${what} of worker ${this.tag}:\n${this.output.slice(-3000)}`),
-        );
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
+    return this.#waiters.until(() => this.workerId, {
+      what: `registration of worker ${this.tag}`,
+      timeoutMs,
+      failure: () =>
+        this.child.exitCode !== null || this.child.signalCode !== null
+          ? `worker ${this.tag} exited`
+          : undefined,
+      context: () => this.output.slice(-3000),
     });
   }
 
@@ -137,28 +119,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Polls `f` until it returns a value (not undefined/false) or the timeout passes. */
-export async function waitFor<T>(
-  f: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 60_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { waitFor } from './fixtures/wait.ts';
 
 /** Mints a join token (optionally carrying `roomConfig.agents`) for a real client. */
 export async function joinToken(

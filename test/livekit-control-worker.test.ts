@@ -21,6 +21,7 @@ import { AccessToken, AgentDispatchClient, RoomServiceClient, TokenVerifier } fr
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
+import { Waiters } from '../shared/waiters.ts';
 import { connectParticipant, waitFor } from './livekit-control-helpers.ts';
 
 let server: LiveKitDevServer;
@@ -37,7 +38,7 @@ class RawWorker {
   readonly ws: WebSocket;
   readonly inbox: ServerMessage[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
   readonly #rooms: RegExp;
 
   constructor(ws: WebSocket, rooms: RegExp) {
@@ -50,12 +51,12 @@ class RawWorker {
         return;
       }
       this.inbox.push(msg);
-      for (const w of [...this.#waiters]) w();
+      this.#waiters.notify();
     });
     this.closed = new Promise((resolve) =>
       ws.on('close', (code, reason) => {
         resolve({ code, reason: reason.toString() });
-        for (const w of [...this.#waiters]) w();
+        this.#waiters.notify();
       }),
     );
   }
@@ -148,27 +149,11 @@ class RawWorker {
     ).length;
   }
 
-  #until(f: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (f()) {
-          cleanup();
-          resolve();
-        } else if (this.ws.readyState === WebSocket.CLOSED) {
-          cleanup();
-          reject(new Error(`worker socket closed while waiting for ${what}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
+  async #until(f: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+    await this.#waiters.until(() => f() || undefined, {
+      what,
+      timeoutMs,
+      failure: () => (this.ws.readyState === WebSocket.CLOSED ? 'worker socket closed' : undefined),
     });
   }
 }

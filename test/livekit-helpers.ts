@@ -18,6 +18,9 @@ import {
 } from '@livekit/rtc-node';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
+import { waitFor } from './fixtures/wait.ts';
+
+export { waitFor };
 
 /** A dev server on a free port with the repository's livekit.yaml keys. */
 export function startServer(o: { reconnectGrace?: number } = {}): Promise<LiveKitDevServer> {
@@ -44,21 +47,6 @@ export async function mintToken(
   });
   at.addGrant({ roomJoin: true, ...grant });
   return at.toJwt();
-}
-
-/** Resolves when `check` returns a value other than undefined/false; polls, never asserts on time. */
-export async function waitFor<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Waits for an event on an emitter (first match). */

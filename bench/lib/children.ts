@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { Waiters } from '../../shared/waiters.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,7 +25,7 @@ export class Child {
   readonly name: string;
   readonly proc: ChildProcess;
   output = '';
-  #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   constructor(name: string, args: string[], env: NodeJS.ProcessEnv, stdin: 'pipe' | 'ignore' = 'ignore') {
     this.name = name;
@@ -37,12 +38,12 @@ export class Child {
     const onData = (chunk: Buffer) => {
       this.output += chunk.toString('utf8');
       if (this.output.length > 2_000_000) this.output = this.output.slice(-1_000_000);
-      for (const w of [...this.#waiters]) w();
+      this.#waiters.notify();
     };
     this.proc.stdout?.on('data', onData);
     this.proc.stderr?.on('data', onData);
     this.proc.on('exit', () => {
-      for (const w of [...this.#waiters]) w();
+      this.#waiters.notify();
     });
   }
 
@@ -56,27 +57,11 @@ export class Child {
 
   /** Resolves with the first match of `re` in the output. */
   waitFor(re: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const m = re.exec(this.output);
-        if (m) {
-          done();
-          resolve(m);
-        } else if (!this.running) {
-          done();
-          reject(new Error(`${this.name} exited before ${what}:\n${this.output.slice(-3000)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${this.name}: timed out waiting for ${what}:\n${this.output.slice(-3000)}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
+    return this.#waiters.until(() => re.exec(this.output) ?? undefined, {
+      what: `${what} (${this.name})`,
+      timeoutMs,
+      failure: () => (this.running ? undefined : `${this.name} exited`),
+      context: () => this.output.slice(-3000),
     });
   }
 

@@ -27,6 +27,7 @@ import {
 } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
 import { speechLike } from '../../shared/audio/generate.ts';
+import { Waiters } from '../../shared/waiters.ts';
 import type { LiveKitEndpoint } from './children.ts';
 import { now } from './stats.ts';
 import { VOICE_RMS } from './voice.ts';
@@ -120,7 +121,7 @@ export class BenchUser {
   #nextDue = 0;
   #streams: AudioStream[] = [];
   #closed = false;
-  #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   constructor(o: BenchUserOptions) {
     this.#o = o;
@@ -273,7 +274,7 @@ export class BenchUser {
               silentMs = 0;
             }
           }
-          for (const w of [...this.#waiters]) w();
+          this.#waiters.notify();
         }
       } catch {
         // stream torn down
@@ -296,27 +297,7 @@ export class BenchUser {
   }
 
   #until<T>(f: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const v = f();
-        if (v !== undefined) {
-          cleanup();
-          resolve(v);
-        }
-      };
-      const poll = setInterval(check, 20);
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${this.identity}: timed out waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        clearInterval(poll);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#waiters.until(f, { what: `${what} (${this.identity})`, timeoutMs, pollMs: 20 });
   }
 
   async close(): Promise<void> {
