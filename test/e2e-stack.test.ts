@@ -3,7 +3,8 @@
  * the agent worker as a child process (automatic dispatch), and the web demo — driven by Debian's
  * headless Chromium with a recorded voice as the fake microphone. The page joins, the agent answers
  * audibly (energy measured in the page with Web Audio), both sides are transcribed, the agent switches
- * the page's light through the client RPC tool, and direct mode completes a turn. Screenshots of the main
+ * the page's light through the client RPC tool, a screen share reaches the model as video frames, and
+ * direct mode completes a turn. Screenshots of the main
  * states go to test/artifacts/.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -52,6 +53,8 @@ async function startWorker(): Promise<void> {
       AGENT_IDLE_PROCESSES: '1',
       // The machine is shared with other suites: report load from sessions only.
       AGENT_LOAD_CPU: 'false',
+      // The model sees the room's camera/screen (off by default in the product).
+      AGENT_VIDEO: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -201,6 +204,24 @@ describe('the whole local stack from a browser', () => {
       const states = await page.evaluate(() => (window as unknown as { statesSeen: string[] }).statesSeen);
       expect(states).toContain('speaking');
       await screenshot(page, 'e2e-conversation');
+
+      // Screen share: Chromium's capture goes through the room to the agent, which shows it to the model
+      // as JPEG frames; stopping the share stops them.
+      const videoFrames = () => gemini.stats().reduce((n, s) => n + s.videoFrames, 0);
+      const before = videoFrames();
+      await page.click('#screen');
+      await page.waitForSelector('#screen[aria-pressed="true"]', { timeout: WAIT });
+      await page.waitForSelector('#videos figure video', { timeout: WAIT });
+      await expect.poll(videoFrames, { timeout: WAIT }).toBeGreaterThanOrEqual(before + 2);
+      await screenshot(page, 'e2e-screen-share');
+      await page.click('#screen');
+      await page.waitForSelector('#screen[aria-pressed="false"]', { timeout: WAIT });
+      await page.waitForSelector('#videos figure', { state: 'detached', timeout: WAIT });
+      // The agent stops sampling once the unpublish reaches it (≤ 1 frame per second still in flight).
+      await new Promise((r) => setTimeout(r, 2_000));
+      const stopped = videoFrames();
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(videoFrames()).toBeLessThanOrEqual(stopped + 1);
 
       await page.click('#leave');
       await page.waitForSelector('body[data-phase="ended"]');
