@@ -42,10 +42,10 @@ window.lkJoin = async (url, token, freq) => {
   const audio = new LK.LocalAudioTrack(dst.stream.getAudioTracks()[0], undefined, false, ctx);
   window.audioPub = await room.localParticipant.publishTrack(audio, { source: LK.Track.Source.Microphone, dtx: false, red: false });
   const canvas = document.createElement('canvas');
-  canvas.width = 320; canvas.height = 240;
+  canvas.width = 960; canvas.height = 540;
   const g = canvas.getContext('2d');
   let n = 0;
-  setInterval(() => { g.fillStyle = 'hsl(' + (n++ % 360) + ',80%,50%)'; g.fillRect(0, 0, 320, 240); }, 33);
+  setInterval(() => { g.fillStyle = 'hsl(' + (n++ % 360) + ',80%,50%)'; g.fillRect(0, 0, 960, 540); }, 33);
   const video = new LK.LocalVideoTrack(canvas.captureStream(30).getVideoTracks()[0]);
   await room.localParticipant.publishTrack(video, { source: LK.Track.Source.Camera, simulcast: true, videoCodec: 'vp8' });
   return room.localParticipant.sid;
@@ -80,6 +80,23 @@ window.lkHear = async (identity) => {
     if (bins[best] > -60) return (best * window.ctx.sampleRate) / analyser.fftSize;
   }
 };
+
+window.lkWatch = async (identity) => {
+  const track = await remoteTrack(identity, 'video');
+  const el = track.attach();
+  el.muted = true;
+  document.body.appendChild(el);
+  await el.play().catch(() => {});
+  const pub = [...window.room.remoteParticipants.get(identity).trackPublications.values()].find((p) => p.kind === 'video');
+  window.watched = { el, pub };
+};
+window.lkView = () => {
+  const el = window.watched.el;
+  return { width: el.videoWidth, frames: el.getVideoPlaybackQuality().totalVideoFrames };
+};
+window.lkSetQuality = (q) => window.watched.pub.setVideoQuality(window.LivekitClient.VideoQuality[q]);
+window.lkSetEnabled = (on) => window.watched.pub.setEnabled(on);
+window.lkSetSize = (width, height) => window.watched.pub.setVideoDimensions({ width, height });
 
 window.lkSee = async (identity) => {
   const track = await remoteTrack(identity, 'video');
@@ -175,6 +192,9 @@ describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
     const seenByNode = await receiveVideoFrames(node, 'browser', 10);
     expect(seenByNode.frames).toBe(10);
     expect(seenByNode.width).toBeGreaterThan(0);
+    // livekit-client sends 960×540 as simulcast layers, q (320×180) first in its rid order, then h
+    // (640×360): every layer is forwarded, so a subscriber that asked for nothing gets h, not only q.
+    await waitFor(async () => (await receiveVideoFrames(node, 'browser', 5)).width === 640, 'the h layer');
   }, 120_000);
 
   it('mute and unmute in the browser reach the rtc-node participant', async () => {
@@ -245,6 +265,52 @@ describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
       await stranger.disconnect();
     }
   }, 90_000);
+
+  it('each subscriber gets the simulcast layer it asks for, and can pause it', async () => {
+    type Page = {
+      lkWatch: (i: string) => Promise<void>;
+      lkView: () => { width: number; frames: number };
+      lkSetQuality: (q: string) => void;
+      lkSetEnabled: (on: boolean) => void;
+      lkSetSize: (w: number, h: number) => void;
+    };
+    const cam = await connectRtc(server, 'cam', 'mixed');
+    stops.push(await publishVideo(cam, { width: 640, height: 480, simulcast: true }));
+    await page.evaluate(() => (window as never as Page).lkWatch('cam'));
+    const view = () => page.evaluate(() => (window as never as Page).lkView());
+    const setQuality = (q: string) => page.evaluate((q) => (window as never as Page).lkSetQuality(q), q);
+    const setEnabled = (on: boolean) => page.evaluate((on) => (window as never as Page).lkSetEnabled(on), on);
+    // rtc-node sends two layers of 640×480 here: q (LOW, 480×360) and h (MEDIUM, full size).
+    await waitFor(async () => (await view()).width === 640, 'the full-size layer in the browser');
+
+    await setQuality('LOW');
+    await waitFor(async () => (await view()).width === 480, 'the low layer in the browser');
+    // Per subscriber: another one that asked for nothing still gets the full-size layer.
+    const other = await connectRtc(server, 'other', 'mixed');
+    try {
+      await waitFor(
+        async () => (await receiveVideoFrames(other, 'cam', 5)).width === 640,
+        'full size for rtc-node',
+      );
+    } finally {
+      await other.disconnect();
+    }
+    await setQuality('HIGH');
+    await waitFor(async () => (await view()).width === 640, 'the full-size layer again');
+    // By rendered size (what adaptive stream sends): the smallest layer that covers it.
+    await page.evaluate(() => (window as never as Page).lkSetSize(400, 300));
+    await waitFor(async () => (await view()).width === 480, 'the layer covering 400×300');
+
+    // Paused (what adaptive stream does for hidden video): nothing is forwarded to it; resumed: it is.
+    await setEnabled(false);
+    await new Promise((r) => setTimeout(r, 1500));
+    const paused = (await view()).frames;
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await view()).frames - paused).toBeLessThanOrEqual(1);
+    await setEnabled(true);
+    await waitFor(async () => (await view()).frames >= paused + 15, 'frames after resuming');
+    await cam.disconnect();
+  }, 120_000);
 
   it('the browser sees the rtc-node participant leave', async () => {
     type W = { room: { remoteParticipants: Map<string, unknown> } };

@@ -1,4 +1,4 @@
-import type { TrackInfo } from '@livekit/protocol';
+import { type TrackInfo, type UpdateTrackSettings, VideoQuality } from '@livekit/protocol';
 import type { MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RtpPacket } from 'werift';
 
 interface Source {
@@ -37,21 +37,44 @@ export function isVp8Keyframe(payload: Uint8Array): boolean {
   return header !== undefined && (header & 0x01) === 0;
 }
 
-function rank(key: string | undefined): number {
-  const at = key === undefined ? -1 : LAYER_PREFERENCE.indexOf(key);
-  return at < 0 ? LAYER_PREFERENCE.length : at;
-}
-
 /** -dBov at or below which an audio packet counts as speech (LiveKit's default threshold). */
 const ACTIVE_DBOV = 35;
 
-/** Preferred simulcast layers, in order; a simulcast publisher may send any subset. */
+/** Preferred simulcast layers of a subscriber that asked for nothing, in order. */
 const LAYER_PREFERENCE = ['h', 'q', 'f', ''];
+
+/** The rids LiveKit SDKs give the low, medium and high layers. */
+const RID_OF_QUALITY: Record<number, string> = {
+  [VideoQuality.LOW]: 'q',
+  [VideoQuality.MEDIUM]: 'h',
+  [VideoQuality.HIGH]: 'f',
+};
+
+const RIDS_LOW_TO_HIGH = ['q', 'h', 'f'];
+
+/** One subscriber of a track: its sender, the layer it gets, and what it asked for. */
+interface Sink {
+  sender: RTCRtpSender;
+  /** Layer forwarded to it. */
+  selected: string | undefined;
+  /** A layer it is being switched to, once that layer delivers a keyframe. */
+  pending: string | undefined;
+  /** Layers in the order it wants them (from `trackSetting`). */
+  preference: string[];
+  /** Paused by the subscriber (`trackSetting.disabled`, e.g. adaptive stream with the video hidden). */
+  disabled: boolean;
+}
+
+function rank(sink: Sink, key: string | undefined): number {
+  const at = key === undefined ? -1 : sink.preference.indexOf(key);
+  return at < 0 ? sink.preference.length : at;
+}
 
 /**
  * Forwards one published track's RTP to every subscriber's sender. Packets are relayed as they are
  * (selective forwarding, no decoding); the sender rewrites SSRC, payload type and header extensions.
- * A simulcast publisher sends several layers of one track: one layer is chosen and forwarded.
+ * A simulcast publisher sends several layers of one track: each subscriber gets one, the one closest to
+ * what it asked for (`trackSetting`: quality or rendered size), and can pause the track.
  */
 export class TrackForwarder {
   readonly info: TrackInfo;
@@ -62,14 +85,9 @@ export class TrackForwarder {
   /** Set once the publisher has been told (TrackSubscribed) that this track has a subscriber. */
   subscriberNotified = false;
   private readonly sources = new Map<string, Source>();
-  private selected: string | undefined;
-  /** A layer being switched to, once it delivers a keyframe. */
-  private pending: string | undefined;
-  private readonly sinks = new Set<RTCRtpSender>();
+  private readonly sinks = new Map<RTCRtpSender, Sink>();
   private lastKeyframeRequest = 0;
   private closed = false;
-  /** Packets received from the publisher on the forwarded layer. */
-  packetsIn = 0;
   /** RTP header extension id of the publisher's `ssrc-audio-level` (RFC 6464), when negotiated. */
   audioLevelExtId: number | undefined;
   private levelPackets = 0;
@@ -107,31 +125,32 @@ export class TrackForwarder {
       ssrc: track.ssrc,
       keyframeWanted: false,
     });
-    if (this.selected === undefined) this.selected = key;
+    // The first (or only) layer flows at once; better ones are switched to as they prove live.
+    for (const sink of this.sinks.values()) sink.selected ??= key;
   }
 
   /**
-   * Simulcast: move to a more preferred layer when it is sending, or to any live layer when the
-   * current one went silent (encoders drop layers under CPU or bandwidth pressure). The switch happens
-   * on a keyframe of the new layer; until then the old one keeps flowing.
+   * Simulcast, per subscriber: move to a layer it prefers when that layer is sending, or to any live
+   * layer when its current one went silent (encoders drop layers under CPU or bandwidth pressure). The
+   * switch happens on a keyframe of the new layer; until then the old one keeps flowing.
    */
-  private considerSwitch(key: string, rtp: RtpPacket, now: number): void {
-    const current = this.selected === undefined ? undefined : this.sources.get(this.selected);
+  private considerSwitch(sink: Sink, key: string, rtp: RtpPacket, now: number): void {
+    const current = sink.selected === undefined ? undefined : this.sources.get(sink.selected);
     const stale = !current || now - current.lastPacketAt > LAYER_STALE_MS;
-    if (!stale && rank(key) >= rank(this.selected)) return;
-    const pending = this.pending === undefined ? undefined : this.sources.get(this.pending);
-    if (this.pending !== key && pending && now - pending.lastPacketAt <= LAYER_STALE_MS) {
-      if (rank(this.pending) <= rank(key)) return;
+    if (!stale && rank(sink, key) >= rank(sink, sink.selected)) return;
+    const pending = sink.pending === undefined ? undefined : this.sources.get(sink.pending);
+    if (sink.pending !== key && pending && now - pending.lastPacketAt <= LAYER_STALE_MS) {
+      if (rank(sink, sink.pending) <= rank(sink, key)) return;
     }
-    this.pending = key;
+    sink.pending = key;
     if (!isVp8Keyframe(rtp.payload)) {
       this.requestKeyframeFrom(key);
       return;
     }
-    this.selected = key;
-    this.pending = undefined;
-    // A new layer is a new SSRC/sequence/timestamp space: keep each subscriber's stream continuous.
-    for (const sink of this.sinks) sink.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
+    sink.selected = key;
+    sink.pending = undefined;
+    // A new layer is a new SSRC/sequence/timestamp space: keep the subscriber's stream continuous.
+    sink.sender.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
   }
 
   private forward(key: string, rtp: RtpPacket): void {
@@ -144,18 +163,18 @@ export class TrackForwarder {
         this.requestKeyframeFrom(key, true);
       }
     }
-    if (source && this.sources.size > 1) {
-      const now = Date.now();
-      source.lastPacketAt = now;
-      if (key !== this.selected && this.info.type === 1 /* VIDEO */) this.considerSwitch(key, rtp, now);
-    }
-    if (key !== this.selected) return;
-    this.packetsIn++;
+    const simulcast = this.sources.size > 1 && this.info.type === 1; /* VIDEO */
+    const now = simulcast ? Date.now() : 0;
+    if (source && simulcast) source.lastPacketAt = now;
     if (this.audioLevelExtId !== undefined) this.observeLevel(rtp);
     if (this.sinks.size === 0) return;
     // Extension ids are per connection: the publisher's mapping means nothing on a subscriber's.
     rtp.header.extensions = [];
-    for (const sink of this.sinks) sink.sendRtp(rtp).catch(() => {});
+    for (const sink of this.sinks.values()) {
+      if (sink.disabled) continue;
+      if (simulcast && key !== sink.selected) this.considerSwitch(sink, key, rtp, now);
+      if (key === sink.selected) sink.sender.sendRtp(rtp).catch(() => {});
+    }
   }
 
   private observeLevel(rtp: RtpPacket): void {
@@ -185,19 +204,71 @@ export class TrackForwarder {
 
   addSink(sender: RTCRtpSender): void {
     if (this.sinks.has(sender)) return;
-    if (this.sinks.size > 0 || this.selected !== undefined)
-      sender.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
-    this.sinks.add(sender);
-    this.requestKeyframe(true);
+    // A reused sender carried another track: continue its sequence and timestamps.
+    if (this.sources.size > 0) sender.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
+    const sink: Sink = {
+      sender,
+      selected: undefined,
+      pending: undefined,
+      preference: LAYER_PREFERENCE,
+      disabled: false,
+    };
+    // Start on the live layer it prefers most; the keyframe below makes it decodable from there.
+    const now = Date.now();
+    for (const [key, source] of this.sources) {
+      const live = this.sources.size === 1 || now - source.lastPacketAt <= LAYER_STALE_MS;
+      if (live && rank(sink, key) < rank(sink, sink.selected)) sink.selected = key;
+    }
+    this.sinks.set(sender, sink);
+    this.requestKeyframe(sender, true);
   }
 
   removeSink(sender: RTCRtpSender): void {
     this.sinks.delete(sender);
   }
 
-  /** Asks the publisher for a keyframe (a subscriber's PLI, or a new subscriber); throttled. */
-  requestKeyframe(force = false): void {
-    if (this.selected !== undefined) this.requestKeyframeFrom(this.selected, force);
+  /**
+   * A subscriber's `trackSetting`: pause/resume, and the layer it wants (by rendered size when it gave
+   * one, else by quality; the nearest lower layer when that one is not sent, as livekit-server does).
+   */
+  updateSink(sender: RTCRtpSender, settings: UpdateTrackSettings): void {
+    const sink = this.sinks.get(sender);
+    if (!sink) return;
+    const disabled = settings.disabled || settings.quality === VideoQuality.OFF;
+    const resumed = sink.disabled && !disabled;
+    sink.disabled = disabled;
+    if (this.info.type === 1 /* VIDEO */) sink.preference = this.preferenceFor(settings);
+    if (resumed) {
+      sink.sender.replaceRTP({ sequenceNumber: 0, timestamp: 0 });
+      this.requestKeyframe(sender, true);
+    }
+    const best = sink.preference.find((key) => this.sources.has(key));
+    if (best !== undefined && best !== sink.selected) this.requestKeyframeFrom(best, true);
+  }
+
+  /** Layer rids from the wanted one down to the lowest, then upwards (`''` is a non-simulcast track). */
+  private preferenceFor(settings: UpdateTrackSettings): string[] {
+    const sorted = [...this.info.layers].sort((a, b) => a.quality - b.quality);
+    if (sorted.length === 0) return LAYER_PREFERENCE;
+    // Layers without a rid (older SDKs) are the sent rids in q < h < f order, when the counts match.
+    const sent = RIDS_LOW_TO_HIGH.filter((rid) => this.sources.has(rid));
+    const layers = sorted.map((l, i) => ({
+      rid: l.rid || (sent.length === sorted.length ? sent[i] : RID_OF_QUALITY[l.quality]) || '',
+      quality: l.quality,
+      width: l.width,
+    }));
+    let wanted = layers.findIndex((l) => l.quality >= settings.quality);
+    if (settings.width > 0) wanted = layers.findIndex((l) => l.width >= settings.width);
+    if (wanted < 0) wanted = layers.length - 1;
+    const down = layers.slice(0, wanted + 1).reverse();
+    const up = layers.slice(wanted + 1);
+    return [...down, ...up].map((l) => l.rid).concat('');
+  }
+
+  /** Asks the publisher for a keyframe of the layer a subscriber gets (its PLI, or it is new); throttled. */
+  requestKeyframe(sender: RTCRtpSender, force = false): void {
+    const selected = this.sinks.get(sender)?.selected;
+    if (selected !== undefined) this.requestKeyframeFrom(selected, force);
   }
 
   private requestKeyframeFrom(key: string, force = false): void {

@@ -15,6 +15,7 @@ import {
   TrackSource,
   TrackType,
   TrackUnpublishedResponse,
+  type UpdateTrackSettings,
 } from '@livekit/protocol';
 import type { RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import type { JoinGrants } from './auth.ts';
@@ -372,7 +373,9 @@ export class Participant {
     }
     forwarder.info.mid = mid;
     if (track.kind === 'audio') forwarder.audioLevelExtId = this.audioLevelIds.get(mid);
-    forwarder.attachSource(track, transceiver.receiver);
+    // werift reports one track per m-line, its first layer; a simulcast m-line has a track per rid.
+    const layers = transceiver.receiver.tracks.length > 0 ? transceiver.receiver.tracks : [track];
+    for (const layer of layers) forwarder.attachSource(layer, transceiver.receiver);
     if (!forwarder.announced) {
       // Like LiveKit, a track is announced once its media arrives, not at add_track: a publication the
       // client withdraws before negotiating it is never seen by anyone.
@@ -447,9 +450,11 @@ export class Participant {
         ? this.idleTransceivers.splice(reuse, 1)[0]!
         : this.subscriber.addTransceiver(kind, { direction: 'sendonly' });
     transceiver.setDirection('sendonly');
-    const pli = transceiver.sender.onPictureLossIndication.subscribe(() => forwarder.requestKeyframe());
+    const pli = transceiver.sender.onPictureLossIndication.subscribe(() =>
+      forwarder.requestKeyframe(transceiver.sender),
+    );
     const ready = transceiver.sender.onReady.subscribe(() => {
-      forwarder.requestKeyframe(true);
+      forwarder.requestKeyframe(transceiver.sender, true);
       this.host.onSubscriptionBound(this, forwarder);
     });
     forwarder.addSink(transceiver.sender);
@@ -462,6 +467,14 @@ export class Participant {
       },
     });
     this.scheduleNegotiation();
+  }
+
+  /** `trackSetting`: the subscriber's quality/size wish and pause for tracks it receives. */
+  updateTrackSettings(settings: UpdateTrackSettings): void {
+    for (const sid of settings.trackSids) {
+      const down = this.downTracks.get(sid);
+      down?.forwarder.updateSink(down.transceiver.sender, settings);
+    }
   }
 
   unsubscribe(trackSid: string): void {

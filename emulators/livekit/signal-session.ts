@@ -433,8 +433,10 @@ export class SignalSession {
       case 'subscriptionPermission':
         this.room.setSubscriptionPermission(p, m.value);
         return;
-      case 'syncState':
       case 'trackSetting':
+        p.updateTrackSettings(m.value);
+        return;
+      case 'syncState':
       case 'updateLayers':
       case 'updateAudioTrack':
       case 'updateVideoTrack':
