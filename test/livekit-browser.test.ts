@@ -81,6 +81,22 @@ window.lkHear = async (identity) => {
   }
 };
 
+window.lkPublishDynacast = async (url, token) => {
+  const LK = window.LivekitClient;
+  const room = new LK.Room({ adaptiveStream: false, dynacast: true });
+  window.room = room;
+  await room.connect(url, token);
+  const canvas = document.createElement('canvas');
+  canvas.width = 960; canvas.height = 540;
+  const g = canvas.getContext('2d');
+  let n = 0;
+  setInterval(() => { g.fillStyle = 'hsl(' + (n++ % 360) + ',80%,50%)'; g.fillRect(0, 0, 960, 540); }, 33);
+  const video = new LK.LocalVideoTrack(canvas.captureStream(30).getVideoTracks()[0]);
+  window.published = await room.localParticipant.publishTrack(video, { source: LK.Track.Source.Camera, simulcast: true, videoCodec: 'vp8' });
+};
+window.lkActiveLayers = () =>
+  window.published.track.sender.getParameters().encodings.filter((e) => e.active).map((e) => e.rid).join(',');
+
 window.lkWatch = async (identity) => {
   const track = await remoteTrack(identity, 'video');
   const el = track.attach();
@@ -310,6 +326,50 @@ describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
     await setEnabled(true);
     await waitFor(async () => (await view()).frames >= paused + 15, 'frames after resuming');
     await cam.disconnect();
+  }, 120_000);
+
+  it('dynacast: a browser publisher encodes only the layers its subscribers want', async () => {
+    type DynPage = {
+      lkPublishDynacast: (url: string, token: string) => Promise<void>;
+      lkActiveLayers: () => string;
+      lkJoin: (url: string, token: string, freq: number) => Promise<string>;
+      lkWatch: (i: string) => Promise<void>;
+      lkView: () => { width: number; frames: number };
+      lkSetQuality: (q: string) => void;
+    };
+    const origin = page.url();
+    const publisher = await browser.newPage();
+    const viewer = await browser.newPage();
+    try {
+      await Promise.all([publisher.goto(origin), viewer.goto(origin)]);
+      const pubToken = await mintToken(server, 'dyn-pub', { room: 'dynacast' });
+      await publisher.evaluate(
+        ([url, t]) => (window as never as DynPage).lkPublishDynacast(url!, t!),
+        [server.url, pubToken],
+      );
+      const active = () => publisher.evaluate(() => (window as never as DynPage).lkActiveLayers());
+      const viewToken = await mintToken(server, 'dyn-view', { room: 'dynacast' });
+      await viewer.evaluate(
+        ([url, t]) => (window as never as DynPage).lkJoin(url!, t!, 500),
+        [server.url, viewToken],
+      );
+      await viewer.evaluate(() => (window as never as DynPage).lkWatch('dyn-pub'));
+      const view = () => viewer.evaluate(() => (window as never as DynPage).lkView());
+      // 960×540 is announced as q (320×180), h (640×360) and f (960×540). The one subscriber asked
+      // for nothing and gets h: f is switched off at the publisher.
+      await waitFor(async () => (await view()).width === 640, 'the h layer at the viewer');
+      await waitFor(async () => (await active()) === 'q,h', 'f switched off at the publisher');
+      // It wants LOW: h goes off too. HIGH: every layer comes back, and it gets f.
+      await viewer.evaluate(() => (window as never as DynPage).lkSetQuality('LOW'));
+      await waitFor(async () => (await active()) === 'q', 'h switched off at the publisher');
+      await waitFor(async () => (await view()).width === 320, 'the q layer at the viewer');
+      await viewer.evaluate(() => (window as never as DynPage).lkSetQuality('HIGH'));
+      await waitFor(async () => (await active()) === 'q,h,f', 'h and f switched on again');
+      await waitFor(async () => (await view()).width === 960, 'the f layer at the viewer');
+    } finally {
+      await publisher.close();
+      await viewer.close();
+    }
   }, 120_000);
 
   it('the browser sees the rtc-node participant leave', async () => {

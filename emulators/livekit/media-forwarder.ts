@@ -1,4 +1,4 @@
-import { type TrackInfo, type UpdateTrackSettings, VideoQuality } from '@livekit/protocol';
+import { SubscribedQuality, type TrackInfo, type UpdateTrackSettings, VideoQuality } from '@livekit/protocol';
 import type { MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RtpPacket } from 'werift';
 
 interface Source {
@@ -95,6 +95,12 @@ export class TrackForwarder {
   private activeLevelSum = 0;
   /** Set once media arrived and the room was told about the track. */
   announced = false;
+  /**
+   * Dynacast: told which qualities of a simulcast video subscribers need whenever that changes, so the
+   * publisher can stop encoding the others (`subscribedQualityUpdate`).
+   */
+  onQualitiesWanted: ((qualities: SubscribedQuality[]) => void) | undefined;
+  private lastWanted = '';
   readonly createdAt = Date.now();
 
   constructor(info: TrackInfo, cid: string, publisherSid: string) {
@@ -221,10 +227,11 @@ export class TrackForwarder {
     }
     this.sinks.set(sender, sink);
     this.requestKeyframe(sender, true);
+    this.updateWanted();
   }
 
   removeSink(sender: RTCRtpSender): void {
-    this.sinks.delete(sender);
+    if (this.sinks.delete(sender)) this.updateWanted();
   }
 
   /**
@@ -244,25 +251,60 @@ export class TrackForwarder {
     }
     const best = sink.preference.find((key) => this.sources.has(key));
     if (best !== undefined && best !== sink.selected) this.requestKeyframeFrom(best, true);
+    this.updateWanted();
+  }
+
+  /**
+   * Qualities up to the highest one an active subscriber wants stay on, the rest off. The lowest
+   * always stays on: a new subscriber then gets a picture at once, and a publication with nobody
+   * watching keeps proving it is live (tracks are announced on media here).
+   */
+  private updateWanted(): void {
+    if (!this.onQualitiesWanted || this.info.type !== 1 /* VIDEO */ || this.info.layers.length < 2) return;
+    const layers = this.layerRids();
+    let top = 0;
+    for (const sink of this.sinks.values()) {
+      if (sink.disabled) continue;
+      const wanted = sink.preference.find((rid) => layers.some((l) => l.rid === rid));
+      top = Math.max(
+        top,
+        layers.findIndex((l) => l.rid === wanted),
+      );
+    }
+    // Publishers map the update back to encodings by rid (q LOW, h MEDIUM, f HIGH), whatever quality
+    // they announced a layer with.
+    const on = new Set(layers.slice(0, top + 1).map((l) => l.rid));
+    const qualities = [VideoQuality.LOW, VideoQuality.MEDIUM, VideoQuality.HIGH].map(
+      (quality) => new SubscribedQuality({ quality, enabled: on.has(RID_OF_QUALITY[quality]!) }),
+    );
+    const key = qualities.map((q) => Number(q.enabled)).join('');
+    if (key === this.lastWanted) return;
+    this.lastWanted = key;
+    this.onQualitiesWanted(qualities);
   }
 
   /** Layer rids from the wanted one down to the lowest, then upwards (`''` is a non-simulcast track). */
   private preferenceFor(settings: UpdateTrackSettings): string[] {
-    const sorted = [...this.info.layers].sort((a, b) => a.quality - b.quality);
-    if (sorted.length === 0) return LAYER_PREFERENCE;
-    // Layers without a rid (older SDKs) are the sent rids in q < h < f order, when the counts match.
-    const sent = RIDS_LOW_TO_HIGH.filter((rid) => this.sources.has(rid));
-    const layers = sorted.map((l, i) => ({
-      rid: l.rid || (sent.length === sorted.length ? sent[i] : RID_OF_QUALITY[l.quality]) || '',
-      quality: l.quality,
-      width: l.width,
-    }));
+    const layers = this.layerRids();
+    if (layers.length === 0) return LAYER_PREFERENCE;
     let wanted = layers.findIndex((l) => l.quality >= settings.quality);
     if (settings.width > 0) wanted = layers.findIndex((l) => l.width >= settings.width);
     if (wanted < 0) wanted = layers.length - 1;
     const down = layers.slice(0, wanted + 1).reverse();
     const up = layers.slice(wanted + 1);
     return [...down, ...up].map((l) => l.rid).concat('');
+  }
+
+  /** The announced layers, lowest quality first, with the rid each is sent under. */
+  private layerRids(): { rid: string; quality: VideoQuality; width: number }[] {
+    const sorted = [...this.info.layers].sort((a, b) => a.quality - b.quality);
+    // Layers without a rid (older SDKs) are the sent rids in q < h < f order, when the counts match.
+    const sent = RIDS_LOW_TO_HIGH.filter((rid) => this.sources.has(rid));
+    return sorted.map((l, i) => ({
+      rid: l.rid || (sent.length === sorted.length ? sent[i] : RID_OF_QUALITY[l.quality]) || '',
+      quality: l.quality,
+      width: l.width,
+    }));
   }
 
   /** Asks the publisher for a keyframe of the layer a subscriber gets (its PLI, or it is new); throttled. */

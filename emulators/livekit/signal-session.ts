@@ -12,6 +12,8 @@ import {
   SignalRequest,
   SignalResponse,
   type SimulateScenario,
+  SubscribedCodec,
+  SubscribedQualityUpdate,
   TrackInfo,
   TrackPublishedResponse,
   TrackType,
@@ -347,6 +349,15 @@ export class SignalSession {
           audioFeatures: req.audioFeatures,
         });
         const forwarder = new TrackForwarder(info, req.cid, p.sid);
+        forwarder.onQualitiesWanted = (qualities) =>
+          p.send({
+            case: 'subscribedQualityUpdate',
+            value: new SubscribedQualityUpdate({
+              trackSid: info.sid,
+              subscribedQualities: qualities,
+              subscribedCodecs: [new SubscribedCodec({ codec: 'vp8', qualities })],
+            }),
+          });
         this.write({
           case: 'trackPublished',
           value: new TrackPublishedResponse({ cid: req.cid, track: info }),
