@@ -24,6 +24,18 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** In-page helpers: a livekit-client participant publishing an oscillator tone and a canvas. */
 const PAGE_SCRIPT = `
+/** A 960×540 canvas of changing colour published as a simulcast VP8 camera. */
+function publishCanvas(room) {
+  const LK = window.LivekitClient;
+  const canvas = document.createElement('canvas');
+  canvas.width = 960; canvas.height = 540;
+  const g = canvas.getContext('2d');
+  let n = 0;
+  setInterval(() => { g.fillStyle = 'hsl(' + (n++ % 360) + ',80%,50%)'; g.fillRect(0, 0, 960, 540); }, 33);
+  const video = new LK.LocalVideoTrack(canvas.captureStream(30).getVideoTracks()[0]);
+  return room.localParticipant.publishTrack(video, { source: LK.Track.Source.Camera, simulcast: true, videoCodec: 'vp8' });
+}
+
 window.lkJoin = async (url, token, freq) => {
   const LK = window.LivekitClient;
   const room = new LK.Room({ adaptiveStream: false, dynacast: false });
@@ -41,13 +53,7 @@ window.lkJoin = async (url, token, freq) => {
   osc.start();
   const audio = new LK.LocalAudioTrack(dst.stream.getAudioTracks()[0], undefined, false, ctx);
   window.audioPub = await room.localParticipant.publishTrack(audio, { source: LK.Track.Source.Microphone, dtx: false, red: false });
-  const canvas = document.createElement('canvas');
-  canvas.width = 960; canvas.height = 540;
-  const g = canvas.getContext('2d');
-  let n = 0;
-  setInterval(() => { g.fillStyle = 'hsl(' + (n++ % 360) + ',80%,50%)'; g.fillRect(0, 0, 960, 540); }, 33);
-  const video = new LK.LocalVideoTrack(canvas.captureStream(30).getVideoTracks()[0]);
-  await room.localParticipant.publishTrack(video, { source: LK.Track.Source.Camera, simulcast: true, videoCodec: 'vp8' });
+  await publishCanvas(room);
   return room.localParticipant.sid;
 };
 
@@ -82,17 +88,10 @@ window.lkHear = async (identity) => {
 };
 
 window.lkPublishDynacast = async (url, token) => {
-  const LK = window.LivekitClient;
-  const room = new LK.Room({ adaptiveStream: false, dynacast: true });
+  const room = new window.LivekitClient.Room({ adaptiveStream: false, dynacast: true });
   window.room = room;
   await room.connect(url, token);
-  const canvas = document.createElement('canvas');
-  canvas.width = 960; canvas.height = 540;
-  const g = canvas.getContext('2d');
-  let n = 0;
-  setInterval(() => { g.fillStyle = 'hsl(' + (n++ % 360) + ',80%,50%)'; g.fillRect(0, 0, 960, 540); }, 33);
-  const video = new LK.LocalVideoTrack(canvas.captureStream(30).getVideoTracks()[0]);
-  window.published = await room.localParticipant.publishTrack(video, { source: LK.Track.Source.Camera, simulcast: true, videoCodec: 'vp8' });
+  window.published = await publishCanvas(room);
 };
 window.lkActiveLayers = () =>
   window.published.track.sender.getParameters().encodings.filter((e) => e.active).map((e) => e.rid).join(',');
