@@ -22,6 +22,23 @@ const { values: flags } = parseArgs({
 const closers: (() => Promise<void>)[] = [];
 const children: ChildProcess[] = [];
 
+/** Starts one service; a port already taken is reported with the setting that picks another. */
+async function onPort<T>(
+  service: string,
+  port: number,
+  setting: string,
+  start: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new Error(
+      `port ${port} for the ${service} is already in use (another \`npm start\`?): stop what holds it, or choose another port with ${setting}`,
+    );
+  }
+}
+
 function announce(name: string, url: string): void {
   // One line per service, name then URL: scripts and tests parse these lines.
   console.log(`${name} ${url}`);
@@ -33,10 +50,10 @@ async function main(): Promise<void> {
 
   if (!env.LIVEKIT_URL) {
     const { startLiveKitDevServer } = await import('../emulators/livekit/index.ts');
-    const server = await startLiveKitDevServer({
-      port: Number(flags['livekit-port'] ?? lk.port),
-      host: lk.host,
-    });
+    const port = Number(flags['livekit-port'] ?? lk.port);
+    const server = await onPort('LiveKit dev server', port, '--livekit-port or `port` in livekit.yaml', () =>
+      startLiveKitDevServer({ port, host: lk.host }),
+    );
     closers.push(() => server.close());
     env.LIVEKIT_URL = server.url;
     announce('livekit', server.url);
@@ -46,7 +63,8 @@ async function main(): Promise<void> {
 
   if (!env.GEMINI_API_KEY) {
     const { start } = await import('../emulators/gemini-live/index.ts');
-    const emulator = await start({ port: Number(flags['gemini-port']) });
+    const port = Number(flags['gemini-port']);
+    const emulator = await onPort('Gemini emulator', port, 'GEMINI_EMULATOR_PORT', () => start({ port }));
     closers.push(() => emulator.close());
     // The emulator accepts any key; the agent and the token server still need one to send.
     env.GEMINI_API_KEY = 'local-emulator-key';
@@ -55,21 +73,27 @@ async function main(): Promise<void> {
   }
 
   const { startTokenServer } = await import('../token-server/index.ts');
-  const tokens = await startTokenServer({
-    port: Number(flags['token-port']),
-    livekitUrl: env.LIVEKIT_URL,
-    apiKey: env.LIVEKIT_API_KEY,
-    apiSecret: env.LIVEKIT_API_SECRET,
-    geminiApiKey: env.GEMINI_API_KEY,
-    geminiBaseUrl: env.GOOGLE_GEMINI_BASE_URL,
-    // A named worker is dispatched only explicitly: the tokens the page gets must ask for it.
-    agentName: env.AGENT_NAME,
-  });
+  const tokenPort = Number(flags['token-port']);
+  const tokens = await onPort('token server', tokenPort, 'TOKEN_SERVER_PORT', () =>
+    startTokenServer({
+      port: tokenPort,
+      livekitUrl: env.LIVEKIT_URL,
+      apiKey: env.LIVEKIT_API_KEY,
+      apiSecret: env.LIVEKIT_API_SECRET,
+      geminiApiKey: env.GEMINI_API_KEY,
+      geminiBaseUrl: env.GOOGLE_GEMINI_BASE_URL,
+      // A named worker is dispatched only explicitly: the tokens the page gets must ask for it.
+      agentName: env.AGENT_NAME,
+    }),
+  );
   closers.push(() => tokens.close());
   announce('token-server', tokens.url);
 
   const { startWebDemo } = await import('../web-demo/serve.ts');
-  const web = await startWebDemo({ port: Number(flags['web-port']), tokenServerUrl: tokens.url });
+  const webPort = Number(flags['web-port']);
+  const web = await onPort('web demo', webPort, 'WEB_DEMO_PORT', () =>
+    startWebDemo({ port: webPort, tokenServerUrl: tokens.url }),
+  );
   closers.push(() => web.close());
   announce('web-demo', web.url);
 

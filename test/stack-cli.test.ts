@@ -1,0 +1,94 @@
+/**
+ * `npm start` (stack/cli.ts) as users run it: with nothing configured it brings up every local stand-in
+ * and the agent worker, prints one "name URL" line per service, and stops cleanly on SIGTERM. A port
+ * that is already taken stops it with the service and the setting that picks another port.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Waiters } from '../shared/waiters.ts';
+import { freePort } from './livekit-control-helpers.ts';
+
+const CLI = join(import.meta.dirname, '..', 'stack', 'cli.ts');
+const FREE_PORTS = ['--web-port', '0', '--token-port', '0', '--gemini-port', '0', '--livekit-port', '0'];
+
+/** The stack as a child process, with none of the real services configured. */
+async function startStack(args: string[]) {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    // The agents health server cannot take port 0.
+    AGENT_HTTP_PORT: String(await freePort()),
+    AGENT_METRICS_PORT: '0',
+    AGENT_LOAD_CPU: 'false',
+  };
+  for (const name of ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'GEMINI_API_KEY'])
+    delete env[name];
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const waiters = new Waiters();
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => {
+    out.stdout += d.toString();
+    waiters.notify();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out.stderr += d.toString();
+    waiters.notify();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const until = (pattern: RegExp, what: string) =>
+    waiters.until(() => pattern.exec(out.stdout) ?? undefined, {
+      what,
+      timeoutMs: 90_000,
+      failure: () => (child.exitCode !== null ? `npm start exited (${child.exitCode})` : undefined),
+      context: () => `${out.stdout.slice(-2000)}\n${out.stderr.slice(-2000)}`,
+    });
+  return { child, out, exited, until };
+}
+
+let running: ChildProcess | undefined;
+afterEach(() => {
+  if (running && running.exitCode === null) running.kill('SIGKILL');
+  running = undefined;
+});
+
+describe('npm start (stack/cli.ts)', () => {
+  it('starts every stand-in and the agent worker, announces them, and stops on SIGTERM', async () => {
+    const stack = await startStack(FREE_PORTS);
+    running = stack.child;
+    const urls: Record<string, string> = {};
+    for (const name of ['livekit', 'gemini', 'token-server', 'web-demo']) {
+      const line = await stack.until(new RegExp(`^${name} (\\S+)$`, 'm'), `the ${name} line`);
+      urls[name] = line[1]!;
+    }
+    expect(urls.livekit).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    for (const name of ['gemini', 'token-server', 'web-demo']) {
+      const res = await fetch(`${urls[name]}/healthz`);
+      expect(res.status, name).toBe(200);
+    }
+    expect((await fetch(`${urls.livekit!.replace('ws:', 'http:')}/`)).status).toBe(200);
+    // The worker registers with the dev server the stack started.
+    await stack.until(/registered worker/, 'the agent worker to register');
+
+    stack.child.kill('SIGTERM');
+    expect(await stack.exited).toBe(0);
+  }, 120_000);
+
+  it('names the service and the setting when its port is taken', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const args = [...FREE_PORTS];
+      args[1] = String(port);
+      const stack = await startStack([...args, '--no-agent']);
+      running = stack.child;
+      expect(await stack.exited).toBe(1);
+      expect(stack.out.stderr).toContain(
+        `port ${port} for the web demo is already in use (another \`npm start\`?): stop what holds it, or choose another port with WEB_DEMO_PORT`,
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  }, 60_000);
+});
