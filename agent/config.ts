@@ -79,6 +79,20 @@ export const roomConfigSchema = z
     toolTimeoutMs: z.number().int().min(100).max(600_000).default(20_000),
     /** Sampling temperature. */
     temperature: z.number().min(0).max(2).optional(),
+    /**
+     * Thinking budget, tokens (`thinkingConfig.thinkingBudget`) for models that think: 0 turns thinking
+     * off (lowest latency), -1 lets the model decide. The model's default when unset.
+     */
+    thinkingBudget: z.number().int().min(-1).max(32_768).optional(),
+    /** Affective dialog: the model adapts its tone to the user's (native-audio models; API v1alpha). */
+    affectiveDialog: z.boolean().default(false),
+    /**
+     * Proactive audio: the model may stay silent when speech is not meant for it, e.g. people talking to
+     * each other in the room (native-audio models; API v1alpha).
+     */
+    proactiveAudio: z.boolean().default(false),
+    /** Google Search grounding as a built-in tool, beside the function tools. */
+    googleSearch: z.boolean().default(false),
   })
   .strict();
 
@@ -147,7 +161,8 @@ function dropUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {
  * Room defaults from the environment: `GEMINI_MODEL`, `GEMINI_VOICE`, `AGENT_INSTRUCTIONS`,
  * `AGENT_LANGUAGE`, `AGENT_TOOLS` (comma list), `AGENT_POLICY`, `AGENT_PUSH_TO_TALK`, `AGENT_VIDEO`,
  * `AGENT_VIDEO_FPS`, `AGENT_VAD_START_SENSITIVITY`, `AGENT_VAD_END_SENSITIVITY`, `AGENT_VAD_PREFIX_MS`,
- * `AGENT_VAD_SILENCE_MS`, `AGENT_COMPRESSION`, `AGENT_TOOL_TIMEOUT_MS`, `AGENT_FLOOR_RELEASE_MS`.
+ * `AGENT_VAD_SILENCE_MS`, `AGENT_COMPRESSION`, `AGENT_TOOL_TIMEOUT_MS`, `AGENT_FLOOR_RELEASE_MS`,
+ * `AGENT_THINKING_BUDGET`, `AGENT_AFFECTIVE_DIALOG`, `AGENT_PROACTIVE_AUDIO`, `AGENT_GOOGLE_SEARCH`.
  */
 export function roomDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RoomConfigInput {
   const video = dropUndefined({ enabled: bool(env.AGENT_VIDEO), fps: num(env.AGENT_VIDEO_FPS) });
@@ -168,6 +183,10 @@ export function roomDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RoomC
     pushToTalk: bool(env.AGENT_PUSH_TO_TALK),
     floorReleaseMs: num(env.AGENT_FLOOR_RELEASE_MS),
     toolTimeoutMs: num(env.AGENT_TOOL_TIMEOUT_MS),
+    thinkingBudget: num(env.AGENT_THINKING_BUDGET),
+    affectiveDialog: bool(env.AGENT_AFFECTIVE_DIALOG),
+    proactiveAudio: bool(env.AGENT_PROACTIVE_AUDIO),
+    googleSearch: bool(env.AGENT_GOOGLE_SEARCH),
     video: Object.keys(video).length ? video : undefined,
     vad: Object.keys(vad).length ? vad : undefined,
     compression: compressionEnabled === undefined ? undefined : { enabled: compressionEnabled },
@@ -211,6 +230,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       pushToTalk: 'AGENT_PUSH_TO_TALK',
       floorReleaseMs: 'AGENT_FLOOR_RELEASE_MS',
       toolTimeoutMs: 'AGENT_TOOL_TIMEOUT_MS',
+      thinkingBudget: 'AGENT_THINKING_BUDGET',
+      affectiveDialog: 'AGENT_AFFECTIVE_DIALOG',
+      proactiveAudio: 'AGENT_PROACTIVE_AUDIO',
+      googleSearch: 'AGENT_GOOGLE_SEARCH',
       'video.enabled': 'AGENT_VIDEO',
       'video.fps': 'AGENT_VIDEO_FPS',
       'vad.startSensitivity': 'AGENT_VAD_START_SENSITIVITY',

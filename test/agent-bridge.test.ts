@@ -219,6 +219,43 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => stack.gemini.stats()[0]!.videoFrames >= 2, 'video frames at the model');
   });
 
+  it('native-audio options reach the setup: thinking budget, Google Search, and on v1alpha affective dialog and proactive audio', async () => {
+    const { stack, bridge } = await withAgent('r-native', {
+      thinkingBudget: 0,
+      googleSearch: true,
+      affectiveDialog: true,
+      proactiveAudio: true,
+    });
+    await until(() => bridge.state === 'listening', 'agent listening');
+    const st = stack.gemini.stats()[0]!;
+    expect(st.apiVersion).toBe('v1alpha');
+    expect(st.setup).toMatchObject({
+      generationConfig: { thinkingConfig: { thinkingBudget: 0 }, enableAffectiveDialog: true },
+      proactivity: { proactiveAudio: true },
+    });
+    expect(st.setup?.tools).toContainEqual({ googleSearch: {} });
+    // None of them by default, and the SDK's own API version.
+    const plain = await connect(stack.lk, 'r-native-plain', 'agent-plain');
+    const other = new RoomBridge({
+      room: plain,
+      config: resolveRoomConfig({}),
+      tools: defaultRegistry(),
+      gemini: { apiKey: 'test-key', baseUrl: stack.gemini.url },
+    });
+    cleanups.push(async () => {
+      await other.aclose();
+      await plain.disconnect();
+    });
+    await other.start();
+    await until(() => other.state === 'listening', 'second agent listening');
+    const def = stack.gemini.stats().find((s) => s !== st && s.setup)!;
+    expect(def.apiVersion).not.toBe('v1alpha');
+    expect(def.setup).not.toHaveProperty('proactivity');
+    expect(def.setup?.generationConfig).not.toHaveProperty('thinkingConfig');
+    expect(def.setup?.generationConfig).not.toHaveProperty('enableAffectiveDialog');
+    expect(def.setup?.tools).not.toContainEqual({ googleSearch: {} });
+  });
+
   it('video is off by default', async () => {
     const { stack, bridge } = await withAgent('r-novideo', {}, { pacing: 4 });
     const alice = await human(stack, 'r-novideo', 'alice');

@@ -52,6 +52,31 @@ describe('agent config', () => {
     );
   });
 
+  it('parses the native-audio options and names the variable of a bad one', () => {
+    const c = loadWorkerConfig({
+      ...baseEnv,
+      AGENT_THINKING_BUDGET: '0',
+      AGENT_AFFECTIVE_DIALOG: 'true',
+      AGENT_PROACTIVE_AUDIO: '1',
+      AGENT_GOOGLE_SEARCH: 'on',
+    });
+    expect(c.room).toMatchObject({
+      thinkingBudget: 0,
+      affectiveDialog: true,
+      proactiveAudio: true,
+      googleSearch: true,
+    });
+    const d = loadWorkerConfig(baseEnv).room;
+    expect(d).toMatchObject({ affectiveDialog: false, proactiveAudio: false, googleSearch: false });
+    expect(d.thinkingBudget).toBeUndefined();
+    expect(() => loadWorkerConfig({ ...baseEnv, AGENT_THINKING_BUDGET: '-5' })).toThrow(
+      /AGENT_THINKING_BUDGET/,
+    );
+    expect(resolveRoomConfig({}, { roomMetadata: '{"agent":{"proactiveAudio":true}}' }).proactiveAudio).toBe(
+      true,
+    );
+  });
+
   it('applies room then job metadata overrides, merging nested objects', () => {
     const c = resolveRoomConfig(
       { voice: 'Puck', video: { enabled: false, fps: 0.5 } },

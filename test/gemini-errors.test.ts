@@ -82,6 +82,27 @@ describe('Gemini Live emulator: error close codes', () => {
     );
   });
 
+  it('1007: affective dialog and proactive audio outside v1alpha; v1alpha takes them', async () => {
+    expect(await connectError(emu.url, { apiKey: 'k', config: { enableAffectiveDialog: true } })).toMatch(
+      /code 1007\): Invalid JSON payload received\. Unknown name "generation_config\.enable_affective_dialog"/,
+    );
+    expect(
+      await connectError(emu.url, { apiKey: 'k', config: { proactivity: { proactiveAudio: true } } }),
+    ).toMatch(/code 1007\): Invalid JSON payload received\. Unknown name "proactivity"/);
+    const r = await connect(emu.url, {
+      apiKey: 'k',
+      apiVersion: 'v1alpha',
+      config: { enableAffectiveDialog: true, proactivity: { proactiveAudio: true } },
+    });
+    open.push(r);
+    const stats = emu.stats().at(-1)!;
+    expect(stats.apiVersion).toBe('v1alpha');
+    expect(stats.setup).toMatchObject({
+      generationConfig: { enableAffectiveDialog: true },
+      proactivity: { proactiveAudio: true },
+    });
+  });
+
   it('1007: a first message that is not setup, and a second setup', async () => {
     const first = await raw(bidi(), [JSON.stringify({ realtimeInput: { text: 'hi' } })]);
     expect(first).toEqual({ code: 1007, reason: 'The first message must be a setup message.' });

@@ -4,7 +4,7 @@ import { AudioOutput } from '../audio/output.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
 import { LiveSession } from '../live/session.ts';
-import { buildLiveConfig } from '../live/setup.ts';
+import { buildLiveConfig, liveApiVersion } from '../live/setup.ts';
 import type { Logger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { ToolRunner } from '../tools/runner.ts';
@@ -67,6 +67,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.live = new LiveSession({
       apiKey: o.gemini.apiKey,
       ...(o.gemini.baseUrl && { baseUrl: o.gemini.baseUrl }),
+      apiVersion: liveApiVersion(o.config),
       model: o.config.model,
       config: buildLiveConfig(o.config, o.tools.declarations()),
       logger: this.#log,

@@ -9,6 +9,14 @@ import {
 import type { RoomConfig } from '../config.ts';
 
 /**
+ * The API version a room's session needs: affective dialog and proactive audio exist only in v1alpha.
+ * Undefined means the SDK's default.
+ */
+export function liveApiVersion(room: RoomConfig): string | undefined {
+  return room.affectiveDialog || room.proactiveAudio ? 'v1alpha' : undefined;
+}
+
+/**
  * The `live.connect` config for a room. Input and output transcription are always on (the bridge
  * publishes them); resumption is always on (the session layer adds the handle per connection).
  */
@@ -26,7 +34,13 @@ export function buildLiveConfig(room: RoomConfig, functions: FunctionDeclaration
     if (room.voice) config.speechConfig.voiceConfig = { prebuiltVoiceConfig: { voiceName: room.voice } };
     if (room.language) config.speechConfig.languageCode = room.language;
   }
-  if (functions.length) config.tools = [{ functionDeclarations: functions }];
+  if (room.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: room.thinkingBudget };
+  if (room.affectiveDialog) config.enableAffectiveDialog = true;
+  if (room.proactiveAudio) config.proactivity = { proactiveAudio: true };
+  const tools: NonNullable<LiveConnectConfig['tools']> = [];
+  if (functions.length) tools.push({ functionDeclarations: functions });
+  if (room.googleSearch) tools.push({ googleSearch: {} });
+  if (tools.length) config.tools = tools;
   const vad = room.vad;
   config.realtimeInputConfig = {
     activityHandling: ActivityHandling.START_OF_ACTIVITY_INTERRUPTS,

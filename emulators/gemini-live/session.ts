@@ -362,6 +362,18 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       return;
     }
     const gen = setup.generationConfig;
+    // Affective dialog and proactive audio are v1alpha features: other versions do not know the fields.
+    const alphaOnly = [
+      gen?.enableAffectiveDialog !== undefined && 'generation_config.enable_affective_dialog',
+      setup.proactivity !== undefined && 'proactivity',
+    ].find(Boolean);
+    if (alphaOnly && route.apiVersion !== 'v1alpha') {
+      this.close(
+        1007,
+        `Invalid JSON payload received. Unknown name "${alphaOnly}" at 'setup': Cannot find field.`,
+      );
+      return;
+    }
     const voiceName = gen?.speechConfig?.voiceConfig?.prebuiltVoiceConfig?.voiceName;
     const voice = voiceName === undefined ? DEFAULT_VOICE : findVoice(voiceName);
     if (!voice) {
