@@ -21,12 +21,22 @@ async function withAgent(
   gemini: Parameters<typeof startStack>[0] = {},
 ): Promise<{ stack: Stack; agentRoom: Room; bridge: RoomBridge; states: string[] }> {
   stack = await startStack(gemini);
-  const agentRoom = await connect(stack.lk, roomName, 'agent-test');
+  return { stack, ...(await startAgent(stack, roomName, config)) };
+}
+
+/** An in-process agent (room bridge) in `roomName` on a running stack, closed after the test. */
+async function startAgent(
+  on: Stack,
+  roomName: string,
+  config: RoomConfigInput = {},
+  identity = 'agent-test',
+): Promise<{ agentRoom: Room; bridge: RoomBridge; states: string[] }> {
+  const agentRoom = await connect(on.lk, roomName, identity);
   const bridge = new RoomBridge({
     room: agentRoom,
     config: resolveRoomConfig(config),
     tools: defaultRegistry(),
-    gemini: { apiKey: 'test-key', baseUrl: stack.gemini.url },
+    gemini: { apiKey: 'test-key', baseUrl: on.gemini.url },
     live: { reconnectBackoffMs: 50 },
     ...(process.env.AGENT_TEST_LOG && { logger: logger() }),
   });
@@ -37,7 +47,7 @@ async function withAgent(
     await agentRoom.disconnect();
   });
   await bridge.start();
-  return { stack, agentRoom, bridge, states };
+  return { agentRoom, bridge, states };
 }
 
 async function human(s: Stack, room: string, identity: string): Promise<Human> {
@@ -235,18 +245,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     });
     expect(st.setup?.tools).toContainEqual({ googleSearch: {} });
     // None of them by default, and the SDK's own API version.
-    const plain = await connect(stack.lk, 'r-native-plain', 'agent-plain');
-    const other = new RoomBridge({
-      room: plain,
-      config: resolveRoomConfig({}),
-      tools: defaultRegistry(),
-      gemini: { apiKey: 'test-key', baseUrl: stack.gemini.url },
-    });
-    cleanups.push(async () => {
-      await other.aclose();
-      await plain.disconnect();
-    });
-    await other.start();
+    const { bridge: other } = await startAgent(stack, 'r-native-plain', {}, 'agent-plain');
     await until(() => other.state === 'listening', 'second agent listening');
     const def = stack.gemini.stats().find((s) => s !== st && s.setup)!;
     expect(def.apiVersion).not.toBe('v1alpha');
