@@ -34,6 +34,11 @@ export const videoSchema = z
     maxSize: z.number().int().min(64).max(768).default(768),
     /** JPEG quality 1–100. */
     quality: z.number().int().min(1).max(100).default(70),
+    /**
+     * Tokens the model spends per frame (`mediaResolution`): `low` takes a quarter of the default, so a
+     * video session's context lasts longer. The service's default when unset.
+     */
+    resolution: z.enum(['low', 'medium', 'high']).optional(),
   })
   .strict();
 
@@ -160,12 +165,16 @@ function dropUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {
 /**
  * Room defaults from the environment: `GEMINI_MODEL`, `GEMINI_VOICE`, `AGENT_INSTRUCTIONS`,
  * `AGENT_LANGUAGE`, `AGENT_TOOLS` (comma list), `AGENT_POLICY`, `AGENT_PUSH_TO_TALK`, `AGENT_VIDEO`,
- * `AGENT_VIDEO_FPS`, `AGENT_VAD_START_SENSITIVITY`, `AGENT_VAD_END_SENSITIVITY`, `AGENT_VAD_PREFIX_MS`,
+ * `AGENT_VIDEO_FPS`, `AGENT_VIDEO_RESOLUTION`, `AGENT_VAD_START_SENSITIVITY`, `AGENT_VAD_END_SENSITIVITY`, `AGENT_VAD_PREFIX_MS`,
  * `AGENT_VAD_SILENCE_MS`, `AGENT_COMPRESSION`, `AGENT_TOOL_TIMEOUT_MS`, `AGENT_FLOOR_RELEASE_MS`,
  * `AGENT_THINKING_BUDGET`, `AGENT_AFFECTIVE_DIALOG`, `AGENT_PROACTIVE_AUDIO`, `AGENT_GOOGLE_SEARCH`.
  */
 export function roomDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RoomConfigInput {
-  const video = dropUndefined({ enabled: bool(env.AGENT_VIDEO), fps: num(env.AGENT_VIDEO_FPS) });
+  const video = dropUndefined({
+    enabled: bool(env.AGENT_VIDEO),
+    fps: num(env.AGENT_VIDEO_FPS),
+    resolution: str(env.AGENT_VIDEO_RESOLUTION) as 'low' | 'medium' | 'high' | undefined,
+  });
   const vad = dropUndefined({
     startSensitivity: str(env.AGENT_VAD_START_SENSITIVITY) as 'high' | 'low' | undefined,
     endSensitivity: str(env.AGENT_VAD_END_SENSITIVITY) as 'high' | 'low' | undefined,
@@ -236,6 +245,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       googleSearch: 'AGENT_GOOGLE_SEARCH',
       'video.enabled': 'AGENT_VIDEO',
       'video.fps': 'AGENT_VIDEO_FPS',
+      'video.resolution': 'AGENT_VIDEO_RESOLUTION',
       'vad.startSensitivity': 'AGENT_VAD_START_SENSITIVITY',
       'vad.endSensitivity': 'AGENT_VAD_END_SENSITIVITY',
       'vad.prefixPaddingMs': 'AGENT_VAD_PREFIX_MS',

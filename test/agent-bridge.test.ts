@@ -229,8 +229,9 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => stack.gemini.stats()[0]!.videoFrames >= 2, 'video frames at the model');
   });
 
-  it('native-audio options reach the setup: thinking budget, Google Search, and on v1alpha affective dialog and proactive audio', async () => {
+  it('Gemini options reach the setup: thinking budget, Google Search, video media resolution, and on v1alpha affective dialog and proactive audio', async () => {
     const { stack, bridge } = await withAgent('r-native', {
+      video: { enabled: true, resolution: 'low' },
       thinkingBudget: 0,
       googleSearch: true,
       affectiveDialog: true,
@@ -240,7 +241,11 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     const st = stack.gemini.stats()[0]!;
     expect(st.apiVersion).toBe('v1alpha');
     expect(st.setup).toMatchObject({
-      generationConfig: { thinkingConfig: { thinkingBudget: 0 }, enableAffectiveDialog: true },
+      generationConfig: {
+        thinkingConfig: { thinkingBudget: 0 },
+        enableAffectiveDialog: true,
+        mediaResolution: 'MEDIA_RESOLUTION_LOW',
+      },
       proactivity: { proactiveAudio: true },
     });
     expect(st.setup?.tools).toContainEqual({ googleSearch: {} });
@@ -252,6 +257,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     expect(def.setup).not.toHaveProperty('proactivity');
     expect(def.setup?.generationConfig).not.toHaveProperty('thinkingConfig');
     expect(def.setup?.generationConfig).not.toHaveProperty('enableAffectiveDialog');
+    expect(def.setup?.generationConfig).not.toHaveProperty('mediaResolution');
     expect(def.setup?.tools).not.toContainEqual({ googleSearch: {} });
   });
 

@@ -59,7 +59,12 @@ describe('agent config', () => {
       AGENT_AFFECTIVE_DIALOG: 'true',
       AGENT_PROACTIVE_AUDIO: '1',
       AGENT_GOOGLE_SEARCH: 'on',
+      AGENT_VIDEO_RESOLUTION: 'low',
     });
+    expect(c.room.video.resolution).toBe('low');
+    expect(() => loadWorkerConfig({ ...baseEnv, AGENT_VIDEO_RESOLUTION: 'ultra' })).toThrow(
+      /AGENT_VIDEO_RESOLUTION/,
+    );
     expect(c.room).toMatchObject({
       thinkingBudget: 0,
       affectiveDialog: true,

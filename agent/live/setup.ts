@@ -3,10 +3,17 @@ import {
   EndSensitivity,
   type FunctionDeclaration,
   type LiveConnectConfig,
+  MediaResolution,
   Modality,
   StartSensitivity,
 } from '@google/genai';
 import type { RoomConfig } from '../config.ts';
+
+const MEDIA_RESOLUTION = {
+  low: MediaResolution.MEDIA_RESOLUTION_LOW,
+  medium: MediaResolution.MEDIA_RESOLUTION_MEDIUM,
+  high: MediaResolution.MEDIA_RESOLUTION_HIGH,
+} as const;
 
 /**
  * The API version a room's session needs: affective dialog and proactive audio exist only in v1alpha.
@@ -34,6 +41,8 @@ export function buildLiveConfig(room: RoomConfig, functions: FunctionDeclaration
     if (room.voice) config.speechConfig.voiceConfig = { prebuiltVoiceConfig: { voiceName: room.voice } };
     if (room.language) config.speechConfig.languageCode = room.language;
   }
+  if (room.video.enabled && room.video.resolution)
+    config.mediaResolution = MEDIA_RESOLUTION[room.video.resolution];
   if (room.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: room.thinkingBudget };
   if (room.affectiveDialog) config.enableAffectiveDialog = true;
   if (room.proactiveAudio) config.proactivity = { proactiveAudio: true };
