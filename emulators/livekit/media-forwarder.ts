@@ -43,14 +43,13 @@ const ACTIVE_DBOV = 35;
 /** Preferred simulcast layers of a subscriber that asked for nothing, in order. */
 const LAYER_PREFERENCE = ['h', 'q', 'f', ''];
 
-/** The rids LiveKit SDKs give the low, medium and high layers. */
-const RID_OF_QUALITY: Record<number, string> = {
-  [VideoQuality.LOW]: 'q',
-  [VideoQuality.MEDIUM]: 'h',
-  [VideoQuality.HIGH]: 'f',
-};
-
-const RIDS_LOW_TO_HIGH = ['q', 'h', 'f'];
+/** The rid LiveKit SDKs give each quality's layer, lowest quality first. */
+const LAYER_RIDS: readonly [VideoQuality, string][] = [
+  [VideoQuality.LOW, 'q'],
+  [VideoQuality.MEDIUM, 'h'],
+  [VideoQuality.HIGH, 'f'],
+];
+const RID_OF_QUALITY = new Map(LAYER_RIDS);
 
 /** One subscriber of a track: its sender, the layer it gets, and what it asked for. */
 interface Sink {
@@ -274,8 +273,8 @@ export class TrackForwarder {
     // Publishers map the update back to encodings by rid (q LOW, h MEDIUM, f HIGH), whatever quality
     // they announced a layer with.
     const on = new Set(layers.slice(0, top + 1).map((l) => l.rid));
-    const qualities = [VideoQuality.LOW, VideoQuality.MEDIUM, VideoQuality.HIGH].map(
-      (quality) => new SubscribedQuality({ quality, enabled: on.has(RID_OF_QUALITY[quality]!) }),
+    const qualities = LAYER_RIDS.map(
+      ([quality, rid]) => new SubscribedQuality({ quality, enabled: on.has(rid) }),
     );
     const key = qualities.map((q) => Number(q.enabled)).join('');
     if (key === this.lastWanted) return;
@@ -299,9 +298,9 @@ export class TrackForwarder {
   private layerRids(): { rid: string; quality: VideoQuality; width: number }[] {
     const sorted = [...this.info.layers].sort((a, b) => a.quality - b.quality);
     // Layers without a rid (older SDKs) are the sent rids in q < h < f order, when the counts match.
-    const sent = RIDS_LOW_TO_HIGH.filter((rid) => this.sources.has(rid));
+    const sent = LAYER_RIDS.map(([, rid]) => rid).filter((rid) => this.sources.has(rid));
     return sorted.map((l, i) => ({
-      rid: l.rid || (sent.length === sorted.length ? sent[i] : RID_OF_QUALITY[l.quality]) || '',
+      rid: l.rid || (sent.length === sorted.length ? sent[i] : RID_OF_QUALITY.get(l.quality)) || '',
       quality: l.quality,
       width: l.width,
     }));
