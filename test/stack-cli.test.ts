@@ -47,10 +47,17 @@ async function startStack(args: string[]) {
 }
 
 let running: ChildProcess | undefined;
-afterEach(() => {
-  if (running && running.exitCode === null) running.kill('SIGKILL');
+afterEach(async () => {
+  const child = running;
   running = undefined;
-});
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  // SIGTERM first: the stack then stops the agent worker it spawned; SIGKILL would orphan it.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}, 30_000);
 
 describe('npm start (stack/cli.ts)', () => {
   it('starts every stand-in and the agent worker, announces them, and stops on SIGTERM', async () => {
