@@ -208,10 +208,11 @@ export async function waitForRemoteAudio(room: Room, fromIdentity: string): Prom
   for (const pub of existing?.trackPublications.values() ?? []) {
     if (pub.track && pub.kind === TrackKind.KIND_AUDIO) return pub.track as RemoteTrack;
   }
+  // A participant that also publishes video may have that track subscribed first: wait for its audio.
   const [track] = await once<[RemoteTrack, unknown, { identity: string }]>(
     room as never,
     RoomEvent.TrackSubscribed,
-    (_t, _p, participant) => participant.identity === fromIdentity,
+    (t, _p, participant) => participant.identity === fromIdentity && t.kind === TrackKind.KIND_AUDIO,
   );
   return track;
 }
