@@ -135,4 +135,41 @@ describe('LiveKit dev server: rtc-node audio', () => {
     pub.setSubscribed(false);
     await unsubscribed;
   }, 60_000);
+
+  it('switching from one track to another in one go delivers the new one', async () => {
+    // The ended subscription's m-line goes inactive; were it handed straight to the next track, the
+    // client would see one m-line change its msid without a direction change and fire no ontrack.
+    const speaker = await connectRtc(server, 'speaker', 'switch');
+    rooms.push(speaker);
+    const picky = new RtcRoom();
+    rooms.push(picky);
+    await picky.connect(server.url, await mintToken(server, 'picky', { room: 'switch' }), {
+      autoSubscribe: false,
+      dynacast: false,
+    });
+    stops.push(await publishTone(speaker, 350, 'low'));
+    stops.push(await publishTone(speaker, 650, 'high'));
+    const byName = (name: string) =>
+      [...(picky.remoteParticipants.get('speaker')?.trackPublications.values() ?? [])].find(
+        (p) => p.name === name,
+      );
+    const [low, high] = await waitFor(() => {
+      const pair = [byName('low'), byName('high')];
+      return pair.every(Boolean) && (pair as NonNullable<ReturnType<typeof byName>>[]);
+    }, 'both publications listed');
+    const first = once(picky as never, RoomEvent.TrackSubscribed);
+    low!.setSubscribed(true);
+    await first;
+    const second = once<[Parameters<typeof measureFrequency>[0], { name?: string }]>(
+      picky as never,
+      RoomEvent.TrackSubscribed,
+      (_t, pub) => pub.name === 'high',
+    );
+    low!.setSubscribed(false);
+    high!.setSubscribed(true);
+    const [track] = await second;
+    const freq = await measureFrequency(track, 0.3);
+    expect(freq).toBeGreaterThan(620);
+    expect(freq).toBeLessThan(680);
+  }, 60_000);
 });

@@ -3,6 +3,7 @@ import {
   DisconnectReason,
   LeaveRequest,
   LeaveRequest_Action,
+  MuteTrackRequest,
   ParticipantInfo,
   ParticipantInfo_Kind,
   ParticipantInfo_State,
@@ -135,6 +136,13 @@ export class Participant {
   private readonly subscriber: RTCPeerConnection;
   private readonly downTracks = new Map<string, DownTrack>();
   private readonly idleTransceivers: RTCRtpTransceiver[] = [];
+  /**
+   * Transceivers of ended subscriptions, not yet reusable: the client must first see them inactive in
+   * an offer it answered. Reused earlier, an m-line would go from one track straight to the next,
+   * and a client fires no `ontrack` for a new msid on an m-line that stayed active, so the new track
+   * would never be subscribed on its side. `offerId` is the offer that first showed it inactive.
+   */
+  private readonly retiring: { transceiver: RTCRtpTransceiver; offerId?: number }[] = [];
   private readonly dataOut: { reliable: RTCDataChannel; lossy: RTCDataChannel };
   private readonly pendingReliable: Buffer[] = [];
   private readonly missed: SignalMessage[] = [];
@@ -414,6 +422,16 @@ export class Participant {
     return forwarder.info;
   }
 
+  /**
+   * A mute (or unmute) ordered by the server API: the client is told to apply it to its own track, as
+   * livekit-server does, and the others see the new state at once rather than after the client's echo.
+   */
+  muteFromServer(trackSid: string, muted: boolean): TrackInfo | undefined {
+    if (!this.published.has(trackSid)) return undefined;
+    this.send({ case: 'mute', value: new MuteTrackRequest({ sid: trackSid, muted }) });
+    return this.setTrackMuted(trackSid, muted);
+  }
+
   addIceCandidate(target: SignalTarget, candidateInit: string): void {
     let init: { candidate?: string; sdpMid?: string; sdpMLineIndex?: number };
     try {
@@ -484,7 +502,7 @@ export class Participant {
     down.unsubscribe();
     down.forwarder.removeSink(down.transceiver.sender);
     down.transceiver.setDirection('inactive');
-    this.idleTransceivers.push(down.transceiver);
+    this.retiring.push({ transceiver: down.transceiver });
     this.scheduleNegotiation();
   }
 
@@ -506,6 +524,7 @@ export class Participant {
       return;
     }
     this.negotiating = true;
+    const shownInactive = this.retiring.filter((r) => r.offerId === undefined);
     let offer: Awaited<ReturnType<RTCPeerConnection['createOffer']>>;
     try {
       offer = await this.subscriber.createOffer();
@@ -522,6 +541,7 @@ export class Participant {
     }
     const sdp = stampMsid(this.subscriber.localDescription?.sdp ?? offer.sdp, labels);
     this.offerId++;
+    for (const r of shownInactive) r.offerId = this.offerId;
     // A client that never answers (lost message, stuck peer) must not freeze this connection's
     // subscriptions forever: after a while, offer again.
     clearTimeout(this.answerTimer);
@@ -553,6 +573,7 @@ export class Participant {
     }
     this.negotiating = false;
     this.negotiationFailures = 0;
+    this.releaseRetired(this.offerId);
     // A track added once the (bundled) transport is up never sees its sender's `onReady`: the
     // accepted answer is what binds it. The room tells each publisher once.
     if (this.subscriber.connectionState === 'connected') {
@@ -561,6 +582,16 @@ export class Participant {
     if (this.negotiationPending) {
       this.negotiationPending = false;
       this.scheduleNegotiation();
+    }
+  }
+
+  /** Transceivers the client has now seen inactive (in offer `answeredOfferId` or earlier) may carry new tracks. */
+  private releaseRetired(answeredOfferId: number): void {
+    for (let i = this.retiring.length - 1; i >= 0; i--) {
+      const r = this.retiring[i]!;
+      if (r.offerId === undefined || r.offerId > answeredOfferId) continue;
+      this.retiring.splice(i, 1);
+      this.idleTransceivers.push(r.transceiver);
     }
   }
 
