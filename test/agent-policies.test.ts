@@ -2,6 +2,7 @@ import { type Room, RoomEvent } from '@livekit/rtc-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoomBridge } from '../agent/bridge/room-bridge.ts';
 import { type RoomConfigInput, resolveRoomConfig } from '../agent/config.ts';
+import { logger } from '../agent/log.ts';
 import { defaultRegistry } from '../agent/tools/index.ts';
 import { connect, Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
 
@@ -22,6 +23,7 @@ async function withAgent(room: string, config: RoomConfigInput): Promise<{ s: St
     config: resolveRoomConfig(config),
     tools: defaultRegistry(),
     gemini: { apiKey: 'test-key', baseUrl: stack.gemini.url },
+    ...(process.env.AGENT_TEST_LOG && { logger: logger() }),
   });
   cleanups.push(async () => {
     await bridge.aclose();

@@ -133,7 +133,7 @@ describe('agent worker (child process) on the dev server + Gemini emulator', { t
     await dispatch.createDispatch('w-meta', AGENT_NAME, {
       metadata: JSON.stringify({ policy: 'per-participant' }),
     });
-    await until(() => alice.ears.has('agent_audio_alice'), "alice's private agent track");
+    await until(() => alice.hasTrack('agent_audio_alice'), "alice's private agent track");
   });
 
   it('a bad Gemini key fails the room visibly and leaves the worker serving other rooms', async () => {
