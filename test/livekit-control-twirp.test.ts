@@ -3,6 +3,10 @@
  * `livekit-server-sdk` clients (and raw HTTP for the wire details), with real `@livekit/rtc-node`
  * participants in the rooms.
  */
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import {
   CreateRoomRequest,
   DataPacket_Kind,
@@ -11,7 +15,14 @@ import {
   ParticipantInfo_State,
   type Room as RoomInfo,
 } from '@livekit/protocol';
-import { dispose, RoomEvent, type Room as RtcRoom } from '@livekit/rtc-node';
+import {
+  dispose,
+  type Participant,
+  type RemoteTrack,
+  RoomEvent,
+  type Room as RtcRoom,
+  type TrackPublication,
+} from '@livekit/rtc-node';
 import {
   AccessToken,
   AgentDispatchClient,
@@ -21,7 +32,16 @@ import {
 } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
+import { defaultConfigPath } from '../shared/livekit-config.ts';
 import { connectParticipant, waitFor } from './livekit-control-helpers.ts';
+import {
+  connectRtc,
+  loudFrames,
+  measureFrequency,
+  once,
+  publishTone,
+  waitForRemoteAudio,
+} from './livekit-helpers.ts';
 
 let server: LiveKitDevServer;
 let httpUrl: string;
@@ -36,7 +56,10 @@ beforeAll(async () => {
   dispatch = new AgentDispatchClient(server.url, server.apiKey, server.apiSecret);
 });
 
+const stops: (() => void)[] = [];
+
 afterEach(async () => {
+  for (const stop of stops.splice(0)) stop();
   await Promise.all(clients.splice(0).map((c) => c.disconnect().catch(() => {})));
 });
 
@@ -189,6 +212,102 @@ describe('RoomService', () => {
       404,
       'not_found',
     );
+  });
+});
+
+describe('RoomService: room metadata, remote mute, subscriptions', () => {
+  test('UpdateRoomMetadata reaches every participant and ListRooms', async () => {
+    const alice = await join('tw-meta', 'alice');
+    const seen = once<[string]>(alice as never, RoomEvent.RoomMetadataChanged);
+    const room = await rooms.updateRoomMetadata('tw-meta', '{"topic":"standup"}');
+    expect(room.name).toBe('tw-meta');
+    expect(room.metadata).toBe('{"topic":"standup"}');
+    const [metadata] = await seen;
+    expect(metadata).toBe('{"topic":"standup"}');
+    expect(alice.metadata).toBe('{"topic":"standup"}');
+    expect((await rooms.listRooms(['tw-meta']))[0]?.metadata).toBe('{"topic":"standup"}');
+    await expectTwirpError(rooms.updateRoomMetadata('tw-no-room', 'x'), 404, 'not_found');
+    await expectTwirpError(rooms.updateRoomMetadata('tw-meta', 'x'.repeat(70_000)), 400, 'invalid_argument');
+  });
+
+  test('MutePublishedTrack mutes at the publisher and for everyone; unmuting needs enable_remote_unmute', async () => {
+    const speaker = await join('tw-mute', 'speaker');
+    // rtc-node reports mutes of subscribed tracks only: this one auto-subscribes.
+    const listener = await connectRtc(server, 'listener', 'tw-mute');
+    clients.push(listener);
+    stops.push(await publishTone(speaker, 440));
+    const pub = [...speaker.localParticipant!.trackPublications.values()][0]!;
+    await waitForRemoteAudio(listener, 'speaker');
+    const mutedForOthers = once<[TrackPublication, Participant]>(
+      listener as never,
+      RoomEvent.TrackMuted,
+      (_p, who) => who.identity === 'speaker',
+    );
+    const res = await rooms.mutePublishedTrack('tw-mute', 'speaker', pub.sid!, true);
+    expect(res.sid).toBe(pub.sid);
+    expect(res.muted).toBe(true);
+    await mutedForOthers;
+    // The publisher's SDK applied the server's order to its own track.
+    await waitFor(() => pub.muted, 'the publisher muted its track');
+    expect((await rooms.getParticipant('tw-mute', 'speaker')).tracks[0]?.muted).toBe(true);
+    // A server may not turn someone's microphone back on unless the deployment allows it.
+    await expectTwirpError(
+      rooms.mutePublishedTrack('tw-mute', 'speaker', pub.sid!, false),
+      412,
+      'failed_precondition',
+    );
+    await expectTwirpError(rooms.mutePublishedTrack('tw-mute', 'nobody', pub.sid!, true), 404, 'not_found');
+  });
+
+  test('MutePublishedTrack unmutes when the room allows remote unmute', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'lk-unmute-'));
+    const configPath = joinPath(dir, 'livekit.yaml');
+    writeFileSync(
+      configPath,
+      `${readFileSync(defaultConfigPath, 'utf8')}\n`.replace(
+        'room:\n',
+        'room:\n  enable_remote_unmute: true\n',
+      ),
+    );
+    const open = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', configPath });
+    const api = new RoomServiceClient(open.url, open.apiKey, open.apiSecret);
+    const speaker = await connectParticipant(open, 'tw-unmute', 'speaker');
+    try {
+      stops.push(await publishTone(speaker, 440));
+      const pub = [...speaker.localParticipant!.trackPublications.values()][0]!;
+      await api.mutePublishedTrack('tw-unmute', 'speaker', pub.sid!, true);
+      await waitFor(() => pub.muted, 'muted by the server');
+      const res = await api.mutePublishedTrack('tw-unmute', 'speaker', pub.sid!, false);
+      expect(res.muted).toBe(false);
+      await waitFor(() => !pub.muted, 'unmuted by the server');
+    } finally {
+      await speaker.disconnect();
+      await open.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('UpdateSubscriptions subscribes and unsubscribes a participant from the server', async () => {
+    const speaker = await join('tw-subs', 'speaker');
+    // connectParticipant joins with autoSubscribe off: nothing arrives until asked for.
+    const viewer = await join('tw-subs', 'viewer');
+    stops.push(await publishTone(speaker, 550));
+    const sid = await waitFor(
+      () => [...(viewer.remoteParticipants.get('speaker')?.trackPublications.values() ?? [])][0]?.sid,
+      'the track listed',
+    );
+    const subscribed = once(viewer as never, RoomEvent.TrackSubscribed);
+    await rooms.updateSubscriptions('tw-subs', 'viewer', [sid], true);
+    await subscribed;
+    const track = viewer.remoteParticipants.get('speaker')!.trackPublications.get(sid)!.track as RemoteTrack;
+    const heard = await measureFrequency(track, 0.5);
+    expect(heard).toBeGreaterThan(520);
+    expect(heard).toBeLessThan(580);
+    // Unsubscribed by the server: the media stops (rtc-node keeps the track object, now silent).
+    await rooms.updateSubscriptions('tw-subs', 'viewer', [sid], false);
+    await waitFor(async () => (await loudFrames(track)) === 0, 'the tone stops at the viewer');
+    expect((await rooms.getParticipant('tw-subs', 'speaker')).tracks[0]?.sid).toBe(sid);
+    await expectTwirpError(rooms.updateSubscriptions('tw-subs', 'nobody', [sid], true), 404, 'not_found');
   });
 });
 

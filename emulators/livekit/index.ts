@@ -50,7 +50,12 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
   const configPath = o.configPath ?? defaultConfigPath;
   const config = loadLiveKitConfig(configPath);
   const raw = (parse(readFileSync(configPath, 'utf8')) ?? {}) as {
-    room?: { empty_timeout?: number; departure_timeout?: number; max_participants?: number };
+    room?: {
+      empty_timeout?: number;
+      departure_timeout?: number;
+      max_participants?: number;
+      enable_remote_unmute?: boolean;
+    };
     rtc?: { node_ip?: string };
   };
   const rtc = raw.rtc ?? {};
@@ -71,6 +76,7 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
       emptyTimeout: raw.room?.empty_timeout ?? 300,
       departureTimeout: raw.room?.departure_timeout ?? 20,
       maxParticipants: raw.room?.max_participants ?? 0,
+      enableRemoteUnmute: raw.room?.enable_remote_unmute ?? false,
     },
     signal: {
       pingInterval: 5,

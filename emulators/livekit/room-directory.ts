@@ -1,4 +1,10 @@
-import type { DataPacket_Kind, ParticipantInfo, ParticipantPermission, Room } from '@livekit/protocol';
+import type {
+  DataPacket_Kind,
+  ParticipantInfo,
+  ParticipantPermission,
+  Room,
+  TrackInfo,
+} from '@livekit/protocol';
 
 /** A server-side participant update (RoomService UpdateParticipant); absent fields stay as they are. */
 export interface ParticipantUpdate {
@@ -31,6 +37,22 @@ export interface RoomDirectory {
   removeParticipant(room: string, identity: string): boolean;
   /** Applies a server-side update and broadcasts it like a self-update; returns the new info. */
   updateParticipant(room: string, identity: string, update: ParticipantUpdate): ParticipantInfo | undefined;
+  /** New room metadata, sent to every participant (UpdateRoomMetadata); returns the room's info. */
+  updateRoomMetadata(room: string, metadata: string): Room | undefined;
+  /**
+   * Mutes or unmutes a participant's published track from the server (MutePublishedTrack): the
+   * publisher is told to do it and everyone sees the new state. Unmuting needs the room setting
+   * `enable_remote_unmute`, as in livekit-server, so a server cannot turn on someone's microphone
+   * unless the deployment allows it. `track` is absent for a sid the participant does not publish.
+   */
+  mutePublishedTrack(
+    room: string,
+    identity: string,
+    trackSid: string,
+    muted: boolean,
+  ): { track?: TrackInfo } | 'participant not found' | 'remote unmute not enabled';
+  /** Subscribes a participant to tracks, or unsubscribes it (UpdateSubscriptions); false if it is absent. */
+  updateSubscriptions(room: string, identity: string, trackSids: string[], subscribe: boolean): boolean;
   /** Server-originated data packet (SendData): no sender participant. */
   sendData(
     room: string,

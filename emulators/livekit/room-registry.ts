@@ -5,6 +5,7 @@ import {
   type ParticipantInfo,
   ParticipantInfo_State,
   type Room as RoomInfo,
+  type TrackInfo,
   UserPacket,
 } from '@livekit/protocol';
 import { checkParticipantUpdate } from './limits.ts';
@@ -34,6 +35,7 @@ export class RoomRegistry implements RoomDirectory {
     this.defaults = {
       emptyTimeout: 300,
       departureTimeout: 20,
+      enableRemoteUnmute: false,
       maxParticipants: 0,
       metadata: '',
       ...defaults,
@@ -169,6 +171,32 @@ export class RoomRegistry implements RoomDirectory {
     p.touch();
     r.broadcast(p);
     return p.toInfo();
+  }
+
+  updateRoomMetadata(room: string, metadata: string): RoomInfo | undefined {
+    return this.rooms.get(room)?.setMetadata(metadata);
+  }
+
+  mutePublishedTrack(
+    room: string,
+    identity: string,
+    trackSid: string,
+    muted: boolean,
+  ): { track?: TrackInfo } | 'participant not found' | 'remote unmute not enabled' {
+    const r = this.rooms.get(room);
+    const p = r?.participants.get(identity);
+    if (!r || !p) return 'participant not found';
+    if (!muted && !r.options.enableRemoteUnmute) return 'remote unmute not enabled';
+    const track = p.muteFromServer(trackSid, muted);
+    return track ? { track } : {};
+  }
+
+  updateSubscriptions(room: string, identity: string, trackSids: string[], subscribe: boolean): boolean {
+    const r = this.rooms.get(room);
+    const p = r?.participants.get(identity);
+    if (!r || !p) return false;
+    r.updateSubscriptions(p, trackSids, subscribe);
+    return true;
   }
 
   sendData(

@@ -6,6 +6,7 @@ import {
   type ParticipantPermission,
   ParticipantUpdate,
   Room as RoomInfo,
+  RoomUpdate,
   SpeakerInfo,
   SpeakersChanged,
   type SubscriptionPermission,
@@ -29,6 +30,8 @@ export interface RoomOptions {
   /** 0 = unlimited. */
   maxParticipants: number;
   metadata: string;
+  /** Whether the server API may unmute a participant's track (`room.enable_remote_unmute`). */
+  enableRemoteUnmute: boolean;
 }
 
 /** What a room reports to its registry. */
@@ -231,6 +234,35 @@ export class Room implements ParticipantHost {
     for (const other of this.participants.values()) {
       if (other === exclude || (only && other !== only)) continue;
       other.send({ case: 'update', value: update });
+    }
+  }
+
+  /** New room metadata (UpdateRoomMetadata): every participant gets the room's info again. */
+  setMetadata(metadata: string): RoomInfo {
+    this.options = { ...this.options, metadata };
+    const info = this.toInfo();
+    for (const p of this.participants.values())
+      p.send({ case: 'roomUpdate', value: new RoomUpdate({ room: info }) });
+    return info;
+  }
+
+  /**
+   * Subscribes `p` to (or unsubscribes it from) tracks by sid, the way its own `subscription` request
+   * and the server API's UpdateSubscriptions both ask; subscribing still honours the publisher's
+   * subscription permissions.
+   */
+  updateSubscriptions(p: Participant, trackSids: Iterable<string>, subscribe: boolean): void {
+    for (const sid of trackSids) {
+      if (!subscribe) {
+        p.wanted.delete(sid);
+        p.unsubscribe(sid);
+        continue;
+      }
+      p.wanted.add(sid);
+      for (const other of this.participants.values()) {
+        const f = other !== p ? other.published.get(sid) : undefined;
+        if (f?.announced) this.subscribe(p, other, f);
+      }
     }
   }
 

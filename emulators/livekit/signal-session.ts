@@ -368,25 +368,13 @@ export class SignalSession {
       case 'mute':
         p.setTrackMuted(m.value.sid, m.value.muted);
         return;
-      case 'subscription': {
-        const sids = new Set([
-          ...m.value.trackSids,
-          ...m.value.participantTracks.flatMap((pt) => pt.trackSids),
-        ]);
-        for (const sid of sids) {
-          if (!m.value.subscribe) {
-            p.wanted.delete(sid);
-            p.unsubscribe(sid);
-            continue;
-          }
-          p.wanted.add(sid);
-          for (const other of this.room.participants.values()) {
-            const f = other !== p ? other.published.get(sid) : undefined;
-            if (f?.announced) this.room.subscribe(p, other, f);
-          }
-        }
+      case 'subscription':
+        this.room.updateSubscriptions(
+          p,
+          new Set([...m.value.trackSids, ...m.value.participantTracks.flatMap((pt) => pt.trackSids)]),
+          m.value.subscribe,
+        );
         return;
-      }
       case 'leave':
         this.room.remove(p, DisconnectReason.CLIENT_INITIATED);
         this.ws.close(1000);

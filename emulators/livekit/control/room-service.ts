@@ -6,6 +6,8 @@ import {
   ListParticipantsResponse,
   ListRoomsRequest,
   ListRoomsResponse,
+  MuteRoomTrackRequest,
+  MuteRoomTrackResponse,
   ParticipantInfo,
   RemoveParticipantResponse,
   Room,
@@ -13,6 +15,9 @@ import {
   SendDataRequest,
   SendDataResponse,
   UpdateParticipantRequest,
+  UpdateRoomMetadataRequest,
+  UpdateSubscriptionsRequest,
+  UpdateSubscriptionsResponse,
 } from '@livekit/protocol';
 import type { RoomDirectory } from '../room-directory.ts';
 import { requireRoomAdmin, requireRoomCreate, requireRoomList } from './auth.ts';
@@ -108,6 +113,35 @@ export function roomService(directory: RoomDirectory, dispatcher: AgentDispatche
       if (!info) throw new TwirpError('not_found', 'participant not found');
       return info;
     }),
+
+    UpdateRoomMetadata: method(UpdateRoomMetadataRequest, Room, (req, { claims }) => {
+      checkMetadata(req.metadata);
+      requireRoomAdmin(claims, req.room);
+      const room = directory.updateRoomMetadata(req.room, req.metadata);
+      if (!room) throw new TwirpError('not_found', 'room not found');
+      return room;
+    }),
+
+    MutePublishedTrack: method(MuteRoomTrackRequest, MuteRoomTrackResponse, (req, { claims }) => {
+      requireRoomAdmin(claims, req.room);
+      const result = directory.mutePublishedTrack(req.room, req.identity, req.trackSid, req.muted);
+      if (result === 'participant not found') throw new TwirpError('not_found', result);
+      if (result === 'remote unmute not enabled') throw new TwirpError('failed_precondition', result);
+      return new MuteRoomTrackResponse(result);
+    }),
+
+    UpdateSubscriptions: method(
+      UpdateSubscriptionsRequest,
+      UpdateSubscriptionsResponse,
+      (req, { claims }) => {
+        requireRoomAdmin(claims, req.room);
+        const sids = [...req.trackSids, ...req.participantTracks.flatMap((pt) => pt.trackSids)];
+        if (!directory.updateSubscriptions(req.room, req.identity, sids, req.subscribe)) {
+          throw new TwirpError('not_found', 'participant not found');
+        }
+        return new UpdateSubscriptionsResponse();
+      },
+    ),
 
     SendData: method(SendDataRequest, SendDataResponse, (req, { claims }) => {
       requireRoomAdmin(claims, req.room);

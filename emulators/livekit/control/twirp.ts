@@ -15,6 +15,7 @@ const TWIRP_STATUS = {
   not_found: 404,
   bad_route: 404,
   already_exists: 409,
+  failed_precondition: 412,
   resource_exhausted: 429,
   unimplemented: 501,
   internal: 500,
