@@ -8,6 +8,7 @@ const { values } = parseArgs({
     config: { type: 'string' },
     'api-key': { type: 'string' },
     'api-secret': { type: 'string' },
+    webhook: { type: 'string', multiple: true },
   },
 });
 
@@ -19,6 +20,7 @@ const server = await startLiveKitDevServer({
   configPath: values.config,
   keys: apiKey && apiSecret ? { [apiKey]: apiSecret } : undefined,
   logLevel: 'info',
+  ...(values.webhook?.length ? { webhook: { urls: values.webhook } } : {}),
 });
 // Alone on its line: scripts and the stack read the URL from here.
 process.stdout.write(`${server.url}\n`);

@@ -5,6 +5,7 @@ import { defaultConfigPath, loadLiveKitConfig } from '../../shared/livekit-confi
 import type { RoomDirectory } from './room-directory.ts';
 import { DevServer } from './server.ts';
 import { installSrtpKeyObjects } from './srtp-keys.ts';
+import { WebhookNotifier } from './webhooks.ts';
 
 export type { RoomDirectory, RoomDirectoryEvents } from './room-directory.ts';
 
@@ -30,6 +31,11 @@ export interface LiveKitDevServerOptions {
    * the OS assigns cannot collide.
    */
   icePortRange?: [number, number];
+  /**
+   * Send LiveKit webhooks to these URLs, signed with `apiKey` (default: the first key). Default:
+   * livekit.yaml's `webhook:` section (`urls`, `api_key`); none when it has none.
+   */
+  webhook?: { urls: string[]; apiKey?: string };
 }
 
 export interface LiveKitDevServer {
@@ -57,6 +63,7 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
       enable_remote_unmute?: boolean;
     };
     rtc?: { node_ip?: string };
+    webhook?: { api_key?: string; urls?: string[] };
   };
   const rtc = raw.rtc ?? {};
   const keys = o.keys ?? config.keys;
@@ -93,6 +100,9 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
     maxSignalFrame: 1024 * 1024,
     log: (msg, extra) => logger.warn(extra ?? {}, msg),
   });
+  const hooks = webhookNotifier(server, keys, o.webhook ?? fileWebhook(raw.webhook), (msg, extra) =>
+    logger.warn(extra ?? {}, msg),
+  );
   const { port } = await server.listen();
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
@@ -100,6 +110,29 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
     apiKey,
     apiSecret,
     directory: server.directory,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      // After the rooms closed, so their room_finished events are among those flushed.
+      await hooks?.close();
+    },
   };
+}
+
+function fileWebhook(w: { api_key?: string; urls?: string[] } | undefined) {
+  return w?.urls?.length ? { urls: w.urls, apiKey: w.api_key } : undefined;
+}
+
+function webhookNotifier(
+  server: DevServer,
+  keys: Record<string, string>,
+  webhook: LiveKitDevServerOptions['webhook'],
+  log: (msg: string, extra?: Record<string, unknown>) => void,
+): WebhookNotifier | undefined {
+  if (!webhook?.urls.length) return undefined;
+  const apiKey = webhook.apiKey ?? Object.keys(keys)[0]!;
+  const apiSecret = keys[apiKey];
+  // livekit-server refuses to start in this case too: events nobody can verify are worse than none.
+  if (apiSecret === undefined)
+    throw new Error(`LiveKit dev server: webhook api_key "${apiKey}" is not one of the keys`);
+  return new WebhookNotifier(server.directory, { urls: webhook.urls, apiKey, apiSecret, log });
 }

@@ -75,6 +75,13 @@ export interface RoomDirectoryEvents {
     participant: ParticipantInfo,
     agents: { agentName: string; metadata: string }[],
   ) => void;
-  participantLeft: (room: Room, participant: ParticipantInfo) => void;
+  /** Its connection came up (state ACTIVE); livekit-server's webhooks call this "participant_joined". */
+  participantActive: (room: Room, participant: ParticipantInfo) => void;
+  /** `wasActive` is false for a participant whose connection never came up. */
+  participantLeft: (room: Room, participant: ParticipantInfo, wasActive: boolean) => void;
+  /** A track's media arrived and the room was told of it. */
+  trackPublished: (room: Room, participant: ParticipantInfo, track: TrackInfo) => void;
+  /** An announced track went away (unpublished, or its participant left). */
+  trackUnpublished: (room: Room, participant: ParticipantInfo, track: TrackInfo) => void;
   roomFinished: (room: Room) => void;
 }

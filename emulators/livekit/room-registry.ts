@@ -25,7 +25,10 @@ export class RoomRegistry implements RoomDirectory {
   private readonly listeners: { [E in keyof RoomDirectoryEvents]: Set<RoomDirectoryEvents[E]> } = {
     roomStarted: new Set(),
     participantJoined: new Set(),
+    participantActive: new Set(),
     participantLeft: new Set(),
+    trackPublished: new Set(),
+    trackUnpublished: new Set(),
     roomFinished: new Set(),
   };
   private readonly defaults: RoomOptions;
@@ -77,7 +80,11 @@ export class RoomRegistry implements RoomDirectory {
       name,
       { ...this.defaults, ...options },
       {
-        onParticipantLeft: (r, p) => this.emit('participantLeft', r.toInfo(), participantLeftInfo(p)),
+        onParticipantLeft: (r, p, wasActive) =>
+          this.emit('participantLeft', r.toInfo(), participantLeftInfo(p), wasActive),
+        onParticipantActive: (r, p) => this.emit('participantActive', r.toInfo(), p.toInfo()),
+        onTrackPublished: (r, p, track) => this.emit('trackPublished', r.toInfo(), p.toInfo(), track),
+        onTrackUnpublished: (r, p, track) => this.emit('trackUnpublished', r.toInfo(), p.toInfo(), track),
         onEmptyTimeout: (r) => this.finish(r, DisconnectReason.ROOM_CLOSED),
         log: this.log,
       },

@@ -11,6 +11,7 @@ import {
   SpeakersChanged,
   type SubscriptionPermission,
   SubscriptionPermissionUpdate,
+  type TrackInfo,
   TrackSubscribed,
   TrackType,
 } from '@livekit/protocol';
@@ -34,9 +35,16 @@ export interface RoomOptions {
   enableRemoteUnmute: boolean;
 }
 
-/** What a room reports to its registry. */
+/** What a room reports to its registry (which turns it into directory events: dispatch, webhooks). */
 export interface RoomCallbacks {
-  onParticipantLeft(room: Room, p: Participant): void;
+  /** `wasActive`: its transport ever came up (livekit-server's participant_left vs connection_aborted). */
+  onParticipantLeft(room: Room, p: Participant, wasActive: boolean): void;
+  /** The participant's connection is up (state ACTIVE): what livekit-server calls "joined". */
+  onParticipantActive(room: Room, p: Participant): void;
+  /** A track's media arrived and it was announced to the room. */
+  onTrackPublished(room: Room, p: Participant, track: TrackInfo): void;
+  /** An announced track went away: unpublished, or its participant left. */
+  onTrackUnpublished(room: Room, p: Participant, track: TrackInfo): void;
   onEmptyTimeout(room: Room): void;
   log(msg: string, extra?: Record<string, unknown>): void;
 }
@@ -190,15 +198,16 @@ export class Room implements ParticipantHost {
     for (const f of p.published.values()) {
       for (const other of this.participants.values()) other.unsubscribe(f.info.sid);
     }
+    const tracks = p.announcedTracks().map((f) => f.info);
+    const wasActive = p.state === ParticipantInfo_State.ACTIVE;
     p.close();
     p.touch();
     const info = p.toInfo();
     info.state = ParticipantInfo_State.DISCONNECTED;
     info.disconnectReason = reason;
     if (!p.hidden) this.sendUpdate(info);
-    try {
-      this.callbacks.onParticipantLeft(this, p);
-    } catch {}
+    for (const track of tracks) this.report(() => this.callbacks.onTrackUnpublished(this, p, track));
+    this.report(() => this.callbacks.onParticipantLeft(this, p, wasActive));
     if (this.participants.size === 0 && !this.closed) this.armEmptyTimer(this.options.departureTimeout);
   }
 
@@ -293,6 +302,7 @@ export class Room implements ParticipantHost {
 
   onPublisherTrack(p: Participant, forwarder: TrackForwarder): void {
     this.broadcast(p);
+    this.report(() => this.callbacks.onTrackPublished(this, p, forwarder.info));
     for (const other of this.participants.values()) {
       if (other !== p && other.autoSubscribe) this.subscribe(other, p, forwarder);
     }
@@ -311,6 +321,7 @@ export class Room implements ParticipantHost {
   onTrackUnpublished(p: Participant, forwarder: TrackForwarder): void {
     for (const other of this.participants.values()) other.unsubscribe(forwarder.info.sid);
     this.broadcast(p);
+    this.report(() => this.callbacks.onTrackUnpublished(this, p, forwarder.info));
   }
 
   onInfoChanged(p: Participant): void {
@@ -321,6 +332,16 @@ export class Room implements ParticipantHost {
     if (this.participants.get(p.identity) !== p) return;
     p.touch();
     this.broadcast(p);
+    this.report(() => this.callbacks.onParticipantActive(this, p));
+  }
+
+  /** A registry callback that throws must not break the join, publish or leave that triggered it. */
+  private report(callback: () => void): void {
+    try {
+      callback();
+    } catch (err) {
+      this.callbacks.log('room event handler failed', { room: this.name, err: String(err) });
+    }
   }
 
   onData(p: Participant, bytes: Buffer, kind: DataPacket_Kind): void {

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ParticipantInfo, Room as RoomInfo, type TrackInfo, WebhookEvent } from '@livekit/protocol';
+import { AccessToken } from 'livekit-server-sdk';
+import { newId } from './ids.ts';
+import type { RoomDirectory } from './room-directory.ts';
+
+/** Where and how the dev server sends LiveKit webhooks (livekit.yaml's `webhook:` section). */
+export interface WebhookOptions {
+  /** Endpoints every event is POSTed to (`webhook.urls`). */
+  urls: string[];
+  /** The key whose secret signs each event (`webhook.api_key`); receivers verify with the same pair. */
+  apiKey: string;
+  apiSecret: string;
+  /** Attempts after the first one, for connection errors, timeouts, 429 and 5xx except 501. Default 4. */
+  retries?: number;
+  /** Wait before the first retry, doubled for each next one up to 30 s. Default 1000 ms. */
+  retryWaitMs?: number;
+  /** An event still queued after this long is dropped, as livekit-server does. Default 30 000 ms. */
+  maxAgeMs?: number;
+  /** Events waiting per room and endpoint; beyond it new ones are dropped. Default 200. */
+  maxDepth?: number;
+  /** One request's time limit: a hung endpoint must not hold its room's queue forever. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Dropped and failed deliveries (never the secret or the token). */
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+interface Queued {
+  event: WebhookEvent;
+  queuedAt: number;
+}
+
+/**
+ * Sends the dev server's room events as LiveKit webhooks: the same event names, protobuf-JSON body,
+ * `application/webhook+json` content type and signed `Authorization` JWT (its `sha256` claim covers
+ * the exact body) as livekit-server, so a backend's `WebhookReceiver` accepts both. Each room's events
+ * reach each endpoint in order, one at a time, like livekit-server's per-resource queues.
+ */
+export class WebhookNotifier {
+  readonly #o: Required<Omit<WebhookOptions, 'log'>> & Pick<WebhookOptions, 'log'>;
+  /** `${url}\n${room}` → its queue; the entry lives while its worker runs. */
+  readonly #queues = new Map<string, Queued[]>();
+  readonly #workers = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  readonly #unsubscribe: (() => void)[];
+
+  constructor(directory: RoomDirectory, o: WebhookOptions) {
+    this.#o = { retries: 4, retryWaitMs: 1000, maxAgeMs: 30_000, maxDepth: 200, timeoutMs: 10_000, ...o };
+    // Track events carry only the room's and participant's ids, as livekit-server sends them.
+    const roomRef = (r: RoomInfo) => new RoomInfo({ sid: r.sid, name: r.name });
+    const who = (p: ParticipantInfo) => new ParticipantInfo({ sid: p.sid, identity: p.identity });
+    this.#unsubscribe = [
+      directory.on('roomStarted', (room) => this.#emit('room_started', { room })),
+      directory.on('participantActive', (room, participant) =>
+        this.#emit('participant_joined', { room, participant }),
+      ),
+      directory.on('participantLeft', (room, participant, wasActive) =>
+        this.#emit(wasActive ? 'participant_left' : 'participant_connection_aborted', { room, participant }),
+      ),
+      directory.on('trackPublished', (room, participant, track) =>
+        this.#emit('track_published', { room: roomRef(room), participant: who(participant), track }),
+      ),
+      directory.on('trackUnpublished', (room, participant, track) =>
+        this.#emit('track_unpublished', { room: roomRef(room), participant: who(participant), track }),
+      ),
+      directory.on('roomFinished', (room) => this.#emit('room_finished', { room })),
+    ];
+  }
+
+  /** Stops taking events and gives those queued up to `flushMs` to go out; the rest are abandoned. */
+  async close(flushMs = 2000): Promise<void> {
+    for (const off of this.#unsubscribe) off();
+    const flushed = Promise.allSettled([...this.#workers]);
+    const deadline = new Promise((r) => setTimeout(r, flushMs).unref());
+    await Promise.race([flushed, deadline]);
+    this.#abort.abort();
+    await flushed;
+  }
+
+  #emit(event: string, o: { room: RoomInfo; participant?: ParticipantInfo; track?: TrackInfo }): void {
+    const e = new WebhookEvent({
+      event,
+      ...o,
+      id: newId('EV_'),
+      createdAt: BigInt(Math.floor(Date.now() / 1000)),
+    });
+    for (const url of this.#o.urls) this.#enqueue(url, o.room.name, e);
+  }
+
+  #enqueue(url: string, room: string, event: WebhookEvent): void {
+    const key = `${url}\n${room}`;
+    const queue = this.#queues.get(key);
+    if (queue) {
+      if (queue.length >= this.#o.maxDepth) {
+        this.#o.log?.('webhook dropped: queue full', { url, room, event: event.event });
+        return;
+      }
+      queue.push({ event, queuedAt: Date.now() });
+      return;
+    }
+    const fresh = [{ event, queuedAt: Date.now() }];
+    this.#queues.set(key, fresh);
+    const worker = this.#drain(url, key, fresh).finally(() => this.#workers.delete(worker));
+    this.#workers.add(worker);
+  }
+
+  async #drain(url: string, key: string, queue: Queued[]): Promise<void> {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      if (this.#abort.signal.aborted) break;
+      if (Date.now() - next.queuedAt > this.#o.maxAgeMs) {
+        this.#o.log?.('webhook dropped: too old', { url, event: next.event.event });
+        continue;
+      }
+      await this.#deliver(url, next.event);
+    }
+    this.#queues.delete(key);
+  }
+
+  async #deliver(url: string, event: WebhookEvent): Promise<void> {
+    const body = event.toJsonString();
+    const token = new AccessToken(this.#o.apiKey, this.#o.apiSecret, { ttl: '5m' });
+    token.sha256 = createHash('sha256').update(body).digest('base64');
+    const authorization = await token.toJwt();
+    let wait = this.#o.retryWaitMs;
+    for (let attempt = 0; ; attempt++) {
+      let failure: string;
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          body,
+          headers: {
+            'Content-Type': 'application/webhook+json',
+            Authorization: authorization,
+            'User-Agent': 'LiveKit',
+          },
+          signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)]),
+        });
+        await res.body?.cancel();
+        // Like livekit-server: other 4xx answers are the receiver's verdict, not worth repeating.
+        if (res.status !== 429 && (res.status < 500 || res.status === 501)) return;
+        failure = `HTTP ${res.status}`;
+      } catch (err) {
+        failure =
+          (err as Error).name === 'TimeoutError' ? 'timed out' : String((err as Error).message ?? err);
+      }
+      if (this.#abort.signal.aborted) return;
+      if (attempt >= this.#o.retries) {
+        this.#o.log?.('webhook failed', { url, event: event.event, attempts: attempt + 1, failure });
+        return;
+      }
+      await sleep(wait, undefined, { signal: this.#abort.signal, ref: false }).catch(() => {});
+      wait = Math.min(wait * 2, 30_000);
+    }
+  }
+}
