@@ -2,6 +2,8 @@
  * LiveKit webhooks from the dev server, checked the way a backend receives them: `livekit-server-sdk`'s
  * `WebhookReceiver` verifies each request, with real `@livekit/rtc-node` participants causing the events.
  */
+
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,9 +13,10 @@ import { TrackType, type WebhookEvent } from '@livekit/protocol';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { defaultConfigPath } from '../shared/livekit-config.ts';
-import { connectRtc, publishTone, waitFor } from './livekit-helpers.ts';
+import { connectRtc, mintToken, publishTone, waitFor } from './livekit-helpers.ts';
 
 interface Delivery {
   body: string;
@@ -141,6 +144,23 @@ describe('LiveKit dev server webhooks', () => {
     // One attempt at the endpoint that answered 400, then nothing more for that event.
     await new Promise((r) => setTimeout(r, 1500));
     expect(refusing.got).toHaveLength(1);
+  }, 30_000);
+
+  it('reports a participant whose connection never came up as participant_connection_aborted', async () => {
+    const hook = await endpoint();
+    cleanups.push(() => hook.server.close());
+    const server = await start({ webhook: { urls: [hook.url] }, reconnectGrace: 1 });
+    // A client that gets its JoinResponse and vanishes before any peer connection is up.
+    const token = await mintToken(server, 'ghost', { room: 'wh-abort' });
+    const ws = new WebSocket(`${server.url}/rtc?access_token=${token}&protocol=16`);
+    await once(ws, 'message');
+    ws.terminate();
+    const receiver = new WebhookReceiver(server.apiKey, server.apiSecret);
+    const names = async () =>
+      (await Promise.all(hook.got.map((d) => receiver.receive(d.body, d.authorization)))).map((e) => e.event);
+    await waitFor(async () => (await names()).includes('participant_connection_aborted'), 'the abort');
+    expect(await names()).not.toContain('participant_joined');
+    expect(await names()).not.toContain('participant_left');
   }, 30_000);
 
   it('refuses to start when the webhook key is not one of its keys', async () => {
