@@ -2,9 +2,16 @@ import { type Room, RoomEvent, SimulateScenarioKind } from '@livekit/rtc-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoomBridge } from '../agent/bridge/room-bridge.ts';
 import { type RoomConfigInput, resolveRoomConfig } from '../agent/config.ts';
-import { logger } from '../agent/log.ts';
 import { defaultRegistry } from '../agent/tools/index.ts';
-import { connect, Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+import {
+  connect,
+  Human,
+  type InProcessAgent,
+  type Stack,
+  startAgent as startInProcessAgent,
+  startStack,
+  until,
+} from './fixtures/agent/kit.ts';
 
 let stack: Stack | undefined;
 const cleanups: (() => Promise<void>)[] = [];
@@ -24,30 +31,16 @@ async function withAgent(
   return { stack, ...(await startAgent(stack, roomName, config)) };
 }
 
-/** An in-process agent (room bridge) in `roomName` on a running stack, closed after the test. */
+/** An in-process agent in `roomName` on a running stack, closed after the test. */
 async function startAgent(
   on: Stack,
   roomName: string,
   config: RoomConfigInput = {},
   identity = 'agent-test',
-): Promise<{ agentRoom: Room; bridge: RoomBridge; states: string[] }> {
-  const agentRoom = await connect(on.lk, roomName, identity);
-  const bridge = new RoomBridge({
-    room: agentRoom,
-    config: resolveRoomConfig(config),
-    tools: defaultRegistry(),
-    gemini: { apiKey: 'test-key', baseUrl: on.gemini.url },
-    live: { reconnectBackoffMs: 50 },
-    ...(process.env.AGENT_TEST_LOG && { logger: logger() }),
-  });
-  const states: string[] = [];
-  bridge.on('state', (s) => states.push(s));
-  cleanups.push(async () => {
-    await bridge.aclose();
-    await agentRoom.disconnect();
-  });
-  await bridge.start();
-  return { agentRoom, bridge, states };
+): Promise<InProcessAgent> {
+  const agent = await startInProcessAgent(on, roomName, config, identity);
+  cleanups.push(agent.close);
+  return agent;
 }
 
 async function human(s: Stack, room: string, identity: string): Promise<Human> {

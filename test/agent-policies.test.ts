@@ -1,10 +1,8 @@
 import { type Room, RoomEvent } from '@livekit/rtc-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RoomBridge } from '../agent/bridge/room-bridge.ts';
-import { type RoomConfigInput, resolveRoomConfig } from '../agent/config.ts';
-import { logger } from '../agent/log.ts';
-import { defaultRegistry } from '../agent/tools/index.ts';
-import { connect, Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+import type { RoomBridge } from '../agent/bridge/room-bridge.ts';
+import type { RoomConfigInput } from '../agent/config.ts';
+import { Human, type Stack, startAgent, startStack, until } from './fixtures/agent/kit.ts';
 
 let stack: Stack | undefined;
 const cleanups: (() => Promise<void>)[] = [];
@@ -17,19 +15,8 @@ afterEach(async () => {
 
 async function withAgent(room: string, config: RoomConfigInput): Promise<{ s: Stack; bridge: RoomBridge }> {
   stack = await startStack({ pacing: 4 });
-  const agentRoom = await connect(stack.lk, room, 'agent-test');
-  const bridge = new RoomBridge({
-    room: agentRoom,
-    config: resolveRoomConfig(config),
-    tools: defaultRegistry(),
-    gemini: { apiKey: 'test-key', baseUrl: stack.gemini.url },
-    ...(process.env.AGENT_TEST_LOG && { logger: logger() }),
-  });
-  cleanups.push(async () => {
-    await bridge.aclose();
-    await agentRoom.disconnect();
-  });
-  await bridge.start();
+  const { bridge, close } = await startAgent(stack, room, config);
+  cleanups.push(close);
   return { s: stack, bridge };
 }
 
