@@ -87,6 +87,10 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
       "alice's agent transcript",
     );
     expect(alice!.heardMs('agent_audio_bob')).toBe(0);
+    // Each private track reaches its participant only: the others see it listed and are refused it.
+    expect(bob!.agentTrackSid('agent_audio_alice')).toBeDefined();
+    expect(bob!.hasTrack('agent_audio_alice')).toBe(false);
+    expect(alice!.hasTrack('agent_audio_bob')).toBe(false);
     // Alice's conversation is hers: Bob gets none of its transcripts.
     expect(bob!.finals(alice!.mic.sid)).toHaveLength(0);
     expect(bob!.finals(bob!.agentTrackSid('agent_audio_alice'))).toHaveLength(0);

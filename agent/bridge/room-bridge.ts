@@ -19,6 +19,7 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import { type AgentState, Conversation } from './conversation.ts';
 import { InputMixer } from './mixer.ts';
 import { TalkerTracker } from './talkers.ts';
+import { restrictTrackAudience } from './track-permissions.ts';
 import type { TranscriptSpeaker } from './transcripts.ts';
 import { VideoSampler } from './video.ts';
 
@@ -138,6 +139,13 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       (_t: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant) => this.#onTrackGone(pub, p),
     );
     this.#on(RoomEvent.Disconnected, () => void this.aclose());
+    if (this.policy === 'per-participant') {
+      // Before the first private track exists, so no participant ever receives another's; tracks
+      // republished after a reconnect get new sids, hence the two events.
+      this.#restrictAudience();
+      this.#on(RoomEvent.LocalTrackPublished, () => this.#restrictAudience());
+      this.#on(RoomEvent.Reconnected, () => this.#restrictAudience());
+    }
     room.registerTextStreamHandler(TOPIC_CHAT, (reader, { identity }) => {
       reader
         .readAll()
@@ -206,13 +214,14 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     this.#members.set(p.identity, member);
     this.#log.info({ participant: p.identity }, 'participant joined');
     if (this.policy === 'per-participant') {
-      const conv = this.#conversation(`agent_audio_${p.identity}`, p.identity);
+      const conv = this.#conversation(privateTrackName(p.identity), p.identity);
       member.conversation = conv;
       await conv.start();
       if (this.#closed || this.#members.get(p.identity) !== member) {
         await conv.aclose();
         return;
       }
+      this.#restrictAudience();
       this.emit('sessions', this.sessionCount);
     } else if (!initial || this.#members.size > 1) {
       this.#shared?.note(`[${this.#name(p.identity)} joined the room]`);
@@ -233,9 +242,31 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     this.#mixer?.remove(identity);
     if (this.#floor === identity) this.#setFloor(undefined);
     await Promise.allSettled([m.audio?.input.aclose(), m.video?.sampler.aclose(), m.conversation?.aclose()]);
+    this.#restrictAudience();
     if (m.conversation) this.emit('sessions', this.sessionCount);
     else this.#shared?.note(`[${m.participant.name || identity} left the room]`);
     this.#updateState();
+  }
+
+  /**
+   * `per-participant`: each private agent track may only be received by its participant, enforced by
+   * the server through the agent's track subscription permissions (listeners are refused the rest).
+   */
+  #restrictAudience(): void {
+    const lp = this.#o.room.localParticipant;
+    if (this.policy !== 'per-participant' || this.#closed || !lp) return;
+    const sidByName = new Map<string, string>();
+    for (const pub of lp.trackPublications.values())
+      if (pub.name && pub.sid) sidByName.set(pub.name, pub.sid);
+    const audiences = [...this.#members.keys()].flatMap((identity) => {
+      const sid = sidByName.get(privateTrackName(identity));
+      return sid ? [{ participantIdentity: identity, allowedTrackSids: [sid] }] : [];
+    });
+    try {
+      restrictTrackAudience(lp, audiences);
+    } catch (err) {
+      this.#log.warn({ err: String(err) }, 'could not restrict private agent tracks to their participants');
+    }
   }
 
   #onTrack(track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant): void {
@@ -434,4 +465,9 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       .setAttributes(attrs)
       .catch((err) => this.#log.warn({ err: String(err) }, 'cannot set agent state'));
   }
+}
+
+/** The agent track a `per-participant` room gives each participant. */
+function privateTrackName(identity: string): string {
+  return `agent_audio_${identity}`;
 }
