@@ -15,7 +15,9 @@ import { RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
+import { WebhookNotifier } from '../emulators/livekit/webhooks.ts';
 import { defaultConfigPath } from '../shared/livekit-config.ts';
+import { freePort } from './livekit-control-helpers.ts';
 import { connectRtc, mintToken, publishTone, waitFor } from './livekit-helpers.ts';
 
 interface Delivery {
@@ -162,6 +164,45 @@ describe('LiveKit dev server webhooks', () => {
     expect(await names()).not.toContain('participant_joined');
     expect(await names()).not.toContain('participant_left');
   }, 30_000);
+
+  it('logs a delivery that keeps failing without the URL’s query', async () => {
+    const server = await start({});
+    const logs: { msg: string; extra?: Record<string, unknown> }[] = [];
+    const closed = await freePort();
+    const notifier = new WebhookNotifier(server.directory, {
+      // Nothing listens there: every attempt is refused.
+      urls: [`http://127.0.0.1:${closed}/hook?token=s3cret`],
+      apiKey: server.apiKey,
+      apiSecret: server.apiSecret,
+      retries: 1,
+      retryWaitMs: 10,
+      log: (msg, extra) => logs.push({ msg, extra }),
+    });
+    cleanups.push(() => notifier.close());
+    server.directory.ensureRoom('wh-dead');
+    await waitFor(() => logs.length > 0, 'the failure logged');
+    expect(logs[0]).toMatchObject({
+      msg: 'webhook failed',
+      extra: {
+        url: `http://127.0.0.1:${closed}/hook`,
+        event: 'room_started',
+        attempts: 2,
+        failure: 'ECONNREFUSED',
+      },
+    });
+    expect(JSON.stringify(logs)).not.toMatch(/s3cret/);
+  });
+
+  it('refuses to start with a webhook URL that is not http(s), without echoing its secrets', async () => {
+    const err = await start({ webhook: { urls: ['ftp://user:pw@example.com/hook?token=s3cret'] } }).catch(
+      (e: Error) => e,
+    );
+    expect(String(err)).toMatch(/webhook URL "ftp:\/\/example.com\/hook" is not an http\(s\) URL/);
+    expect(String(err)).not.toMatch(/s3cret|pw/);
+    await expect(start({ webhook: { urls: ['https://user:pw@example.com/hook'] } })).rejects.toThrow(
+      /webhook URL "https:\/\/example.com\/hook" must not carry credentials/,
+    );
+  });
 
   it('refuses to start when the webhook key is not one of its keys', async () => {
     await expect(start({ webhook: { urls: ['http://127.0.0.1:9/x'], apiKey: 'unknown' } })).rejects.toThrow(

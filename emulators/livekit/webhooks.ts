@@ -46,6 +46,16 @@ export class WebhookNotifier {
   readonly #unsubscribe: (() => void)[];
 
   constructor(directory: RoomDirectory, o: WebhookOptions) {
+    for (const url of o.urls) {
+      const u = URL.parse(url);
+      if (!/^https?:$/.test(u?.protocol ?? '')) {
+        throw new Error(`webhook URL ${JSON.stringify(shown(url))} is not an http(s) URL`);
+      }
+      // The Authorization header carries the signature, so there is no room for basic auth.
+      if (u?.username || u?.password) {
+        throw new Error(`webhook URL ${JSON.stringify(shown(url))} must not carry credentials`);
+      }
+    }
     this.#o = { retries: 4, retryWaitMs: 1000, maxAgeMs: 30_000, maxDepth: 200, timeoutMs: 10_000, ...o };
     // Track events carry only the room's and participant's ids, as livekit-server sends them.
     const roomRef = (r: RoomInfo) => new RoomInfo({ sid: r.sid, name: r.name });
@@ -93,7 +103,7 @@ export class WebhookNotifier {
     const queue = this.#queues.get(key);
     if (queue) {
       if (queue.length >= this.#o.maxDepth) {
-        this.#o.log?.('webhook dropped: queue full', { url, room, event: event.event });
+        this.#o.log?.('webhook dropped: queue full', { url: shown(url), room, event: event.event });
         return;
       }
       queue.push({ event, queuedAt: Date.now() });
@@ -109,7 +119,7 @@ export class WebhookNotifier {
     for (let next = queue.shift(); next; next = queue.shift()) {
       if (this.#abort.signal.aborted) break;
       if (Date.now() - next.queuedAt > this.#o.maxAgeMs) {
-        this.#o.log?.('webhook dropped: too old', { url, event: next.event.event });
+        this.#o.log?.('webhook dropped: too old', { url: shown(url), event: next.event.event });
         continue;
       }
       await this.#deliver(url, next.event);
@@ -141,16 +151,28 @@ export class WebhookNotifier {
         if (res.status !== 429 && (res.status < 500 || res.status === 501)) return;
         failure = `HTTP ${res.status}`;
       } catch (err) {
-        failure =
-          (err as Error).name === 'TimeoutError' ? 'timed out' : String((err as Error).message ?? err);
+        // The error's code, not its message: messages can quote the URL, and with it a secret.
+        const e = err as Error & { cause?: { code?: string; message?: string } };
+        failure = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.name);
       }
       if (this.#abort.signal.aborted) return;
       if (attempt >= this.#o.retries) {
-        this.#o.log?.('webhook failed', { url, event: event.event, attempts: attempt + 1, failure });
+        this.#o.log?.('webhook failed', {
+          url: shown(url),
+          event: event.event,
+          attempts: attempt + 1,
+          failure,
+        });
         return;
       }
       await sleep(wait, undefined, { signal: this.#abort.signal, ref: false }).catch(() => {});
       wait = Math.min(wait * 2, 30_000);
     }
   }
+}
+
+/** A webhook URL as logs show it: without credentials or query, which often carry a shared secret. */
+function shown(url: string): string {
+  const u = URL.parse(url);
+  return u ? `${u.protocol}//${u.host}${u.pathname}` : '(not a URL)';
 }
