@@ -5,6 +5,8 @@
  * assignment, decline/timeout retries, lost workers and termination. Rooms and participants are
  * real (Twirp via `livekit-server-sdk`, clients via `@livekit/rtc-node`).
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import {
   type AvailabilityRequest,
@@ -17,7 +19,13 @@ import {
   WorkerStatus,
 } from '@livekit/protocol';
 import { dispose, Room, RoomEvent, type Room as RtcRoom } from '@livekit/rtc-node';
-import { AccessToken, AgentDispatchClient, RoomServiceClient, TokenVerifier } from 'livekit-server-sdk';
+import {
+  AccessToken,
+  AgentDispatchClient,
+  RoomServiceClient,
+  TokenVerifier,
+  WebhookReceiver,
+} from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
@@ -188,8 +196,24 @@ async function jobsOf(room: string) {
   return (await dispatch.listDispatch(room)).flatMap((d) => d.state?.jobs ?? []);
 }
 
+/** Webhook requests the server sent (a backend's endpoint). */
+const hooks: { body: string; authorization: string }[] = [];
+let hookServer: Server;
+
 beforeAll(async () => {
-  server = await startLiveKitDevServer({ port: 0, host: '127.0.0.1' });
+  hookServer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      hooks.push({ body, authorization: req.headers.authorization ?? '' });
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/`;
+  server = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', webhook: { urls: [hookUrl] } });
   rooms = new RoomServiceClient(server.url, server.apiKey, server.apiSecret);
   dispatch = new AgentDispatchClient(server.url, server.apiKey, server.apiSecret);
 });
@@ -201,6 +225,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await server?.close();
+  hookServer?.close();
   await dispose();
 });
 
@@ -423,6 +448,31 @@ describe('dispatch', () => {
     await rooms.deleteRoom('wk-term');
     const t2 = await w.next('termination');
     expect(t2.jobId).toBe(second.assignment.job?.id);
+  });
+
+  test('a job is reported as agent_job_started and agent_job_ended webhooks', async () => {
+    const w = await RawWorker.open(/^wk-hooks$/);
+    await w.register('wk-hooks-agent');
+    await dispatch.createDispatch('wk-hooks', 'wk-hooks-agent');
+    const { assignment } = await w.take('wk-hooks', 'agent-hooks');
+    await rooms.deleteRoom('wk-hooks');
+    const receiver = new WebhookReceiver(server.apiKey, server.apiSecret);
+    const jobEvents = await waitFor(async () => {
+      const all = await Promise.all(hooks.map((h) => receiver.receive(h.body, h.authorization)));
+      const mine = all.filter((e) => e.room?.name === 'wk-hooks' && e.event.startsWith('agent_job'));
+      return mine.length >= 2 && mine;
+    }, 'agent job webhooks');
+    expect(jobEvents.map((e) => e.event)).toEqual(['agent_job_started', 'agent_job_ended']);
+    const [started, ended] = jobEvents;
+    expect(started?.job?.id).toBe(assignment.job?.id);
+    expect(started?.job?.agentName).toBe('wk-hooks-agent');
+    expect(started?.job?.state).toMatchObject({
+      status: JobStatus.JS_RUNNING,
+      participantIdentity: 'agent-hooks',
+    });
+    expect(ended?.job?.id).toBe(assignment.job?.id);
+    expect(ended?.job?.state?.status).toBe(JobStatus.JS_SUCCESS);
+    expect(Number(ended?.job?.state?.endedAt)).toBeGreaterThan(0);
   });
 
   test('a queued job goes to a FULL worker as soon as it reports AVAILABLE again', async () => {

@@ -99,6 +99,7 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
     },
     maxSignalFrame: 1024 * 1024,
     log: (msg, extra) => logger.warn(extra ?? {}, msg),
+    onAgentJob: (event, job) => hooks?.agentJob(event, job),
   });
   const hooks = webhookNotifier(server, keys, o.webhook ?? fileWebhook(raw.webhook), (msg, extra) =>
     logger.warn(extra ?? {}, msg),

@@ -3,17 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { AuthError, tokenFromRequest, verifyJoinToken } from './auth.ts';
+import { type ControlPlane, type ControlPlaneOptions, createControlPlane } from './control/index.ts';
 import type { RoomOptions } from './room.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import { RoomRegistry } from './room-registry.ts';
 import { parseJoinQuery, type SignalOptions, SignalSession } from './signal-session.ts';
-
-/** The control plane's contract (Twirp + `/agent`), loaded from `./control/index.ts` when present. */
-interface ControlPlane {
-  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-  close(): Promise<void>;
-}
 
 export interface DevServerOptions {
   port: number;
@@ -24,6 +18,8 @@ export interface DevServerOptions {
   /** Largest signal frame accepted (bytes). */
   maxSignalFrame: number;
   log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** Agent jobs starting and ending on workers (the agent_job_* webhooks). */
+  onAgentJob?: ControlPlaneOptions['onJob'];
 }
 
 const CORS = {
@@ -73,12 +69,12 @@ export class DevServer {
       this.http.listen(this.options.port, this.options.host, () => resolve());
     });
     const { port } = this.http.address() as AddressInfo;
-    this.control = await loadControlPlane(
-      this.registry,
-      this.options.keys,
-      `ws://${this.options.host}:${port}`,
-      this.options.log,
-    );
+    this.control = createControlPlane({
+      directory: this.registry,
+      keys: this.options.keys,
+      serverUrl: `ws://${this.options.host}:${port}`,
+      ...(this.options.onAgentJob && { onJob: this.options.onAgentJob }),
+    });
     return { port, host: this.options.host };
   }
 
@@ -170,29 +166,4 @@ export class DevServer {
       this.http.closeAllConnections();
     });
   }
-}
-
-async function loadControlPlane(
-  directory: RoomDirectory,
-  keys: Record<string, string>,
-  serverUrl: string,
-  log: DevServerOptions['log'],
-): Promise<ControlPlane | undefined> {
-  // A variable specifier: the control plane is built separately and may not exist yet.
-  const specifier = './control/index.ts';
-  let mod: {
-    createControlPlane?: (o: {
-      directory: RoomDirectory;
-      keys: Record<string, string>;
-      serverUrl: string;
-    }) => ControlPlane;
-  };
-  try {
-    mod = await import(specifier);
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND')
-      log('control plane failed to load', { err: String(err) });
-    return undefined;
-  }
-  return mod.createControlPlane?.({ directory, keys, serverUrl });
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ParticipantInfo, Room as RoomInfo, type TrackInfo, WebhookEvent } from '@livekit/protocol';
+import { type Job, ParticipantInfo, Room as RoomInfo, type TrackInfo, WebhookEvent } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import { newId } from './ids.ts';
 import type { RoomDirectory } from './room-directory.ts';
@@ -44,6 +44,7 @@ export class WebhookNotifier {
   readonly #workers = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   readonly #unsubscribe: (() => void)[];
+  #closing = false;
 
   constructor(directory: RoomDirectory, o: WebhookOptions) {
     for (const url of o.urls) {
@@ -78,8 +79,15 @@ export class WebhookNotifier {
     ];
   }
 
+  /** An agent job started running on a worker, or ended: `agent_job_started` / `agent_job_ended`. */
+  agentJob(event: 'started' | 'ended', job: Job): void {
+    if (this.#closing || !job.room) return;
+    this.#emit(`agent_job_${event}`, { room: new RoomInfo({ sid: job.room.sid, name: job.room.name }), job });
+  }
+
   /** Stops taking events and gives those queued up to `flushMs` to go out; the rest are abandoned. */
   async close(flushMs = 2000): Promise<void> {
+    this.#closing = true;
     for (const off of this.#unsubscribe) off();
     const flushed = Promise.allSettled([...this.#workers]);
     const deadline = new Promise((r) => setTimeout(r, flushMs).unref());
@@ -88,7 +96,10 @@ export class WebhookNotifier {
     await flushed;
   }
 
-  #emit(event: string, o: { room: RoomInfo; participant?: ParticipantInfo; track?: TrackInfo }): void {
+  #emit(
+    event: string,
+    o: { room: RoomInfo; participant?: ParticipantInfo; track?: TrackInfo; job?: Job },
+  ): void {
     const e = new WebhookEvent({
       event,
       ...o,

@@ -30,6 +30,8 @@ export interface AgentDispatcherOptions {
   /** API key → secret, to sign job tokens with the pair the worker authenticated with. */
   keys: Record<string, string>;
   onWarning?: (msg: string) => void;
+  /** A job started running on a worker, or a running job ended (the agent_job_* webhooks). */
+  onJob?: (event: 'started' | 'ended', job: Job) => void;
 }
 
 type JobPhase = 'queued' | 'offering' | 'assigned' | 'ended';
@@ -353,6 +355,7 @@ export class AgentDispatcher {
         startedAt: now * 1_000_000n,
         updatedAt: now * 1_000_000n,
       });
+      this.#report('started', j);
       return;
     }
   }
@@ -445,6 +448,7 @@ export class AgentDispatcher {
   }
 
   #endJob(j: JobEntry, status: JobStatus, error: string): void {
+    const wasRunning = j.phase === 'assigned';
     j.phase = 'ended';
     const now = BigInt(Date.now()) * 1_000_000n;
     const state = j.job.state ?? new JobState();
@@ -453,6 +457,16 @@ export class AgentDispatcher {
     state.endedAt = now;
     state.updatedAt = now;
     j.job.state = state;
+    // A job that never reached a worker never started, so it does not end either.
+    if (wasRunning) this.#report('ended', j);
+  }
+
+  #report(event: 'started' | 'ended', j: JobEntry): void {
+    try {
+      this.#opts.onJob?.(event, j.job.clone());
+    } catch (err) {
+      this.#opts.onWarning?.(`job ${event} listener failed: ${(err as Error).message}`);
+    }
   }
 
   #failJob(j: JobEntry, reason: string): void {

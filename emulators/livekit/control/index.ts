@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { RoomDirectory } from '../room-directory.ts';
 import { AgentEndpoint } from './agent-endpoint.ts';
 import { dispatchService } from './dispatch-service.ts';
-import { AgentDispatcher } from './dispatcher.ts';
+import { AgentDispatcher, type AgentDispatcherOptions } from './dispatcher.ts';
 import { roomService } from './room-service.ts';
 import { TwirpRouter } from './twirp.ts';
 
@@ -18,6 +18,8 @@ export interface ControlPlaneOptions {
   availabilityTimeoutMs?: number;
   /** Warnings (lost workers, malformed messages, failing handlers); silent by default. */
   onWarning?: (msg: string) => void;
+  /** Agent jobs starting on a worker and ending (for the agent_job_* webhooks). */
+  onJob?: AgentDispatcherOptions['onJob'];
 }
 
 export interface ControlPlane {
@@ -35,7 +37,12 @@ export interface ControlPlane {
  */
 export function createControlPlane(o: ControlPlaneOptions): ControlPlane {
   const warn = o.onWarning ?? (() => {});
-  const dispatcher = new AgentDispatcher({ directory: o.directory, keys: o.keys, onWarning: warn });
+  const dispatcher = new AgentDispatcher({
+    directory: o.directory,
+    keys: o.keys,
+    onWarning: warn,
+    ...(o.onJob && { onJob: o.onJob }),
+  });
   const router = new TwirpRouter({
     keys: o.keys,
     services: {
