@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './fixtures/wait.ts';
+import { webhookEndpoint } from './fixtures/webhook-endpoint.ts';
 
 const children: ChildProcess[] = [];
 
@@ -76,28 +75,19 @@ describe('LiveKit dev server CLI', () => {
   });
 
   it('sends webhooks to the URL given with --webhook', async () => {
-    const bodies: string[] = [];
-    const hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => {
-        body += c;
-      });
-      req.on('end', () => {
-        bodies.push(body);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hook = await webhookEndpoint();
     try {
-      const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
-      const { line } = await startCli(['--port', '0', '--webhook', url]);
+      const { line } = await startCli(['--port', '0', '--webhook', hook.url]);
       await new RoomServiceClient(line, 'devkey', 'devsecret-0123456789abcdefghijklmnop').createRoom({
         name: 'cli-hooked',
       });
-      await waitFor(() => bodies.length > 0, 'a webhook');
-      expect(JSON.parse(bodies[0]!)).toMatchObject({ event: 'room_started', room: { name: 'cli-hooked' } });
+      await waitFor(() => hook.got.length > 0, 'a webhook');
+      expect(JSON.parse(hook.got[0]!.body)).toMatchObject({
+        event: 'room_started',
+        room: { name: 'cli-hooked' },
+      });
     } finally {
-      hook.close();
+      await hook.close();
     }
   });
 });

@@ -5,8 +5,6 @@
  * assignment, decline/timeout retries, lost workers and termination. Rooms and participants are
  * real (Twirp via `livekit-server-sdk`, clients via `@livekit/rtc-node`).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { PartialMessage } from '@bufbuild/protobuf';
 import {
   type AvailabilityRequest,
@@ -30,6 +28,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { WebSocket } from 'ws';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { Waiters } from '../shared/waiters.ts';
+import { type WebhookEndpoint, webhookEndpoint } from './fixtures/webhook-endpoint.ts';
 import { connectParticipant, waitFor } from './livekit-control-helpers.ts';
 
 let server: LiveKitDevServer;
@@ -196,24 +195,12 @@ async function jobsOf(room: string) {
   return (await dispatch.listDispatch(room)).flatMap((d) => d.state?.jobs ?? []);
 }
 
-/** Webhook requests the server sent (a backend's endpoint). */
-const hooks: { body: string; authorization: string }[] = [];
-let hookServer: Server;
+/** A backend's webhook endpoint the server reports to. */
+let hooks: WebhookEndpoint;
 
 beforeAll(async () => {
-  hookServer = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      hooks.push({ body, authorization: req.headers.authorization ?? '' });
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
-  const hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/`;
-  server = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', webhook: { urls: [hookUrl] } });
+  hooks = await webhookEndpoint();
+  server = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', webhook: { urls: [hooks.url] } });
   rooms = new RoomServiceClient(server.url, server.apiKey, server.apiSecret);
   dispatch = new AgentDispatchClient(server.url, server.apiKey, server.apiSecret);
 });
@@ -225,7 +212,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await server?.close();
-  hookServer?.close();
+  await hooks?.close();
   await dispose();
 });
 
@@ -458,7 +445,7 @@ describe('dispatch', () => {
     await rooms.deleteRoom('wk-hooks');
     const receiver = new WebhookReceiver(server.apiKey, server.apiSecret);
     const jobEvents = await waitFor(async () => {
-      const all = await Promise.all(hooks.map((h) => receiver.receive(h.body, h.authorization)));
+      const all = await Promise.all(hooks.got.map((h) => receiver.receive(h.body, h.authorization)));
       const mine = all.filter((e) => e.room?.name === 'wk-hooks' && e.event.startsWith('agent_job'));
       return mine.length >= 2 && mine;
     }, 'agent job webhooks');

@@ -5,8 +5,6 @@
 
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrackType, type WebhookEvent } from '@livekit/protocol';
@@ -17,33 +15,9 @@ import { WebSocket } from 'ws';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { WebhookNotifier } from '../emulators/livekit/webhooks.ts';
 import { defaultConfigPath } from '../shared/livekit-config.ts';
+import { webhookEndpoint } from './fixtures/webhook-endpoint.ts';
 import { freePort } from './livekit-control-helpers.ts';
 import { connectRtc, mintToken, publishTone, waitFor } from './livekit-helpers.ts';
-
-interface Delivery {
-  body: string;
-  authorization: string | undefined;
-  contentType: string | undefined;
-}
-
-/** A backend's webhook endpoint: records each request and answers with the next scripted status. */
-async function endpoint(statuses: number[] = []): Promise<{ url: string; got: Delivery[]; server: Server }> {
-  const got: Delivery[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      got.push({
-        body: Buffer.concat(chunks).toString(),
-        authorization: req.headers.authorization,
-        contentType: req.headers['content-type'],
-      });
-      res.writeHead(statuses.shift() ?? 200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`, got, server };
-}
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -59,8 +33,8 @@ async function start(o: Parameters<typeof startLiveKitDevServer>[0]): Promise<Li
 
 describe('LiveKit dev server webhooks', () => {
   it('sends a room’s lifecycle as signed webhooks that WebhookReceiver accepts, in order', async () => {
-    const hook = await endpoint();
-    cleanups.push(() => hook.server.close());
+    const hook = await webhookEndpoint();
+    cleanups.push(() => hook.close());
     // Configured the way livekit-server is: livekit.yaml's webhook section.
     const dir = mkdtempSync(join(tmpdir(), 'lk-webhook-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -128,11 +102,11 @@ describe('LiveKit dev server webhooks', () => {
   }, 60_000);
 
   it('retries an endpoint that fails with 5xx, and takes a 4xx as its final answer', async () => {
-    const flaky = await endpoint([503]);
-    const refusing = await endpoint([400]);
+    const flaky = await webhookEndpoint([503]);
+    const refusing = await webhookEndpoint([400]);
     cleanups.push(
-      () => flaky.server.close(),
-      () => refusing.server.close(),
+      () => flaky.close(),
+      () => refusing.close(),
     );
     const server = await start({ webhook: { urls: [flaky.url, refusing.url] } });
     await new RoomServiceClient(server.url, server.apiKey, server.apiSecret).createRoom({ name: 'wh-retry' });
@@ -149,8 +123,8 @@ describe('LiveKit dev server webhooks', () => {
   }, 30_000);
 
   it('reports a participant whose connection never came up as participant_connection_aborted', async () => {
-    const hook = await endpoint();
-    cleanups.push(() => hook.server.close());
+    const hook = await webhookEndpoint();
+    cleanups.push(() => hook.close());
     const server = await start({ webhook: { urls: [hook.url] }, reconnectGrace: 1 });
     // A client that gets its JoinResponse and vanishes before any peer connection is up.
     const token = await mintToken(server, 'ghost', { room: 'wh-abort' });
