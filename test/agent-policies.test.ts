@@ -80,6 +80,9 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
     await until(() => bridge.sessionCount === 2, 'two sessions');
     await until(() => bridge.state === 'listening', 'agent ready');
     expect(s.gemini.sessions()).toHaveLength(2);
+    expect(
+      alice!.room.remoteParticipants.get('agent-test')?.attributes['lk.agent.push_to_talk'],
+    ).toBeUndefined();
     await alice!.mic.say(1.0);
     await until(() => alice!.heardMs('agent_audio_alice') > 500, "alice's answer on her track");
     await until(
@@ -114,6 +117,11 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
     const { s, bridge } = await withAgent('p-ptt', { policy: 'shared', pushToTalk: true });
     const [alice] = await humans(s, 'p-ptt', 'alice');
     await until(() => bridge.state === 'listening', 'agent ready');
+    // Clients learn from the agent that this room is push-to-talk (the web demo shows its control).
+    await until(
+      () => alice!.room.remoteParticipants.get('agent-test')?.attributes['lk.agent.push_to_talk'] === 'true',
+      'the push-to-talk attribute',
+    );
     let talked = 0;
     let quiet = 0;
     bridge.on('talk', (id, talking) => {

@@ -243,6 +243,42 @@ describe('LiveKit mode', { timeout: 240_000 }, () => {
     await ada.waitForSelector('#agent-state[data-state="listening"]', { timeout: WAIT });
   });
 
+  it('push-to-talk rooms get a hold-to-talk control that tells the agent when the user talks', async () => {
+    const agent = await agentIn('room-ptt');
+    await agent.setState('listening');
+    const { page: ada } = await page();
+    await joinCall(ada, { mode: 'livekit', name: 'Ada', room: 'room-ptt' });
+    await ada.waitForSelector('#agent-state[data-state="listening"]', { timeout: WAIT });
+    // An ordinary room has no such control.
+    expect(await ada.isHidden('#talk')).toBe(true);
+    const calls = await agent.servePushToTalk();
+    const talk = await ada.waitForSelector('#talk', { state: 'visible', timeout: WAIT });
+    const ident = (await agent.participantNamed('Ada')).identity;
+    const until = (n: number) => expect.poll(() => calls.length, { timeout: WAIT }).toBe(n);
+
+    // Held with the mouse: the turn starts on press and ends on release.
+    await talk.hover();
+    await ada.mouse.down();
+    await until(1);
+    expect(await talk.getAttribute('aria-pressed')).toBe('true');
+    await screenshot(ada, 'livekit-push-to-talk');
+    await ada.mouse.up();
+    await until(2);
+    expect(await talk.getAttribute('aria-pressed')).toBe('false');
+    // Held with the keyboard: a held key's repeats start nothing more.
+    await talk.focus();
+    await ada.keyboard.down(' ');
+    await ada.keyboard.down(' ');
+    await until(3);
+    await ada.keyboard.up(' ');
+    await until(4);
+    expect(calls).toEqual([`start:${ident}`, `end:${ident}`, `start:${ident}`, `end:${ident}`]);
+
+    // The room stops being push-to-talk: the control goes.
+    await agent.room.localParticipant!.setAttributes({ 'lk.agent.push_to_talk': '' });
+    await ada.waitForSelector('#talk', { state: 'hidden', timeout: WAIT });
+  });
+
   it('reports being disconnected from the room', async () => {
     const { page: ada } = await page();
     await joinCall(ada, { mode: 'livekit', name: 'Ada', room: 'room-d' });

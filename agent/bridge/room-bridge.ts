@@ -29,6 +29,8 @@ export const ATTR_AGENT_STATE = 'lk.agent.state';
 export const ATTR_AGENT_ERROR = 'lk.agent.error';
 /** `floor` policy: identity of the participant holding the floor ('' when free). */
 export const ATTR_AGENT_FLOOR = 'lk.agent.floor';
+/** `'true'` in push-to-talk rooms: clients show a hold-to-talk control that calls `ptt.start`/`ptt.end`. */
+export const ATTR_AGENT_PUSH_TO_TALK = 'lk.agent.push_to_talk';
 /** Text-stream topic of chat messages. */
 export const TOPIC_CHAT = 'lk.chat';
 /** RPC methods a client calls for push-to-talk (payload ignored; reply `{"ok":true}`). */
@@ -460,6 +462,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     const lp = this.#o.room.localParticipant;
     if (!lp || !this.#o.room.isConnected) return;
     const attrs: Record<string, string> = { [ATTR_AGENT_STATE]: state };
+    if (this.#o.config.pushToTalk) attrs[ATTR_AGENT_PUSH_TO_TALK] = 'true';
     if (state === 'failed') attrs[ATTR_AGENT_ERROR] = this.#error ?? 'unknown error';
     await lp
       .setAttributes(attrs)

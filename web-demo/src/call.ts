@@ -26,7 +26,8 @@ export type CallErrorCode =
   | 'agent-timeout'
   | 'agent-failed'
   | 'disconnected'
-  | 'audio-blocked';
+  | 'audio-blocked'
+  | 'push-to-talk-failed';
 
 export class CallError extends Error {
   override name = 'CallError';
@@ -54,6 +55,8 @@ export interface CallEvents extends Record<string, unknown[]> {
   media: [MediaState];
   /** Video to show: a tile per track, keyed; null element removes the tile. */
   video: [key: string, label: string, element: HTMLVideoElement | null];
+  /** Whether the agent only listens while the user holds a talk control (push-to-talk room). */
+  pushToTalk: [boolean];
 }
 
 export interface MediaState {
@@ -78,6 +81,8 @@ export interface Call extends Emitter<CallEvents> {
   setCamera(on: boolean): Promise<void>;
   setScreenShare(on: boolean): Promise<void>;
   sendChat(text: string): Promise<void>;
+  /** Push-to-talk: the user started (`true`) or stopped holding the talk control. */
+  talk?(on: boolean): Promise<void>;
   /** Ends the call; idempotent. */
   leave(): Promise<void>;
 }

@@ -42,6 +42,9 @@ const ATTR_TRACK_ID = 'lk.transcribed_track_id';
 setLogLevel(LogLevel.warn);
 
 const ATTR_AGENT_ERROR = 'lk.agent.error';
+const ATTR_AGENT_PUSH_TO_TALK = 'lk.agent.push_to_talk';
+const RPC_PTT_START = 'ptt.start';
+const RPC_PTT_END = 'ptt.end';
 const AGENT_STATES = new Set<AgentState>([
   'initializing',
   'idle',
@@ -79,6 +82,7 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
   #agentFailed = false;
   #connected = false;
   #wantMic = false;
+  #pushToTalk = false;
 
   constructor(o: LiveKitCallOptions) {
     super();
@@ -193,6 +197,36 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
     this.transcript.set(key, me, text, false, 'chat');
     await room.localParticipant.sendText(text, { topic: TOPIC_CHAT });
     this.transcript.set(key, me, text, true, 'chat');
+  }
+
+  /**
+   * Push-to-talk: tells the agent the user holds (or released) the talk control; in such rooms it
+   * hears this participant only in between. The microphone stays published throughout, so the first
+   * syllable is not lost to a track being set up.
+   */
+  async talk(on: boolean): Promise<void> {
+    const room = this.#room;
+    const agent = this.#agent;
+    if (!room || !agent) return;
+    try {
+      await room.localParticipant.performRpc({
+        destinationIdentity: agent.identity,
+        method: on ? RPC_PTT_START : RPC_PTT_END,
+        payload: '',
+      });
+    } catch (err) {
+      this.emit(
+        'error',
+        new CallError(
+          'push-to-talk-failed',
+          `The agent did not take push-to-talk (${errText(err)}).`,
+          false,
+          {
+            cause: err,
+          },
+        ),
+      );
+    }
   }
 
   /** Ends the call and says so; idempotent. */
@@ -346,6 +380,7 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
     this.#agent = null;
     this.emit('agentAudio', null);
     this.emit('agentState', 'absent');
+    this.#emitPushToTalk();
     // Another agent may be dispatched (e.g. after a worker restart); say so if none comes.
     const next = [...(this.#room?.remoteParticipants.values() ?? [])].find(isAgent);
     if (next) this.#participantJoined(next);
@@ -378,6 +413,14 @@ export class LiveKitCall extends Emitter<CallEvents> implements Call {
     }
     this.#agentFailed = state === 'failed';
     this.emit('agentState', state);
+    this.#emitPushToTalk();
+  }
+
+  #emitPushToTalk(): void {
+    const on = this.#agent?.attributes[ATTR_AGENT_PUSH_TO_TALK] === 'true';
+    if (on === this.#pushToTalk) return;
+    this.#pushToTalk = on;
+    this.emit('pushToTalk', on);
   }
 
   #trackSubscribed(track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant): void {

@@ -19,6 +19,7 @@ const ui = {
   agentState: $<HTMLElement>('agent-state'),
   visualiser: $<HTMLCanvasElement>('visualiser'),
   light: $<HTMLElement>('light'),
+  talk: $<HTMLButtonElement>('talk'),
   mic: $<HTMLButtonElement>('mic'),
   camera: $<HTMLButtonElement>('camera'),
   screen: $<HTMLButtonElement>('screen'),
@@ -137,6 +138,8 @@ async function join(ev: SubmitEvent): Promise<void> {
     ui.joinPanel.hidden = inCall;
     if (!inCall) {
       call = null;
+      ui.talk.hidden = true;
+      setPressed(ui.talk, false);
       visualiser.detach();
       ui.join.disabled = false;
       ui.join.textContent = wasConnected ? 'Rejoin' : 'Join';
@@ -164,6 +167,10 @@ async function join(ev: SubmitEvent): Promise<void> {
     setPressed(ui.screen, m.screen);
   });
   current.on('video', (key, label, el) => showVideo(key, label, el));
+  current.on('pushToTalk', (on) => {
+    if (!on) holdToTalk(false);
+    ui.talk.hidden = !on;
+  });
 
   try {
     await current.start({ name, room });
@@ -172,6 +179,13 @@ async function join(ev: SubmitEvent): Promise<void> {
     showError(e.code ?? 'connect-failed', e.message ?? String(err));
     await current.leave();
   }
+}
+
+/** Push-to-talk: the talk control went down (`true`) or up; each change reaches the agent once. */
+function holdToTalk(on: boolean): void {
+  if ((ui.talk.getAttribute('aria-pressed') === 'true') === on) return;
+  setPressed(ui.talk, on);
+  void call?.talk?.(on);
 }
 
 function setAgentState(state: AgentState): void {
@@ -202,6 +216,24 @@ ui.screen.addEventListener(
   'click',
   () => void toggle(ui.screen, (on) => call?.setScreenShare(on) ?? Promise.resolve()),
 );
+ui.talk.addEventListener('pointerdown', (ev) => {
+  // Captured, so releasing outside the button still ends the turn.
+  ui.talk.setPointerCapture(ev.pointerId);
+  holdToTalk(true);
+});
+for (const end of ['pointerup', 'pointercancel', 'blur'] as const) {
+  ui.talk.addEventListener(end, () => holdToTalk(false));
+}
+ui.talk.addEventListener('keydown', (ev) => {
+  if (ev.key !== ' ' && ev.key !== 'Enter') return;
+  ev.preventDefault();
+  if (!ev.repeat) holdToTalk(true);
+});
+ui.talk.addEventListener('keyup', (ev) => {
+  if (ev.key !== ' ' && ev.key !== 'Enter') return;
+  ev.preventDefault();
+  holdToTalk(false);
+});
 ui.leave.addEventListener('click', () => void call?.leave());
 ui.startAudio.addEventListener('click', () => {
   void audioContext?.resume();
