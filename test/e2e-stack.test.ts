@@ -3,7 +3,8 @@
  * the agent worker as a child process (automatic dispatch), and the web demo — driven by Debian's
  * headless Chromium with a recorded voice as the fake microphone. The page joins, the agent answers
  * audibly (energy measured in the page with Web Audio), both sides are transcribed, the agent switches
- * the page's light through the client RPC tool, a screen share reaches the model as video frames, and
+ * the page's light through the client RPC tool, a screen share reaches the model as video frames, a
+ * push-to-talk room (set by room metadata) hears the page only while its button is held, and
  * direct mode completes a turn. Screenshots of the main
  * states go to test/artifacts/.
  */
@@ -11,6 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { pino } from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,6 +239,52 @@ describe('the whole local stack from a browser', () => {
         }))
         .catch(() => null);
       console.error('page probe', JSON.stringify(probe));
+      console.error(
+        `--- page console ---\n${logs.join('\n')}\n--- agent worker ---\n${workerLog.slice(-6000)}`,
+      );
+      throw err;
+    }
+  }, 480_000);
+
+  it('push-to-talk room: the model hears the page only while Hold to talk is held', async () => {
+    // The room's agent config comes from its metadata, as a backend would set it before anyone joins.
+    const t0 = Date.now();
+    await new RoomServiceClient(lk.url, lk.apiKey, lk.apiSecret).createRoom({
+      name: 'e2e-ptt',
+      metadata: JSON.stringify({ pushToTalk: true }),
+    });
+    const heardByModel = () =>
+      gemini
+        .stats()
+        .filter((s) => s.openedAt >= t0)
+        .reduce((n, s) => n + s.audioInSeconds, 0);
+    const { context, page, logs } = await openPage(browser, web.url);
+    pages.push(context);
+    try {
+      await joinCall(page, { mode: 'livekit', name: 'Ada', room: 'e2e-ptt' });
+      const talk = await page.waitForSelector('#talk', { state: 'visible', timeout: 180_000 });
+      // The recording loops (an utterance every ≈ 11 s): with the button up, none of it reaches the model.
+      await new Promise((r) => setTimeout(r, 12_000));
+      expect(heardByModel()).toBeLessThan(0.5);
+      expect(await page.locator('#transcript li[data-role="self"]').count()).toBe(0);
+      // Held through a whole cycle of the recording, then released: one turn, answered.
+      await talk.hover();
+      await page.mouse.down();
+      await screenshot(page, 'e2e-push-to-talk');
+      await new Promise((r) => setTimeout(r, 12_000));
+      await page.mouse.up();
+      const mine = page.locator('#transcript li[data-role="self"][data-kind="speech"]').first();
+      await expect.poll(() => mine.locator('.text').textContent(), { timeout: WAIT }).toBe(HEARD);
+      expect(heardByModel()).toBeGreaterThan(1);
+      await page.waitForSelector('#light[data-on="true"][data-color="blue"]', { timeout: WAIT });
+      await page
+        .locator('#transcript li[data-role="agent"]', { hasText: ANSWER })
+        .first()
+        .waitFor({ timeout: WAIT });
+      await page.click('#leave');
+      await page.waitForSelector('body[data-phase="ended"]');
+    } catch (err) {
+      await screenshot(page, 'e2e-failure-ptt').catch(() => {});
       console.error(
         `--- page console ---\n${logs.join('\n')}\n--- agent worker ---\n${workerLog.slice(-6000)}`,
       );
