@@ -1,11 +1,11 @@
-import { type Participant, type Room, RoomEvent, Room as RtcRoom } from '@livekit/rtc-node';
+import { type Participant, type Room, RoomEvent } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
+import { connectParticipant } from './livekit-control-helpers.ts';
 import {
   connectRtc,
   heardFrequency,
   measureFrequency,
-  mintToken,
   once,
   publishTone,
   publishVideo,
@@ -114,12 +114,9 @@ describe('LiveKit dev server: rtc-node audio', () => {
   it('subscribes on request when auto-subscribe is off, and unsubscribes', async () => {
     const speaker = await connectRtc(server, 'speaker', 'manual');
     rooms.push(speaker);
-    const picky = new RtcRoom();
+    // Joins with auto-subscribe off: nothing arrives until asked for.
+    const picky = await connectParticipant(server, 'manual', 'picky');
     rooms.push(picky);
-    await picky.connect(server.url, await mintToken(server, 'picky', { room: 'manual' }), {
-      autoSubscribe: false,
-      dynacast: false,
-    });
     stops.push(await publishTone(speaker, 350));
     const pub = await waitFor(
       () => [...(picky.remoteParticipants.get('speaker')?.trackPublications.values() ?? [])][0],
@@ -141,12 +138,9 @@ describe('LiveKit dev server: rtc-node audio', () => {
     // client would see one m-line change its msid without a direction change and fire no ontrack.
     const speaker = await connectRtc(server, 'speaker', 'switch');
     rooms.push(speaker);
-    const picky = new RtcRoom();
+    // Joins with auto-subscribe off: nothing arrives until asked for.
+    const picky = await connectParticipant(server, 'switch', 'picky');
     rooms.push(picky);
-    await picky.connect(server.url, await mintToken(server, 'picky', { room: 'switch' }), {
-      autoSubscribe: false,
-      dynacast: false,
-    });
     stops.push(await publishTone(speaker, 350, 'low'));
     stops.push(await publishTone(speaker, 650, 'high'));
     const byName = (name: string) =>
