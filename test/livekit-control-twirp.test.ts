@@ -4,9 +4,6 @@
  * participants in the rooms.
  */
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
 import {
   CreateRoomRequest,
   DataPacket_Kind,
@@ -32,7 +29,6 @@ import {
 } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
-import { defaultConfigPath } from '../shared/livekit-config.ts';
 import { connectParticipant, waitFor } from './livekit-control-helpers.ts';
 import {
   connectRtc,
@@ -40,6 +36,7 @@ import {
   measureFrequency,
   once,
   publishTone,
+  tempLiveKitConfig,
   waitForRemoteAudio,
 } from './livekit-helpers.ts';
 
@@ -260,16 +257,10 @@ describe('RoomService: room metadata, remote mute, subscriptions', () => {
   });
 
   test('MutePublishedTrack unmutes when the room allows remote unmute', async () => {
-    const dir = mkdtempSync(joinPath(tmpdir(), 'lk-unmute-'));
-    const configPath = joinPath(dir, 'livekit.yaml');
-    writeFileSync(
-      configPath,
-      `${readFileSync(defaultConfigPath, 'utf8')}\n`.replace(
-        'room:\n',
-        'room:\n  enable_remote_unmute: true\n',
-      ),
+    const config = tempLiveKitConfig((yaml) =>
+      yaml.replace('room:\n', 'room:\n  enable_remote_unmute: true\n'),
     );
-    const open = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', configPath });
+    const open = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', configPath: config.path });
     const api = new RoomServiceClient(open.url, open.apiKey, open.apiSecret);
     const speaker = await connectParticipant(open, 'tw-unmute', 'speaker');
     try {
@@ -283,7 +274,7 @@ describe('RoomService: room metadata, remote mute, subscriptions', () => {
     } finally {
       await speaker.disconnect();
       await open.close();
-      rmSync(dir, { recursive: true, force: true });
+      config.remove();
     }
   });
 

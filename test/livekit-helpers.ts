@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AudioFrame,
   AudioSource,
@@ -18,9 +21,18 @@ import {
 } from '@livekit/rtc-node';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
+import { defaultConfigPath } from '../shared/livekit-config.ts';
 import { waitFor } from './fixtures/wait.ts';
 
 export { waitFor };
+
+/** A copy of the repository's `livekit.yaml` changed by `edit`, in a temporary directory. */
+export function tempLiveKitConfig(edit: (yaml: string) => string): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'lk-config-'));
+  const path = join(dir, 'livekit.yaml');
+  writeFileSync(path, edit(`${readFileSync(defaultConfigPath, 'utf8')}\n`));
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** A dev server on a free port with the repository's livekit.yaml keys. */
 export function startServer(o: { reconnectGrace?: number } = {}): Promise<LiveKitDevServer> {

@@ -4,9 +4,6 @@
  */
 
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TrackType, type WebhookEvent } from '@livekit/protocol';
 import { dispose } from '@livekit/rtc-node';
 import { RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
@@ -14,10 +11,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { WebhookNotifier } from '../emulators/livekit/webhooks.ts';
-import { defaultConfigPath } from '../shared/livekit-config.ts';
 import { webhookEndpoint } from './fixtures/webhook-endpoint.ts';
 import { freePort } from './livekit-control-helpers.ts';
-import { connectRtc, mintToken, publishTone, waitFor } from './livekit-helpers.ts';
+import { connectRtc, mintToken, publishTone, tempLiveKitConfig, waitFor } from './livekit-helpers.ts';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -36,14 +32,11 @@ describe('LiveKit dev server webhooks', () => {
     const hook = await webhookEndpoint();
     cleanups.push(() => hook.close());
     // Configured the way livekit-server is: livekit.yaml's webhook section.
-    const dir = mkdtempSync(join(tmpdir(), 'lk-webhook-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const configPath = join(dir, 'livekit.yaml');
-    writeFileSync(
-      configPath,
-      `${readFileSync(defaultConfigPath, 'utf8')}\nwebhook:\n  api_key: devkey\n  urls:\n    - ${hook.url}\n`,
+    const config = tempLiveKitConfig(
+      (yaml) => `${yaml}webhook:\n  api_key: devkey\n  urls:\n    - ${hook.url}\n`,
     );
-    const server = await start({ configPath });
+    cleanups.push(() => config.remove());
+    const server = await start({ configPath: config.path });
     const receiver = new WebhookReceiver(server.apiKey, server.apiSecret);
     const events = async () => Promise.all(hook.got.map((d) => receiver.receive(d.body, d.authorization)));
     const names = async () => (await events()).map((e) => e.event);
