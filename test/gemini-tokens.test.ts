@@ -2,6 +2,7 @@ import { GoogleGenAI, Modality } from '@google/genai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
+import { applyConstraints } from '../emulators/gemini-live/tokens.ts';
 import { connect, connectError, MODEL, modelText, type Recorder } from './fixtures/gemini-client.ts';
 
 /** Ephemeral tokens: minted over REST with the API key, used on the Constrained path. */
@@ -128,6 +129,26 @@ describe('Gemini Live emulator: ephemeral tokens', () => {
     expect(res.status).toBe(403);
     res = await fetch(`${emu.url}/v1alpha/auth_tokens`, { headers: { 'x-goog-api-key': 'server-key' } });
     expect(res.status).toBe(405);
+  });
+
+  it('refuses field masks that do not name setup fields, so none can reach Object.prototype', async () => {
+    for (const path of ['__proto__.isPrototypeOf', 'constructor.prototype.x', 'generationConfig.__proto__']) {
+      await expect(
+        ai.authTokens.create({ config: { uses: 1, lockAdditionalFields: [path] } }),
+      ).rejects.toThrow(`Invalid field_mask: '${path}' is not a field of BidiGenerateContentSetup.`);
+    }
+    expect(typeof Object.prototype.isPrototypeOf).toBe('function');
+    // Even a token that got past the REST check never writes through the prototype chain.
+    const out = applyConstraints({ model: 'm' }, { setup: { a: 1 }, fieldMask: ['__proto__.isPrototypeOf'] });
+    expect(out).toEqual({ model: 'm' });
+    expect(typeof Object.prototype.isPrototypeOf).toBe('function');
+    // Sessions still take tool responses with a response object (the reported symptom of the pollution).
+    const token = await ai.authTokens.create({ config: { uses: 1, lockAdditionalFields: ['temperature'] } });
+    const r = await withToken(token.name!);
+    r.session.sendToolResponse({ functionResponses: [{ id: 'x', name: 'f', response: { ok: true } }] });
+    r.session.sendRealtimeInput({ text: 'still here' });
+    await r.turnComplete();
+    expect(emu.stats().at(-1)!.closeCode).toBeUndefined();
   });
 
   it('refuses a wrong API key when minting, and a plain API key on the Constrained path', async () => {

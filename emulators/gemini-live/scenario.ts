@@ -90,7 +90,11 @@ export function renderTemplate(
     if (key === 'text') return vars.text;
     if (key === 'turn') return String(vars.turn);
     if (key === 'result') return JSON.stringify(vars.result ?? null);
-    if (key.startsWith('result.')) return JSON.stringify(vars.results[key.slice(7)] ?? null);
+    if (key.startsWith('result.')) {
+      // Tool names are looked up as own keys: `{{result.constructor}}` is not Object's constructor.
+      const name = key.slice(7);
+      return JSON.stringify(Object.hasOwn(vars.results, name) ? (vars.results[name] ?? null) : null);
+    }
     return whole;
   });
 }

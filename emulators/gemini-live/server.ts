@@ -10,7 +10,7 @@ import type { ResolvedOptions } from './options.ts';
 import type { ResumptionStore } from './resumption.ts';
 import type { ParsedScenario } from './scenario.ts';
 import { LiveSession, type Route, type SessionContext } from './session.ts';
-import { createTokenSchema, type TokenStore } from './tokens.ts';
+import { createTokenSchema, invalidMaskPath, maskPaths, type TokenStore } from './tokens.ts';
 
 // Anchored at the end only: a base URL with a path prefix (a reverse proxy's `/gemini`) still routes.
 const WS_PATH =
@@ -126,6 +126,15 @@ async function handleHttp(req: IncomingMessage, res: ServerResponse, hooks: Serv
     if (value !== undefined && Date.parse(value) > horizon) {
       return sendError(res, 400, `${field} must be less than 20 hours in the future.`, 'INVALID_ARGUMENT');
     }
+  }
+  const bad = invalidMaskPath(maskPaths(parsed.data.fieldMask) ?? []);
+  if (bad !== undefined) {
+    return sendError(
+      res,
+      400,
+      `Invalid field_mask: '${bad}' is not a field of BidiGenerateContentSetup.`,
+      'INVALID_ARGUMENT',
+    );
   }
   const token = hooks.tokens.create(parsed.data);
   res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });

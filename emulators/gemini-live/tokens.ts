@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { setupSchema } from './protocol.ts';
 
 export const createTokenSchema = z.looseObject({
   expireTime: z.iso.datetime({ offset: true }).optional(),
@@ -26,6 +27,34 @@ export interface AuthToken {
   fieldMask: string[] | undefined;
 }
 
+/**
+ * Path segments that would reach an object's prototype chain instead of a setup field: a mask naming
+ * one of them could otherwise rewrite `Object.prototype` for the whole process.
+ */
+const UNSAFE_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+const SEGMENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SETUP_FIELDS = new Set(Object.keys(setupSchema.shape));
+
+/** Splits a request's `fieldMask` (comma-separated string or list) into trimmed, non-empty paths. */
+export function maskPaths(fieldMask: CreateTokenRequest['fieldMask']): string[] | undefined {
+  const raw = typeof fieldMask === 'string' ? fieldMask.split(',') : fieldMask;
+  return raw?.map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/**
+ * The first mask path that does not name a `BidiGenerateContentSetup` field, or `undefined` when all
+ * do. Only the first segment is checked against the setup's fields (nested messages are open-ended),
+ * but every segment must be a plain field name and none may be `__proto__`/`constructor`/`prototype`.
+ */
+export function invalidMaskPath(paths: readonly string[]): string | undefined {
+  return paths.find((path) => {
+    const segments = normalisePath(path);
+    return (
+      !SETUP_FIELDS.has(segments[0]!) || segments.some((s) => !SEGMENT.test(s) || UNSAFE_SEGMENTS.has(s))
+    );
+  });
+}
+
 export type TokenCheck = { ok: true; token: AuthToken } | { ok: false; reason: string };
 
 export class TokenStore {
@@ -33,10 +62,9 @@ export class TokenStore {
 
   create(request: CreateTokenRequest, at = Date.now()): AuthToken {
     this.#sweep(at);
-    const mask =
-      typeof request.fieldMask === 'string'
-        ? request.fieldMask.split(',').map((s) => s.trim())
-        : request.fieldMask?.map((s) => s.trim());
+    const mask = maskPaths(request.fieldMask);
+    const bad = mask && invalidMaskPath(mask);
+    if (bad !== undefined) throw new RangeError(`invalid field mask path "${bad}"`);
     const token: AuthToken = {
       name: `auth_tokens/${randomBytes(24).toString('hex')}`,
       expireTime: request.expireTime ? Date.parse(request.expireTime) : at + 30 * 60_000,
@@ -45,7 +73,7 @@ export class TokenStore {
         : at + 60_000,
       usesLeft: request.uses === 0 ? Number.POSITIVE_INFINITY : (request.uses ?? 1),
       setup: request.bidiGenerateContentSetup as Record<string, unknown> | undefined,
-      fieldMask: mask?.filter((s) => s.length > 0),
+      fieldMask: mask,
     };
     this.#tokens.set(token.name, token);
     return token;
@@ -120,19 +148,25 @@ function normalisePath(path: string): string[] {
   return GENERATION_FIELDS.has(path) ? ['generationConfig', path] : path.split('.');
 }
 
+/** Reads own properties only: an inherited `constructor` or `__proto__` is not a setup field. */
 function getPath(obj: Record<string, unknown>, path: string[]): unknown {
   let cur: unknown = obj;
   for (const key of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
+    if (typeof cur !== 'object' || cur === null || !Object.hasOwn(cur, key)) return undefined;
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
 }
 
+/**
+ * Writes (or deletes, for `undefined`) one field. Tokens with unsafe paths are refused when minted;
+ * this refuses them again so no caller can write through the prototype chain.
+ */
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  if (path.some((key) => UNSAFE_SEGMENTS.has(key))) return;
   let cur = obj;
   for (const key of path.slice(0, -1)) {
-    const next = cur[key];
+    const next = Object.hasOwn(cur, key) ? cur[key] : undefined;
     if (typeof next !== 'object' || next === null) {
       if (value === undefined) return;
       cur[key] = {};
