@@ -64,6 +64,31 @@ describe('Gemini Live emulator: ephemeral tokens', () => {
     );
   });
 
+  it('ends an open session at expireTime, and refuses to resume it with the expired token', async () => {
+    const token = await ai.authTokens.create({ config: { uses: 1, expireTime: iso(1500) } });
+    const r = await withToken(token.name!, { sessionResumption: {} });
+    const update = await r.waitFor((m) => m.sessionResumptionUpdate?.newHandle !== undefined);
+    r.session.sendRealtimeInput({ text: 'before expiry' });
+    await r.turnComplete();
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      r.closed,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('session still open 10 s after expireTime')), 10_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    expect(closed).toEqual({ code: 1007, reason: 'Auth token has expired (expireTime passed).' });
+    expect(emu.stats().at(-1)!.closeCode).toBe(1007);
+    const handle = update.sessionResumptionUpdate!.newHandle!;
+    expect(
+      await connectError(emu.url, {
+        apiKey: token.name!,
+        apiVersion: 'v1alpha',
+        config: { sessionResumption: { handle } },
+      }),
+    ).toMatch(/code 1007\): Auth token is not valid or has expired/);
+  });
+
   it('resuming a session does not consume a use', async () => {
     const token = await ai.authTokens.create({ config: { uses: 1, newSessionExpireTime: iso(60_000) } });
     const a = await withToken(token.name!, { sessionResumption: {} });

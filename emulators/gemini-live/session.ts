@@ -48,6 +48,8 @@ const DEADLINE = 'Deadline expired before operation could complete.';
 
 const MAX_QUEUED_TURNS = 32;
 
+const TOKEN_EXPIRED = 'Auth token has expired (expireTime passed).';
+
 /** Where and how the client connected (from the URL). */
 export interface Route {
   apiVersion: string;
@@ -167,6 +169,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #life = new AbortController();
   #timers = new Set<NodeJS.Timeout>();
   #sessionLimitTimer: NodeJS.Timeout | undefined;
+  #setupTimer: NodeJS.Timeout | undefined;
   #conv!: Conversation;
   #cfg!: SessionConfig;
   #token: AuthToken | undefined;
@@ -185,7 +188,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.#onSocketClosed(code, reason.toString()));
     ws.on('error', (err) => this.#ctx.options.log(`session ${this.id}: socket error: ${err.message}`));
-    this.#timer(
+    this.#setupTimer = this.#timer(
       () => this.close(1007, 'No setup message received in time.'),
       ctx.options.limits.setupTimeoutMs,
     );
@@ -283,6 +286,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   #onFrame(data: Buffer, _isBinary: boolean): void {
     if (this.#phase === 'closed') return;
+    if (this.#token && now() >= this.#token.expireTime) {
+      // The expiry timer may not have run yet; the message is rejected all the same.
+      this.close(1007, TOKEN_EXPIRED);
+      return;
+    }
     const parsed = parseClientFrame(data);
     if (!parsed.ok) {
       this.close(1007, parsed.reason);
@@ -338,6 +346,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         return;
       }
       this.#token = check.token;
+      this.#armTokenExpiry(check.token);
       const merged = setupSchema.safeParse(applyConstraints(clientSetup, check.token));
       if (!merged.success) {
         this.close(1007, 'Invalid setup after applying the token constraints.');
@@ -432,8 +441,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       );
     }
 
-    for (const t of this.#timers) clearTimeout(t); // the setup timeout
-    this.#timers.clear();
+    this.#clearTimer(this.#setupTimer);
     this.#phase = 'active';
     this.stats.setupCompleteAt = now();
     this.#send({ setupComplete: {} });
@@ -452,6 +460,17 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const greeting = this.#ctx.scenario()?.greeting;
     if (!this.stats.resumed && greeting?.length)
       this.#request({ trigger: 'greeting', inputEndAt: now(), steps: greeting });
+  }
+
+  /**
+   * An ephemeral token's `expireTime` bounds the sessions it opened, resumed ones included: "messages in
+   * Live API sessions will be rejected. (Gemini may preemptively close the session after this time.)"
+   * (`CreateAuthTokenConfig.expireTime` in the google-genai SDK reference; ai.google.dev "Ephemeral
+   * tokens": 30 minutes "to send messages over that connection"). No close code is documented; the
+   * emulator closes at once with 1007, the code of every other credential refusal.
+   */
+  #armTokenExpiry(token: AuthToken): void {
+    this.#timer(() => this.close(1007, TOKEN_EXPIRED), token.expireTime - now());
   }
 
   /** Without compression the session ends at the audio-only or (once video arrived) video limit. */
