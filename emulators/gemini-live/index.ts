@@ -25,6 +25,7 @@ export {
   KNOWN_MODELS,
   type Pacing,
 } from './options.ts';
+export { INPUT_RATE, type ModelProfile, OUTPUT_RATE } from './profiles.ts';
 export {
   loadScenario,
   parseScenario,
@@ -34,7 +35,7 @@ export {
   type Step,
   type TurnContext,
 } from './scenario.ts';
-export { LiveSession, OUTPUT_RATE } from './session.ts';
+export { LiveSession } from './session.ts';
 export type { SessionStats, TurnRecord } from './stats.ts';
 export { VOICES, voicePitch } from './voices.ts';
 

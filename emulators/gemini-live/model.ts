@@ -6,10 +6,9 @@
  * the default (echo an utterance; answer text with a fixed sentence that counts the turns).
  */
 import { speechLike } from '../../shared/audio/generate.ts';
+import type { ModelProfile } from './profiles.ts';
 import { type ParsedScenario, parseTurn, type Responder, type Step, scenarioTurn } from './scenario.ts';
 import { voicePitch } from './voices.ts';
-
-export const OUTPUT_RATE = 24_000;
 
 /** A user turn as the model sees it. */
 export interface UserTurn {
@@ -44,8 +43,12 @@ export function planTurn(
   input: UserTurn,
   scenario: ParsedScenario | undefined,
   respond: Responder | undefined,
+  model: Pick<ModelProfile, 'transcript' | 'answer'> = {
+    transcript: speechTranscript,
+    answer: defaultAnswer,
+  },
 ): TurnPlan {
-  const heard = input.audioMs !== undefined ? speechTranscript(input.audioMs) : (input.text ?? '');
+  const heard = input.audioMs !== undefined ? model.transcript(input.audioMs) : (input.text ?? '');
   const answer = respond?.({
     turn: input.turn,
     trigger: input.trigger,
@@ -57,16 +60,16 @@ export function planTurn(
   const transcript = input.audioMs !== undefined ? (scripted?.hear ?? heard) : heard;
   const steps =
     scripted?.steps ??
-    (input.audioMs !== undefined ? [{ echo: true as const }] : [{ say: defaultAnswer(heard, input.turn) }]);
+    (input.audioMs !== undefined ? [{ echo: true as const }] : [{ say: model.answer(heard, input.turn) }]);
   return { transcript, steps };
 }
 
 /**
- * The synthetic voice for a text: speech-like audio at 24 kHz, 60 ms per character (0.4–10 s), pitched
+ * The synthetic voice for a text: speech-like audio at `rate`, 60 ms per character (0.4–10 s), pitched
  * per voice, deterministic for a given text.
  */
-export function synthesize(text: string, voice: string): Int16Array {
-  return speechLike(Math.min(10, Math.max(0.4, text.length * 0.06)), OUTPUT_RATE, {
+export function synthesize(text: string, voice: string, rate: number): Int16Array {
+  return speechLike(Math.min(10, Math.max(0.4, text.length * 0.06)), rate, {
     f0: voicePitch(voice),
     seed: text.length + 1,
   });

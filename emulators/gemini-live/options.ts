@@ -1,21 +1,11 @@
+import { MODEL_PROFILES } from './profiles.ts';
 import type { Responder, Scenario } from './scenario.ts';
 
 /**
  * Live model names the emulator accepts out of the box (the `models/` prefix is optional on the wire).
  * Pass more with {@link GeminiEmulatorOptions.models}.
  */
-export const KNOWN_MODELS: readonly string[] = [
-  'gemini-2.5-flash-native-audio-preview-12-2025',
-  'gemini-3.8-live',
-  'gemini-3.8-live-extended-thinking',
-  'gemini-3.1-flash-live-preview',
-  'gemini-2.0-flash-exp',
-  'gemini-2.5-flash-native-audio-preview-09-2025',
-  'gemini-2.5-flash-native-audio-latest',
-  'gemini-live-2.5-flash-preview',
-  'gemini-2.0-flash-live-001',
-  'gemini-2.0-flash-live-preview-04-09',
-];
+export const KNOWN_MODELS: readonly string[] = [...MODEL_PROFILES.keys()];
 
 /** The model the emulator's docs, CLI and tests default to: the Live API guide's native-audio model. */
 export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';

@@ -43,7 +43,3 @@ export function voicePitch(voice: string): number {
   const i = Math.max(index, 0);
   return 100 + ((i * 37) % 141);
 }
-
-export function findVoice(name: string): string | undefined {
-  return VOICES.find((v) => v.toLowerCase() === name.toLowerCase());
-}

@@ -1,0 +1,147 @@
+/**
+ * User input of an active session: realtime audio/video/text, manual activity signals or the energy
+ * VAD, and `clientContent`. Finished input becomes a turn request to the turn engine; starting
+ * activity barges in when `activityHandling` allows.
+ */
+import { base64ToPcm16, concatPcm16, parsePcmMimeType } from '../../shared/audio/pcm.ts';
+import { textTokens, VIDEO_FRAME_TOKENS } from './conversation.ts';
+import { INPUT_RATE } from './profiles.ts';
+import type { ClientContent, RealtimeInput, Setup } from './protocol.ts';
+import type { SessionCore } from './session-core.ts';
+import { now } from './stats.ts';
+import type { TurnEngine } from './turns.ts';
+import { EnergyVad } from './vad.ts';
+
+export class InputHandler {
+  #core: SessionCore;
+  #turns: TurnEngine;
+  /** Called when a video frame first arrives (the session limit changes). */
+  #onFirstVideo: () => void;
+  #vad: EnergyVad | undefined;
+  #manual: { frames: Int16Array[]; rate: number; samples: number } | undefined;
+
+  constructor(
+    core: SessionCore,
+    turns: TurnEngine,
+    detection: NonNullable<Setup['realtimeInputConfig']>['automaticActivityDetection'],
+    onFirstVideo: () => void,
+  ) {
+    this.#core = core;
+    this.#turns = turns;
+    this.#onFirstVideo = onFirstVideo;
+    if (!core.cfg.manualActivity) {
+      this.#vad = new EnergyVad(
+        detection ?? {},
+        {
+          onSpeechStart: () => this.#activityStart(),
+          onSpeechEnd: (samples, rate, durationMs) =>
+            turns.userInput({ trigger: 'speech', inputEndAt: now(), audio: { samples, rate, durationMs } }),
+        },
+        core.ctx.options.limits.maxUtteranceMs,
+      );
+    }
+  }
+
+  realtime(input: RealtimeInput): void {
+    const core = this.#core;
+    const blobs = [...(input.mediaChunks ?? [])];
+    if (input.audio) blobs.push(input.audio);
+    if (input.video) blobs.push(input.video);
+    for (const blob of blobs) {
+      const mime = blob.mimeType.toLowerCase();
+      if (mime.startsWith('audio/')) {
+        const rate = parsePcmMimeType(mime, INPUT_RATE);
+        if (rate === undefined) {
+          core.close(1007, `Unsupported audio mime type "${blob.mimeType}"; send audio/pcm;rate=N.`);
+          return;
+        }
+        this.#audio(base64ToPcm16(blob.data), rate);
+      } else if (mime.startsWith('image/')) {
+        core.stats.videoFrames++;
+        this.#turns.addHistory({
+          role: 'user',
+          modality: 'IMAGE',
+          tokens: VIDEO_FRAME_TOKENS,
+          text: '[image]',
+        });
+        if (!core.conv.videoSeen) {
+          core.conv.videoSeen = true;
+          this.#onFirstVideo();
+        }
+      } else {
+        core.close(1007, `Unsupported mime type "${blob.mimeType}".`);
+        return;
+      }
+    }
+    if (input.activityStart) {
+      if (!core.cfg.manualActivity) {
+        core.close(1007, 'activityStart requires automaticActivityDetection.disabled = true.');
+        return;
+      }
+      this.#manual = { frames: [], rate: INPUT_RATE, samples: 0 };
+      this.#activityStart();
+    }
+    if (input.activityEnd) {
+      if (!core.cfg.manualActivity) {
+        core.close(1007, 'activityEnd requires automaticActivityDetection.disabled = true.');
+        return;
+      }
+      const m = this.#manual;
+      this.#manual = undefined;
+      if (m) {
+        core.stats.speechEnds.push(now());
+        this.#turns.userInput({
+          trigger: 'activityEnd',
+          inputEndAt: now(),
+          audio: { samples: concatPcm16(m.frames), rate: m.rate, durationMs: (m.samples / m.rate) * 1000 },
+        });
+      }
+    }
+    if (input.audioStreamEnd) this.#vad?.flush();
+    if (input.text !== undefined) {
+      core.stats.textInputs++;
+      if (core.cfg.interrupts) this.#turns.interrupt();
+      this.#turns.userInput({ trigger: 'text', inputEndAt: now(), text: input.text });
+    }
+  }
+
+  clientContent(content: ClientContent): void {
+    // "A message here will interrupt any current model generation" (LiveClientContent), whatever
+    // activityHandling says: that setting is about voice activity.
+    this.#turns.interrupt();
+    let lastUser = '';
+    for (const turn of content.turns ?? []) {
+      const text = (turn.parts ?? []).map((p) => p.text ?? '').join('');
+      const role = turn.role === 'model' ? 'model' : 'user';
+      if (role === 'user') lastUser = text;
+      this.#turns.addHistory({ role, modality: 'TEXT', tokens: textTokens(text), text });
+    }
+    if (content.turnComplete) {
+      this.#core.stats.textInputs++;
+      this.#turns.userInput({ trigger: 'clientContent', inputEndAt: now(), text: lastUser }, false);
+    }
+  }
+
+  #audio(samples: Int16Array, rate: number): void {
+    const { stats, ctx } = this.#core;
+    stats.audioInFrames++;
+    stats.audioInSeconds += samples.length / rate;
+    if (this.#vad) {
+      this.#vad.push(samples, rate);
+    } else if (this.#manual) {
+      const m = this.#manual;
+      if (m.samples === 0) m.rate = rate;
+      if (rate === m.rate && (m.samples / rate) * 1000 < ctx.options.limits.maxUtteranceMs) {
+        m.frames.push(samples);
+        m.samples += samples.length;
+      }
+    }
+    // Manual activity mode outside activityStart/End: the audio is not part of any turn.
+  }
+
+  /** Start of user activity (VAD or activityStart): barge in if allowed. */
+  #activityStart(): void {
+    this.#core.stats.speechStarts.push(now());
+    if (this.#core.cfg.interrupts) this.#turns.interrupt();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The first message of a connection: authentication (API key or ephemeral token, with the token's
+ * locked fields applied) and validation of the setup against the model's profile. Pure decisions; the
+ * session turns a refusal into its close code.
+ */
+import { CONTEXT_WINDOW_TOKENS } from './conversation.ts';
+import type { ResolvedOptions } from './options.ts';
+import { type ModelProfile, profileFor } from './profiles.ts';
+import { type Setup, setupSchema } from './protocol.ts';
+import { type AuthToken, applyConstraints, type TokenStore } from './tokens.ts';
+
+/** Where and how the client connected (from the URL). */
+export interface Route {
+  apiVersion: string;
+  /** `BidiGenerateContentConstrained` (ephemeral token) rather than `BidiGenerateContent`. */
+  constrained: boolean;
+  /** `key` or `access_token` query value. */
+  credential: string | undefined;
+}
+
+/** What a session runs with, decided once from its setup (tools may change with `contextUpdate`). */
+export interface SessionConfig {
+  model: string;
+  profile: ModelProfile;
+  textOutput: boolean;
+  voice: string;
+  inputTranscription: boolean;
+  outputTranscription: boolean;
+  interrupts: boolean;
+  manualActivity: boolean;
+  resumption: boolean;
+  compression: { trigger: number; target: number } | undefined;
+  tools: Map<string, 'BLOCKING' | 'NON_BLOCKING'>;
+}
+
+/** A refusal: the close code and reason the service would send. */
+export interface Refusal {
+  code: number;
+  reason: string;
+}
+
+export type Authenticated =
+  | { ok: true; setup: Setup; token: AuthToken | undefined }
+  | ({ ok: false } & Refusal);
+
+/**
+ * Checks the credential of the route. On the Constrained path the token is consumed (resumptions are
+ * free) and its constraints decide the setup the session runs with.
+ */
+export function authenticate(
+  route: Route,
+  clientSetup: Setup,
+  options: ResolvedOptions,
+  tokens: TokenStore,
+): Authenticated {
+  if (route.constrained) {
+    if (!route.credential) {
+      return { ok: false, code: 1007, reason: 'Missing access_token for the constrained endpoint.' };
+    }
+    const check = tokens.use(route.credential, Boolean(clientSetup.sessionResumption?.handle));
+    if (!check.ok) return { ok: false, code: 1007, reason: check.reason };
+    const merged = setupSchema.safeParse(applyConstraints(clientSetup, check.token));
+    if (!merged.success) {
+      return { ok: false, code: 1007, reason: 'Invalid setup after applying the token constraints.' };
+    }
+    return { ok: true, setup: merged.data, token: check.token };
+  }
+  if (
+    !route.credential ||
+    route.credential.startsWith('auth_tokens/') ||
+    (options.apiKey !== undefined && route.credential !== options.apiKey)
+  ) {
+    return { ok: false, code: 1007, reason: 'API key not valid. Please pass a valid API key.' };
+  }
+  return { ok: true, setup: clientSetup, token: undefined };
+}
+
+/** Validates a setup against its model's profile and derives the session's configuration. */
+export function configure(
+  setup: Setup,
+  route: Route,
+  options: ResolvedOptions,
+): { ok: true; config: SessionConfig } | ({ ok: false } & Refusal) {
+  const model = setup.model.replace(/^models\//, '');
+  const profile = profileFor(model);
+  if (!options.models.has(model) || !profile.apiVersions.includes(route.apiVersion)) {
+    return {
+      ok: false,
+      code: 1008,
+      reason: `models/${model} is not found for API version ${route.apiVersion}, or is not supported for bidiGenerateContent.`,
+    };
+  }
+  const unknown = profile.versionedFields.find(
+    (f) => f.present(setup) && !f.apiVersions.includes(route.apiVersion),
+  );
+  if (unknown) {
+    return {
+      ok: false,
+      code: 1007,
+      reason: `Invalid JSON payload received. Unknown name "${unknown.wireName}" at 'setup': Cannot find field.`,
+    };
+  }
+  const gen = setup.generationConfig;
+  const voiceName = gen?.speechConfig?.voiceConfig?.prebuiltVoiceConfig?.voiceName;
+  const voice =
+    voiceName === undefined
+      ? profile.defaultVoice
+      : profile.voices.find((v) => v.toLowerCase() === voiceName.toLowerCase());
+  if (!voice) return { ok: false, code: 1007, reason: `Voice ${voiceName} is not supported.` };
+  const modalities = gen?.responseModalities ?? ['AUDIO'];
+  if (modalities.length > profile.maxResponseModalities) {
+    return { ok: false, code: 1007, reason: 'Only one response modality is supported per session.' };
+  }
+
+  const cwc = setup.contextWindowCompression;
+  const trigger = cwc?.triggerTokens ?? Math.floor(CONTEXT_WINDOW_TOKENS * 0.8);
+  const rtc = setup.realtimeInputConfig;
+  return {
+    ok: true,
+    config: {
+      model,
+      profile,
+      textOutput: modalities[0] === 'TEXT',
+      voice,
+      inputTranscription: setup.inputAudioTranscription !== undefined,
+      outputTranscription: setup.outputAudioTranscription !== undefined,
+      interrupts: rtc?.activityHandling !== 'NO_INTERRUPTION',
+      manualActivity: rtc?.automaticActivityDetection?.disabled === true,
+      resumption: setup.sessionResumption !== undefined,
+      compression: cwc
+        ? { trigger, target: cwc.slidingWindow?.targetTokens ?? Math.floor(trigger / 2) }
+        : undefined,
+      tools: toolBehaviours(setup.tools),
+    },
+  };
+}
+
+/** Declared behaviour per function name (a Map: names come from the client). */
+export function toolBehaviours(tools: Setup['tools']): Map<string, 'BLOCKING' | 'NON_BLOCKING'> {
+  const out = new Map<string, 'BLOCKING' | 'NON_BLOCKING'>();
+  for (const t of tools ?? []) {
+    for (const f of t.functionDeclarations ?? []) {
+      out.set(f.name, f.behavior === 'NON_BLOCKING' ? 'NON_BLOCKING' : 'BLOCKING');
+    }
+  }
+  return out;
+}
+
+export function instructionText(content: Setup['systemInstruction']): string {
+  return (content?.parts ?? []).map((p) => p.text ?? '').join('');
+}
