@@ -79,12 +79,7 @@ export class EnergyVad {
       this.#pending = new Int16Array(0);
     }
     const frame = Math.max(1, Math.round(sampleRate / 100));
-    let data = samples;
-    if (this.#pending.length) {
-      data = new Int16Array(this.#pending.length + samples.length);
-      data.set(this.#pending);
-      data.set(samples, this.#pending.length);
-    }
+    const data = this.#pending.length ? concatPcm16([this.#pending, samples]) : samples;
     let at = 0;
     for (; at + frame <= data.length; at += frame) this.#frame(data.subarray(at, at + frame), 10);
     this.#pending = data.slice(at);
