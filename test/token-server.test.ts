@@ -2,7 +2,9 @@
 // credentials from the running server and livekit-server-sdk's TokenVerifier checks what was signed.
 // Then the security posture: auth modes, CORS, origin gate, rate limit, and a table of bad requests that
 // must each get the right status while the server keeps serving.
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
@@ -629,6 +631,62 @@ describe('rate limit', () => {
       statuses.push((await send(url, { body: {}, headers: { 'x-forwarded-for': `192.0.2.${i}` } })).status);
     }
     expect(statuses).toEqual([201, 201, 429, 429, 429]);
+  });
+});
+
+/**
+ * Opens a raw socket, writes `first`, then one `drip` every 25 ms, at most `maxDrips` times, until the
+ * server closes the connection. Resolves with what the server answered and whether it was the server
+ * that ended the exchange (rather than the client running out of drips).
+ */
+async function drip(
+  url: string,
+  first: string,
+  dripped: string,
+  maxDrips = 200,
+): Promise<{ closedByServer: boolean; drips: number; response: string }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  let response = '';
+  socket.on('data', (d) => {
+    response += d;
+  });
+  socket.on('error', () => {});
+  const closed = once(socket, 'close');
+  socket.write(first);
+  let drips = 0;
+  let closedByServer = false;
+  void closed.then(() => {
+    closedByServer = drips < maxDrips;
+  });
+  while (drips < maxDrips && !socket.destroyed) {
+    await new Promise((r) => setTimeout(r, 25));
+    if (socket.destroyed || socket.writableEnded) break;
+    socket.write(dripped);
+    drips++;
+  }
+  if (!socket.destroyed) socket.destroy();
+  await closed;
+  return { closedByServer, drips, response };
+}
+
+describe('slow clients', () => {
+  it('a drip-fed request is cut with 408 at the header and at the body deadline; others are served meanwhile', async () => {
+    // Short deadlines stand in for the 10 s / 15 s defaults. 200 drips of 25 ms outlast them many times
+    // over yet end long before Node's default 30 s sweep, which is what let drip-fed requests live on.
+    const server = await start({ headersTimeoutMs: 200, requestTimeoutMs: 400 });
+    const head = `POST /livekit/token HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\n`;
+    const [headers, body, ok] = await Promise.all([
+      drip(server.url, head, 'X-Drip: 1\r\n'),
+      drip(server.url, `${head}Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n{`, ' '),
+      send(`${server.url}/livekit/token`, { body: {} }),
+    ]);
+    expect(ok.status).toBe(201);
+    for (const r of [headers, body]) {
+      expect(r.closedByServer).toBe(true);
+      expect(r.response).toMatch(/^HTTP\/1\.1 408 /);
+    }
   });
 });
 

@@ -125,10 +125,16 @@ export interface TokenServerOptions {
   /** Deadline of one ephemeral-token request to Gemini; past it the client gets 502. Default 10000 ms. */
   geminiTimeoutMs?: number;
   /**
-   * Longest a client may take to send one whole request (slow-client protection); also how long
-   * `close()` lets in-flight requests finish. Default 15000 ms.
+   * Longest a client may take to send one whole request, headers and body (slow-client protection);
+   * past it the client gets 408 and the connection is closed. Also how long `close()` lets in-flight
+   * requests finish. Default 15000 ms.
    */
   requestTimeoutMs?: number;
+  /**
+   * Longest a client may take to send the request headers (408 and closed past it); capped at
+   * {@link requestTimeoutMs}. Default 10000 ms.
+   */
+  headersTimeoutMs?: number;
   /** Directory of static files served at `/` (e.g. the built web demo). Unset: nothing is served. */
   staticDir?: string;
   /** Logger (pino). Default: pino at `info` on stderr, so stdout stays for the URL line. */
