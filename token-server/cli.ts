@@ -5,7 +5,9 @@
 // (or GOOGLE_API_KEY), GOOGLE_GEMINI_BASE_URL, GEMINI_MODEL, AGENT_NAME, TOKEN_SERVER_BEARER (require
 // `Authorization: Bearer …`; kept out of argv so it never shows in `ps`), TOKEN_SERVER_CORS_ORIGINS
 // (comma list, `*` for any), TOKEN_SERVER_RATE_LIMIT (requests per client per minute, 0 = off),
-// TOKEN_SERVER_TRUST_PROXY=1 (client address from X-Forwarded-For).
+// TOKEN_SERVER_TRUST_PROXY=1 (client address from X-Forwarded-For), TOKEN_SERVER_ALLOWED_AGENTS (comma
+// list; default AGENT_NAME), TOKEN_SERVER_AGENT_METADATA_KEYS (comma list of agent metadata keys clients
+// may set; default none).
 import { parseArgs } from 'node:util';
 import { defaultConfigPath, loadLiveKitConfig } from '../shared/livekit-config.ts';
 import { startTokenServer } from './index.ts';
@@ -27,6 +29,11 @@ if (flags.help) {
 
 const env = process.env;
 const str = (v: string | undefined) => (v ? v : undefined);
+const list = (v: string | undefined) =>
+  str(v)
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 async function main(): Promise<void> {
   // Keys from the environment need no file (a container may ship none); otherwise livekit.yaml.
@@ -51,11 +58,10 @@ async function main(): Promise<void> {
     geminiBaseUrl: str(env.GOOGLE_GEMINI_BASE_URL),
     model: str(env.GEMINI_MODEL),
     agentName: str(env.AGENT_NAME),
+    allowedAgents: list(env.TOKEN_SERVER_ALLOWED_AGENTS),
+    agentMetadataKeys: list(env.TOKEN_SERVER_AGENT_METADATA_KEYS),
     auth: env.TOKEN_SERVER_BEARER ? { bearer: env.TOKEN_SERVER_BEARER } : 'none',
-    corsOrigins: str(env.TOKEN_SERVER_CORS_ORIGINS)
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    corsOrigins: list(env.TOKEN_SERVER_CORS_ORIGINS),
     rateLimit: perMinute === 0 ? false : { max: perMinute, windowMs: 60_000 },
     trustProxy: /^(1|true|yes|on)$/i.test(env.TOKEN_SERVER_TRUST_PROXY ?? ''),
     staticDir: flags['static-dir'],

@@ -15,6 +15,7 @@ export type RejectionReason =
   | 'identity_not_allowed'
   | 'room_not_allowed'
   | 'agent_not_allowed'
+  | 'agent_metadata_not_allowed'
   | 'rate_limited'
   | 'method_not_allowed'
   | 'not_configured'

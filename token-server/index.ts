@@ -4,6 +4,7 @@ import { Modality } from '@google/genai';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { loadLiveKitConfig } from '../shared/livekit-config.ts';
+import { checkMetadataKeys } from './agent-dispatch.ts';
 import { createApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { GeminiMinter } from './gemini-token.ts';
@@ -62,7 +63,8 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
     );
   }
 
-  const allowedAgents = o.allowedAgents ?? (o.agentName ? [o.agentName] : null);
+  const agentMetadataKeys = o.agentMetadataKeys ?? [];
+  checkMetadataKeys(agentMetadataKeys);
   const metrics = new TokenServerMetrics();
   const app = createApp({
     livekit: {
@@ -71,8 +73,11 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
       apiSecret,
       ttlSeconds: positive(o.livekitTokenTtlSeconds ?? 600, 'livekitTokenTtlSeconds'),
       grants: o.grants ?? { canPublish: true, canSubscribe: true, canPublishData: true },
-      agentName: o.agentName || undefined,
-      allowedAgents: allowedAgents ? new Set(allowedAgents) : null,
+      agents: {
+        defaultAgent: o.agentName || undefined,
+        allowedAgents: new Set(o.allowedAgents ?? (o.agentName ? [o.agentName] : [])),
+        metadataKeys: new Set(agentMetadataKeys),
+      },
     },
     gemini: o.geminiApiKey
       ? new GeminiMinter({

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { RoomAgentDispatch, RoomConfiguration } from '@livekit/protocol';
+import { RoomConfiguration } from '@livekit/protocol';
 import { AccessToken, type VideoGrant } from 'livekit-server-sdk';
+import { type AgentDispatchPolicy, resolveAgentDispatches } from './agent-dispatch.ts';
 import { HttpError } from './errors.ts';
 import type { AuthIdentity } from './options.ts';
+import { reservedPrefixOf } from './reserved-identities.ts';
 import type { LiveKitTokenRequest } from './schemas.ts';
 
 /**
@@ -25,10 +27,7 @@ export interface LiveKitMinterConfig {
   apiSecret: string;
   ttlSeconds: number;
   grants: Omit<VideoGrant, 'room' | 'roomJoin'>;
-  /** Dispatched when a request names no agent. */
-  agentName: string | undefined;
-  /** Names a request may dispatch; `null` = any. */
-  allowedAgents: ReadonlySet<string> | null;
+  agents: AgentDispatchPolicy;
 }
 
 const randomId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
@@ -51,6 +50,16 @@ export async function mintLiveKitToken(
     }
   }
   const identity = caller.identity ?? requestedIdentity ?? randomId('user');
+  // Even an identity the deployer's verifier vouches for: a user named "agent-…" in their system must
+  // not be able to push the room's agent out.
+  const reserved = reservedPrefixOf(identity);
+  if (reserved) {
+    throw new HttpError(
+      403,
+      'identity_not_allowed',
+      `participant identities starting with "${reserved.prefix}" are reserved for ${reserved.owner}`,
+    );
+  }
   let room = requestedRoom ?? randomId('room');
   if (caller.rooms) {
     if (requestedRoom === undefined && caller.rooms[0] !== undefined) room = caller.rooms[0];
@@ -59,14 +68,7 @@ export async function mintLiveKitToken(
     }
   }
 
-  // An explicit `agents` list (even empty) is the client's choice; otherwise the configured default.
-  const requested = req.room_config?.agents;
-  const agents = requested ?? (cfg.agentName ? [{ agent_name: cfg.agentName }] : []);
-  for (const a of requested ?? []) {
-    if (cfg.allowedAgents && !cfg.allowedAgents.has(a.agent_name)) {
-      throw new HttpError(403, 'agent_not_allowed', `agent "${a.agent_name}" may not be dispatched`);
-    }
-  }
+  const agents = resolveAgentDispatches(cfg.agents, req.room_config?.agents);
 
   const at = new AccessToken(cfg.apiKey, cfg.apiSecret, {
     identity,
@@ -79,18 +81,7 @@ export async function mintLiveKitToken(
         : undefined,
   });
   at.addGrant({ ...cfg.grants, roomJoin: true, room });
-  if (agents.length) {
-    at.roomConfig = new RoomConfiguration({
-      agents: agents.map(
-        (a) =>
-          new RoomAgentDispatch({
-            agentName: a.agent_name,
-            metadata: 'metadata' in a ? (a.metadata ?? '') : '',
-            deployment: 'deployment' in a ? (a.deployment ?? '') : '',
-          }),
-      ),
-    });
-  }
+  if (agents.length) at.roomConfig = new RoomConfiguration({ agents });
 
   const response: LiveKitTokenResponse = {
     server_url: cfg.livekitUrl,

@@ -89,10 +89,20 @@ export interface TokenServerOptions {
    */
   agentName?: string;
   /**
-   * Agent names a request may ask to dispatch. Default: only {@link agentName} when set, any name
-   * otherwise. Others are refused with 403.
+   * Agent names a request may ask to dispatch (`room_config.agents[].agent_name`); others are refused
+   * with 403 `agent_not_allowed`. Default: only {@link agentName}, or none when it is unset (a client
+   * cannot summon a named agent the deployer did not offer).
    */
   allowedAgents?: string[];
+  /**
+   * Top-level keys of a JSON object a client may send as an agent's dispatch metadata
+   * (`room_config.agents[].metadata`), e.g. `['voice', 'language']`. The agent lets dispatch metadata
+   * override its room settings, so by default (`[]`) any client metadata is refused with 403
+   * `agent_metadata_not_allowed`: model, instructions and tools stay the deployer's. With keys listed,
+   * the metadata must be a JSON object of only those keys (≤ 4096 bytes). `agent` cannot be listed (it
+   * nests every setting).
+   */
+  agentMetadataKeys?: string[];
   /** Who may ask for tokens. Default `'none'` (logged as a warning). */
   auth?: AuthOption;
   /**
