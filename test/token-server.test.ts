@@ -4,6 +4,7 @@
 // must each get the right status while the server keeps serving.
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -362,6 +363,119 @@ describe('CORS and origins', () => {
     });
     expect(pre.status).toBe(403);
     expect(pre.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+/**
+ * A request with a `Host` header of our choosing, as a browser sends it after a DNS rebinding (fetch
+ * always derives Host from the URL, so this goes through node:http).
+ */
+function sendWithHost(
+  url: string,
+  o: { host: string; origin?: string; method?: string; body?: unknown },
+): Promise<{ status: number; json: Record<string, unknown> | null }> {
+  const body = o.body === undefined ? undefined : JSON.stringify(o.body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: o.method ?? 'POST',
+        headers: {
+          host: o.host,
+          ...(o.origin && { origin: o.origin }),
+          ...(body && {
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(body)),
+          }),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          text += d;
+        });
+        res.on('end', () => {
+          bodies.push(text);
+          let json: Record<string, unknown> | null = null;
+          try {
+            json = JSON.parse(text);
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('DNS rebinding', () => {
+  it('a page on a rebound name gets nothing from either token endpoint (nor any other route)', async () => {
+    const server = await start({ geminiApiKey: 'gemini-key-unused-here' });
+    const port = new URL(server.url).port;
+    const evil = { host: `evil.example:${port}`, origin: `http://evil.example:${port}` };
+    for (const path of ['/livekit/token', '/gemini/token']) {
+      const r = await sendWithHost(`${server.url}${path}`, { ...evil, body: {} });
+      expect(r.status, path).toBe(403);
+      expect(r.json?.error, path).toBe('host_not_allowed');
+    }
+    for (const path of ['/healthz', '/metrics']) {
+      const r = await sendWithHost(`${server.url}${path}`, { host: evil.host, method: 'GET' });
+      expect(r.status, path).toBe(403);
+    }
+    // IP addresses and loopback names cannot be rebound: they pass, on any port (proxies, probes).
+    for (const host of [
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `app.localhost:${port}`,
+      '[::1]',
+      '192.0.2.7:80',
+    ]) {
+      const r = await sendWithHost(`${server.url}/livekit/token`, { host, body: {} });
+      expect(r.status, host).toBe(201);
+    }
+  });
+
+  it('"same origin" is the server\'s own loopback origins, whatever the Host header says', async () => {
+    // Host check off, so only the origin rule stands between the rebound page and a token.
+    const server = await start({ corsOrigins: [], allowedHosts: ['*'] });
+    const port = new URL(server.url).port;
+    const url = `${server.url}/livekit/token`;
+    const rebound = await sendWithHost(url, {
+      host: `evil.example:${port}`,
+      origin: `http://evil.example:${port}`,
+      body: {},
+    });
+    expect(rebound.status).toBe(403);
+    expect(rebound.json?.error).toBe('origin_not_allowed');
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+      const own = await sendWithHost(url, { host: `evil.example:${port}`, origin, body: {} });
+      expect(own.status, origin).toBe(201);
+    }
+    // The own origins are on the port the server listens on, not on any loopback port.
+    const otherPort = await sendWithHost(url, {
+      host: `127.0.0.1:${port}`,
+      origin: 'http://127.0.0.1:1',
+      body: {},
+    });
+    expect(otherPort.status).toBe(403);
+  });
+
+  it('allowedHosts admits the configured public names (and subdomains of a .suffix)', async () => {
+    const server = await start({ allowedHosts: ['tokens.example.test', '.apps.example.test'] });
+    const url = `${server.url}/livekit/token`;
+    for (const host of [
+      'tokens.example.test',
+      'TOKENS.example.test:443',
+      'a.apps.example.test',
+      'apps.example.test',
+    ]) {
+      expect((await sendWithHost(url, { host, body: {} })).status, host).toBe(201);
+    }
+    for (const host of ['example.test', 'tokens.example.test.evil.example', 'evil-apps.example.test']) {
+      expect((await sendWithHost(url, { host, body: {} })).status, host).toBe(403);
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import type { HttpBindings } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
@@ -12,6 +13,7 @@ import type { GeminiMinter } from './gemini-token.ts';
 import { type LiveKitMinterConfig, mintLiveKitToken } from './livekit-token.ts';
 import type { TokenServerMetrics } from './metrics.ts';
 import type { AuthIdentity } from './options.ts';
+import type { OriginPolicy } from './origins.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { geminiTokenRequest, livekitTokenRequest, toFieldIssues } from './schemas.ts';
 
@@ -21,8 +23,8 @@ export interface AppDeps {
   gemini: GeminiMinter | null;
   authenticate: Authenticator;
   limiter: RateLimiter | null;
-  /** Allowed browser origins: a list, `'loopback'` (local pages), or `null` = any origin. */
-  corsOrigins: ReadonlySet<string> | 'loopback' | null;
+  /** Allowed browser origins and Host names. */
+  origins: OriginPolicy;
   trustProxy: boolean;
   maxBodyBytes: number;
   /** Deadline for one `authTokens.create` call. */
@@ -34,9 +36,7 @@ export interface AppDeps {
   redact: (s: string) => string;
 }
 
-type Env = { Variables: { caller: AuthIdentity; client: string } };
-
-const LOOPBACK_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+type Env = { Bindings: HttpBindings; Variables: { caller: AuthIdentity; client: string } };
 
 /** Builds the Hono app: routes, the guard chain of the token endpoints, and uniform JSON errors. */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -58,6 +58,23 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return errorResponse(c, httpError);
   });
 
+  app.use(async (c, next) => {
+    await next();
+    c.header('X-Content-Type-Options', 'nosniff');
+  });
+
+  // Before anything else: a rebound name gets nothing from any route, static pages and metrics included.
+  app.use(async (c, next) => {
+    if (!deps.origins.allowsHost(c.req.header('host'))) {
+      throw new HttpError(
+        403,
+        'host_not_allowed',
+        'this server does not answer to that Host name (allowedHosts / TOKEN_SERVER_ALLOWED_HOSTS)',
+      );
+    }
+    await next();
+  });
+
   app.use(
     methodNotAllowed({
       app,
@@ -73,18 +90,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }),
   );
 
-  app.use(async (c, next) => {
-    await next();
-    c.header('X-Content-Type-Options', 'nosniff');
-  });
-
-  const isAllowedOrigin = (origin: string, c: Context): boolean => {
-    if (deps.corsOrigins === null) return true;
-    if (deps.corsOrigins === 'loopback' ? LOOPBACK_ORIGIN.test(origin) : deps.corsOrigins.has(origin))
-      return true;
-    // A page served by this very server (staticDir) is same-origin.
-    return origin === new URL(c.req.url).origin;
-  };
+  // The port the request really arrived on; the URL's port comes from the Host header.
+  const isAllowedOrigin = (origin: string, c: Context<Env>): boolean =>
+    deps.origins.allowsOrigin(origin, c.env.incoming.socket.localPort ?? 0);
 
   // Browsers always send Origin on cross-origin POSTs and preflights: refusing unknown origins outright
   // (rather than only withholding CORS headers) means a foreign page cannot even make us mint a token.

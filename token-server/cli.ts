@@ -4,7 +4,8 @@
 // Environment: LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET (else livekit.yaml), GEMINI_API_KEY
 // (or GOOGLE_API_KEY), GOOGLE_GEMINI_BASE_URL, GEMINI_MODEL, AGENT_NAME, TOKEN_SERVER_BEARER (require
 // `Authorization: Bearer …`; kept out of argv so it never shows in `ps`), TOKEN_SERVER_CORS_ORIGINS
-// (comma list, `*` for any), TOKEN_SERVER_RATE_LIMIT (requests per client per minute, 0 = off),
+// (comma list, `*` for any), TOKEN_SERVER_ALLOWED_HOSTS (Host names besides IPs and localhost, comma
+// list, `*` for any), TOKEN_SERVER_RATE_LIMIT (requests per client per minute, 0 = off),
 // TOKEN_SERVER_TRUST_PROXY=1 (client address from X-Forwarded-For), TOKEN_SERVER_ALLOWED_AGENTS (comma
 // list; default AGENT_NAME), TOKEN_SERVER_AGENT_METADATA_KEYS (comma list of agent metadata keys clients
 // may set; default none).
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
     agentMetadataKeys: list(env.TOKEN_SERVER_AGENT_METADATA_KEYS),
     auth: env.TOKEN_SERVER_BEARER ? { bearer: env.TOKEN_SERVER_BEARER } : 'none',
     corsOrigins: list(env.TOKEN_SERVER_CORS_ORIGINS),
+    allowedHosts: list(env.TOKEN_SERVER_ALLOWED_HOSTS),
     rateLimit: perMinute === 0 ? false : { max: perMinute, windowMs: 60_000 },
     trustProxy: /^(1|true|yes|on)$/i.test(env.TOKEN_SERVER_TRUST_PROXY ?? ''),
     staticDir: flags['static-dir'],

@@ -12,6 +12,7 @@ export type RejectionReason =
   | 'body_too_large'
   | 'unauthorized'
   | 'origin_not_allowed'
+  | 'host_not_allowed'
   | 'identity_not_allowed'
   | 'room_not_allowed'
   | 'agent_not_allowed'

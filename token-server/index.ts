@@ -10,6 +10,7 @@ import { createAuthenticator } from './auth.ts';
 import { GeminiMinter } from './gemini-token.ts';
 import { TokenServerMetrics } from './metrics.ts';
 import { DEFAULT_MODEL, type TokenServerOptions } from './options.ts';
+import { createOriginPolicy } from './origins.ts';
 import { RateLimiter } from './rate-limit.ts';
 
 export type { ErrorBody, FieldIssue, RejectionReason } from './errors.ts';
@@ -92,8 +93,11 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
       : null,
     authenticate: createAuthenticator(auth),
     limiter: o.rateLimit === false ? null : new RateLimiter(o.rateLimit ?? { max: 30, windowMs: 60_000 }),
-    corsOrigins:
-      o.corsOrigins === undefined ? 'loopback' : o.corsOrigins.includes('*') ? null : new Set(o.corsOrigins),
+    origins: createOriginPolicy({
+      corsOrigins: o.corsOrigins,
+      allowedHosts: o.allowedHosts,
+      bindHost: o.host ?? '127.0.0.1',
+    }),
     trustProxy: o.trustProxy ?? false,
     maxBodyBytes: positive(o.maxBodyBytes ?? 16 * 1024, 'maxBodyBytes'),
     upstreamTimeoutMs: positive(o.geminiTimeoutMs ?? 10_000, 'geminiTimeoutMs'),

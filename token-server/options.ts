@@ -107,11 +107,20 @@ export interface TokenServerOptions {
   auth?: AuthOption;
   /**
    * Browser origins allowed to call the token endpoints (exact `scheme://host[:port]`, or `'*'`). Requests
-   * carrying any other `Origin` are refused with 403; the server's own origin (pages from `staticDir`) is
-   * always allowed, so `[]` means same-origin only. Default: loopback pages (`http(s)://localhost:*`,
-   * `127.0.0.1:*`, `[::1]:*`).
+   * carrying any other `Origin` are refused with 403. The server's own origins — `http://` + `127.0.0.1`,
+   * `localhost`, `[::1]` or the {@link host} it binds, on the port it listens on — are always allowed, so
+   * `[]` means same-origin only; the `Host` header never widens them (DNS rebinding). Pages this server
+   * serves under a public name (behind a proxy) need that origin listed. Default: loopback pages
+   * (`http(s)://localhost:*`, `127.0.0.1:*`, `[::1]:*`).
    */
   corsOrigins?: string[];
+  /**
+   * Host names this server answers to besides IP addresses and `localhost`/`*.localhost` (which cannot be
+   * rebound): `tokens.example.com`, or `.example.com` for it and its subdomains; `'*'` turns the check
+   * off. A request with any other `Host` header gets 403 `host_not_allowed` on every route, which stops
+   * DNS-rebinding pages. Behind a proxy or ingress, list the public name. Default: none.
+   */
+  allowedHosts?: string[];
   /** Per-client budget for the token endpoints; `false` disables it. Default 30 requests per minute. */
   rateLimit?: RateLimitOptions | false;
   /**
