@@ -646,6 +646,13 @@ describe('bad requests', () => {
       error: 'invalid_request',
     },
     {
+      name: 'attribute named __proto__ (not silently dropped)',
+      raw: '{"participant_attributes":{"__proto__":"x","a":"b"}}',
+      status: 400,
+      error: 'invalid_request',
+      field: 'participant_attributes',
+    },
+    {
       name: 'control characters in identity',
       body: { participant_identity: 'ali\u0000ce' },
       status: 400,

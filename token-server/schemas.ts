@@ -35,6 +35,15 @@ const attributes = z
     `attributes must total at most ${LIMITS.attributesBytes} bytes`,
   );
 
+// JSON.parse makes "__proto__" an own key, which zod's record drops without a word: say so instead.
+const attributesField = z
+  .unknown()
+  .refine(
+    (v) => !(v !== null && typeof v === 'object' && Object.hasOwn(v, '__proto__')),
+    'attribute name "__proto__" is not accepted',
+  )
+  .pipe(attributes);
+
 /** One `RoomAgentDispatch` in protobuf JSON with proto field names, as the client SDKs send it. */
 const agentDispatch = z.strictObject({
   agent_name: text(LIMITS.agentName),
@@ -60,7 +69,7 @@ export const livekitTokenRequest = z.strictObject({
   participant_identity: text(LIMITS.identity, { allowEmpty: true }).optional(),
   participant_name: text(LIMITS.name, { allowEmpty: true }).optional(),
   participant_metadata: sized(LIMITS.metadataBytes).optional(),
-  participant_attributes: attributes.optional(),
+  participant_attributes: attributesField.optional(),
   room_config: roomConfig.optional(),
 });
 
