@@ -308,6 +308,13 @@ describe('grants and errors', () => {
     await expectTwirpError(wrongSecret.listRooms(), 401, 'unauthenticated');
     const unknownKey = new RoomServiceClient(server.url, 'nobody', 'whatever-0123456789abcdefghijklmn');
     await expectTwirpError(unknownKey.listRooms(), 401, 'unauthenticated');
+    // Names every object has, signed with the text of what a plain object holds under them.
+    const inherited = Object.prototype as unknown as Record<string, unknown>;
+    for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const forged = new RoomServiceClient(server.url, key, String(inherited[key]));
+      await expectTwirpError(forged.createRoom({ name: 'tw-forged' }), 401, 'unauthenticated');
+    }
+    expect(await rooms.listRooms(['tw-forged'])).toEqual([]);
 
     const body = new ListRoomsRequest().toJsonString();
     const none = await post('livekit.RoomService/ListRooms', body, { 'content-type': 'application/json' });
@@ -414,6 +421,17 @@ describe('grants and errors', () => {
     });
     expect(noMethod.status).toBe(404);
     expect(JSON.parse(noMethod.body.toString()).code).toBe('bad_route');
+    // Route parts are looked up as names of methods, not as properties every object has.
+    for (const route of [
+      'livekit.RoomService/constructor',
+      'livekit.RoomService/toString',
+      'livekit.RoomService/__proto__',
+      'constructor/name',
+      '__proto__/hasOwnProperty',
+    ]) {
+      const r = await post(route, '{}', { ...auth, 'content-type': 'application/json' });
+      expect([route, r.status, JSON.parse(r.body.toString()).code]).toEqual([route, 404, 'bad_route']);
+    }
 
     const get = await fetch(`${httpUrl}/twirp/livekit.RoomService/ListRooms`, { headers: auth });
     expect(get.status).toBe(404);

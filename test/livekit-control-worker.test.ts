@@ -225,6 +225,10 @@ describe('connection and registration', () => {
       }),
     ).toBe(401);
     expect(await upgradeStatus({ authorization: `Bearer ${await agentToken({})}` })).toBe(403);
+    // A key name every object has, signed with the text of what a plain object holds under it.
+    const forged = new AccessToken('constructor', String(Object));
+    forged.addGrant({ agent: true });
+    expect(await upgradeStatus({ authorization: `Bearer ${await forged.toJwt()}` })).toBe(401);
     const ok = await RawWorker.open(/^wk-auth$/);
     expect((await ok.register()).workerId).toMatch(/^AW_/);
   });

@@ -132,6 +132,35 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
     await expect(connectRtcWithToken(server, wrongSecret)).rejects.toThrow();
   });
 
+  it('refuses a token whose issuer is a name every object has, signed with what that name holds', async () => {
+    // The key table was a plain object: `keys["constructor"]` is Object, whose text anyone knows, so a
+    // forger could mint a hidden agent that joins any room and reads its data.
+    const inherited = Object.prototype as unknown as Record<string, unknown>;
+    const forge = (issuer: string) =>
+      new SignJWT({ video: { roomJoin: true, room: 'victim', hidden: true, agent: true } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(issuer)
+        .setSubject('ghost')
+        .setExpirationTime('10m')
+        .sign(new TextEncoder().encode(String(inherited[issuer])));
+    const victim = await join('victim-a', 'victim');
+    const http = server.url.replace('ws', 'http');
+    for (const issuer of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const token = await forge(issuer);
+      const validate = await fetch(`${http}/rtc/validate?access_token=${token}`);
+      expect([issuer, validate.status, await validate.text()]).toEqual([
+        issuer,
+        401,
+        expect.stringMatching(/unknown API key/),
+      ]);
+      const res = await rawSignal(server.url, token);
+      expect([issuer, 'status' in res ? res.status : 'accepted']).toEqual([issuer, 401]);
+    }
+    await expect(connectRtcWithToken(server, await forge('constructor'))).rejects.toThrow();
+    expect(server.directory.listParticipants('victim').map((p) => p.identity)).toEqual(['victim-a']);
+    expect(victim.remoteParticipants.size).toBe(0);
+  });
+
   it('announces a leave to the others and to the room directory', async () => {
     const left: string[] = [];
     const off = server.directory.on('participantLeft', (_room, p) => left.push(p.identity));

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { RoomConfiguration } from '@livekit/protocol';
 import { decodeJwt, SignJWT } from 'jose';
 import { type ClaimGrants, TokenVerifier } from 'livekit-server-sdk';
+import type { ApiKeys } from './api-keys.ts';
 
 /** A rejected credential: the HTTP status and the reason LiveKit clients surface to users. */
 export class AuthError extends Error {
@@ -47,10 +48,7 @@ export function tokenFromRequest(req: IncomingMessage, url: URL): string | undef
 }
 
 /** Verifies signature, issuer and expiry against the configured key pairs; returns the raw claims. */
-export async function verifyToken(
-  token: string | undefined,
-  keys: Record<string, string>,
-): Promise<ClaimGrants> {
+export async function verifyToken(token: string | undefined, keys: ApiKeys): Promise<ClaimGrants> {
   if (!token) throw new AuthError(401, 'no authorization token provided');
   let issuer: string | undefined;
   try {
@@ -58,7 +56,7 @@ export async function verifyToken(
   } catch {
     throw new AuthError(401, 'invalid token: malformed JWT');
   }
-  const secret = issuer ? keys[issuer] : undefined;
+  const secret = issuer ? keys.get(issuer) : undefined;
   if (!issuer || secret === undefined) throw new AuthError(401, 'invalid token: unknown API key');
   try {
     return await new TokenVerifier(issuer, secret).verify(token, 0);
@@ -74,7 +72,7 @@ export async function verifyToken(
 /** Verifies a token for `/rtc` and checks the grants a join needs. */
 export async function verifyJoinToken(
   token: string | undefined,
-  keys: Record<string, string>,
+  keys: ApiKeys,
   requestedRoom?: string | null,
 ): Promise<JoinGrants> {
   const claims = await verifyToken(token, keys);
@@ -123,10 +121,10 @@ export async function verifyJoinToken(
  */
 export async function mintRefreshToken(
   grants: JoinGrants,
-  keys: Record<string, string>,
+  keys: ApiKeys,
   ttlSeconds: number,
 ): Promise<string | undefined> {
-  const secret = keys[grants.issuer];
+  const secret = keys.get(grants.issuer);
   if (secret === undefined) return undefined;
   const { exp: _exp, nbf: _nbf, iat: _iat, roomConfig: _roomConfig, ...claims } = grants.claims;
   const now = Math.floor(Date.now() / 1000);

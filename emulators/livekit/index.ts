@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { parse } from 'yaml';
 import { defaultConfigPath, loadLiveKitConfig } from '../../shared/livekit-config.ts';
+import { type ApiKeys, apiKeys } from './api-keys.ts';
 import type { RoomDirectory } from './room-directory.ts';
 import { DevServer } from './server.ts';
 import { installSrtpKeyObjects } from './srtp-keys.ts';
@@ -66,8 +67,8 @@ export async function startLiveKitDevServer(o: LiveKitDevServerOptions = {}): Pr
     webhook?: { api_key?: string; urls?: string[] };
   };
   const rtc = raw.rtc ?? {};
-  const keys = o.keys ?? config.keys;
-  const [apiKey, apiSecret] = Object.entries(keys)[0] ?? [];
+  const keys = apiKeys(o.keys ?? config.keys);
+  const [apiKey, apiSecret] = [...keys][0] ?? [];
   if (!apiKey || apiSecret === undefined) throw new Error('LiveKit dev server: no API key configured');
   // Logs go to stderr: stdout carries only what scripts read (the CLI's URL line).
   const logger = pino(
@@ -125,13 +126,13 @@ function fileWebhook(w: { api_key?: string; urls?: string[] } | undefined) {
 
 function webhookNotifier(
   server: DevServer,
-  keys: Record<string, string>,
+  keys: ApiKeys,
   webhook: LiveKitDevServerOptions['webhook'],
   log: (msg: string, extra?: Record<string, unknown>) => void,
 ): WebhookNotifier | undefined {
   if (!webhook?.urls.length) return undefined;
-  const apiKey = webhook.apiKey ?? Object.keys(keys)[0]!;
-  const apiSecret = keys[apiKey];
+  const apiKey = webhook.apiKey ?? [...keys.keys()][0]!;
+  const apiSecret = keys.get(apiKey);
   // livekit-server refuses to start in this case too: events nobody can verify are worse than none.
   if (apiSecret === undefined)
     throw new Error(`LiveKit dev server: webhook api_key "${apiKey}" is not one of the keys`);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { ApiKeys } from './api-keys.ts';
 import { AuthError, tokenFromRequest, verifyJoinToken } from './auth.ts';
 import { type ControlPlane, type ControlPlaneOptions, createControlPlane } from './control/index.ts';
 import type { RoomOptions } from './room.ts';
@@ -12,7 +13,7 @@ import { parseJoinQuery, type SignalOptions, SignalSession } from './signal-sess
 export interface DevServerOptions {
   port: number;
   host: string;
-  keys: Record<string, string>;
+  keys: ApiKeys;
   room: Partial<RoomOptions>;
   signal: Omit<SignalOptions, 'log' | 'keys'>;
   /** Largest signal frame accepted (bytes). */

@@ -19,6 +19,7 @@ import {
   TrackType,
 } from '@livekit/protocol';
 import type { WebSocket } from 'ws';
+import type { ApiKeys } from './api-keys.ts';
 import { type JoinGrants, mintRefreshToken } from './auth.ts';
 import { newId } from './ids.ts';
 import { checkParticipantUpdate, LIMITS } from './limits.ts';
@@ -48,7 +49,7 @@ export interface SignalOptions {
   /** Network settings for participants' peer connections. */
   peer: PeerOptions;
   /** API key → secret, to sign refreshed tokens. */
-  keys: Record<string, string>;
+  keys: ApiKeys;
   log: (msg: string, extra?: Record<string, unknown>) => void;
 }
 

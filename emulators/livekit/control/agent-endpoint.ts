@@ -1,13 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type { ApiKeys } from '../api-keys.ts';
 import { AuthFailure, verifyBearer } from './auth.ts';
 import type { AgentDispatcher } from './dispatcher.ts';
 import { WorkerConnection, type WorkerConnectionOptions } from './worker-connection.ts';
 
 export interface AgentEndpointOptions {
   dispatcher: AgentDispatcher;
-  keys: Record<string, string>;
+  keys: ApiKeys;
   /** Passed to every worker connection (timeouts, node id). */
   worker?: Omit<WorkerConnectionOptions, 'apiKey'>;
   /** Largest accepted worker message (default 1 MiB). */

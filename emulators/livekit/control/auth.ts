@@ -1,5 +1,6 @@
-import { decodeJwt } from 'jose';
-import { type ClaimGrants, TokenVerifier } from 'livekit-server-sdk';
+import type { ClaimGrants } from 'livekit-server-sdk';
+import type { ApiKeys } from '../api-keys.ts';
+import { AuthError, verifyToken } from '../auth.ts';
 
 /** A credential that could not be verified (answered 401 / `unauthenticated`). */
 export class AuthFailure extends Error {
@@ -18,31 +19,18 @@ export class PermissionDenied extends Error {
 }
 
 /**
- * Verifies `Authorization: Bearer <jwt>` against the configured key pairs: the issuer picks the
- * secret, then signature, expiry and not-before are checked by `livekit-server-sdk`.
+ * Verifies `Authorization: Bearer <jwt>` the way `/rtc` verifies join tokens: the issuer must be one
+ * of the configured keys, then signature, expiry and not-before are checked by `livekit-server-sdk`.
  */
-export async function verifyBearer(
-  header: string | undefined,
-  keys: Record<string, string>,
-): Promise<ClaimGrants> {
+export async function verifyBearer(header: string | undefined, keys: ApiKeys): Promise<ClaimGrants> {
   if (!header) throw new AuthFailure('missing authorization header');
   if (!/^bearer /i.test(header))
     throw new AuthFailure('invalid authorization header, must start with Bearer');
-  const token = header.slice(7).trim();
-  let issuer: string | undefined;
   try {
-    issuer = decodeJwt(token).iss;
-  } catch {
-    throw new AuthFailure('invalid authorization token');
-  }
-  const secret = issuer !== undefined && Object.hasOwn(keys, issuer) ? keys[issuer] : undefined;
-  if (issuer === undefined || secret === undefined) throw new AuthFailure(`invalid API key: ${issuer ?? ''}`);
-  try {
-    return await new TokenVerifier(issuer, secret).verify(token, 0);
+    return await verifyToken(header.slice(7).trim(), keys);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ERR_JWT_EXPIRED') throw new AuthFailure('invalid token: token is expired');
-    throw new AuthFailure('invalid token: verification failed');
+    if (err instanceof AuthError) throw new AuthFailure(err.message);
+    throw err;
   }
 }
 

@@ -8,6 +8,7 @@ import {
   JobType,
 } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
+import type { ApiKeys } from '../api-keys.ts';
 import type { RoomDirectory } from '../room-directory.ts';
 import { randomId, type WorkerConnection } from './worker-connection.ts';
 
@@ -28,7 +29,7 @@ export interface DispatchSpec {
 export interface AgentDispatcherOptions {
   directory: RoomDirectory;
   /** API key → secret, to sign job tokens with the pair the worker authenticated with. */
-  keys: Record<string, string>;
+  keys: ApiKeys;
   onWarning?: (msg: string) => void;
   /** A job started running on a worker, or a running job ended (the agent_job_* webhooks). */
   onJob?: (event: 'started' | 'ended', job: Job) => void;
@@ -414,7 +415,7 @@ export class AgentDispatcher {
       participantAttributes: Record<string, string>;
     },
   ): Promise<string> {
-    const secret = this.#opts.keys[w.apiKey];
+    const secret = this.#opts.keys.get(w.apiKey);
     if (secret === undefined) throw new Error('the worker API key is no longer configured');
     const at = new AccessToken(w.apiKey, secret, {
       identity,

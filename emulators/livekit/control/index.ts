@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { ApiKeys } from '../api-keys.ts';
 import type { RoomDirectory } from '../room-directory.ts';
 import { AgentEndpoint } from './agent-endpoint.ts';
 import { dispatchService } from './dispatch-service.ts';
@@ -11,7 +12,7 @@ export interface ControlPlaneOptions {
   /** The rooms of the media core; the control plane reads and changes rooms only through it. */
   directory: RoomDirectory;
   /** API key → secret. Twirp calls and workers authenticate against these; job tokens are signed with them. */
-  keys: Record<string, string>;
+  keys: ApiKeys;
   /** The server's public `ws://` URL (logged for workers; jobs use the URL the worker connected with). */
   serverUrl: string;
   /** How long a worker has to answer an availability request before the job goes elsewhere (ms, default 10 000). */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Message, MessageType } from '@bufbuild/protobuf';
 import type { ClaimGrants } from 'livekit-server-sdk';
+import type { ApiKeys } from '../api-keys.ts';
 import { AuthFailure, PermissionDenied, verifyBearer } from './auth.ts';
 
 /**
@@ -69,7 +70,7 @@ export type TwirpServices = Record<string, Record<string, AnyMethod>>;
 export interface TwirpRouterOptions {
   services: TwirpServices;
   /** API key → secret; tokens are verified against these. */
-  keys: Record<string, string>;
+  keys: ApiKeys;
   /** Largest accepted request body in bytes (default 1 MiB); larger bodies are refused as malformed. */
   maxBodyBytes?: number;
   /** Called for unexpected handler failures (answered as `internal`). */
@@ -86,10 +87,20 @@ const PREFIX = '/twirp/';
 export class TwirpRouter {
   readonly #opts: TwirpRouterOptions;
   readonly #maxBody: number;
+  /**
+   * `<package.Service>/<Method>` → method. A Map: the route is client input, and indexing the services
+   * object with it would also find `constructor`, `toString`… (answered `malformed`, not `bad_route`).
+   */
+  readonly #routes: ReadonlyMap<string, AnyMethod>;
 
   constructor(opts: TwirpRouterOptions) {
     this.#opts = opts;
     this.#maxBody = opts.maxBodyBytes ?? 1 << 20;
+    this.#routes = new Map(
+      Object.entries(opts.services).flatMap(([service, methods]) =>
+        Object.entries(methods).map(([name, m]) => [`${service}/${name}`, m] as const),
+      ),
+    );
   }
 
   /** True when the request is a Twirp route; the response is then owned by the router. */
@@ -118,8 +129,7 @@ export class TwirpRouter {
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
-    const [service, name, extra] = route.split('/');
-    const m = service && name && extra === undefined ? this.#opts.services[service]?.[name] : undefined;
+    const m = this.#routes.get(route);
     if (req.method !== 'POST') {
       req.resume();
       return writeError(
