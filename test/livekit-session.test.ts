@@ -109,6 +109,14 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
       room: 'r',
     });
     const noJoin = await mintToken(server, 'eve', { room: 'r', roomJoin: false });
+    // Claims of another JSON type than livekit-server's are an invalid token there, not room state.
+    const mistyped = (claims: Record<string, unknown>) =>
+      new SignJWT({ video: { roomJoin: true, room: 'r' }, ...claims })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(server.apiKey)
+        .setSubject('eve')
+        .setExpirationTime('10m')
+        .sign(secret);
     const good = await mintToken(server, 'eve', { room: 'r' });
     const cases: [string, string, string, RegExp][] = [
       ['garbage', 'not-a-jwt', '', /malformed/],
@@ -117,6 +125,21 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
       ['unknown key', unknownKey, '', /unknown API key/],
       ['no roomJoin', noJoin, '', /roomJoin/],
       ['wrong room', good, '&room=other', /not "other"/],
+      ['object attribute', await mistyped({ attributes: { a: { b: 1 } } }), '', /"attributes.a"/],
+      ['number room', await mistyped({ video: { roomJoin: true, room: 42 } }), '', /"video.room"/],
+      ['object name', await mistyped({ name: { a: 1 } }), '', /"name"/],
+      [
+        'string flag',
+        await mistyped({ video: { roomJoin: true, room: 'r', hidden: 'yes' } }),
+        '',
+        /"video.hidden"/,
+      ],
+      [
+        'string sources',
+        await mistyped({ video: { roomJoin: true, room: 'r', canPublishSources: 'camera' } }),
+        '',
+        /"video.canPublishSources"/,
+      ],
     ];
     for (const [name, token, query, reason] of cases) {
       const res = await rawSignal(server.url, token, query);

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { RoomConfiguration } from '@livekit/protocol';
 import { decodeJwt, SignJWT } from 'jose';
 import { type ClaimGrants, TokenVerifier } from 'livekit-server-sdk';
+import { z } from 'zod';
 import type { ApiKeys } from './api-keys.ts';
 
 /** A rejected credential: the HTTP status and the reason LiveKit clients surface to users. */
@@ -40,6 +41,35 @@ export interface JoinGrants {
   claims: ClaimGrants;
 }
 
+const flag = z.boolean().nullish();
+const text = z.string().nullish();
+
+/**
+ * The claims a join reads, typed as livekit-server's Go structs type them: a value of another JSON type
+ * makes the token invalid there, and here it would reach room state and every protobuf message built
+ * from it (an object as an attribute value, a number as the room name). Other claims are left alone.
+ */
+const JoinClaims = z.looseObject({
+  sub: text,
+  name: text,
+  metadata: text,
+  kind: text,
+  attributes: z.record(z.string(), z.string()).nullish(),
+  video: z
+    .looseObject({
+      room: text,
+      roomJoin: flag,
+      canPublish: flag,
+      canSubscribe: flag,
+      canPublishData: flag,
+      canUpdateOwnMetadata: flag,
+      canPublishSources: z.array(z.string()).nullish(),
+      hidden: flag,
+      agent: flag,
+    })
+    .nullish(),
+});
+
 /** Token from `Authorization: Bearer` (Rust SDK) or `?access_token=` (livekit-client). */
 export function tokenFromRequest(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers.authorization;
@@ -76,12 +106,18 @@ export async function verifyJoinToken(
   requestedRoom?: string | null,
 ): Promise<JoinGrants> {
   const claims = await verifyToken(token, keys);
-  const video = claims.video ?? {};
+  const typed = JoinClaims.safeParse(claims);
+  if (!typed.success) {
+    const field = typed.error.issues[0]?.path.join('.') ?? '';
+    throw new AuthError(401, `invalid token: claim "${field}" has the wrong type`);
+  }
+  const { sub, name, metadata, kind, attributes } = typed.data;
+  const video = typed.data.video ?? {};
   if (!video.roomJoin) throw new AuthError(401, 'permission denied: token has no roomJoin grant');
   if (!video.room) throw new AuthError(401, 'permission denied: token names no room');
   if (requestedRoom && requestedRoom !== video.room)
     throw new AuthError(401, `permission denied: token is for room "${video.room}", not "${requestedRoom}"`);
-  const identity = claims.sub ?? '';
+  const identity = sub ?? '';
   if (!identity) throw new AuthError(401, 'invalid token: identity (sub) is required to join');
   let agents: JoinGrants['agents'] = [];
   if (claims.roomConfig) {
@@ -92,19 +128,18 @@ export async function verifyJoinToken(
       throw new AuthError(401, 'invalid token: roomConfig is not a RoomConfiguration');
     }
   }
-  const sources = (video.canPublishSources ?? []) as unknown[];
   return {
     identity,
-    name: claims.name ?? '',
+    name: name ?? '',
     room: video.room,
-    metadata: claims.metadata ?? '',
-    attributes: { ...(claims.attributes ?? {}) },
-    kind: claims.kind ?? '',
+    metadata: metadata ?? '',
+    attributes: { ...attributes },
+    kind: kind ?? '',
     canPublish: video.canPublish ?? true,
     canSubscribe: video.canSubscribe ?? true,
     canPublishData: video.canPublishData ?? true,
     canUpdateOwnMetadata: video.canUpdateOwnMetadata ?? false,
-    canPublishSources: sources.map((s) => String(s).toLowerCase()),
+    canPublishSources: (video.canPublishSources ?? []).map((s) => s.toLowerCase()),
     hidden: video.hidden ?? false,
     agent: video.agent ?? false,
     agents,
