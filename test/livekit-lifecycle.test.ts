@@ -96,18 +96,23 @@ describe('LiveKit dev server: server-side lifecycle', () => {
     expect(server.directory.getParticipant('perm', 'a')?.permission?.canPublish).toBe(false);
   });
 
-  it('refuses oversized self-updates', async () => {
+  it('refuses oversized self-updates, at the same 64,000 bytes as the server API and livekit-server', async () => {
     const a = await join('a', 'limits', { canUpdateOwnMetadata: true });
-    await a.localParticipant!.updateMetadata('x'.repeat(100_000)).catch(() => {});
+    await a.localParticipant!.updateMetadata('x'.repeat(64_001)).catch(() => {});
     await a.localParticipant!.setAttributes({ ok: 'yes' });
     await waitFor(
       () => server.directory.getParticipant('limits', 'a')?.attributes.ok === 'yes',
       'later update',
     );
     expect(server.directory.getParticipant('limits', 'a')?.metadata).toBe('');
-    expect(() =>
-      server.directory.updateParticipant('limits', 'a', { metadata: 'y'.repeat(100_000) }),
-    ).toThrow(/metadata/);
+    expect(() => server.directory.updateParticipant('limits', 'a', { metadata: 'y'.repeat(64_001) })).toThrow(
+      /metadata/,
+    );
+    await a.localParticipant!.updateMetadata('x'.repeat(64_000));
+    await waitFor(
+      () => server.directory.getParticipant('limits', 'a')?.metadata.length === 64_000,
+      'metadata at the limit',
+    );
   });
 
   it('disconnects participants removed by the server or whose room is deleted', async () => {

@@ -1,14 +1,19 @@
 /**
- * Per-participant bounds. They keep one client from growing the server's memory (and every other
- * client's, since participant info is fanned out to the whole room) without limit.
+ * The dev server's bounds, one set for clients and the server API alike (livekit-server's defaults where
+ * it has one). They keep one client from growing the server's memory (and every other client's, since
+ * participant info is fanned out to the whole room) without limit.
  */
 export const LIMITS = {
-  /** Bytes of participant metadata (LiveKit allows 64 KiB). */
-  metadataBytes: 64 * 1024,
-  /** Bytes of all attribute keys and values together. */
-  attributesBytes: 64 * 1024,
+  /** Bytes of participant, room or dispatch metadata (livekit-server `limit.max_metadata_size`). */
+  metadataBytes: 64_000,
+  /** Bytes of all attribute keys and values together (`limit.max_attributes_size`). */
+  attributesBytes: 64_000,
   /** Characters of a display name. */
   nameLength: 1024,
+  /** Characters of a room name (`limit.max_room_name_length`). */
+  roomNameLength: 256,
+  /** Bytes of one `SendData` payload from the server API. */
+  serverDataBytes: 64_000,
   /** Tracks one participant may publish at a time. */
   tracksPerParticipant: 32,
 } as const;

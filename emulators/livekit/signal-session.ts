@@ -7,8 +7,6 @@ import {
   ReconnectResponse,
   RequestResponse,
   RequestResponse_Reason,
-  ServerInfo,
-  ServerInfo_Edition,
   SignalRequest,
   SignalResponse,
   type SimulateScenario,
@@ -28,10 +26,7 @@ import { leaveMessage, Participant, type SignalMessage, type SignalSink } from '
 import type { PeerOptions } from './peer.ts';
 import type { Room } from './room.ts';
 import { mergeAttributes, type RoomRegistry } from './room-registry.ts';
-
-/** Reported to clients; livekit-client refuses a server without a version. */
-export const SERVER_VERSION = '1.9.0';
-export const SERVER_PROTOCOL = 16;
+import { SERVER_VERSION, serverInfo } from './server-info.ts';
 
 export interface SignalOptions {
   /** Seconds between client pings (sent to clients in the JoinResponse). */
@@ -69,16 +64,6 @@ export function parseJoinQuery(url: URL): JoinQuery {
     autoSubscribe: q.get('auto_subscribe') !== '0' && q.get('auto_subscribe') !== 'false',
     clientProtocol: Number(q.get('client_protocol') ?? 0) || 0,
   };
-}
-
-function serverInfo(): ServerInfo {
-  return new ServerInfo({
-    edition: ServerInfo_Edition.Standard,
-    version: SERVER_VERSION,
-    protocol: SERVER_PROTOCOL,
-    nodeId: 'ND_devserver',
-    region: 'local',
-  });
 }
 
 /**

@@ -5,10 +5,10 @@ import {
   ListAgentDispatchRequest,
   ListAgentDispatchResponse,
 } from '@livekit/protocol';
+import { LIMITS } from '../limits.ts';
 import type { RoomDirectory } from '../room-directory.ts';
 import { requireRoomAdmin } from './auth.ts';
 import type { AgentDispatcher } from './dispatcher.ts';
-import { LIMITS } from './room-service.ts';
 import { method, TwirpError, type TwirpServices } from './twirp.ts';
 
 /** `livekit.AgentDispatchService`: explicit dispatch of named agents into a room. */
@@ -20,7 +20,7 @@ export function dispatchService(
     CreateDispatch: method(CreateAgentDispatchRequest, AgentDispatch, (req, { claims }) => {
       requireRoomAdmin(claims, req.room);
       if (!req.room) throw new TwirpError('invalid_argument', 'room is required');
-      if (Buffer.byteLength(req.metadata) > LIMITS.maxMetadataBytes) {
+      if (Buffer.byteLength(req.metadata) > LIMITS.metadataBytes) {
         throw new TwirpError('invalid_argument', 'metadata exceeds size limits');
       }
       // Recorded before the room is created so that it replaces the room's automatic dispatch.

@@ -19,18 +19,11 @@ import {
   UpdateSubscriptionsRequest,
   UpdateSubscriptionsResponse,
 } from '@livekit/protocol';
+import { LIMITS } from '../limits.ts';
 import type { RoomDirectory } from '../room-directory.ts';
 import { requireRoomAdmin, requireRoomCreate, requireRoomList } from './auth.ts';
 import type { AgentDispatcher } from './dispatcher.ts';
 import { method, TwirpError, type TwirpServices } from './twirp.ts';
-
-/** Limits LiveKit applies by default (`room.max_metadata_size`, data packet size). */
-export const LIMITS = {
-  maxMetadataBytes: 64_000,
-  maxAttributesBytes: 64_000,
-  maxDataBytes: 64_000,
-  maxRoomNameLength: 256,
-} as const;
 
 /** `livekit.RoomService`: the subset of methods `livekit-server-sdk` users rely on. */
 export function roomService(directory: RoomDirectory, dispatcher: AgentDispatcher): TwirpServices[string] {
@@ -38,7 +31,7 @@ export function roomService(directory: RoomDirectory, dispatcher: AgentDispatche
     CreateRoom: method(CreateRoomRequest, Room, (req, { claims }) => {
       requireRoomCreate(claims);
       if (!req.name) throw new TwirpError('invalid_argument', 'room name is required');
-      if (req.name.length > LIMITS.maxRoomNameLength)
+      if (req.name.length > LIMITS.roomNameLength)
         throw new TwirpError('invalid_argument', 'room name too long');
       checkMetadata(req.metadata);
       const existing = directory.getRoom(req.name);
@@ -95,9 +88,9 @@ export function roomService(directory: RoomDirectory, dispatcher: AgentDispatche
         (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
         0,
       );
-      if (attrBytes > LIMITS.maxAttributesBytes) {
+      if (attrBytes > LIMITS.attributesBytes) {
         throw new TwirpError('invalid_argument', 'attributes exceed size limits', {
-          limit: String(LIMITS.maxAttributesBytes),
+          limit: String(LIMITS.attributesBytes),
         });
       }
       if (!directory.getParticipant(req.room, req.identity)) {
@@ -145,9 +138,9 @@ export function roomService(directory: RoomDirectory, dispatcher: AgentDispatche
 
     SendData: method(SendDataRequest, SendDataResponse, (req, { claims }) => {
       requireRoomAdmin(claims, req.room);
-      if (req.data.length > LIMITS.maxDataBytes) {
+      if (req.data.length > LIMITS.serverDataBytes) {
         throw new TwirpError('invalid_argument', 'data exceeds size limits', {
-          limit: String(LIMITS.maxDataBytes),
+          limit: String(LIMITS.serverDataBytes),
         });
       }
       if (!directory.getRoom(req.room)) throw new TwirpError('not_found', 'room not found');
@@ -174,9 +167,9 @@ export function roomService(directory: RoomDirectory, dispatcher: AgentDispatche
 }
 
 function checkMetadata(metadata: string): void {
-  if (Buffer.byteLength(metadata) > LIMITS.maxMetadataBytes) {
+  if (Buffer.byteLength(metadata) > LIMITS.metadataBytes) {
     throw new TwirpError('invalid_argument', 'metadata exceeds size limits', {
-      limit: String(LIMITS.maxMetadataBytes),
+      limit: String(LIMITS.metadataBytes),
     });
   }
 }

@@ -8,8 +8,6 @@ import {
   JobType,
   type ParticipantPermission,
   RegisterWorkerResponse,
-  ServerInfo,
-  ServerInfo_Edition,
   ServerMessage,
   type SimulateJobRequest,
   WorkerMessage,
@@ -17,9 +15,7 @@ import {
   WorkerStatus,
 } from '@livekit/protocol';
 import type { RawData, WebSocket } from 'ws';
-
-/** Identifies the dev server to workers (logged by agents-js on registration). */
-export const SERVER_VERSION = '1.9.0-dev';
+import { serverInfo } from '../server-info.ts';
 
 export interface WorkerConnectionEvents {
   /** The worker sent its RegisterWorkerRequest and was answered. */
@@ -186,11 +182,8 @@ export class WorkerConnection extends EventEmitter<WorkerConnectionEvents> {
               case: 'register',
               value: new RegisterWorkerResponse({
                 workerId: this.id,
-                serverInfo: new ServerInfo({
-                  edition: ServerInfo_Edition.Standard,
-                  version: SERVER_VERSION,
-                  protocol: 16,
-                  nodeId: this.#opts.nodeId ?? 'ND_devserver',
+                serverInfo: serverInfo({
+                  ...(this.#opts.nodeId !== undefined && { nodeId: this.#opts.nodeId }),
                   agentProtocol: 1,
                 }),
               }),
