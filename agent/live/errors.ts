@@ -63,11 +63,3 @@ export function classifyClose(code: number | undefined, reason: string): CloseVe
   }
   return { retry: true };
 }
-
-/** Extracts the close code from the SDK's "closed before setup completed (code N): reason" rejection. */
-export function parseConnectError(err: unknown): { code: number | undefined; reason: string } {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /\(code (\d+)\):\s*(.*)$/s.exec(message);
-  if (m) return { code: Number(m[1]), reason: m[2] ?? '' };
-  return { code: undefined, reason: message };
-}

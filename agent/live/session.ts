@@ -1,16 +1,25 @@
 import { EventEmitter } from 'node:events';
-import {
-  type FunctionCall,
-  type FunctionResponse,
+import type {
+  FunctionCall,
+  FunctionResponse,
   GoogleGenAI,
-  type LiveConnectConfig,
-  type LiveServerMessage,
-  type Session,
-  type UsageMetadata,
+  LiveConnectConfig,
+  UsageMetadata,
 } from '@google/genai';
 import { base64ToPcm16, parsePcmMimeType, pcm16ToBase64 } from '../../shared/audio/pcm.ts';
 import { type Logger, silentLogger } from '../log.ts';
-import { CLOSE_POLICY, classifyClose, LiveFatalError, parseConnectError, redact } from './errors.ts';
+import { CLOSE_POLICY, classifyClose, LiveFatalError, redact } from './errors.ts';
+import { asksForReply, type LiveInput } from './input.ts';
+import {
+  closeSession,
+  connectLive,
+  createClient,
+  type LiveServerMessage,
+  parseConnectError,
+  type Session,
+  sendInput,
+  socketOpen,
+} from './sdk-adapter.ts';
 
 /** Options of a {@link LiveSession}. */
 export interface LiveSessionOptions {
@@ -84,18 +93,9 @@ export interface LiveSessionStats {
   droppedAudioSamples: number;
 }
 
-type Outgoing =
-  | { kind: 'audio'; data: string; mimeType: string; samples: number; ms: number }
-  | { kind: 'video'; data: string; mimeType: string }
-  | { kind: 'text'; text: string }
-  | { kind: 'content'; text: string; turnComplete: boolean }
-  | { kind: 'activityStart' }
-  | { kind: 'activityEnd' }
-  | { kind: 'toolResponse'; responses: FunctionResponse[] };
-
 interface Sent {
   index: number;
-  msg: Outgoing;
+  msg: LiveInput;
 }
 
 interface Connection {
@@ -125,12 +125,6 @@ function parseDuration(d: string | undefined): number | undefined {
   return m ? Number(m[1]) * 1000 : undefined;
 }
 
-/** Sending on a closing `ws` socket silently discards the data; we must know before we send. */
-function socketOpen(session: Session): boolean {
-  const ws = (session.conn as unknown as { ws?: { readyState: number } }).ws;
-  return ws ? ws.readyState === 1 : true;
-}
-
 /**
  * One conversation with Gemini Live that survives its connections: it tracks the resumption handle,
  * migrates to a new connection on `goAway` (after the reply in progress), reconnects after abnormal
@@ -153,7 +147,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   /** Sent on the current connection since the latest handle: the new connection needs them again. */
   #unacked: Sent[] = [];
   /** Accepted while no connection was usable. */
-  #pending: Outgoing[] = [];
+  #pending: LiveInput[] = [];
   /**
    * Upper bound of the audio ms held in `#unacked` + `#pending`: submits add to it, acks and replays only
    * ever lower the truth, and {@link LiveSession.#bound} makes it exact again. It spares walking the
@@ -194,10 +188,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     };
     this.#log = this.#opts.logger;
     this.#resumable = options.config.sessionResumption !== undefined;
-    const httpOptions: { baseUrl?: string; apiVersion?: string } = {};
-    if (options.baseUrl) httpOptions.baseUrl = options.baseUrl;
-    if (options.apiVersion) httpOptions.apiVersion = options.apiVersion;
-    this.#ai = new GoogleGenAI({ apiKey: options.apiKey, httpOptions });
+    this.#ai = createClient(options);
     if (options.signal) {
       if (options.signal.aborted) this.#state = 'closed';
       else options.signal.addEventListener('abort', () => void this.aclose(), { once: true });
@@ -310,15 +301,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   // --- sending -------------------------------------------------------------------------------
 
-  #submit(msg: Outgoing): void {
-    if (
-      msg.kind === 'text' ||
-      msg.kind === 'activityEnd' ||
-      msg.kind === 'toolResponse' ||
-      (msg.kind === 'content' && msg.turnComplete)
-    ) {
-      this.#awaitingReply = true;
-    }
+  #submit(msg: LiveInput): void {
+    if (asksForReply(msg)) this.#awaitingReply = true;
     const conn = this.#conn;
     if (conn && this.#state === 'open' && socketOpen(conn.session)) {
       this.#sendOn(conn, msg);
@@ -329,35 +313,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (this.#heldMsBound > this.#opts.maxReplayMs) this.#bound();
   }
 
-  #sendOn(conn: Connection, msg: Outgoing): void {
-    const s = conn.session;
-    switch (msg.kind) {
-      case 'audio':
-        s.sendRealtimeInput({ audio: { data: msg.data, mimeType: msg.mimeType } });
-        this.#stats.sentAudioSamples += msg.samples;
-        break;
-      case 'video':
-        s.sendRealtimeInput({ video: { data: msg.data, mimeType: msg.mimeType } });
-        break;
-      case 'text':
-        s.sendRealtimeInput({ text: msg.text });
-        break;
-      case 'content':
-        s.sendClientContent({
-          turns: [{ role: 'user', parts: [{ text: msg.text }] }],
-          turnComplete: msg.turnComplete,
-        });
-        break;
-      case 'activityStart':
-        s.sendRealtimeInput({ activityStart: {} });
-        break;
-      case 'activityEnd':
-        s.sendRealtimeInput({ activityEnd: {} });
-        break;
-      case 'toolResponse':
-        s.sendToolResponse({ functionResponses: msg.responses });
-        break;
-    }
+  #sendOn(conn: Connection, msg: LiveInput): void {
+    sendInput(conn.session, msg);
+    if (msg.kind === 'audio') this.#stats.sentAudioSamples += msg.samples;
     conn.sent += 1;
     if (this.#resumable) this.#unacked.push({ index: conn.sent, msg });
   }
@@ -377,7 +335,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     while (ms > this.#opts.maxReplayMs) {
       const i = this.#pending.findIndex((m) => m.kind === 'audio');
       if (i < 0) break;
-      const m = this.#pending.splice(i, 1)[0] as Extract<Outgoing, { kind: 'audio' }>;
+      const m = this.#pending.splice(i, 1)[0] as Extract<LiveInput, { kind: 'audio' }>;
       ms -= m.ms;
       dropped += m.samples;
     }
@@ -439,55 +397,31 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
     let conn: Connection | undefined;
     const early: LiveServerMessage[] = [];
-    let abandoned = false;
-    const connecting = this.#ai.live.connect({
-      model: this.#opts.model,
-      config,
-      callbacks: {
-        onmessage: (m: LiveServerMessage) => {
+    let session: Session;
+    try {
+      session = await connectLive(this.#ai, {
+        model: this.#opts.model,
+        config,
+        timeoutMs: this.#opts.connectTimeoutMs,
+        signal: this.#abort.signal,
+        onmessage: (m) => {
           // The SDK delivers messages that raced setupComplete before connect() resolves.
           if (conn) this.#onMessage(conn, m);
           else early.push(m);
         },
-        onerror: () => {
-          // The close that follows carries the code; connect() rejects with it during setup.
+        onclose: (code, reason) => {
+          if (conn) this.#onClose(conn, code, reason);
         },
-        onclose: (e: CloseEvent) => {
-          if (conn) this.#onClose(conn, e.code, e.reason);
-        },
-      },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no setupComplete within ${this.#opts.connectTimeoutMs} ms`)),
-        this.#opts.connectTimeoutMs,
-      );
-    });
-    let onAbort = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new Error('aborted'));
-      this.#abort.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => {});
-    let session: Session;
-    try {
-      session = await Promise.race([connecting, timeout, aborted]);
+      });
     } catch (err) {
-      abandoned = true;
-      // A late setupComplete must not leave a socket behind.
-      connecting.then((s) => s.close()).catch(() => {});
       const { code, reason } = parseConnectError(err);
       if (code !== undefined) {
         const verdict = classifyClose(code, reason);
         if (!verdict.retry) throw verdict.error;
       }
       throw err;
-    } finally {
-      clearTimeout(timer);
-      this.#abort.signal.removeEventListener('abort', onAbort);
     }
-    if (abandoned || this.#state === 'closed') {
+    if (this.#state === 'closed') {
       session.close();
       return;
     }
@@ -514,11 +448,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   #closeConn(c: Connection): void {
-    try {
-      c.session.close();
-    } catch {
-      // Already closed.
-    }
+    closeSession(c.session);
   }
 
   #retire(c: Connection): void {
