@@ -10,6 +10,7 @@ import { base64ToPcm16, parsePcmMimeType, pcm16ToBase64 } from '../../shared/aud
 import { type Logger, silentLogger } from '../log.ts';
 import { CLOSE_POLICY, classifyClose, LiveFatalError, redact } from './errors.ts';
 import { asksForReply, type LiveInput } from './input.ts';
+import { ReplayLog } from './replay-log.ts';
 import {
   closeSession,
   connectLive,
@@ -93,11 +94,6 @@ export interface LiveSessionStats {
   droppedAudioSamples: number;
 }
 
-interface Sent {
-  index: number;
-  msg: LiveInput;
-}
-
 interface Connection {
   id: number;
   session: Session;
@@ -144,16 +140,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #retired = new Set<Connection>();
   #connCounter = 0;
   #handle: string | undefined;
-  /** Sent on the current connection since the latest handle: the new connection needs them again. */
-  #unacked: Sent[] = [];
-  /** Accepted while no connection was usable. */
-  #pending: LiveInput[] = [];
-  /**
-   * Upper bound of the audio ms held in `#unacked` + `#pending`: submits add to it, acks and replays only
-   * ever lower the truth, and {@link LiveSession.#bound} makes it exact again. It spares walking the
-   * buffers on every 20 ms frame.
-   */
-  #heldMsBound = 0;
+  /** Input the model may not have yet, for the next connection. */
+  readonly #replay: ReplayLog;
   #generating = false;
   /** Input that asks for a reply went out (text, activityEnd, heard speech) and no turn ended since. */
   #awaitingReply = false;
@@ -187,6 +175,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       ...options,
     };
     this.#log = this.#opts.logger;
+    this.#replay = new ReplayLog(this.#opts.maxReplayMs);
     this.#resumable = options.config.sessionResumption !== undefined;
     this.#ai = createClient(options);
     if (options.signal) {
@@ -247,7 +236,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   sendVideo(image: Uint8Array, mimeType = 'image/jpeg'): void {
     if (this.#state === 'closed') return;
     const data = Buffer.from(image.buffer, image.byteOffset, image.byteLength).toString('base64');
-    if (!this.#conn) this.#pending = this.#pending.filter((m) => m.kind !== 'video');
+    if (!this.#conn) this.#replay.dropHeld('video');
     this.#submit({ kind: 'video', data, mimeType });
   }
 
@@ -293,8 +282,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const conns = [...this.#retired, ...(this.#conn ? [this.#conn] : [])];
     this.#conn = undefined;
     this.#retired.clear();
-    this.#pending = [];
-    this.#unacked = [];
+    this.#replay.clear();
     for (const c of conns) this.#closeConn(c);
     this.emit('closed');
   }
@@ -307,43 +295,20 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (conn && this.#state === 'open' && socketOpen(conn.session)) {
       this.#sendOn(conn, msg);
     } else {
-      this.#pending.push(msg);
+      this.#replay.push(msg);
     }
-    if (msg.kind === 'audio') this.#heldMsBound += msg.ms;
-    if (this.#heldMsBound > this.#opts.maxReplayMs) this.#bound();
+    const dropped = this.#replay.bound();
+    if (dropped) {
+      this.#stats.droppedAudioSamples += dropped;
+      this.#log.warn({ dropped }, 'live: replay buffer full, oldest input audio dropped');
+    }
   }
 
   #sendOn(conn: Connection, msg: LiveInput): void {
     sendInput(conn.session, msg);
     if (msg.kind === 'audio') this.#stats.sentAudioSamples += msg.samples;
     conn.sent += 1;
-    if (this.#resumable) this.#unacked.push({ index: conn.sent, msg });
-  }
-
-  /** Keeps the replay buffers within `maxReplayMs` of audio, oldest first. */
-  #bound(): void {
-    let ms = 0;
-    for (const e of this.#unacked) if (e.msg.kind === 'audio') ms += e.msg.ms;
-    for (const m of this.#pending) if (m.kind === 'audio') ms += m.ms;
-    this.#heldMsBound = ms;
-    if (ms <= this.#opts.maxReplayMs) return;
-    let dropped = 0;
-    while (ms > this.#opts.maxReplayMs && this.#unacked.length) {
-      const e = this.#unacked.shift()!;
-      if (e.msg.kind === 'audio') ms -= e.msg.ms;
-    }
-    while (ms > this.#opts.maxReplayMs) {
-      const i = this.#pending.findIndex((m) => m.kind === 'audio');
-      if (i < 0) break;
-      const m = this.#pending.splice(i, 1)[0] as Extract<LiveInput, { kind: 'audio' }>;
-      ms -= m.ms;
-      dropped += m.samples;
-    }
-    this.#heldMsBound = ms;
-    if (dropped) {
-      this.#stats.droppedAudioSamples += dropped;
-      this.#log.warn({ dropped }, 'live: replay buffer full, oldest input audio dropped');
-    }
+    if (this.#resumable) this.#replay.push(msg, conn.sent);
   }
 
   // --- connections ---------------------------------------------------------------------------
@@ -364,7 +329,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
             handleRejected = true;
             this.#log.warn('live: resumption handle rejected, starting a fresh session');
             this.#handle = undefined;
-            this.#unacked = [];
+            this.#replay.forgetSent();
             this.emit('contextLost');
             continue;
           }
@@ -433,9 +398,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#generating = false;
     this.#serverResumable = true;
     // What the handle did not cover, then what arrived during the gap, in their original order.
-    const replay = [...(resumed ? this.#unacked.map((e) => e.msg) : []), ...this.#pending];
-    this.#unacked = [];
-    this.#pending = [];
+    const replay = this.#replay.drain(resumed);
     for (const msg of replay) this.#sendOn(conn, msg);
     this.#stats.replayedMessages += replay.length;
     if (previous) this.#retire(previous);
@@ -560,10 +523,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       if (!opts.trim) {
         // Issued before our replay reached the server.
       } else if (last !== undefined && last !== null && last !== '') {
-        const n = Number(last);
-        this.#unacked = this.#unacked.filter((e) => e.index > n);
+        this.#replay.acknowledge(Number(last));
       } else {
-        this.#unacked = [];
+        this.#replay.acknowledge();
       }
     }
     if (m.goAway) {
