@@ -1,13 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type {
-  FunctionCall,
-  FunctionResponse,
-  GoogleGenAI,
-  LiveConnectConfig,
-  UsageMetadata,
-} from '@google/genai';
-import { base64ToPcm16, parsePcmMimeType, pcm16ToBase64 } from '../../shared/audio/pcm.ts';
+import type { FunctionResponse, GoogleGenAI, LiveConnectConfig } from '@google/genai';
+import { pcm16ToBase64 } from '../../shared/audio/pcm.ts';
 import { type Logger, silentLogger } from '../log.ts';
+import { decodeServerMessage } from './decode.ts';
 import { CLOSE_POLICY, classifyClose, LiveFatalError, redact } from './errors.ts';
 import { asksForReply, type LiveInput } from './input.ts';
 import { ReplayLog } from './replay-log.ts';
@@ -21,78 +16,9 @@ import {
   sendInput,
   socketOpen,
 } from './sdk-adapter.ts';
+import type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
 
-/** Options of a {@link LiveSession}. */
-export interface LiveSessionOptions {
-  /** Gemini API key or ephemeral token. Never logged. */
-  apiKey: string;
-  /** Alternative endpoint (the local emulator); the SDK also reads `GOOGLE_GEMINI_BASE_URL`. */
-  baseUrl?: string;
-  /** API version segment of the socket URL; the SDK default when unset. */
-  apiVersion?: string;
-  /** Live model id. */
-  model: string;
-  /** Setup sent on every connection; `sessionResumption` in it turns on handle tracking and replay. */
-  config: LiveConnectConfig;
-  /** Aborting closes the session, like {@link LiveSession.aclose}. */
-  signal?: AbortSignal;
-  /** Longest wait for `setupComplete` on one connection attempt, ms (default 15 000). */
-  connectTimeoutMs?: number;
-  /** Reconnect attempts after a dropped connection before giving up (default 6). */
-  maxReconnectAttempts?: number;
-  /** First reconnect back-off, doubled per attempt up to 5 s, ms (default 250). */
-  reconnectBackoffMs?: number;
-  /** Most input audio kept for replay (since the last resumption handle plus any gap), ms (default 120 000). */
-  maxReplayMs?: number;
-  /** How long after `goAway` a reply in progress may finish before migrating anyway, as a share of `timeLeft` (default 0.5). */
-  goAwayGrace?: number;
-  logger?: Logger;
-}
-
-/** Events of a {@link LiveSession}. */
-export type LiveSessionEvents = {
-  /** A connection completed setup. `resumed` when it continued the previous context via a handle. */
-  ready: [info: { resumed: boolean; connection: number }];
-  /** Model speech, PCM16 mono. */
-  audio: [pcm: Int16Array, sampleRate: number];
-  /** Model text parts (text modality). */
-  text: [text: string];
-  inputTranscription: [text: string];
-  outputTranscription: [text: string];
-  /** The user barged in: drop queued speech. */
-  interrupted: [];
-  generationComplete: [];
-  turnComplete: [];
-  toolCall: [calls: FunctionCall[]];
-  toolCallCancellation: [ids: string[]];
-  usage: [usage: UsageMetadata];
-  /** The server announced the end of this connection; migration follows. */
-  goAway: [timeLeftMs: number | undefined];
-  /** A connection is being replaced. */
-  reconnecting: [info: { reason: 'goAway' | 'closed'; code?: number; attempt: number }];
-  /** A reconnect could not resume (no or rejected handle): the model starts from a blank context. */
-  contextLost: [];
-  /** The session cannot continue; no exception escapes, this is the only report. */
-  fatal: [error: LiveFatalError];
-  /** The session ended (after `aclose`, abort or a fatal error). */
-  closed: [];
-};
-
-/** Counters for tests, load reporting and logs. */
-export interface LiveSessionStats {
-  /** Connections that completed setup. */
-  connections: number;
-  /** Connections replaced after goAway or a drop. */
-  reconnects: number;
-  /** Input audio samples handed to a socket (replays count again). */
-  sentAudioSamples: number;
-  /** Input audio samples accepted from the caller. */
-  inputAudioSamples: number;
-  /** Messages re-sent on a new connection. */
-  replayedMessages: number;
-  /** Input samples dropped because the replay buffer overflowed. */
-  droppedAudioSamples: number;
-}
+export type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
 
 interface Connection {
   id: number;
@@ -100,8 +26,6 @@ interface Connection {
   /** Client messages sent on this connection; setup is message 0. */
   sent: number;
 }
-
-type State = 'idle' | 'connecting' | 'open' | 'migrating' | 'reconnecting' | 'closed';
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -114,12 +38,6 @@ const sleep = (ms: number, signal: AbortSignal) =>
     }
     signal.addEventListener('abort', done, { once: true });
   });
-
-function parseDuration(d: string | undefined): number | undefined {
-  if (!d) return undefined;
-  const m = /^([\d.]+)s$/.exec(d);
-  return m ? Number(m[1]) * 1000 : undefined;
-}
 
 /**
  * One conversation with Gemini Live that survives its connections: it tracks the resumption handle,
@@ -135,7 +53,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #log: Logger;
   readonly #abort = new AbortController();
   readonly #resumable: boolean;
-  #state: State = 'idle';
+  #state: LiveSessionState = 'idle';
   #conn: Connection | undefined;
   #retired = new Set<Connection>();
   #connCounter = 0;
@@ -193,7 +111,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     return this.#handle;
   }
 
-  get state(): State {
+  get state(): LiveSessionState {
     return this.#state;
   }
 
@@ -322,7 +240,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         return;
       } catch (err) {
         // aclose() may have run while we awaited.
-        if ((this.#state as State) === 'closed') return;
+        if ((this.#state as LiveSessionState) === 'closed') return;
         if (err instanceof LiveFatalError) {
           // A 1008 on a resume may just mean the handle expired: one fresh start before giving up.
           if (err.code === CLOSE_POLICY && this.#handle && !handleRejected) {
@@ -477,69 +395,76 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   #onMessage(conn: Connection, m: LiveServerMessage, opts: { trim: boolean } = { trim: true }): void {
     if (conn !== this.#conn) return; // a retired connection's late output would duplicate or cut in
-    const sc = m.serverContent;
-    if (sc) {
-      for (const part of sc.modelTurn?.parts ?? []) {
-        if (part.inlineData?.data && part.inlineData.mimeType?.startsWith('audio/')) {
+    let turnComplete = false;
+    let update = false;
+    let goAway = false;
+    for (const ev of decodeServerMessage(m)) {
+      switch (ev.type) {
+        case 'audio':
           this.#generating = true;
-          const pcm = base64ToPcm16(part.inlineData.data);
-          this.emit('audio', pcm, parsePcmMimeType(part.inlineData.mimeType, 24000) ?? 24000);
-        } else if (part.text && !part.thought) {
+          this.emit('audio', ev.pcm, ev.sampleRate);
+          break;
+        case 'text':
           this.#generating = true;
-          this.emit('text', part.text);
+          this.emit('text', ev.text);
+          break;
+        case 'inputTranscription':
+          this.#awaitingReply = true;
+          this.emit('inputTranscription', ev.text);
+          break;
+        case 'outputTranscription':
+          this.emit('outputTranscription', ev.text);
+          break;
+        case 'interrupted':
+          this.#generating = false;
+          this.#awaitingReply = false;
+          this.emit('interrupted');
+          break;
+        case 'generationComplete':
+          this.emit('generationComplete');
+          break;
+        case 'turnComplete':
+          turnComplete = true;
+          this.#generating = false;
+          this.#awaitingReply = false;
+          this.emit('turnComplete');
+          break;
+        case 'toolCall':
+          this.#toolCallsPending += ev.calls.length;
+          this.emit('toolCall', ev.calls);
+          break;
+        case 'toolCallCancellation':
+          this.#toolCallsPending = Math.max(0, this.#toolCallsPending - ev.ids.length);
+          this.emit('toolCallCancellation', ev.ids);
+          break;
+        case 'usage':
+          this.emit('usage', ev.usage);
+          break;
+        case 'resumption':
+          update = true;
+          // Early messages (opts.trim false) were issued before our replay reached the server: their
+          // handle is still the latest, but they do not cover the replay, so the log stays.
+          if (opts.trim) this.#serverResumable = ev.resumable;
+          if (ev.handle) {
+            this.#handle = ev.handle;
+            if (opts.trim) this.#replay.acknowledge(ev.lastConsumedIndex);
+          }
+          break;
+        case 'goAway': {
+          goAway = true;
+          this.#log.info({ timeLeftMs: ev.timeLeftMs }, 'live: goAway');
+          this.emit('goAway', ev.timeLeftMs);
+          this.#migrateWhenIdle = true;
+          const grace = Math.max(0, (ev.timeLeftMs ?? 10_000) * this.#opts.goAwayGrace);
+          this.#migrateTimer = setTimeout(() => this.#migrate(), grace);
+          break;
         }
       }
-      if (sc.inputTranscription?.text) {
-        this.#awaitingReply = true;
-        this.emit('inputTranscription', sc.inputTranscription.text);
-      }
-      if (sc.outputTranscription?.text) this.emit('outputTranscription', sc.outputTranscription.text);
-      if (sc.interrupted) {
-        this.#generating = false;
-        this.#awaitingReply = false;
-        this.emit('interrupted');
-      }
-      if (sc.generationComplete) this.emit('generationComplete');
-      if (sc.turnComplete) {
-        this.#generating = false;
-        this.#awaitingReply = false;
-        this.emit('turnComplete');
-      }
-    }
-    if (m.toolCall?.functionCalls?.length) {
-      this.#toolCallsPending += m.toolCall.functionCalls.length;
-      this.emit('toolCall', m.toolCall.functionCalls);
-    }
-    if (m.toolCallCancellation?.ids?.length) {
-      this.#toolCallsPending = Math.max(0, this.#toolCallsPending - m.toolCallCancellation.ids.length);
-      this.emit('toolCallCancellation', m.toolCallCancellation.ids);
-    }
-    if (m.usageMetadata) this.emit('usage', m.usageMetadata);
-    const upd = m.sessionResumptionUpdate;
-    if (upd && opts.trim) this.#serverResumable = upd.resumable === true;
-    if (upd?.resumable && upd.newHandle) {
-      this.#handle = upd.newHandle;
-      const last = upd.lastConsumedClientMessageIndex;
-      if (!opts.trim) {
-        // Issued before our replay reached the server.
-      } else if (last !== undefined && last !== null && last !== '') {
-        this.#replay.acknowledge(Number(last));
-      } else {
-        this.#replay.acknowledge();
-      }
-    }
-    if (m.goAway) {
-      const left = parseDuration(m.goAway.timeLeft as string | undefined);
-      this.#log.info({ timeLeftMs: left }, 'live: goAway');
-      this.emit('goAway', left);
-      this.#migrateWhenIdle = true;
-      const grace = Math.max(0, (left ?? 10_000) * this.#opts.goAwayGrace);
-      this.#migrateTimer = setTimeout(() => this.#migrate(), grace);
     }
     // After a turn, the handle update usually rides right behind turnComplete; migrate on it.
-    if (this.#migrateWhenIdle && (upd || m.goAway || (sc?.turnComplete && !this.#resumable)))
+    if (this.#migrateWhenIdle && (update || goAway || (turnComplete && !this.#resumable)))
       this.#maybeMigrate();
-    if (this.#migrateWhenIdle && sc?.turnComplete && this.#resumable) {
+    if (this.#migrateWhenIdle && turnComplete && this.#resumable) {
       clearTimeout(this.#settleTimer);
       // Give the post-turn handle a moment; migrate regardless if it does not come.
       this.#settleTimer = setTimeout(() => this.#maybeMigrate(), 300);

@@ -1,0 +1,83 @@
+import type { FunctionCall, LiveConnectConfig, UsageMetadata } from '@google/genai';
+import type { Logger } from '../log.ts';
+import type { LiveFatalError } from './errors.ts';
+import type { LiveSession } from './session.ts';
+
+/** Options of a {@link LiveSession}. */
+export interface LiveSessionOptions {
+  /** Gemini API key or ephemeral token. Never logged. */
+  apiKey: string;
+  /** Alternative endpoint (the local emulator); the SDK also reads `GOOGLE_GEMINI_BASE_URL`. */
+  baseUrl?: string;
+  /** API version segment of the socket URL; the SDK default when unset. */
+  apiVersion?: string;
+  /** Live model id. */
+  model: string;
+  /** Setup sent on every connection; `sessionResumption` in it turns on handle tracking and replay. */
+  config: LiveConnectConfig;
+  /** Aborting closes the session, like {@link LiveSession.aclose}. */
+  signal?: AbortSignal;
+  /** Longest wait for `setupComplete` on one connection attempt, ms (default 15 000). */
+  connectTimeoutMs?: number;
+  /** Reconnect attempts after a dropped connection before giving up (default 6). */
+  maxReconnectAttempts?: number;
+  /** First reconnect back-off, doubled per attempt up to 5 s, ms (default 250). */
+  reconnectBackoffMs?: number;
+  /** Most input audio kept for replay (since the last resumption handle plus any gap), ms (default 120 000). */
+  maxReplayMs?: number;
+  /** How long after `goAway` a reply in progress may finish before migrating anyway, as a share of `timeLeft` (default 0.5). */
+  goAwayGrace?: number;
+  logger?: Logger;
+}
+
+/** Events of a {@link LiveSession}. */
+export type LiveSessionEvents = {
+  /** A connection completed setup. `resumed` when it continued the previous context via a handle. */
+  ready: [info: { resumed: boolean; connection: number }];
+  /** Model speech, PCM16 mono. */
+  audio: [pcm: Int16Array, sampleRate: number];
+  /** Model text parts (text modality). */
+  text: [text: string];
+  inputTranscription: [text: string];
+  outputTranscription: [text: string];
+  /** The user barged in: drop queued speech. */
+  interrupted: [];
+  generationComplete: [];
+  turnComplete: [];
+  toolCall: [calls: FunctionCall[]];
+  toolCallCancellation: [ids: string[]];
+  usage: [usage: UsageMetadata];
+  /** The server announced the end of this connection; migration follows. */
+  goAway: [timeLeftMs: number | undefined];
+  /** A connection is being replaced. */
+  reconnecting: [info: { reason: 'goAway' | 'closed'; code?: number; attempt: number }];
+  /** A reconnect could not resume (no or rejected handle): the model starts from a blank context. */
+  contextLost: [];
+  /** The session cannot continue; no exception escapes, this is the only report. */
+  fatal: [error: LiveFatalError];
+  /** The session ended (after `aclose`, abort or a fatal error). */
+  closed: [];
+};
+
+/** Counters for tests, load reporting and logs. */
+export interface LiveSessionStats {
+  /** Connections that completed setup. */
+  connections: number;
+  /** Connections replaced after goAway or a drop. */
+  reconnects: number;
+  /** Input audio samples handed to a socket (replays count again). */
+  sentAudioSamples: number;
+  /** Input audio samples accepted from the caller. */
+  inputAudioSamples: number;
+  /** Messages re-sent on a new connection. */
+  replayedMessages: number;
+  /** Input samples dropped because the replay buffer overflowed. */
+  droppedAudioSamples: number;
+}
+
+/**
+ * Where a {@link LiveSession} is: `idle` before `start()`, `connecting` to the first connection, `open`
+ * while input goes straight out, `migrating` to a new connection after `goAway`, `reconnecting` after a
+ * dropped one (input is held in both), `closed` for good (after `aclose`, abort or a fatal error).
+ */
+export type LiveSessionState = 'idle' | 'connecting' | 'open' | 'migrating' | 'reconnecting' | 'closed';
