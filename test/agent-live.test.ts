@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LiveFatalError } from '../agent/live/errors.ts';
-import { LiveSession, type LiveSessionOptions } from '../agent/live/session.ts';
+import { type LiveInputRefusal, LiveSession, type LiveSessionOptions } from '../agent/live/session.ts';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
 import { chunk, silence, speechLike, utterance } from '../shared/audio/generate.ts';
 
@@ -248,5 +248,78 @@ describe('LiveSession against the Gemini emulator', () => {
     live.sendToolResponse([{ id: fc!.id, name: 'slow', response: { output: 'ok' } }]);
     expect(await answer).toContain('done');
     expect(emu.stats()).toHaveLength(1);
+  });
+
+  it('an input the service refuses as too large (1009) is reported, never replayed, and the rest goes on', async () => {
+    // The issue: a 17 MB chat message closed the socket with 1009, the replay sent it again, then it was lost.
+    const { emu, live } = await setup({ limits: { maxPayloadBytes: 64 * 1024 } });
+    await live.start();
+    await expect.poll(() => live.handle).toBeDefined();
+    const refused: LiveInputRefusal[] = [];
+    live.on('inputRefused', (r) => refused.push(r));
+    const speech = speechLike(1.2, RATE, { seed: 3 });
+    send(live, silence(0.2, RATE));
+    send(live, speech.subarray(0, Math.round(0.6 * RATE)));
+    // Under the session's own (default) limit, so it goes out and the service closes the socket on it.
+    expect(live.sendText('x'.repeat(100_000))).toBe(true);
+    send(live, speech.subarray(Math.round(0.6 * RATE)));
+    send(live, silence(1.0, RATE));
+
+    // Every sample around the refused message reached the model, on the resumed connection.
+    expect(await waitFor(live, 'inputTranscription', () => true)).toBe('[speech 1.2s]');
+    await once(live, 'turnComplete');
+    expect(refused).toEqual([
+      {
+        kind: 'text',
+        by: 'service',
+        bytes: 100_000 + JSON.stringify({ realtimeInput: { text: '' } }).length,
+        limit: 100_000 + JSON.stringify({ realtimeInput: { text: '' } }).length - 1,
+        message: expect.stringContaining('1009'),
+      },
+    ]);
+    const stats = emu.stats();
+    expect(stats).toHaveLength(2);
+    expect(stats[1]!.resumed).toBe(true);
+    expect(live.stats.refusedInputs).toBe(1);
+
+    // That size is known to be refused now: it is not sent again, the connection stays.
+    expect(live.sendContext('y'.repeat(100_000), true)).toBe(false);
+    expect(refused[1]).toMatchObject({ kind: 'content', by: 'client' });
+    live.sendText('still there?');
+    expect(await reply(live)).toContain('this conversation');
+    expect(emu.stats()).toHaveLength(2);
+  });
+
+  it('an input over maxMessageBytes is refused before it is sent; the connection stays up', async () => {
+    const { emu, live } = await setup(
+      { limits: { maxPayloadBytes: 64 * 1024 } },
+      { maxMessageBytes: 32 * 1024 },
+    );
+    await live.start();
+    const refusal = once(live, 'inputRefused');
+    expect(live.sendText('x'.repeat(40_000))).toBe(false);
+    const [r] = await refusal;
+    expect(r).toMatchObject({ kind: 'text', by: 'client', limit: 32 * 1024 });
+    expect(r.bytes).toBeGreaterThan(40_000);
+    expect(r.message).not.toContain('xxx');
+    // A tool result or a video frame over the limit is refused the same way.
+    expect(live.sendVideo(new Uint8Array(30 * 1024))).toBe(false);
+    expect(live.sendVideo(new Uint8Array(1024))).toBe(true);
+    live.sendText('hello');
+    expect(await reply(live)).toContain('turn 1 of this conversation');
+    expect(emu.stats()).toHaveLength(1);
+    expect(emu.stats()[0]).toMatchObject({ textInputs: 1, videoFrames: 1 });
+    expect(live.stats.refusedInputs).toBe(2);
+  });
+
+  it('a setup the service refuses as too large (1009) is a typed fatal error, not a retry loop', async () => {
+    const { live } = await setup(
+      { limits: { maxPayloadBytes: 4 * 1024 } },
+      { config: { systemInstruction: 'Be brief. '.repeat(1000), sessionResumption: {} } },
+    );
+    const fatal = once(live, 'fatal');
+    await expect(live.start()).rejects.toMatchObject({ kind: 'invalid', code: 1009 });
+    await fatal;
+    expect(live.stats.connections).toBe(0);
   });
 });

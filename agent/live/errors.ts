@@ -18,6 +18,8 @@ export const CLOSE_NORMAL = 1000;
 export const CLOSE_ABNORMAL = 1006;
 export const CLOSE_INVALID_ARGUMENT = 1007;
 export const CLOSE_POLICY = 1008;
+/** A client message larger than the service takes. */
+export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_INTERNAL = 1011;
 
 /** What to do about a socket that ended: reconnect, or give up with a typed error. */

@@ -58,6 +58,19 @@ export class ReplayLog {
     return out;
   }
 
+  /** Takes every input larger than `maxBytes` out of the log, in log order. */
+  removeLarger(maxBytes: number): LiveInput[] {
+    const removed: LiveInput[] = [];
+    const keep = (m: LiveInput) => {
+      if (m.bytes <= maxBytes) return true;
+      removed.push(m);
+      return false;
+    };
+    this.#sent = this.#sent.filter((e) => keep(e.msg));
+    this.#held = this.#held.filter(keep);
+    return removed;
+  }
+
   clear(): void {
     this.#sent = [];
     this.#held = [];

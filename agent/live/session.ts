@@ -1,10 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { FunctionResponse, GoogleGenAI, LiveConnectConfig } from '@google/genai';
-import { pcm16ToBase64 } from '../../shared/audio/pcm.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { decodeServerMessage } from './decode.ts';
-import { CLOSE_POLICY, classifyClose, LiveFatalError, redact } from './errors.ts';
-import { asksForReply, type LiveInput } from './input.ts';
+import { CLOSE_POLICY, CLOSE_TOO_BIG, classifyClose, LiveFatalError, redact } from './errors.ts';
+import {
+  activityInput,
+  asksForReply,
+  audioInput,
+  contentInput,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type LiveInput,
+  textInput,
+  toolResponseInput,
+  videoInput,
+} from './input.ts';
 import { ReplayLog } from './replay-log.ts';
 import {
   closeSession,
@@ -18,6 +27,7 @@ import {
 } from './sdk-adapter.ts';
 import type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
 
+export type { LiveInputKind, LiveInputRefusal } from './input.ts';
 export type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
 
 interface Connection {
@@ -25,6 +35,11 @@ interface Connection {
   session: Session;
   /** Client messages sent on this connection; setup is message 0. */
   sent: number;
+  /**
+   * The largest input sent on it. Should the service close it with 1009, this is one it refused:
+   * everything it accepted was at most its limit, and the input it refused was above.
+   */
+  largest: LiveInput | undefined;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -79,7 +94,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     inputAudioSamples: 0,
     replayedMessages: 0,
     droppedAudioSamples: 0,
+    refusedInputs: 0,
   };
+  /** Largest message to send: `maxMessageBytes`, lowered below any size the service refused. */
+  #maxBytes: number;
 
   constructor(options: LiveSessionOptions) {
     super();
@@ -89,11 +107,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       reconnectBackoffMs: 250,
       maxReplayMs: 120_000,
       goAwayGrace: 0.5,
+      maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
       logger: silentLogger,
       ...options,
     };
     this.#log = this.#opts.logger;
     this.#replay = new ReplayLog(this.#opts.maxReplayMs);
+    this.#maxBytes = this.#opts.maxMessageBytes;
     this.#resumable = options.config.sessionResumption !== undefined;
     this.#ai = createClient(options);
     if (options.signal) {
@@ -136,58 +156,53 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     await this.#connectWithRetry('closed', undefined);
   }
 
+  // Every send returns false when the input will not reach the model: the session is closed, or the
+  // input is too large (then `inputRefused` says so).
+
   /** Input audio, PCM16 mono. Buffered (never dropped) while the connection is being replaced. */
-  sendAudio(pcm: Int16Array, sampleRate = 16000): void {
-    if (this.#state === 'closed' || pcm.length === 0) return;
+  sendAudio(pcm: Int16Array, sampleRate = 16000): boolean {
+    if (this.#state === 'closed' || pcm.length === 0) return false;
     this.#stats.inputAudioSamples += pcm.length;
-    const data = pcm16ToBase64(pcm);
-    this.#submit({
-      kind: 'audio',
-      data,
-      mimeType: `audio/pcm;rate=${sampleRate}`,
-      samples: pcm.length,
-      ms: (pcm.length * 1000) / sampleRate,
-    });
+    return this.#submit(audioInput(pcm, sampleRate));
   }
 
   /** One video frame (JPEG or PNG). Only the newest frame waits through a reconnect. */
-  sendVideo(image: Uint8Array, mimeType = 'image/jpeg'): void {
-    if (this.#state === 'closed') return;
-    const data = Buffer.from(image.buffer, image.byteOffset, image.byteLength).toString('base64');
-    if (!this.#conn) this.#replay.dropHeld('video');
-    this.#submit({ kind: 'video', data, mimeType });
+  sendVideo(image: Uint8Array, mimeType = 'image/jpeg'): boolean {
+    if (this.#state === 'closed') return false;
+    const msg = videoInput(image, mimeType);
+    if (!this.#conn && msg.bytes <= this.#maxBytes) this.#replay.dropHeld('video');
+    return this.#submit(msg);
   }
 
   /** Text the model should answer, as realtime input (the native-audio models' way to take text). */
-  sendText(text: string): void {
-    if (this.#state === 'closed') return;
-    this.#submit({ kind: 'text', text });
+  sendText(text: string): boolean {
+    return this.#state !== 'closed' && this.#submit(textInput(text));
   }
 
   /**
    * A user turn in the conversation context. With `turnComplete: false` it only informs the model
    * (joins, leaves, who is speaking) without asking for a reply.
    */
-  sendContext(text: string, turnComplete = false): void {
-    if (this.#state === 'closed') return;
-    this.#submit({ kind: 'content', text, turnComplete });
+  sendContext(text: string, turnComplete = false): boolean {
+    return this.#state !== 'closed' && this.#submit(contentInput(text, turnComplete));
   }
 
   /** Manual activity detection (push-to-talk): the user started talking. */
-  activityStart(): void {
-    if (this.#state !== 'closed') this.#submit({ kind: 'activityStart' });
+  activityStart(): boolean {
+    return this.#state !== 'closed' && this.#submit(activityInput('activityStart'));
   }
 
   /** Manual activity detection (push-to-talk): the user stopped talking. */
-  activityEnd(): void {
-    if (this.#state !== 'closed') this.#submit({ kind: 'activityEnd' });
+  activityEnd(): boolean {
+    return this.#state !== 'closed' && this.#submit(activityInput('activityEnd'));
   }
 
-  sendToolResponse(responses: FunctionResponse[]): void {
-    if (this.#state === 'closed' || responses.length === 0) return;
+  sendToolResponse(responses: FunctionResponse[]): boolean {
+    if (this.#state === 'closed' || responses.length === 0) return false;
     this.#toolCallsPending = Math.max(0, this.#toolCallsPending - responses.length);
-    this.#submit({ kind: 'toolResponse', responses });
+    const sent = this.#submit(toolResponseInput(responses));
     this.#maybeMigrate();
+    return sent;
   }
 
   /** Ends the session: closes every connection and clears every timer. Idempotent. */
@@ -207,7 +222,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   // --- sending -------------------------------------------------------------------------------
 
-  #submit(msg: LiveInput): void {
+  #submit(msg: LiveInput): boolean {
+    if (msg.bytes > this.#maxBytes) {
+      this.#refuse(msg, 'client');
+      return false;
+    }
     if (asksForReply(msg)) this.#awaitingReply = true;
     const conn = this.#conn;
     if (conn && this.#state === 'open' && socketOpen(conn.session)) {
@@ -220,12 +239,40 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       this.#stats.droppedAudioSamples += dropped;
       this.#log.warn({ dropped }, 'live: replay buffer full, oldest input audio dropped');
     }
+    return true;
+  }
+
+  #refuse(msg: LiveInput, by: 'client' | 'service'): void {
+    const limit = this.#maxBytes;
+    const message =
+      by === 'client'
+        ? `${msg.kind} input of ${msg.bytes} bytes is over the ${limit}-byte message limit; not sent`
+        : `Gemini Live refused a ${msg.kind} input of ${msg.bytes} bytes as too large (close 1009); not sent again`;
+    this.#stats.refusedInputs += 1;
+    this.#log.warn({ kind: msg.kind, bytes: msg.bytes, limit, by }, `live: ${message}`);
+    this.emit('inputRefused', { kind: msg.kind, bytes: msg.bytes, limit, by, message });
+  }
+
+  /**
+   * The service closed `conn` with 1009: one input was larger than it takes. Never send that size
+   * again: it leaves the replay log (with anything as large), and later input that large is refused
+   * before it is sent.
+   */
+  #refuseOversized(conn: Connection): void {
+    const offender = conn.largest;
+    if (!offender) return;
+    this.#maxBytes = Math.min(this.#maxBytes, offender.bytes - 1);
+    const removed = this.#replay.removeLarger(this.#maxBytes);
+    // Without resumption nothing is logged for replay, but the refusal is still news.
+    if (!removed.includes(offender)) removed.unshift(offender);
+    for (const m of removed) this.#refuse(m, 'service');
   }
 
   #sendOn(conn: Connection, msg: LiveInput): void {
     sendInput(conn.session, msg);
     if (msg.kind === 'audio') this.#stats.sentAudioSamples += msg.samples;
     conn.sent += 1;
+    if (!conn.largest || msg.bytes > conn.largest.bytes) conn.largest = msg;
     if (this.#resumable) this.#replay.push(msg, conn.sent);
   }
 
@@ -298,6 +345,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       });
     } catch (err) {
       const { code, reason } = parseConnectError(err);
+      // Before setup completed, the only message sent was the setup itself.
+      if (code === CLOSE_TOO_BIG) {
+        throw new LiveFatalError(
+          'invalid',
+          `Gemini refused the setup as too large (code 1009): ${redact(reason)}`,
+          code,
+        );
+      }
       if (code !== undefined) {
         const verdict = classifyClose(code, reason);
         if (!verdict.retry) throw verdict.error;
@@ -308,7 +363,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       session.close();
       return;
     }
-    conn = { id, session, sent: 0 };
+    conn = { id, session, sent: 0, largest: undefined };
     this.#stats.connections += 1;
     const previous = this.#conn;
     this.#conn = conn;
@@ -350,7 +405,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
     if (conn !== this.#conn || this.#state === 'closed') return;
     this.#conn = undefined;
-    // Messages the dead socket had not acknowledged through a handle go out again on the next one.
+    // Messages the dead socket had not acknowledged through a handle go out again on the next one,
+    // except one the service refused as too large: it would only kill the next socket the same way.
+    if (code === CLOSE_TOO_BIG) this.#refuseOversized(conn);
     const verdict = classifyClose(code, reason);
     if (!verdict.retry && !(code === CLOSE_POLICY && this.#handle)) {
       this.#fail(verdict.error);

@@ -1,6 +1,7 @@
 import type { FunctionCall, LiveConnectConfig, UsageMetadata } from '@google/genai';
 import type { Logger } from '../log.ts';
 import type { LiveFatalError } from './errors.ts';
+import type { LiveInputRefusal } from './input.ts';
 import type { LiveSession } from './session.ts';
 
 /** Options of a {@link LiveSession}. */
@@ -27,6 +28,12 @@ export interface LiveSessionOptions {
   maxReplayMs?: number;
   /** How long after `goAway` a reply in progress may finish before migrating anyway, as a share of `timeLeft` (default 0.5). */
   goAwayGrace?: number;
+  /**
+   * Largest client message sent, bytes of its JSON frame (default 15 MiB, under the service's limit).
+   * Larger input is refused with `inputRefused` instead of being sent: the service would close the
+   * connection (1009) and lose the input sent with it.
+   */
+  maxMessageBytes?: number;
   logger?: Logger;
 }
 
@@ -53,6 +60,11 @@ export type LiveSessionEvents = {
   reconnecting: [info: { reason: 'goAway' | 'closed'; code?: number; attempt: number }];
   /** A reconnect could not resume (no or rejected handle): the model starts from a blank context. */
   contextLost: [];
+  /**
+   * An input will not reach the model: too large for `maxMessageBytes` (refused before sending), or
+   * refused by the service (close 1009; the session reconnects without it and goes on with the rest).
+   */
+  inputRefused: [refusal: LiveInputRefusal];
   /** The session cannot continue; no exception escapes, this is the only report. */
   fatal: [error: LiveFatalError];
   /** The session ended (after `aclose`, abort or a fatal error). */
@@ -73,6 +85,8 @@ export interface LiveSessionStats {
   replayedMessages: number;
   /** Input samples dropped because the replay buffer overflowed. */
   droppedAudioSamples: number;
+  /** Inputs refused as too large (see the `inputRefused` event). */
+  refusedInputs: number;
 }
 
 /**
