@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FunctionResponse, GoogleGenAI, LiveConnectConfig } from '@google/genai';
 import { type Logger, silentLogger } from '../log.ts';
 import { decodeServerMessage } from './decode.ts';
 import { CLOSE_POLICY, CLOSE_TOO_BIG, classifyClose, LiveFatalError, redact } from './errors.ts';
+import { GoAwayTiming } from './goaway-timing.ts';
 import {
   activityInput,
-  asksForReply,
   audioInput,
   contentInput,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -15,6 +16,7 @@ import {
   videoInput,
 } from './input.ts';
 import { ReplayLog } from './replay-log.ts';
+import { ReplyState } from './reply-state.ts';
 import {
   closeSession,
   connectLive,
@@ -42,18 +44,6 @@ interface Connection {
   largest: LiveInput | undefined;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-
 /**
  * One conversation with Gemini Live that survives its connections: it tracks the resumption handle,
  * migrates to a new connection on `goAway` (after the reply in progress), reconnects after abnormal
@@ -75,17 +65,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #handle: string | undefined;
   /** Input the model may not have yet, for the next connection. */
   readonly #replay: ReplayLog;
-  #generating = false;
-  /** Input that asks for a reply went out (text, activityEnd, heard speech) and no turn ended since. */
-  #awaitingReply = false;
-  /** The server's last word on whether the session could be resumed right now. */
-  #serverResumable = true;
-  #toolCallsPending = 0;
-  #migrateWhenIdle = false;
-  /** Migrate after `goAway` even if a reply is still running. */
-  #migrateTimer: NodeJS.Timeout | undefined;
-  /** Short wait for the post-turn handle before migrating. */
-  #settleTimer: NodeJS.Timeout | undefined;
+  readonly #reply = new ReplyState();
+  readonly #goAway: GoAwayTiming;
   #startPromise: Promise<void> | undefined;
   #stats: LiveSessionStats = {
     connections: 0,
@@ -115,6 +96,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#replay = new ReplayLog(this.#opts.maxReplayMs);
     this.#maxBytes = this.#opts.maxMessageBytes;
     this.#resumable = options.config.sessionResumption !== undefined;
+    this.#goAway = new GoAwayTiming({
+      grace: this.#opts.goAwayGrace,
+      resumable: this.#resumable,
+      busy: () => this.#reply.busy,
+      migrate: () => this.#migrate(),
+    });
     this.#ai = createClient(options);
     if (options.signal) {
       if (options.signal.aborted) this.#state = 'closed';
@@ -137,7 +124,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   /** True while the model is producing a reply. */
   get generating(): boolean {
-    return this.#generating;
+    return this.#reply.generating;
   }
 
   /**
@@ -199,9 +186,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   sendToolResponse(responses: FunctionResponse[]): boolean {
     if (this.#state === 'closed' || responses.length === 0) return false;
-    this.#toolCallsPending = Math.max(0, this.#toolCallsPending - responses.length);
+    this.#reply.toolResponses(responses.length);
     const sent = this.#submit(toolResponseInput(responses));
-    this.#maybeMigrate();
+    this.#goAway.check();
     return sent;
   }
 
@@ -210,8 +197,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#abort.abort();
-    clearTimeout(this.#migrateTimer);
-    clearTimeout(this.#settleTimer);
+    this.#goAway.stop();
     const conns = [...this.#retired, ...(this.#conn ? [this.#conn] : [])];
     this.#conn = undefined;
     this.#retired.clear();
@@ -227,7 +213,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       this.#refuse(msg, 'client');
       return false;
     }
-    if (asksForReply(msg)) this.#awaitingReply = true;
+    this.#reply.sent(msg);
     const conn = this.#conn;
     if (conn && this.#state === 'open' && socketOpen(conn.session)) {
       this.#sendOn(conn, msg);
@@ -315,7 +301,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           'live: connect failed, retrying',
         );
         this.emit('reconnecting', { reason, ...(code !== undefined && { code }), attempt: attempt + 1 });
-        await sleep(backoff, this.#abort.signal);
+        await sleep(backoff, undefined, { signal: this.#abort.signal }).catch(() => {});
       }
     }
   }
@@ -368,8 +354,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const previous = this.#conn;
     this.#conn = conn;
     this.#state = 'open';
-    this.#generating = false;
-    this.#serverResumable = true;
+    this.#reply.connected();
     // What the handle did not cover, then what arrived during the gap, in their original order.
     const replay = this.#replay.drain(resumed);
     for (const msg of replay) this.#sendOn(conn, msg);
@@ -423,16 +408,15 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   /** Replaces the connection after `goAway`: input waits in the buffer while the new one sets up. */
   #migrate(): void {
-    clearTimeout(this.#migrateTimer);
-    clearTimeout(this.#settleTimer);
+    this.#goAway.stop();
     if (this.#state !== 'open' || !this.#conn) return;
-    this.#migrateWhenIdle = false;
+    this.#goAway.done();
     const old = this.#conn;
     this.#conn = undefined;
     this.#retire(old);
-    if (this.#generating) {
+    if (this.#reply.generating) {
       // The grace period ran out mid-reply: what is queued of it would never be finished.
-      this.#generating = false;
+      this.#reply.generating = false;
       this.emit('interrupted');
     }
     this.#state = 'migrating';
@@ -441,67 +425,43 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#connectWithRetry('goAway', undefined).catch(() => {});
   }
 
-  #maybeMigrate(): void {
-    if (this.#migrateWhenIdle && !this.#busy()) this.#migrate();
-  }
-
-  /** A reply is running or expected: migrating now would cut it or make the new connection redo it. */
-  #busy(): boolean {
-    return this.#generating || this.#awaitingReply || this.#toolCallsPending > 0 || !this.#serverResumable;
-  }
-
   #onMessage(conn: Connection, m: LiveServerMessage, opts: { trim: boolean } = { trim: true }): void {
     if (conn !== this.#conn) return; // a retired connection's late output would duplicate or cut in
     let turnComplete = false;
     let update = false;
     let goAway = false;
     for (const ev of decodeServerMessage(m)) {
+      this.#reply.observe(ev, opts.trim);
       switch (ev.type) {
         case 'audio':
-          this.#generating = true;
           this.emit('audio', ev.pcm, ev.sampleRate);
           break;
-        case 'text':
-          this.#generating = true;
-          this.emit('text', ev.text);
-          break;
-        case 'inputTranscription':
-          this.#awaitingReply = true;
-          this.emit('inputTranscription', ev.text);
-          break;
-        case 'outputTranscription':
-          this.emit('outputTranscription', ev.text);
-          break;
-        case 'interrupted':
-          this.#generating = false;
-          this.#awaitingReply = false;
-          this.emit('interrupted');
-          break;
-        case 'generationComplete':
-          this.emit('generationComplete');
-          break;
-        case 'turnComplete':
-          turnComplete = true;
-          this.#generating = false;
-          this.#awaitingReply = false;
-          this.emit('turnComplete');
-          break;
         case 'toolCall':
-          this.#toolCallsPending += ev.calls.length;
           this.emit('toolCall', ev.calls);
           break;
         case 'toolCallCancellation':
-          this.#toolCallsPending = Math.max(0, this.#toolCallsPending - ev.ids.length);
           this.emit('toolCallCancellation', ev.ids);
           break;
         case 'usage':
           this.emit('usage', ev.usage);
           break;
+        case 'text':
+        case 'inputTranscription':
+        case 'outputTranscription':
+          this.emit(ev.type, ev.text);
+          break;
+        case 'interrupted':
+        case 'generationComplete':
+          this.emit(ev.type);
+          break;
+        case 'turnComplete':
+          turnComplete = true;
+          this.emit('turnComplete');
+          break;
         case 'resumption':
           update = true;
           // Early messages (opts.trim false) were issued before our replay reached the server: their
           // handle is still the latest, but they do not cover the replay, so the log stays.
-          if (opts.trim) this.#serverResumable = ev.resumable;
           if (ev.handle) {
             this.#handle = ev.handle;
             if (opts.trim) this.#replay.acknowledge(ev.lastConsumedIndex);
@@ -511,20 +471,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           goAway = true;
           this.#log.info({ timeLeftMs: ev.timeLeftMs }, 'live: goAway');
           this.emit('goAway', ev.timeLeftMs);
-          this.#migrateWhenIdle = true;
-          const grace = Math.max(0, (ev.timeLeftMs ?? 10_000) * this.#opts.goAwayGrace);
-          this.#migrateTimer = setTimeout(() => this.#migrate(), grace);
+          this.#goAway.goAway(ev.timeLeftMs);
           break;
         }
       }
     }
-    // After a turn, the handle update usually rides right behind turnComplete; migrate on it.
-    if (this.#migrateWhenIdle && (update || goAway || (turnComplete && !this.#resumable)))
-      this.#maybeMigrate();
-    if (this.#migrateWhenIdle && turnComplete && this.#resumable) {
-      clearTimeout(this.#settleTimer);
-      // Give the post-turn handle a moment; migrate regardless if it does not come.
-      this.#settleTimer = setTimeout(() => this.#maybeMigrate(), 300);
-    }
+    this.#goAway.afterMessage({ update, goAway, turnComplete });
   }
 }
