@@ -86,7 +86,7 @@ rows.push(
   }),
 );
 
-// agent/live/session.ts #bound(): sums every buffered audio message on each submit (O(n) per frame).
+// agent/live/replay-log.ts ReplayLog.bound() (then session.ts #bound()): summed every buffered audio message on each submit (O(n) per frame).
 for (const n of [250, 1500, 6000]) {
   const unacked = Array.from({ length: n }, () => ({ msg: { kind: 'audio' as string, ms: 20 } }));
   rows.push(

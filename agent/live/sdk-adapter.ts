@@ -1,6 +1,6 @@
 /**
  * Everything the Live session needs from `@google/genai`, and the only file that relies on what the SDK
- * does not promise. Written against @google/genai 3.3.0; on an upgrade re-check the two internals below
+ * does not promise. Checked against @google/genai 3.6.1; on an upgrade re-check the two internals below
  * (test/agent-live.test.ts exercises both through the real SDK):
  *
  * - Whether a session's socket is open. `Session.conn` is the SDK's socket wrapper, whose private `ws`
