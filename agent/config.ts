@@ -130,12 +130,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function formatIssues(where: string, error: z.ZodError): string {
-  const lines = error.issues.map((i) => {
-    const path = i.path.length ? i.path.join('.') : '(root)';
-    return `  - ${path}: ${i.message}`;
-  });
-  return `invalid ${where}:\n${lines.join('\n')}`;
+function formatIssue(i: z.core.$ZodIssue): string {
+  const path = i.path.length ? i.path.join('.') : '(root)';
+  return `  - ${path}: ${i.message}`;
 }
 
 const bool = (v: string | undefined): boolean | undefined => {
@@ -267,23 +264,32 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   return parsed.data;
 }
 
-/** Parses JSON metadata; anything that is not a JSON object carries no overrides. */
-function metadataObject(metadata: string | undefined): Record<string, unknown> | undefined {
-  if (!metadata?.trim()) return undefined;
+/**
+ * Our settings in one metadata string. The rule: metadata that starts with `{` is meant as JSON and must
+ * parse (a typo like `{"pushToTalk": tru` fails the room instead of silently giving other settings);
+ * anything else that is not a JSON object (plain text, a number, an array) belongs to the application
+ * and carries no overrides. `where` names the source in errors; the metadata itself is never echoed
+ * (dispatch metadata is not visible to the room, `lk.agent.error` is).
+ */
+function metadataObject(metadata: string | undefined, where: string): Record<string, unknown> | undefined {
+  const text = metadata?.trim();
+  if (!text) return undefined;
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(metadata);
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const o = v as Record<string, unknown>;
-      // Metadata shared with other applications keeps our settings under `agent`.
-      const inner = o.agent;
-      if (inner && typeof inner === 'object' && !Array.isArray(inner))
-        return inner as Record<string, unknown>;
-      return o;
-    }
-  } catch {
-    // Free-form metadata belongs to the application, not to us.
+    v = JSON.parse(text);
+  } catch (err) {
+    if (!text.startsWith('{')) return undefined; // free-form metadata of the application
+    const at = /position (\d+)/.exec(String(err))?.[1];
+    throw new ConfigError(
+      `invalid ${where}: starts with "{" but is not valid JSON${at === undefined ? '' : ` (at character ${at})`}`,
+    );
   }
-  return undefined;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  // Metadata shared with other applications keeps our settings under `agent`.
+  const inner = o.agent;
+  if (inner && typeof inner === 'object' && !Array.isArray(inner)) return inner as Record<string, unknown>;
+  return o;
 }
 
 function pickKnown(o: Record<string, unknown> | undefined): Record<string, unknown> {
@@ -292,19 +298,31 @@ function pickKnown(o: Record<string, unknown> | undefined): Record<string, unkno
   return Object.fromEntries(Object.entries(o).filter(([k]) => known.has(k)));
 }
 
+/** Options of {@link resolveRoomConfig}. */
+export interface ResolveRoomOptions {
+  /**
+   * Names of the tools the worker has (`ToolRegistry.names`): a `tools` entry naming another one is a
+   * configuration error like any invalid value. Not checked when unset.
+   */
+  availableTools?: readonly string[];
+}
+
 /**
  * Room configuration: env defaults ← room metadata ← job (dispatch) metadata. Metadata is JSON; known
  * keys (top level or under `agent`) override, unknown keys are left to their owners. Nested objects
- * (`video`, `vad`, `compression`) merge key by key. Throws {@link ConfigError} for invalid values.
+ * (`video`, `vad`, `compression`) merge key by key. Throws {@link ConfigError} for metadata that starts
+ * with `{` but is not JSON, invalid values and unknown tool names: the one place that decides whether a
+ * room's configuration is usable.
  */
 export function resolveRoomConfig(
   defaults: RoomConfigInput,
   sources: { roomMetadata?: string; jobMetadata?: string } = {},
+  options: ResolveRoomOptions = {},
 ): RoomConfig {
   const layers = [
     defaults as Record<string, unknown>,
-    pickKnown(metadataObject(sources.roomMetadata)),
-    pickKnown(metadataObject(sources.jobMetadata)),
+    pickKnown(metadataObject(sources.roomMetadata, 'room metadata')),
+    pickKnown(metadataObject(sources.jobMetadata, 'dispatch metadata')),
   ];
   const merged: Record<string, unknown> = {};
   for (const layer of layers) {
@@ -317,7 +335,18 @@ export function resolveRoomConfig(
     }
   }
   const parsed = roomConfigSchema.safeParse(merged);
-  if (!parsed.success)
-    throw new ConfigError(formatIssues('room configuration (env + metadata)', parsed.error));
+  const problems = parsed.success ? [] : parsed.error.issues.map(formatIssue);
+  // Checked on the merged value, so that a bad tool name is listed with every other problem.
+  const available = options.availableTools;
+  const tools = parsed.success ? parsed.data.tools : merged.tools;
+  if (available && Array.isArray(tools)) {
+    const unknown = tools.filter((t) => typeof t === 'string' && !available.includes(t));
+    if (unknown.length)
+      problems.push(
+        `  - tools: unknown tool(s) ${unknown.join(', ')}; available: ${available.join(', ') || 'none'}`,
+      );
+  }
+  if (!parsed.success || problems.length)
+    throw new ConfigError(`invalid room configuration (env + metadata):\n${problems.join('\n')}`);
   return parsed.data;
 }

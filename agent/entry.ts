@@ -1,10 +1,12 @@
 import { AutoSubscribe, defineAgent, type JobContext, log } from '@livekit/agents';
+import { DisconnectReason, RoomEvent } from '@livekit/rtc-node';
 import { RoomBridge } from './bridge/room-bridge.ts';
-import { ConfigError, loadWorkerConfig, resolveRoomConfig } from './config.ts';
+import { ConfigError, loadWorkerConfig, type RoomConfig, resolveRoomConfig } from './config.ts';
 import { reportSessions } from './load.ts';
 import type { Logger } from './log.ts';
 import { watchEmptyRoom } from './ops/empty-room.ts';
 import { startJobOps } from './ops/job.ts';
+import { requestRejoin } from './ops/rejoin.ts';
 import { opsSettings } from './ops/settings.ts';
 import { setupTracing } from './ops/tracing.ts';
 import { defaultRegistry } from './tools/index.ts';
@@ -12,7 +14,8 @@ import { defaultRegistry } from './tools/index.ts';
 /**
  * The job: join the room, resolve the room's configuration (env defaults ← room metadata ← dispatch
  * metadata) and run the room bridge until the room or the job ends. Configuration and Live failures
- * are logged and shown as `lk.agent.state = failed`; they never crash the job process.
+ * are logged and shown as `lk.agent.state = failed`; they never crash the job process, and a failed
+ * job ends when its room empties or `AGENT_FAILED_JOB_TIMEOUT_S` after the failure.
  */
 export default defineAgent({
   // Job processes start here, before any job: OTLP trace export when OTEL_EXPORTER_OTLP_* is set.
@@ -22,20 +25,76 @@ export default defineAgent({
   entry: async (ctx: JobContext) => {
     const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
     const worker = loadWorkerConfig();
+    const settings = opsSettings();
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_ALL);
     const room = ctx.room;
     const ops = startJobOps({ room, logger, shutdown: (reason) => ctx.shutdown(reason) });
     ctx.addShutdownCallback(() => ops.aclose());
-    let config: ReturnType<typeof resolveRoomConfig>;
-    try {
-      config = resolveRoomConfig(worker.room, {
-        roomMetadata: room.metadata ?? ctx.job.room?.metadata,
-        jobMetadata: ctx.job.metadata,
+
+    // Pushed out by a connection with our identity: the framework ends the job; a new dispatch
+    // brings the agent back under a new identity (bounded per room).
+    let rejoin: Promise<boolean> | undefined;
+    room.once(RoomEvent.Disconnected, (reason) => {
+      if (reason !== DisconnectReason.DUPLICATE_IDENTITY) return;
+      logger.warn(
+        { room: room.name, identity: room.localParticipant?.identity },
+        'another connection joined with the agent identity (DUPLICATE_IDENTITY): this job ends',
+      );
+      ops.error('duplicate_identity');
+      if (settings.maxRejoins === 0 || !room.name) return;
+      rejoin = requestRejoin({
+        livekitUrl: worker.livekitUrl,
+        apiKey: worker.livekitApiKey,
+        apiSecret: worker.livekitApiSecret,
+        room: room.name,
+        agentName: ctx.job.agentName ?? '',
+        metadata: ctx.job.metadata ?? '',
+        max: settings.maxRejoins,
+        logger,
       });
+    });
+    ctx.addShutdownCallback(async () => {
+      await rejoin;
+    });
+
+    if (settings.emptyRoomTimeoutMs !== undefined) {
+      const stop = watchEmptyRoom(room, {
+        graceMs: settings.emptyRoomTimeoutMs,
+        onEmpty: () => {
+          logger.info({ room: room.name }, 'everyone left: ending the job');
+          ctx.shutdown('room empty');
+        },
+      });
+      ctx.addShutdownCallback(async () => stop());
+    }
+    // A failed job holds a process and a room seat for nobody: bounded even while people stay.
+    let failedTimer: NodeJS.Timeout | undefined;
+    const failed = (yes: boolean) => {
+      if (!yes) {
+        clearTimeout(failedTimer);
+        failedTimer = undefined;
+      } else {
+        failedTimer ??= setTimeout(() => {
+          logger.info({ room: room.name }, 'failed: ending the job (AGENT_FAILED_JOB_TIMEOUT_S)');
+          ctx.shutdown('failed');
+        }, settings.failedJobTimeoutMs);
+      }
+    };
+    ctx.addShutdownCallback(async () => failed(false));
+
+    const tools = defaultRegistry();
+    let config: RoomConfig;
+    try {
+      config = resolveRoomConfig(
+        worker.room,
+        { roomMetadata: room.metadata ?? ctx.job.room?.metadata, jobMetadata: ctx.job.metadata },
+        { availableTools: tools.names },
+      );
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : String(err);
       logger.error(`room ${room.name}: ${message}`);
       ops.error('config');
+      failed(true);
       await room.localParticipant
         ?.setAttributes({ 'lk.agent.state': 'failed', 'lk.agent.error': message })
         .catch(() => {});
@@ -44,7 +103,7 @@ export default defineAgent({
     const bridge = new RoomBridge({
       room,
       config,
-      tools: defaultRegistry(),
+      tools,
       gemini: { apiKey: worker.geminiApiKey, ...(worker.geminiBaseUrl && { baseUrl: worker.geminiBaseUrl }) },
       logger,
       ...(process.env.AGENT_RECONNECT_BACKOFF_MS && {
@@ -52,23 +111,13 @@ export default defineAgent({
       }),
     });
     bridge.on('sessions', (n) => reportSessions(ctx.job.id, n));
+    bridge.on('state', (s) => failed(s === 'failed'));
     ops.attach(bridge);
     ctx.addShutdownCallback(async () => {
       await bridge.aclose();
       reportSessions(ctx.job.id, 0);
       await ops.aclose(); // again, after the bridge's last counts
     });
-    const { emptyRoomTimeoutMs } = opsSettings();
-    if (emptyRoomTimeoutMs !== undefined) {
-      const stop = watchEmptyRoom(room, {
-        graceMs: emptyRoomTimeoutMs,
-        onEmpty: () => {
-          logger.info({ room: room.name }, 'everyone left: ending the job');
-          ctx.shutdown('room empty');
-        },
-      });
-      ctx.addShutdownCallback(async () => stop());
-    }
     logger.info({ room: room.name, policy: config.policy, model: config.model }, 'agent joined');
     await bridge.start();
   },

@@ -1,10 +1,12 @@
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { cli, ServerOptions } from '@livekit/agents';
-import { ConfigError, loadWorkerConfig } from './config.ts';
+import { ConfigError, loadWorkerConfig, resolveRoomConfig } from './config.ts';
 import { ensureLoadDir, LOAD_DIR_ENV, loadFunction } from './load.ts';
 import { logger } from './log.ts';
 import { opsSettings } from './ops/settings.ts';
 import { startWorkerOps } from './ops/worker.ts';
+import { defaultRegistry } from './tools/index.ts';
 
 /**
  * `npm run agent` (= `node agent/main.ts start`): the LiveKit agent worker. Environment: LIVEKIT_URL,
@@ -18,6 +20,8 @@ let settings: ReturnType<typeof opsSettings>;
 try {
   config = loadWorkerConfig();
   settings = opsSettings();
+  // AGENT_TOOLS naming a tool the worker lacks would fail every room: stop here instead.
+  resolveRoomConfig(config.room, {}, { availableTools: defaultRegistry().names });
 } catch (err) {
   if (err instanceof ConfigError || (err instanceof Error && err.message.startsWith('invalid agent'))) {
     console.error(err.message);
@@ -28,7 +32,9 @@ try {
 
 const ownLoadDir = !process.env[LOAD_DIR_ENV];
 const loadDir = ensureLoadDir();
-const port = Number(process.env.AGENT_HTTP_PORT) || undefined;
+// The framework reads port 0 as its default 8081, so "any free port" is found here.
+const port = settings.httpPort || (await freePort());
+if (!settings.httpPort) logger().info({ port }, 'agent HTTP server port');
 const idle = Number(process.env.AGENT_IDLE_PROCESSES);
 // Metrics/health server, drain notice for job processes (agent/ops/); see docs/scaling.md.
 const ops = startWorkerOps({
@@ -54,7 +60,18 @@ cli.runApp(
     loadThreshold: config.loadThreshold,
     drainTimeout: settings.drainTimeoutMs,
     initializeProcessTimeout: settings.initTimeoutMs,
-    ...(port && { port }),
+    port,
     ...(Number.isInteger(idle) && idle > 0 && { numIdleProcesses: idle }),
   }),
 );
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}

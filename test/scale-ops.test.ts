@@ -45,6 +45,9 @@ describe('settings', () => {
       loadCpu: true,
       initTimeoutMs: 30_000,
       emptyRoomTimeoutMs: 10_000,
+      failedJobTimeoutMs: 120_000,
+      httpPort: 8081,
+      maxRejoins: 3,
     });
     expect(opsSettings({ AGENT_METRICS_PORT: '0' }).metricsPort).toBe(0);
     expect(opsSettings({ AGENT_METRICS_PORT: 'off' }).metricsPort).toBeUndefined();

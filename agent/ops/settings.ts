@@ -16,6 +16,13 @@ import { z } from 'zod';
  * - `AGENT_EMPTY_ROOM_TIMEOUT_S` — once the last human left, how long the agent waits for someone to
  *   come back before it ends its job and closes its Live sessions, s (default 10; 0 = stay until the
  *   room closes).
+ * - `AGENT_FAILED_JOB_TIMEOUT_S` — longest a job stays in its room once it has failed (bad room
+ *   configuration, or every Live session failed), s (default 120): long enough for the people there to
+ *   read `lk.agent.state=failed` and `lk.agent.error`; the job also ends when the room empties (above).
+ * - `AGENT_HTTP_PORT` — the framework's health server port. Default 8081; `0` picks a free port (the
+ *   framework itself would read 0 as 8081), logged as `agent HTTP server port`.
+ * - `AGENT_MAX_REJOINS` — times per room the agent asks for a new dispatch of itself after another
+ *   connection took its identity (`DUPLICATE_IDENTITY`), default 3; 0 = never.
  */
 export interface OpsSettings {
   /** `undefined`: metrics server off. */
@@ -27,6 +34,10 @@ export interface OpsSettings {
   initTimeoutMs: number;
   /** `undefined`: stay in an empty room. */
   emptyRoomTimeoutMs: number | undefined;
+  failedJobTimeoutMs: number;
+  /** `0`: any free port. */
+  httpPort: number;
+  maxRejoins: number;
 }
 
 const schema = z.object({
@@ -40,6 +51,14 @@ const schema = z.object({
   AGENT_DRAIN_WRAP_UP_S: z.coerce.number().min(0).max(86_400).default(30),
   AGENT_PROCESS_INIT_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
   AGENT_EMPTY_ROOM_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(10),
+  AGENT_FAILED_JOB_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(120),
+  AGENT_HTTP_PORT: z.coerce
+    .number()
+    .int('must be a port number (0 = any free port)')
+    .min(0)
+    .max(65_535)
+    .default(8081),
+  AGENT_MAX_REJOINS: z.coerce.number().int().min(0).max(100).default(3),
   AGENT_LOAD_CPU: z
     .string()
     .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be true or false')
@@ -67,5 +86,8 @@ export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
     loadCpu: /^(1|true|yes|on)$/i.test(s.AGENT_LOAD_CPU),
     initTimeoutMs: s.AGENT_PROCESS_INIT_TIMEOUT_S * 1000,
     emptyRoomTimeoutMs: s.AGENT_EMPTY_ROOM_TIMEOUT_S > 0 ? s.AGENT_EMPTY_ROOM_TIMEOUT_S * 1000 : undefined,
+    failedJobTimeoutMs: s.AGENT_FAILED_JOB_TIMEOUT_S * 1000,
+    httpPort: s.AGENT_HTTP_PORT,
+    maxRejoins: s.AGENT_MAX_REJOINS,
   };
 }
