@@ -162,6 +162,60 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => alice.heardMs() > 300, 'spoken answer');
   });
 
+  it('a reply cut by a 1011 close is finalised as interrupted; the next reply gets its own segment', async () => {
+    const cut = 'This reply is cut short by the server';
+    const { stack, bridge } = await withAgent(
+      'r-1011',
+      {},
+      {
+        pacing: 4,
+        scenario: {
+          turns: [
+            { steps: [{ say: cut }, { close: { code: 1011, reason: 'Internal error encountered.' } }] },
+          ],
+        },
+      },
+    );
+    const alice = await human(stack, 'r-1011', 'alice');
+    await until(() => bridge.state === 'listening', 'agent ready');
+    await alice.sendChat('hello there');
+    const agentSid = await until(() => alice.agentTrackSid(), 'agent track');
+    // The cut reply is final before anything else is said (not left open for the next reply).
+    const first = await until(() => alice.finals(agentSid).find((t) => t.text.includes('cut short')), 'cut');
+    await until(() => stack.gemini.stats().length >= 2 && bridge.state === 'listening', 'resumed');
+    await alice.sendChat('are you there');
+    const again = await until(
+      () => alice.finals(agentSid).find((t) => t.text.includes('You said')),
+      'the next reply',
+    );
+    // Two segments, not "This reply is cut short…You said …" in one.
+    expect(again.text).not.toContain('cut short');
+    expect(first.text).not.toContain('You said');
+    expect(first.attributes['lk.segment_id']).not.toBe(again.attributes['lk.segment_id']);
+    expect(first.attributes['gemini.interrupted']).toBe('true');
+    expect(again.attributes['gemini.interrupted']).toBeUndefined();
+    await until(() => bridge.state === 'listening', 'listening again');
+  });
+
+  it('chat: an oversize lk.chat message never reaches the model, its sender is told, the state stays listening', async () => {
+    const { stack, bridge } = await withAgent('r-chat-big', {}, { pacing: 4 });
+    const alice = await human(stack, 'r-chat-big', 'alice');
+    await until(() => bridge.state === 'listening', 'agent ready');
+    const states = watchAgentState(alice.room);
+    await alice.sendChat('x'.repeat(1024 * 1024));
+    const reply = await until(() => alice.chats[0], 'a reply to the sender');
+    expect(reply.sender).toMatch(/^agent/);
+    expect(reply.text).toMatch(/not sent to the assistant: it is 1024 KiB, and the limit is 16 KiB/);
+    expect(stack.gemini.stats()[0]!.textInputs).toBe(0);
+    // A message at the limit still goes through, and is answered.
+    await alice.sendChat(`${'y'.repeat(16 * 1024 - 20)} end of message`);
+    const agentSid = alice.agentTrackSid()!;
+    await until(() => alice.finals(agentSid).find((t) => t.text.includes('You said')), 'answer');
+    expect(stack.gemini.stats()[0]!.textInputs).toBe(1);
+    expect(alice.chats).toHaveLength(1);
+    expect(states[0]).toBe('thinking'); // only the accepted message made the agent think
+  });
+
   it('goAway mid-utterance in a room: the resumed session hears the whole utterance', async () => {
     const { stack, bridge } = await withAgent('r-goaway', {}, { pacing: 4 });
     const alice = await human(stack, 'r-goaway', 'alice');

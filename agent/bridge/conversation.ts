@@ -202,10 +202,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.emit('userTurn', seg.speaker, seg.text);
   }
 
-  #finishAgent(): void {
+  #finishAgent(interrupted = false): void {
     const seg = this.#agentSeg;
     this.#agentSeg = undefined;
-    void seg?.finish();
+    void seg?.finish({ interrupted });
   }
 
   #wire(): void {
@@ -247,7 +247,17 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('interrupted', () => {
       // Barge-in: what is queued of the reply is never played.
       this.output.clear();
-      this.#finishAgent();
+      this.#finishAgent(true);
+      this.#setState('listening');
+    });
+    live.on('reconnecting', ({ reason }) => {
+      // A reply cut by a lost connection never continues: the next connection answers afresh (the
+      // replayed input), so the cut one is closed here, marked interrupted, and the new one gets its
+      // own segment instead of landing after the cut text.
+      // (A goAway migration lets the reply finish, or reports the cut as 'interrupted' itself.)
+      if (reason !== 'closed' || !(this.#agentSeg || this.live.generating)) return;
+      this.output.clear();
+      this.#finishAgent(true);
       this.#setState('listening');
     });
     live.on('turnComplete', () => {

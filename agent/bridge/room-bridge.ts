@@ -16,6 +16,7 @@ import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
+import { boundedName, MAX_CHAT_BYTES, readChat, tooLargeReply } from './chat.ts';
 import { type AgentState, Conversation } from './conversation.ts';
 import { InputMixer } from './mixer.ts';
 import { TalkerTracker } from './talkers.ts';
@@ -149,9 +150,10 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.#on(RoomEvent.Reconnected, () => this.#restrictAudience());
     }
     room.registerTextStreamHandler(TOPIC_CHAT, (reader, { identity }) => {
-      reader
-        .readAll()
-        .then((text) => this.#onChat(identity, text))
+      readChat(reader)
+        .then((read) =>
+          'text' in read ? this.#onChat(identity, read.text) : this.#refuseChat(identity, read.bytes),
+        )
         .catch((err) => this.#log.warn({ err: String(err) }, 'chat: unreadable message'));
     });
     const lp = room.localParticipant!;
@@ -206,8 +208,9 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     this.#listeners.push([event, fn]);
   }
 
+  /** How a participant is named in text for the model (bounded: names are set by tokens). */
   #name(identity: string): string {
-    return this.#members.get(identity)?.participant.name || identity;
+    return boundedName(this.#members.get(identity)?.participant.name || identity);
   }
 
   async #join(p: RemoteParticipant, initial = false): Promise<void> {
@@ -246,7 +249,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     await Promise.allSettled([m.audio?.input.aclose(), m.video?.sampler.aclose(), m.conversation?.aclose()]);
     this.#restrictAudience();
     if (m.conversation) this.emit('sessions', this.sessionCount);
-    else this.#shared?.note(`[${m.participant.name || identity} left the room]`);
+    else this.#shared?.note(`[${boundedName(m.participant.name || identity)} left the room]`);
     this.#updateState();
   }
 
@@ -386,6 +389,16 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (!m || !text.trim()) return;
     const conv = m.conversation ?? this.#shared;
     conv?.chat(this.#name(identity), text);
+  }
+
+  /** An oversize chat message: the model never sees it; its sender is told on `lk.chat`. */
+  #refuseChat(identity: string, bytes: number | undefined): void {
+    this.#log.warn({ participant: identity, bytes, max: MAX_CHAT_BYTES }, 'chat: message too large, refused');
+    const lp = this.#o.room.localParticipant;
+    if (!lp || this.#closed || !this.#o.room.isConnected) return;
+    lp.sendText(tooLargeReply(bytes), { topic: TOPIC_CHAT, destinationIdentities: [identity] }).catch((err) =>
+      this.#log.warn({ err: String(err) }, 'chat: cannot tell the sender'),
+    );
   }
 
   async #onPtt(d: RpcInvocationData, start: boolean): Promise<string> {

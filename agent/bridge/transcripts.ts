@@ -7,6 +7,12 @@ export const TOPIC_TRANSCRIPTION = 'lk.transcription';
 export const ATTR_SEGMENT_ID = 'lk.segment_id';
 export const ATTR_TRANSCRIBED_TRACK_ID = 'lk.transcribed_track_id';
 export const ATTR_TRANSCRIPTION_FINAL = 'lk.transcription_final';
+/**
+ * `'true'` on the final stream of an agent segment whose reply was cut (barge-in, or a Live
+ * connection lost mid-reply): its text is what was said before the cut. LiveKit defines no attribute
+ * for this; clients that do not know it just show the text.
+ */
+export const ATTR_INTERRUPTED = 'gemini.interrupted';
 
 /** Who a transcript segment belongs to. */
 export interface TranscriptSpeaker {
@@ -61,8 +67,8 @@ export class TranscriptSegment {
     });
   }
 
-  /** Closes the delta stream and publishes the final text. Resolves when sent. */
-  finish(): Promise<void> {
+  /** Closes the delta stream and publishes the final text (marked when `interrupted`). Resolves when sent. */
+  finish(o: { interrupted?: boolean } = {}): Promise<void> {
     if (this.#done) return this.#chain;
     this.#done = true;
     const writer = this.#writer;
@@ -72,7 +78,7 @@ export class TranscriptSegment {
       await w?.close().catch(() => {});
       if (!text.trim()) return;
       try {
-        const f = await this.#open(true);
+        const f = await this.#open(true, o.interrupted);
         await f.write(text);
         await f.close();
       } catch (err) {
@@ -82,11 +88,12 @@ export class TranscriptSegment {
     return this.#chain;
   }
 
-  #open(final: boolean): Promise<TextStreamWriter> {
+  #open(final: boolean, interrupted = false): Promise<TextStreamWriter> {
     const attributes: Record<string, string> = {
       [ATTR_SEGMENT_ID]: this.id,
       [ATTR_TRANSCRIPTION_FINAL]: String(final),
     };
+    if (interrupted) attributes[ATTR_INTERRUPTED] = 'true';
     if (this.#speaker.trackSid) attributes[ATTR_TRANSCRIBED_TRACK_ID] = this.#speaker.trackSid;
     return this.#lp.streamText({
       topic: TOPIC_TRANSCRIPTION,
