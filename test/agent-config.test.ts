@@ -99,4 +99,29 @@ describe('agent config', () => {
     expect(resolveRoomConfig({}, { roomMetadata: 'hello world' }).policy).toBe('shared');
     expect(() => resolveRoomConfig({}, { jobMetadata: '{"video":{"fps":5}}' })).toThrow(/video\.fps/);
   });
+
+  it('fails metadata that starts with "{" but is not JSON, naming the source and never echoing it', () => {
+    expect(() => resolveRoomConfig({}, { roomMetadata: '{"pushToTalk": tru' })).toThrow(
+      /^invalid room metadata: starts with "\{" but is not valid JSON/,
+    );
+    expect(() => resolveRoomConfig({}, { jobMetadata: ' {oops' })).toThrow(/dispatch metadata/);
+    expect(() => resolveRoomConfig({}, { roomMetadata: '{"secretish": tru' })).not.toThrow(/secretish/);
+    // Not meant as JSON: left to the application.
+    expect(resolveRoomConfig({}, { roomMetadata: 'tru' }).pushToTalk).toBe(false);
+    expect(resolveRoomConfig({}, { roomMetadata: '[1,2]' }).policy).toBe('shared');
+  });
+
+  it('unknown tool names are a room configuration error listed with the others', () => {
+    const availableTools = ['get_weather', 'set_light'];
+    expect(() =>
+      resolveRoomConfig(
+        {},
+        { roomMetadata: '{"tools":["get_weather","no_such_tool"],"policy":"nobody"}' },
+        { availableTools },
+      ),
+    ).toThrow(/policy[\s\S]*tools: unknown tool\(s\) no_such_tool; available: get_weather, set_light/);
+    expect(
+      resolveRoomConfig({}, { roomMetadata: '{"tools":["set_light"]}' }, { availableTools }).tools,
+    ).toEqual(['set_light']);
+  });
 });
