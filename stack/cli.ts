@@ -99,7 +99,13 @@ async function main(): Promise<void> {
 
   if (!flags['no-agent']) {
     const agent = spawn(process.execPath, [join(root, 'agent', 'main.ts'), 'start'], {
-      env,
+      // The worker's internal servers (health, metrics) take any free port unless configured: another
+      // program on 8081 or 9464 must not take the whole stack down. The worker logs the ports it got.
+      env: {
+        ...env,
+        AGENT_HTTP_PORT: env.AGENT_HTTP_PORT ?? '0',
+        AGENT_METRICS_PORT: env.AGENT_METRICS_PORT ?? '0',
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.push(agent);

@@ -6,23 +6,24 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { Waiters } from '../shared/waiters.ts';
-import { freePort } from './livekit-control-helpers.ts';
 
 const CLI = join(import.meta.dirname, '..', 'stack', 'cli.ts');
 const FREE_PORTS = ['--web-port', '0', '--token-port', '0', '--gemini-port', '0', '--livekit-port', '0'];
 
 /** The stack as a child process, with none of the real services configured. */
 async function startStack(args: string[]) {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    // The agents health server cannot take port 0.
-    AGENT_HTTP_PORT: String(await freePort()),
-    AGENT_METRICS_PORT: '0',
-    AGENT_LOAD_CPU: 'false',
-  };
-  for (const name of ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'GEMINI_API_KEY'])
+  const env: NodeJS.ProcessEnv = { ...process.env, AGENT_LOAD_CPU: 'false' };
+  // As a user runs it: the worker's internal ports are the stack's to choose.
+  for (const name of [
+    'LIVEKIT_URL',
+    'LIVEKIT_API_KEY',
+    'LIVEKIT_API_SECRET',
+    'GEMINI_API_KEY',
+    'AGENT_HTTP_PORT',
+    'AGENT_METRICS_PORT',
+  ])
     delete env[name];
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const waiters = new Waiters();
@@ -46,6 +47,17 @@ async function startStack(args: string[]) {
   return { child, out, exited, until };
 }
 
+/** Listens on `port` if it is free (something else may already hold it: busy either way). */
+async function holdPort(port: number): Promise<{ close(): Promise<void> } | undefined> {
+  const server = createServer();
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, resolve.bind(null, true));
+  });
+  if (!listening) return undefined;
+  return { close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 let running: ChildProcess | undefined;
 afterEach(async () => {
   const child = running;
@@ -61,6 +73,10 @@ afterEach(async () => {
 
 describe('npm start (stack/cli.ts)', () => {
   it('starts every stand-in and the agent worker, announces them, and stops on SIGTERM', async () => {
+    // The worker's default health (8081) and metrics (9464) ports are busy, as on a developer's machine
+    // running something else there: the stack must not die of it.
+    const held = await Promise.all([8081, 9464].map(holdPort));
+    onTestFinished(() => Promise.all(held.map((h) => h?.close())).then(() => {}));
     const stack = await startStack(FREE_PORTS);
     running = stack.child;
     const urls: Record<string, string> = {};
