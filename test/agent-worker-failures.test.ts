@@ -73,7 +73,8 @@ describe('agent worker: failing rooms end, a pushed-out agent comes back', { tim
       async () => (await w.value('gemini_agent_errors_total', { type: 'config' })) === 1,
       'errors_total{type="config"}',
     );
-    expect(await w.value('gemini_agent_worker_jobs_running')).toBe(1);
+    // The worker counts running jobs in its load report (every 2.5 s), so it may not show the new job yet.
+    await until(async () => (await w.value('gemini_agent_worker_jobs_running')) === 1, 'jobs_running 1');
     await alice.close();
     await agentGone('f-tools', agent.identity);
     await until(
