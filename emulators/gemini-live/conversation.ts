@@ -1,17 +1,15 @@
 /**
  * Conversation state: what survives a reconnect through session resumption. Token accounting follows
- * Google's published rates (audio 32 tokens/s, an image frame 258 tokens, text ≈ 4 characters/token).
+ * the model's rates in the catalogue (audio per second, video per frame) and ≈ 4 characters per text
+ * token.
  */
-
-export const AUDIO_TOKENS_PER_SECOND = 32;
-export const VIDEO_FRAME_TOKENS = 258;
-export const CONTEXT_WINDOW_TOKENS = 128_000;
 
 export function textTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
-export type Modality = 'TEXT' | 'AUDIO' | 'IMAGE';
+/** `promptTokensDetails` modalities the emulator counts (realtime image frames are VIDEO). */
+export type Modality = 'TEXT' | 'AUDIO' | 'VIDEO';
 
 export interface Entry {
   role: 'user' | 'model' | 'tool';

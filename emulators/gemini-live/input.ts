@@ -4,7 +4,7 @@
  * activity barges in when `activityHandling` allows.
  */
 import { base64ToPcm16, concatPcm16, parsePcmMimeType } from '../../shared/audio/pcm.ts';
-import { textTokens, VIDEO_FRAME_TOKENS } from './conversation.ts';
+import { textTokens } from './conversation.ts';
 import { INPUT_RATE } from './profiles.ts';
 import type { ClientContent, RealtimeInput, Setup } from './protocol.ts';
 import type { SessionCore } from './session-core.ts';
@@ -60,8 +60,8 @@ export class InputHandler {
         core.stats.videoFrames++;
         this.#turns.addHistory({
           role: 'user',
-          modality: 'IMAGE',
-          tokens: VIDEO_FRAME_TOKENS,
+          modality: 'VIDEO',
+          tokens: core.cfg.videoFrameTokens,
           text: '[image]',
         });
         if (!core.conv.videoSeen) {
@@ -106,9 +106,12 @@ export class InputHandler {
   }
 
   clientContent(content: ClientContent): void {
-    // "A message here will interrupt any current model generation" (LiveClientContent), whatever
+    // 2.x: "A message here will interrupt any current model generation" (LiveClientContent). 3.x: only
+    // `turnComplete: true` does; content without it waits for more. Either way whatever
     // activityHandling says: that setting is about voice activity.
-    this.#turns.interrupt();
+    if (this.#core.cfg.profile.spec.clientContent.interrupts === 'always' || content.turnComplete) {
+      this.#turns.interrupt();
+    }
     let lastUser = '';
     for (const turn of content.turns ?? []) {
       const text = (turn.parts ?? []).map((p) => p.text ?? '').join('');

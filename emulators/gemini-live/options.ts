@@ -1,3 +1,4 @@
+import { DEFAULT_LIVE_MODEL } from '../../shared/gemini-models/index.ts';
 import { MODEL_PROFILES } from './profiles.ts';
 import type { Responder, Scenario } from './scenario.ts';
 
@@ -7,8 +8,8 @@ import type { Responder, Scenario } from './scenario.ts';
  */
 export const KNOWN_MODELS: readonly string[] = [...MODEL_PROFILES.keys()];
 
-/** The model the emulator's docs, CLI and tests default to: the Live API guide's native-audio model. */
-export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
+/** The model the emulator's docs and tests default to: the catalogue's default Live model. */
+export const DEFAULT_MODEL = DEFAULT_LIVE_MODEL;
 
 /**
  * Session and connection limits. Defaults are Google's documented values; tests shrink them to seconds.

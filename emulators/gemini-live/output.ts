@@ -4,7 +4,7 @@
  */
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises';
 import { pcm16ToBase64, pcmMimeType } from '../../shared/audio/pcm.ts';
-import { AUDIO_TOKENS_PER_SECOND, textTokens } from './conversation.ts';
+import { textTokens } from './conversation.ts';
 import type { ActiveTurn, SessionCore } from './session-core.ts';
 import { now } from './stats.ts';
 
@@ -36,7 +36,7 @@ export async function speak(
   const speed = pacing === 'realtime' ? 1 : pacing;
   const start = now();
   let word = 0;
-  turn.responseTokens += Math.ceil((samples.length / rate) * AUDIO_TOKENS_PER_SECOND);
+  turn.responseTokens += Math.ceil((samples.length / rate) * cfg.profile.spec.tokens.audioPerSecond);
   for (let i = 0; i < chunks; i++) {
     if (i > 0) {
       const due = start + (i * chunkMs) / speed - now();
@@ -45,20 +45,24 @@ export async function speak(
     }
     const part = samples.subarray(i * size, (i + 1) * size);
     firstByte(core, turn);
-    core.send({
-      serverContent: {
-        modelTurn: { parts: [{ inlineData: { mimeType: pcmMimeType(rate), data: pcm16ToBase64(part) } }] },
-      },
-    });
+    const modelTurn = {
+      parts: [{ inlineData: { mimeType: pcmMimeType(rate), data: pcm16ToBase64(part) } }],
+    };
+    // Transcript pieces are spread over the audio, as the service streams them alongside: in the same
+    // message on models whose messages carry several parts (3.x), in the next one before.
+    const until = Math.ceil(((i + 1) / chunks) * words.length);
+    const transcript =
+      cfg.outputTranscription && until > word ? { text: words.slice(word, until).join('') } : undefined;
+    word = Math.max(word, until);
+    if (transcript && cfg.profile.spec.multiPartMessages) {
+      core.send({ serverContent: { modelTurn, outputTranscription: transcript } });
+    } else {
+      core.send({ serverContent: { modelTurn } });
+      if (transcript) core.send({ serverContent: { outputTranscription: transcript } });
+    }
     stats.audioOutChunks++;
     stats.audioOutSeconds += part.length / rate;
     turn.playbackEnd = Math.max(turn.playbackEnd, now()) + (part.length / rate) * 1000;
-    // Transcript pieces are spread over the audio, as the service streams them alongside.
-    const until = Math.ceil(((i + 1) / chunks) * words.length);
-    if (cfg.outputTranscription && until > word) {
-      core.send({ serverContent: { outputTranscription: { text: words.slice(word, until).join('') } } });
-    }
-    word = Math.max(word, until);
   }
 }
 

@@ -32,7 +32,9 @@ export const setupSchema = z.strictObject({
   model: z.string().min(1),
   generationConfig: z
     .looseObject({
-      responseModalities: z.array(z.enum(['MODALITY_UNSPECIFIED', 'TEXT', 'IMAGE', 'AUDIO'])).optional(),
+      responseModalities: z
+        .array(z.enum(['MODALITY_UNSPECIFIED', 'TEXT', 'IMAGE', 'AUDIO', 'VIDEO']))
+        .optional(),
       speechConfig: z
         .looseObject({
           voiceConfig: z
@@ -70,7 +72,12 @@ export const setupSchema = z.strictObject({
         .enum(['ACTIVITY_HANDLING_UNSPECIFIED', 'START_OF_ACTIVITY_INTERRUPTS', 'NO_INTERRUPTION'])
         .optional(),
       turnCoverage: z
-        .enum(['TURN_COVERAGE_UNSPECIFIED', 'TURN_INCLUDES_ONLY_ACTIVITY', 'TURN_INCLUDES_ALL_INPUT'])
+        .enum([
+          'TURN_COVERAGE_UNSPECIFIED',
+          'TURN_INCLUDES_ONLY_ACTIVITY',
+          'TURN_INCLUDES_ALL_INPUT',
+          'TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO',
+        ])
         .optional(),
     })
     .optional(),

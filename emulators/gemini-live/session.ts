@@ -244,6 +244,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.stats.sessionId = conv.sessionId;
     this.stats.model = cfg.model;
     this.stats.setup = setup;
+    this.stats.ignored = cfg.ignored.map(({ field, problem }) => ({ field, problem }));
+    for (const i of this.stats.ignored) this.#log(`ignoring ${i.field}: ${i.problem}`);
     conv.systemTokens = textTokens(instructionText(setup.systemInstruction));
 
     const core = this.#core(conv, cfg);
@@ -303,7 +305,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (update.tools) {
       // The wrapper's presence is the signal: `tools: {}` clears every tool.
       setup.tools = update.tools.tools ?? [];
-      core.cfg.tools = toolBehaviours(update.tools.tools);
+      core.cfg.tools = toolBehaviours(update.tools.tools, core.cfg.profile.spec);
     }
     this.stats.setup = setup;
     this.stats.contextUpdates++;

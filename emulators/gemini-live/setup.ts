@@ -3,7 +3,14 @@
  * locked fields applied) and validation of the setup against the model's profile. Pure decisions; the
  * session turns a refusal into its close code.
  */
-import { CONTEXT_WINDOW_TOKENS } from './conversation.ts';
+import {
+  checkSetup,
+  effectiveBehavior,
+  type LiveModelSpec,
+  refusalMessage,
+  type SetupIssue,
+  settingsFromSetup,
+} from '../../shared/gemini-models/index.ts';
 import type { ResolvedOptions } from './options.ts';
 import { type ModelProfile, profileFor } from './profiles.ts';
 import { type Setup, setupSchema } from './protocol.ts';
@@ -30,7 +37,12 @@ export interface SessionConfig {
   manualActivity: boolean;
   resumption: boolean;
   compression: { trigger: number; target: number } | undefined;
+  /** Effective behaviour per function name (declared if the model honours it, else its default). */
   tools: Map<string, 'BLOCKING' | 'NON_BLOCKING'>;
+  /** Tokens per video frame at the setup's `mediaResolution`. */
+  videoFrameTokens: number;
+  /** Settings the model does not support but the service accepts without error: ignored. */
+  ignored: SetupIssue[];
 }
 
 /** A refusal: the close code and reason the service would send. */
@@ -83,23 +95,16 @@ export function configure(
 ): { ok: true; config: SessionConfig } | ({ ok: false } & Refusal) {
   const model = setup.model.replace(/^models\//, '');
   const profile = profileFor(model);
-  if (!options.models.has(model) || !profile.apiVersions.includes(route.apiVersion)) {
+  if (!options.models.has(model) || !profile.spec.apiVersions.includes(route.apiVersion)) {
     return {
       ok: false,
       code: 1008,
       reason: `models/${model} is not found for API version ${route.apiVersion}, or is not supported for bidiGenerateContent.`,
     };
   }
-  const unknown = profile.versionedFields.find(
-    (f) => f.present(setup) && !f.apiVersions.includes(route.apiVersion),
-  );
-  if (unknown) {
-    return {
-      ok: false,
-      code: 1007,
-      reason: `Invalid JSON payload received. Unknown name "${unknown.wireName}" at 'setup': Cannot find field.`,
-    };
-  }
+  const issues = checkSetup(profile.spec, settingsFromSetup(setup, route.apiVersion));
+  const refused = issues.find((i) => i.severity === 'refuse');
+  if (refused) return { ok: false, code: 1007, reason: refusalMessage(refused) };
   const gen = setup.generationConfig;
   const voiceName = gen?.speechConfig?.voiceConfig?.prebuiltVoiceConfig?.voiceName;
   const voice =
@@ -113,7 +118,7 @@ export function configure(
   }
 
   const cwc = setup.contextWindowCompression;
-  const trigger = cwc?.triggerTokens ?? Math.floor(CONTEXT_WINDOW_TOKENS * 0.8);
+  const trigger = cwc?.triggerTokens ?? Math.floor(profile.spec.inputTokenLimit * 0.8);
   const rtc = setup.realtimeInputConfig;
   return {
     ok: true,
@@ -130,20 +135,31 @@ export function configure(
       compression: cwc
         ? { trigger, target: cwc.slidingWindow?.targetTokens ?? Math.floor(trigger / 2) }
         : undefined,
-      tools: toolBehaviours(setup.tools),
+      tools: toolBehaviours(setup.tools, profile.spec),
+      videoFrameTokens: frameTokens(profile.spec, gen?.mediaResolution),
+      ignored: issues,
     },
   };
 }
 
-/** Declared behaviour per function name (a Map: names come from the client). */
-export function toolBehaviours(tools: Setup['tools']): Map<string, 'BLOCKING' | 'NON_BLOCKING'> {
+/** Effective behaviour per function name on this model (a Map: names come from the client). */
+export function toolBehaviours(
+  tools: Setup['tools'],
+  spec: LiveModelSpec,
+): Map<string, 'BLOCKING' | 'NON_BLOCKING'> {
   const out = new Map<string, 'BLOCKING' | 'NON_BLOCKING'>();
   for (const t of tools ?? []) {
-    for (const f of t.functionDeclarations ?? []) {
-      out.set(f.name, f.behavior === 'NON_BLOCKING' ? 'NON_BLOCKING' : 'BLOCKING');
-    }
+    for (const f of t.functionDeclarations ?? []) out.set(f.name, effectiveBehavior(spec, f.behavior));
   }
   return out;
+}
+
+/** Tokens one video frame costs at `mediaResolution` (unset or unspecified: the model's default). */
+export function frameTokens(spec: LiveModelSpec, mediaResolution: string | undefined): number {
+  const rates = spec.tokens.videoFrame;
+  return Object.hasOwn(rates, mediaResolution ?? '')
+    ? rates[mediaResolution as keyof typeof rates]
+    : rates.default;
 }
 
 export function instructionText(content: Setup['systemInstruction']): string {

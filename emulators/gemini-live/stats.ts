@@ -31,6 +31,12 @@ export interface SessionStats {
    * what a client configured (voice, system instruction, tools, VAD…).
    */
   setup?: Record<string, unknown>;
+  /**
+   * Setup settings the model does not support but the service takes without an error (the catalogue's
+   * `drop` issues, e.g. `thinkingConfig` on gemini-3.8-live): ignored, and listed here so tests can
+   * check that a client sends only what its model uses.
+   */
+  ignored: { field: string; problem: string }[];
   apiVersion: string;
   /** Connected with an ephemeral token (Constrained path). */
   ephemeral: boolean;
@@ -94,6 +100,7 @@ export function newStats(id: string, apiVersion: string, ephemeral: boolean): Se
     toolTimeouts: 0,
     goAways: 0,
     contextUpdates: 0,
+    ignored: [],
     compressions: 0,
     speechStarts: [],
     speechEnds: [],

@@ -5,14 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resamplePcm16 } from '../../shared/audio/resample.ts';
-import {
-  AUDIO_TOKENS_PER_SECOND,
-  compress,
-  contextDetails,
-  contextTokens,
-  type Entry,
-  textTokens,
-} from './conversation.ts';
+import { compress, contextDetails, contextTokens, type Entry, textTokens } from './conversation.ts';
 import { planTurn, type UserTurn } from './model.ts';
 import { speak } from './output.ts';
 import { renderTemplate, type Step } from './scenario.ts';
@@ -152,7 +145,7 @@ export class TurnEngine implements TurnControl {
         this.addHistory({
           role: 'user',
           modality: 'AUDIO',
-          tokens: Math.ceil((request.audio.durationMs / 1000) * AUDIO_TOKENS_PER_SECOND),
+          tokens: Math.ceil((request.audio.durationMs / 1000) * cfg.profile.spec.tokens.audioPerSecond),
           text,
         });
       }
