@@ -19,6 +19,8 @@ export class InputHandler {
   #onFirstVideo: () => void;
   #vad: EnergyVad | undefined;
   #manual: { frames: Int16Array[]; rate: number; samples: number } | undefined;
+  /** User text of `clientContent` without `turnComplete` on models that wait for the rest (3.x). */
+  #waitingText: string[] = [];
 
   constructor(
     core: SessionCore,
@@ -107,11 +109,10 @@ export class InputHandler {
 
   clientContent(content: ClientContent): void {
     // 2.x: "A message here will interrupt any current model generation" (LiveClientContent). 3.x: only
-    // `turnComplete: true` does; content without it waits for more. Either way whatever
-    // activityHandling says: that setting is about voice activity.
-    if (this.#core.cfg.profile.spec.clientContent.interrupts === 'always' || content.turnComplete) {
-      this.#turns.interrupt();
-    }
+    // `turnComplete: true` does, and content without it waits for the rest of the turn. Either way
+    // whatever activityHandling says: that setting is about voice activity.
+    const waits = this.#core.cfg.profile.spec.clientContent.interrupts === 'turnComplete';
+    if (!waits || content.turnComplete) this.#turns.interrupt();
     let lastUser = '';
     for (const turn of content.turns ?? []) {
       const text = (turn.parts ?? []).map((p) => p.text ?? '').join('');
@@ -119,10 +120,14 @@ export class InputHandler {
       if (role === 'user') lastUser = text;
       this.#turns.addHistory({ role, modality: 'TEXT', tokens: textTokens(text), text });
     }
-    if (content.turnComplete) {
-      this.#core.stats.textInputs++;
-      this.#turns.userInput({ trigger: 'clientContent', inputEndAt: now(), text: lastUser }, false);
+    if (!content.turnComplete) {
+      if (waits && lastUser) this.#waitingText.push(lastUser);
+      return;
     }
+    // The answer is to everything the user sent since the turn began.
+    const text = [...this.#waitingText.splice(0), lastUser].filter((t) => t).join(' ');
+    this.#core.stats.textInputs++;
+    this.#turns.userInput({ trigger: 'clientContent', inputEndAt: now(), text }, false);
   }
 
   #audio(samples: Int16Array, rate: number): void {
