@@ -54,7 +54,7 @@ describe('Gemini Live emulator: per-model rules from the model catalogue', () =>
     expect(
       await connectError(emu.url, { model: LIVE_38, config: { proactivity: { proactiveAudio: false } } }),
     ).toMatch(
-      /code 1007\): Request contains an invalid argument: proactive_audio cannot be false for gemini-3\.8-live/,
+      /code 1007\): Invalid argument: proactive_audio cannot be false for gemini-3\.8-live \(always on\)\.$/,
     );
     await open(LIVE_38, { proactivity: { proactiveAudio: true } });
     expect(ignored()).toEqual([]);
@@ -64,7 +64,9 @@ describe('Gemini Live emulator: per-model rules from the model catalogue', () =>
     const emu = await emulator();
     expect(
       await connectError(emu.url, { model: LIVE_38, config: { responseModalities: [Modality.TEXT] } }),
-    ).toMatch(/code 1007\): Request contains an invalid argument: response modality TEXT is not supported/);
+    ).toMatch(
+      /code 1007\): Invalid argument: response_modalities TEXT is not supported for gemini-3\.8-live\.$/,
+    );
     await open(LIVE_38, { responseModalities: [Modality.AUDIO] });
     await open(NATIVE_25, { responseModalities: [Modality.TEXT] });
   });
@@ -72,7 +74,7 @@ describe('Gemini Live emulator: per-model rules from the model catalogue', () =>
   it('3.8: max_output_tokens up to 65,536', async () => {
     const emu = await emulator();
     expect(await connectError(emu.url, { model: LIVE_38, config: { maxOutputTokens: 65_537 } })).toMatch(
-      /code 1007\).*max_output_tokens 65537 is above 65536/,
+      /code 1007\): Invalid argument: max_output_tokens must be at most 65536 for gemini-3\.8-live\.$/,
     );
     await open(LIVE_38, { maxOutputTokens: 65_536 });
     expect(ignored()).toEqual([]);

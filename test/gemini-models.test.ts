@@ -4,8 +4,10 @@ import {
   DEFAULT_LIVE_MODEL,
   effectiveBehavior,
   knownLiveModels,
+  LIVE_MODELS,
   liveModel,
   modelId,
+  refusalMessage,
   settingsFromConfig,
   settingsFromSetup,
 } from '../shared/gemini-models/index.ts';
@@ -127,5 +129,18 @@ describe('Gemini Live model catalogue', () => {
       'generation_config.enable_affective_dialog',
       'proactivity',
     ]);
+  });
+
+  it('every refusal fits a WebSocket close reason (123 bytes), for every model', () => {
+    const worst = {
+      apiVersion: 'v1',
+      affectiveDialog: true,
+      proactiveAudio: false,
+      responseModalities: ['TEXT', 'VIDEO'],
+      maxOutputTokens: 10 ** 9,
+    };
+    const refusals = LIVE_MODELS.flatMap((m) => checkSetup(m, worst)).filter((i) => i.severity === 'refuse');
+    expect(refusals.length).toBeGreaterThan(LIVE_MODELS.length);
+    for (const r of refusals) expect(Buffer.byteLength(refusalMessage(r))).toBeLessThanOrEqual(123);
   });
 });

@@ -124,7 +124,7 @@ export function checkSetup(spec: LiveModelSpec, settings: LiveSettings): SetupIs
         setting: 'proactiveAudio',
         field: 'proactivity.proactive_audio',
         severity: 'refuse',
-        problem: `proactive_audio cannot be false for ${model}: it is always on`,
+        problem: `proactive_audio cannot be false for ${model} (always on)`,
       });
     } else if (spec.proactiveAudio === 'unsupported') {
       out.push(drop('proactiveAudio', 'proactivity', `proactive audio is not supported for ${model}`));
@@ -139,7 +139,7 @@ export function checkSetup(spec: LiveModelSpec, settings: LiveSettings): SetupIs
         setting: 'responseModalities',
         field: 'generation_config.response_modalities',
         severity: 'refuse',
-        problem: `response modality ${m} is not supported for ${model}`,
+        problem: `response_modalities ${m} is not supported for ${model}`,
       });
     }
   }
@@ -165,7 +165,7 @@ export function checkSetup(spec: LiveModelSpec, settings: LiveSettings): SetupIs
       setting: 'maxOutputTokens',
       field: 'generation_config.max_output_tokens',
       severity: 'refuse',
-      problem: `max_output_tokens ${max} is above ${spec.outputTokenLimit}, the limit of ${model}`,
+      problem: `max_output_tokens must be at most ${spec.outputTokenLimit} for ${model}`,
     });
   }
   return out;
@@ -175,12 +175,15 @@ function drop(setting: keyof LiveSettings, field: string, problem: string): Setu
   return { setting, field, problem, severity: 'drop' };
 }
 
-/** The emulator's 1007 close reason for a refusal, in the service's wording. */
+/**
+ * The emulator's 1007 close reason for a refusal, in the service's style and within the 123 bytes a
+ * close reason may have.
+ */
 export function refusalMessage(issue: SetupIssue): string {
   if (issue.unknownField) {
     return `Invalid JSON payload received. Unknown name "${issue.field}" at 'setup': Cannot find field.`;
   }
-  return `Request contains an invalid argument: ${issue.problem}.`;
+  return `Invalid argument: ${issue.problem}.`;
 }
 
 /** The function behaviour a declaration gets on this model (declared if honoured, else the default). */
