@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  apiVersionFor,
   checkSetup,
   DEFAULT_LIVE_MODEL,
   effectiveBehavior,
@@ -11,6 +12,8 @@ import {
   settingsFromConfig,
   settingsFromSetup,
 } from '../shared/gemini-models/index.ts';
+
+const NATIVE_25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
 
 /** The model catalogue's lookup and rules, without a connection (the emulator suite covers the wire). */
 describe('Gemini Live model catalogue', () => {
@@ -122,7 +125,10 @@ describe('Gemini Live model catalogue', () => {
       proactiveAudio: true,
       functions: [{ name: 'f', behavior: 'NON_BLOCKING' }],
     });
-    // 2.5 takes all of it on v1alpha, and refuses the v1alpha-only fields elsewhere.
+    // 2.5 takes all of it on v1alpha (the version it needs for them), and refuses them elsewhere.
+    expect(apiVersionFor(liveModel(NATIVE_25), fromConfig)).toBe('v1alpha');
+    expect(apiVersionFor(liveModel(NATIVE_25), { thinking: { budget: 0 } })).toBeUndefined();
+    expect(apiVersionFor(liveModel('gemini-3.8-live'), fromConfig)).toBeUndefined();
     const spec25 = liveModel('gemini-2.5-flash-native-audio-preview-12-2025');
     expect(checkSetup(spec25, fromConfig)).toEqual([]);
     expect(checkSetup(spec25, { ...fromConfig, apiVersion: 'v1' }).map((i) => i.field)).toEqual([

@@ -186,6 +186,17 @@ export function refusalMessage(issue: SetupIssue): string {
   return `Invalid argument: ${issue.problem}.`;
 }
 
+/**
+ * The API version a session needs for its settings on this model: the version that gates a setting it
+ * uses (2.5's affective dialog and proactive audio need `v1alpha`), or `undefined` for the SDK default.
+ */
+export function apiVersionFor(spec: LiveModelSpec, settings: LiveSettings): string | undefined {
+  for (const [setting, versions] of Object.entries(spec.versionGated)) {
+    if (settings[setting as 'affectiveDialog' | 'proactiveAudio'] !== undefined) return versions?.[0];
+  }
+  return undefined;
+}
+
 /** The function behaviour a declaration gets on this model (declared if honoured, else the default). */
 export function effectiveBehavior(
   spec: LiveModelSpec,
