@@ -39,7 +39,10 @@ describe('Gemini Live model catalogue', () => {
     expect(liveModel('gemini-2.5-flash-native-audio-preview-12-2025', 'gemini').thinking.control).toBe(
       'budget',
     );
-    expect(liveModel('gemini-2.5-flash-native-audio-preview-12-2025', 'vertex').known).toBe(false);
+    expect(liveModel(NATIVE_25, 'vertex')).toMatchObject({ known: false });
+    expect(liveModel(NATIVE_25, 'vertex').warning).toMatch(
+      /not in the catalogue for Vertex AI \(it is the Gemini API's id\)/,
+    );
   });
 
   it('an unknown model passes through: flagged, with a warning, the default behaviour and no objections', () => {

@@ -336,12 +336,18 @@ export function liveModel(name: string, backend: Backend = 'gemini'): LiveModelS
   const spec = LIVE_MODELS.find((m) => m.id === id && m.backend === backend);
   if (spec) return spec;
   const base = LIVE_MODELS.find((m) => m.id === DEFAULT_LIVE_MODEL && m.backend === backend)!;
+  const names = { gemini: 'the Gemini API', vertex: 'Vertex AI' } as const;
+  const other: Backend = backend === 'gemini' ? 'vertex' : 'gemini';
+  // 2.5's ids differ between the backends: say so when the name is the other backend's.
+  const hint = LIVE_MODELS.some((m) => m.id === id && m.backend === other)
+    ? ` (it is ${names[other]}'s id)`
+    : '';
   return {
     ...base,
     id,
     known: false,
     family: 'unknown',
-    warning: `Gemini Live model "${id}" is not in the catalogue for ${backend === 'gemini' ? 'the Gemini API' : 'Vertex AI'}; passing it through unchecked, with ${DEFAULT_LIVE_MODEL}'s behaviour.`,
+    warning: `Gemini Live model "${id}" is not in the catalogue for ${names[backend]}${hint}; passing it through unchecked, with ${DEFAULT_LIVE_MODEL}'s behaviour.`,
     sources: [],
   };
 }
