@@ -3,11 +3,11 @@ import { type LocalTrackPublication, type Room, TrackPublishOptions, TrackSource
 import { AudioOutput } from '../audio/output.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
-import { LiveSession } from '../live/session.ts';
+import { LiveSession, type LiveSessionEvents, type LiveSessionState } from '../live/session.ts';
 import { buildLiveConfig, liveApiVersion } from '../live/setup.ts';
 import type { Logger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
-import { ToolRunner } from '../tools/runner.ts';
+import { ToolRunner, type ToolRunnerEvents } from '../tools/runner.ts';
 import { TranscriptSegment, type TranscriptSpeaker } from './transcripts.ts';
 
 /** `lk.agent.state` values (plus `failed`, set when the Live session cannot continue). */
@@ -33,12 +33,34 @@ export interface ConversationOptions {
   live?: { reconnectBackoffMs?: number; connectTimeoutMs?: number };
 }
 
-/** Events of a {@link Conversation}. */
+/**
+ * Events of a {@link Conversation}: its own, and what its Live session and tool runner report, so that
+ * observers (metrics, traces) need nothing but the conversation.
+ */
 export type ConversationEvents = {
   state: [state: AgentState];
+  /** The Live session cannot continue (emitted before `state` turns `failed`). */
   fatal: [error: LiveFatalError];
   /** A user turn was transcribed completely (the bridge resets talk-time counters). */
   userTurn: [speaker: TranscriptSpeaker | undefined, text: string];
+  /** A Live connection completed setup; `resumed` when it continued the context through a handle. */
+  ready: LiveSessionEvents['ready'];
+  /** A Live connection is being replaced (`goAway` migration or a dropped connection). */
+  reconnecting: LiveSessionEvents['reconnecting'];
+  /** A reconnect could not resume: the model starts from a blank context. */
+  contextLost: [];
+  /** User speech was transcribed; `overReply` while the model was answering (speech of a barge-in). */
+  inputTranscription: [info: { overReply: boolean }];
+  /** Model audio arrived for the agent track. */
+  audio: [];
+  /** The model finished its turn. */
+  turnComplete: [];
+  /** The user barged in: the rest of the reply is dropped. */
+  interrupted: [];
+  toolStarted: ToolRunnerEvents['started'];
+  toolFinished: ToolRunnerEvents['finished'];
+  /** The Live session ended for good (closed, or after `fatal`). */
+  closed: [];
 };
 
 /**
@@ -47,8 +69,8 @@ export type ConversationEvents = {
  * reaches it.
  */
 export class Conversation extends EventEmitter<ConversationEvents> {
-  readonly live: LiveSession;
-  readonly output: AudioOutput;
+  private readonly live: LiveSession;
+  private readonly output: AudioOutput;
   readonly #o: ConversationOptions;
   readonly #runner: ToolRunner;
   readonly #log: Logger;
@@ -97,23 +119,43 @@ export class Conversation extends EventEmitter<ConversationEvents> {
         };
       },
     });
-    this.#runner.on('started', (c) => this.#log.info({ tool: c.name, id: c.id }, 'tool call'));
-    this.#runner.on('finished', (c) =>
+    this.#runner.on('started', (c) => {
+      this.#log.info({ tool: c.name, id: c.id }, 'tool call');
+      this.emit('toolStarted', c);
+    });
+    this.#runner.on('finished', (c) => {
       this.#log.info(
         { tool: c.name, id: c.id, ok: c.ok, error: c.error, cancelled: c.cancelled },
         'tool done',
-      ),
-    );
+      );
+      this.emit('toolFinished', c);
+    });
     this.#wire();
+    this.#forward();
   }
 
   get state(): AgentState {
     return this.#state;
   }
 
-  /** Runs the model's tool calls; observers count its `started`/`finished` events. */
-  get toolRunner(): ToolRunner {
-    return this.#runner;
+  /**
+   * Mid-turn: the model is generating or thinking about a reply, a tool runs for it, or its speech is
+   * still playing. A drain ends a conversation only when this is false.
+   */
+  get busy(): boolean {
+    return (
+      this.live.generating || this.output.speaking || this.#runner.pending > 0 || this.#state === 'thinking'
+    );
+  }
+
+  /** Where the Live session is (`closed` once it ended for good). */
+  get sessionState(): LiveSessionState {
+    return this.live.state;
+  }
+
+  /** Name of the agent's audio track for this conversation. */
+  get trackName(): string {
+    return this.#o.trackName;
   }
 
   /** The agent track's sid once published. */
@@ -206,6 +248,19 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     const seg = this.#agentSeg;
     this.#agentSeg = undefined;
     void seg?.finish({ interrupted });
+  }
+
+  /** The Live session's events observers need, as the conversation's own (see {@link ConversationEvents}). */
+  #forward(): void {
+    const live = this.live;
+    live.on('ready', (info) => this.emit('ready', info));
+    live.on('reconnecting', (info) => this.emit('reconnecting', info));
+    live.on('contextLost', () => this.emit('contextLost'));
+    live.on('inputTranscription', () => this.emit('inputTranscription', { overReply: live.generating }));
+    live.on('audio', () => this.emit('audio'));
+    live.on('turnComplete', () => this.emit('turnComplete'));
+    live.on('interrupted', () => this.emit('interrupted'));
+    live.on('closed', () => this.emit('closed'));
   }
 
   #wire(): void {

@@ -113,9 +113,10 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
 
   /** Open Live sessions of this room. */
   get sessionCount(): number {
-    if (this.#shared) return this.#shared.live.state === 'closed' ? 0 : 1;
+    if (this.#shared) return this.#shared.sessionState === 'closed' ? 0 : 1;
     let n = 0;
-    for (const m of this.#members.values()) if (m.conversation && m.conversation.live.state !== 'closed') n++;
+    for (const m of this.#members.values())
+      if (m.conversation && m.conversation.sessionState !== 'closed') n++;
     return n;
   }
 

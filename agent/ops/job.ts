@@ -52,17 +52,16 @@ export function startJobOps(o: JobOpsOptions): JobOps {
       const conversations = new Set<Conversation>();
       bridge.on('conversation', (c) => {
         conversations.add(c);
-        c.live.once('closed', () => conversations.delete(c));
+        c.once('closed', () => conversations.delete(c));
         instrumentConversation(c, metrics, o.room.name);
       });
-      // Mid-turn: the model is generating or a tool runs for it, or its speech is still playing.
-      const midTurn = (c: Conversation) =>
-        c.live.generating || c.output.speaking || c.toolRunner.pending > 0 || c.state === 'thinking';
       stopDrain = watchDrain({
         dir,
         activity: () => ({
           busy:
-            bridge.state === 'speaking' || bridge.state === 'thinking' || [...conversations].some(midTurn),
+            bridge.state === 'speaking' ||
+            bridge.state === 'thinking' ||
+            [...conversations].some((c) => c.busy),
           humans: countHumans(o.room),
         }),
         end: (notice) => {
@@ -83,15 +82,14 @@ export function startJobOps(o: JobOpsOptions): JobOps {
 }
 
 /**
- * Counts what one conversation's Live session and tool runner report, and traces it through the
+ * Counts what one conversation reports (its Live session and tool calls), and traces it through the
  * framework's tracer: a `gemini_live_session` span with one `gemini_live_turn` child per model turn.
  */
 export function instrumentConversation(conv: Conversation, m: JobMetrics, room = ''): void {
-  const live = conv.live;
   const openedAt = performance.now();
   const session = telemetry.tracer.startSpan({
     name: 'gemini_live_session',
-    attributes: { 'lk.room_name': room, 'lk.agent.track': conv.output.track.name ?? '' },
+    attributes: { 'lk.room_name': room, 'lk.agent.track': conv.trackName },
   });
   const inSession = trace.setSpan(context.active(), session);
   let opened = false;
@@ -105,20 +103,20 @@ export function instrumentConversation(conv: Conversation, m: JobMetrics, room =
     turn?.end();
     turn = undefined;
   };
-  live.on('ready', ({ resumed, connection }) => {
+  conv.on('ready', ({ resumed, connection }) => {
     session.addEvent('connected', { resumed, connection });
     if (opened) return;
     opened = true;
     m.sessionsOpened.inc();
     m.connectSeconds.observe((performance.now() - openedAt) / 1000);
   });
-  live.on('inputTranscription', () => {
+  conv.on('inputTranscription', ({ overReply }) => {
     // Transcripts of speech over a reply belong to a barge-in, timed from 'interrupted'.
-    if (live.generating) return;
+    if (overReply) return;
     inputAt = performance.now();
     startTurn();
   });
-  live.on('audio', () => {
+  conv.on('audio', () => {
     startTurn();
     if (inputAt === undefined) return;
     const latency = (performance.now() - inputAt) / 1000;
@@ -126,38 +124,38 @@ export function instrumentConversation(conv: Conversation, m: JobMetrics, room =
     turn?.setAttribute('gemini.first_audio_latency_ms', Math.round(latency * 1000));
     inputAt = undefined;
   });
-  live.on('turnComplete', () => {
+  conv.on('turnComplete', () => {
     m.turns.inc();
     inputAt = undefined;
     endTurn(false);
   });
-  live.on('interrupted', () => {
+  conv.on('interrupted', () => {
     m.interruptions.inc();
     inputAt = performance.now();
     endTurn(true);
   });
-  live.on('reconnecting', (r) => {
+  conv.on('reconnecting', (r) => {
     if (r.attempt !== 1) return;
     m.reconnects.inc({ cause: r.reason });
     session.addEvent('reconnecting', { cause: r.reason, ...(r.code !== undefined && { code: r.code }) });
   });
-  live.on('contextLost', () => {
+  conv.on('contextLost', () => {
     m.errors.inc({ type: 'context_lost' });
     session.addEvent('context_lost');
   });
-  live.on('fatal', (err) => {
+  conv.on('fatal', (err) => {
     m.errors.inc({ type: err.kind });
     session.setStatus({ code: SpanStatusCode.ERROR, message: err.kind });
   });
-  live.on('closed', () => {
+  conv.on('closed', () => {
     endTurn(false);
     session.end();
     // Export now: the job process may be gone before its shutdown callbacks get to flush.
     void flushTracing();
   });
   const started = new Map<string, number>();
-  conv.toolRunner.on('started', (c) => started.set(c.id, performance.now()));
-  conv.toolRunner.on('finished', (c) => {
+  conv.on('toolStarted', (c) => started.set(c.id, performance.now()));
+  conv.on('toolFinished', (c) => {
     const at = started.get(c.id);
     started.delete(c.id);
     const outcome = c.cancelled ? 'cancelled' : c.ok ? 'ok' : 'error';
