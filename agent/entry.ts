@@ -1,13 +1,14 @@
 import { AutoSubscribe, defineAgent, type JobContext, log } from '@livekit/agents';
 import { DisconnectReason, RoomEvent } from '@livekit/rtc-node';
+import type { LiveSessionFactory } from './bridge/conversation.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
-import { ConfigError, loadWorkerConfig, type RoomConfig, resolveRoomConfig } from './config.ts';
+import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomConfig } from './config.ts';
+import { LiveSession } from './live/session.ts';
 import { reportSessions } from './load.ts';
 import type { Logger } from './log.ts';
 import { watchEmptyRoom } from './ops/empty-room.ts';
 import { startJobOps } from './ops/job.ts';
 import { requestRejoin } from './ops/rejoin.ts';
-import { opsSettings } from './ops/settings.ts';
 import { setupTracing } from './ops/tracing.ts';
 import { defaultRegistry } from './tools/index.ts';
 
@@ -24,11 +25,11 @@ export default defineAgent({
   },
   entry: async (ctx: JobContext) => {
     const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
-    const worker = loadWorkerConfig();
-    const settings = opsSettings();
+    const env = readAgentEnv();
+    const { worker, ops: settings } = env;
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_ALL);
     const room = ctx.room;
-    const ops = startJobOps({ room, logger, shutdown: (reason) => ctx.shutdown(reason) });
+    const ops = startJobOps({ room, logger, dir: env.loadDir, shutdown: (reason) => ctx.shutdown(reason) });
     ctx.addShutdownCallback(() => ops.aclose());
 
     // Pushed out by a connection with our identity: the framework ends the job; a new dispatch
@@ -104,21 +105,30 @@ export default defineAgent({
       room,
       config,
       tools,
-      gemini: { apiKey: worker.geminiApiKey, ...(worker.geminiBaseUrl && { baseUrl: worker.geminiBaseUrl }) },
+      liveSession: liveSessions(env),
       logger,
-      ...(process.env.AGENT_RECONNECT_BACKOFF_MS && {
-        live: { reconnectBackoffMs: Number(process.env.AGENT_RECONNECT_BACKOFF_MS) },
-      }),
     });
-    bridge.on('sessions', (n) => reportSessions(ctx.job.id, n));
+    bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
     ops.attach(bridge);
     ctx.addShutdownCallback(async () => {
       await bridge.aclose();
-      reportSessions(ctx.job.id, 0);
+      reportSessions(env.loadDir, ctx.job.id, 0);
       await ops.aclose(); // again, after the bridge's last counts
     });
     logger.info({ room: room.name, policy: config.policy, model: config.model }, 'agent joined');
     await bridge.start();
   },
 });
+
+/** Live sessions with the worker's Gemini key and endpoint: the bridge gets this, never the key. */
+function liveSessions(env: AgentEnv): LiveSessionFactory {
+  const { geminiApiKey, geminiBaseUrl } = env.worker;
+  return (setup) =>
+    new LiveSession({
+      apiKey: geminiApiKey,
+      ...(geminiBaseUrl && { baseUrl: geminiBaseUrl }),
+      ...(env.reconnectBackoffMs !== undefined && { reconnectBackoffMs: env.reconnectBackoffMs }),
+      ...setup,
+    });
+}

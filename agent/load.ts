@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LOAD_DIR_ENV } from './config/env.ts';
 import { cpuSampler } from './ops/cpu-load.ts';
 import { processAlive } from './ops/process-alive.ts';
 
@@ -9,21 +10,22 @@ import { processAlive } from './ops/process-alive.ts';
  * count to `<dir>/<pid>`; the worker sums the files of live processes. Files, not IPC: the agents
  * framework owns the job-process channel.
  */
-export const LOAD_DIR_ENV = 'AGENT_LOAD_DIR';
 
-/** The directory for this worker (created; its path exported to children through the environment). */
-export function ensureLoadDir(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env[LOAD_DIR_ENV] ?? join(tmpdir(), `gemini-agent-load-${process.pid}`);
+/**
+ * The directory for this worker: `configured` (`AGENT_LOAD_DIR`) or a new one under the temp dir;
+ * created, and its path exported to the job processes through their environment.
+ */
+export function ensureLoadDir(configured: string | undefined): string {
+  const dir = configured ?? join(tmpdir(), `gemini-agent-load-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  env[LOAD_DIR_ENV] = dir;
+  process.env[LOAD_DIR_ENV] = dir;
   return dir;
 }
 
 const counts = new Map<string, number>();
 
-/** Job process side: reports this process's sessions for one job. */
-export function reportSessions(jobId: string, n: number): void {
-  const dir = process.env[LOAD_DIR_ENV];
+/** Job process side: reports this process's sessions for one job into the worker's load directory. */
+export function reportSessions(dir: string | undefined, jobId: string, n: number): void {
   if (!dir) return;
   if (n > 0) counts.set(jobId, n);
   else counts.delete(jobId);

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { logLevel } from './config/env.ts';
 
 /** The logging surface the agent needs; pino loggers (ours and the agents framework's) satisfy it. */
 export interface Logger {
@@ -13,7 +14,7 @@ let root: Logger | undefined;
 
 /** Process-wide logger; level from `AGENT_LOG_LEVEL` (default `info`). */
 export function logger(): Logger {
-  root ??= pino({ name: 'agent', level: process.env.AGENT_LOG_LEVEL ?? 'info' }) as unknown as Logger;
+  root ??= pino({ name: 'agent', level: logLevel() }) as unknown as Logger;
   return root;
 }
 

@@ -7,6 +7,7 @@ import {
   connect,
   Human,
   type InProcessAgent,
+  liveSessions,
   type Stack,
   startAgent as startInProcessAgent,
   startStack,
@@ -256,7 +257,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
       room: agentRoom,
       config: resolveRoomConfig({}),
       tools: defaultRegistry(),
-      gemini: { apiKey: 'not-the-key', baseUrl: stack.gemini.url },
+      liveSession: liveSessions(stack, 'not-the-key'),
     });
     cleanups.push(() => bridge.aclose());
     const fatal = new Promise((r) => bridge.once('fatal', r));

@@ -1,5 +1,14 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_MODEL, loadWorkerConfig, resolveRoomConfig } from '../agent/config.ts';
+import {
+  ConfigError,
+  DEFAULT_MODEL,
+  loadWorkerConfig,
+  opsSettings,
+  readAgentEnv,
+  resolveRoomConfig,
+} from '../agent/config.ts';
 
 const baseEnv = {
   LIVEKIT_URL: 'ws://127.0.0.1:7880',
@@ -123,5 +132,53 @@ describe('agent config', () => {
     expect(
       resolveRoomConfig({}, { roomMetadata: '{"tools":["set_light"]}' }, { availableTools }).tools,
     ).toEqual(['set_light']);
+  });
+});
+
+describe('agent environment', () => {
+  it('every invalid setting is a ConfigError, operations settings included', () => {
+    expect(() => opsSettings({ AGENT_DRAIN_TIMEOUT_S: '-1' })).toThrow(ConfigError);
+    expect(() => readAgentEnv({ ...baseEnv, AGENT_LOG_LEVEL: 'loud' })).toThrow(ConfigError);
+  });
+
+  it('is read once: worker, operations, log level and the job-process settings', () => {
+    const e = readAgentEnv({
+      ...baseEnv,
+      AGENT_METRICS_PORT: 'off',
+      AGENT_LOG_LEVEL: 'debug',
+      AGENT_LOAD_DIR: '/tmp/x',
+      AGENT_IDLE_PROCESSES: '2',
+      AGENT_RECONNECT_BACKOFF_MS: '50',
+    });
+    expect(e.worker.livekitUrl).toBe(baseEnv.LIVEKIT_URL);
+    expect(e.ops.metricsPort).toBeUndefined();
+    expect(e).toMatchObject({
+      logLevel: 'debug',
+      loadDir: '/tmp/x',
+      idleProcesses: 2,
+      reconnectBackoffMs: 50,
+    });
+    // Not a positive integer: the framework's default, as before.
+    expect(readAgentEnv({ ...baseEnv, AGENT_IDLE_PROCESSES: '0' }).idleProcesses).toBeUndefined();
+    expect(readAgentEnv(baseEnv)).toMatchObject({ logLevel: 'info', loadDir: undefined });
+  });
+
+  it('the worker stops (exit 2) listing the problems of every part, never echoing a secret', () => {
+    const main = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
+    const r = spawnSync(process.execPath, [main, 'start'], {
+      env: {
+        PATH: process.env.PATH,
+        ...baseEnv,
+        LIVEKIT_URL: 'http://x',
+        AGENT_METRICS_PORT: '99999',
+        AGENT_LOG_LEVEL: 'loud',
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/LIVEKIT_URL[\s\S]*AGENT_METRICS_PORT[\s\S]*AGENT_LOG_LEVEL/);
+    expect(r.stderr).not.toContain('k-super-secret');
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // a list, not a stack trace
   });
 });

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, test } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { opsSettings } from '../agent/config.ts';
 import { silentLogger } from '../agent/log.ts';
 import { WORKER_LOAD_METRIC } from '../agent/ops/metrics.ts';
-import { opsSettings } from '../agent/ops/settings.ts';
 import { startWorkerOps, type WorkerOps } from '../agent/ops/worker.ts';
 import { startTokenServer, type TokenServer } from '../token-server/index.ts';
 

@@ -7,10 +7,10 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { opsSettings } from '../agent/config.ts';
 import { loadFunction } from '../agent/load.ts';
 import { type DrainNotice, drainAction, publishDrain, readDrain, watchDrain } from '../agent/ops/drain.ts';
 import { JobMetrics, SnapshotWriter, WorkerMetrics } from '../agent/ops/metrics.ts';
-import { opsSettings } from '../agent/ops/settings.ts';
 import { metricValue, parseMetrics } from './scale-helpers.ts';
 
 const dirs: string[] = [];

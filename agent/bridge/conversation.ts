@@ -3,7 +3,12 @@ import { type LocalTrackPublication, type Room, TrackPublishOptions, TrackSource
 import { AudioOutput } from '../audio/output.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
-import { LiveSession, type LiveSessionEvents, type LiveSessionState } from '../live/session.ts';
+import type {
+  LiveSession,
+  LiveSessionEvents,
+  LiveSessionOptions,
+  LiveSessionState,
+} from '../live/session.ts';
 import { buildLiveConfig, liveApiVersion } from '../live/setup.ts';
 import type { Logger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
@@ -13,13 +18,23 @@ import { TranscriptSegment, type TranscriptSpeaker } from './transcripts.ts';
 /** `lk.agent.state` values (plus `failed`, set when the Live session cannot continue). */
 export type AgentState = 'initializing' | 'listening' | 'thinking' | 'speaking' | 'failed';
 
+/** What a conversation decides about its Live session: model, API version, setup, logger. */
+export type LiveSessionSetup = Pick<LiveSessionOptions, 'model' | 'apiVersion' | 'config' | 'logger'>;
+
+/**
+ * Opens a Live session for a conversation. The worker builds it from its credentials and endpoint
+ * (agent/entry.ts), so the bridge never holds them.
+ */
+export type LiveSessionFactory = (setup: LiveSessionSetup) => LiveSession;
+
 /** Options of a {@link Conversation}. */
 export interface ConversationOptions {
   room: Room;
   config: RoomConfig;
   /** The tools this room offers (already selected from the registry). */
   tools: ToolRegistry;
-  gemini: { apiKey: string; baseUrl?: string };
+  /** Opens the Live session. */
+  liveSession: LiveSessionFactory;
   logger: Logger;
   /** Name of the agent's audio track for this conversation. */
   trackName: string;
@@ -29,8 +44,6 @@ export interface ConversationOptions {
   speaker: () => TranscriptSpeaker | undefined;
   /** Identities of the humans in the room, in join order (client-side tool targets). */
   participants: () => string[];
-  /** Forwarded to the Live session (tests shorten reconnect back-off). */
-  live?: { reconnectBackoffMs?: number; connectTimeoutMs?: number };
 }
 
 /**
@@ -86,14 +99,12 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.#o = o;
     this.#log = o.logger.child({ conversation: o.trackName });
     this.output = new AudioOutput({ trackName: o.trackName });
-    this.live = new LiveSession({
-      apiKey: o.gemini.apiKey,
-      ...(o.gemini.baseUrl && { baseUrl: o.gemini.baseUrl }),
-      apiVersion: liveApiVersion(o.config),
+    const apiVersion = liveApiVersion(o.config);
+    this.live = o.liveSession({
+      ...(apiVersion && { apiVersion }),
       model: o.config.model,
       config: buildLiveConfig(o.config, o.tools.declarations()),
       logger: this.#log,
-      ...o.live,
     });
     const lp = () => o.room.localParticipant;
     this.#runner = new ToolRunner({

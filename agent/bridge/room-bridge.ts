@@ -17,7 +17,7 @@ import type { LiveFatalError } from '../live/errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { boundedName, MAX_CHAT_BYTES, readChat, tooLargeReply } from './chat.ts';
-import { type AgentState, Conversation } from './conversation.ts';
+import { type AgentState, Conversation, type LiveSessionFactory } from './conversation.ts';
 import { InputMixer } from './mixer.ts';
 import { TalkerTracker } from './talkers.ts';
 import { restrictTrackAudience } from './track-permissions.ts';
@@ -47,10 +47,9 @@ export interface RoomBridgeOptions {
   config: RoomConfig;
   /** Every tool the worker knows; `config.tools` picks the ones offered. */
   tools: ToolRegistry;
-  gemini: { apiKey: string; baseUrl?: string };
+  /** Opens each Live session (the worker's credentials and endpoint stay with the caller). */
+  liveSession: LiveSessionFactory;
   logger?: Logger;
-  /** Forwarded to each Live session. */
-  live?: { reconnectBackoffMs?: number; connectTimeoutMs?: number };
 }
 
 /** Events of a {@link RoomBridge}. */
@@ -426,11 +425,10 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       room: this.#o.room,
       config: this.#o.config,
       tools: this.#tools,
-      gemini: this.#o.gemini,
+      liveSession: this.#o.liveSession,
       logger: this.#log,
       trackName,
       ...(audience && { audience }),
-      ...(this.#o.live && { live: this.#o.live }),
       speaker: audience
         ? () => ({ identity: audience, trackSid: this.#members.get(audience)?.audio?.trackSid })
         : () => this.#speaker(),

@@ -3,7 +3,6 @@ import type { Room } from '@livekit/rtc-node';
 import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Conversation } from '../bridge/conversation.ts';
 import type { RoomBridge } from '../bridge/room-bridge.ts';
-import { LOAD_DIR_ENV } from '../load.ts';
 import type { Logger } from '../log.ts';
 import { watchDrain } from './drain.ts';
 import { countHumans } from './empty-room.ts';
@@ -16,8 +15,8 @@ export interface JobOpsOptions {
   logger: Logger;
   /** Ends the job (`ctx.shutdown`). */
   shutdown: (reason: string) => void;
-  /** The worker's load directory; `AGENT_LOAD_DIR` when unset (inherited from the worker). */
-  dir?: string;
+  /** The worker's load directory (`AGENT_LOAD_DIR`, set by the worker); no metrics or drain without it. */
+  dir: string | undefined;
 }
 
 /** Job-process operations: metrics for this room and the drain watch. */
@@ -32,7 +31,7 @@ export interface JobOps {
 }
 
 export function startJobOps(o: JobOpsOptions): JobOps {
-  const dir = o.dir ?? process.env[LOAD_DIR_ENV];
+  const dir = o.dir;
   const metrics = new JobMetrics();
   const writer = dir ? new SnapshotWriter(metrics, dir) : undefined;
   let stopDrain: (() => void) | undefined;

@@ -1,5 +1,6 @@
 import { telemetry } from '@livekit/agents';
 import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { tracingSettings } from '../config/env.ts';
 
 /**
  * OpenTelemetry traces through the tracer @livekit/agents already has (`telemetry.tracer`): the
@@ -17,22 +18,20 @@ let exporter: { forceFlush(): Promise<void> } | undefined;
  * Sets up export in this (job) process if a collector is configured; returns whether it did. The SDK is
  * loaded only then: job processes start on demand and must initialise fast.
  */
-export async function setupTracing(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function setupTracing(settings = tracingSettings()): Promise<boolean> {
   if (provider) return true;
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return false;
+  if (!settings) return false;
   const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] =
     await Promise.all([
       import('@opentelemetry/exporter-trace-otlp-proto'),
       import('@opentelemetry/resources'),
       import('@opentelemetry/sdk-trace-node'),
     ]);
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
-  const url = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${base}/v1/traces`;
   const fanout = new telemetry.FanoutSpanProcessor();
-  const otlp = new OTLPTraceExporter({ url });
+  const otlp = new OTLPTraceExporter({ url: settings.url });
   exporter = otlp;
   provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || 'gemini-agent' }),
+    resource: resourceFromAttributes({ 'service.name': settings.serviceName }),
     spanProcessors: [new BatchSpanProcessor(otlp), fanout],
   });
   provider.register();

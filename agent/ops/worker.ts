@@ -2,10 +2,10 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { OpsSettings } from '../config/env.ts';
 import { type Logger, logger as rootLogger } from '../log.ts';
 import { DRAIN_FILE, publishDrain } from './drain.ts';
 import { WorkerMetrics } from './metrics.ts';
-import type { OpsSettings } from './settings.ts';
 
 /** The part of the @livekit/agents `AgentServer` the load function is given that we read. */
 export interface WorkerView {

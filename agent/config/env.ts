@@ -1,0 +1,336 @@
+import { z } from 'zod';
+import { ConfigError, issueLine } from './error.ts';
+import { type MultiUserPolicy, type RoomConfigInput, roomConfigSchema } from './room.ts';
+
+/**
+ * The agent's environment: every variable it reads is read here (the worker, its operations, its
+ * logger, the room defaults). Invalid values throw {@link ConfigError} listing every problem, never
+ * echoing a secret. The SDKs underneath read some of their own (`GOOGLE_GEMINI_BASE_URL`, `LOG_LEVEL`,
+ * `OTEL_EXPORTER_OTLP_HEADERS`, `LIVEKIT_AGENTS_*`).
+ */
+
+/** Process-wide settings (environment only). */
+export const workerConfigSchema = z.object({
+  livekitUrl: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
+  livekitApiKey: z.string().min(1),
+  livekitApiSecret: z.string().min(1),
+  /** Gemini API key (or ephemeral `auth_tokens/…`); never logged. */
+  geminiApiKey: z.string().min(1),
+  /** Base URL of a Gemini-compatible endpoint (the local emulator); the SDK default when unset. */
+  geminiBaseUrl: z.string().url().optional(),
+  /** Explicit-dispatch name; automatic dispatch when empty. */
+  agentName: z.string().default(''),
+  /** Live sessions one worker process tree serves before reporting full load. */
+  maxSessions: z.number().int().positive().default(25),
+  /** Load (0–1) at which the worker stops accepting jobs. */
+  loadThreshold: z.number().gt(0).max(1).default(0.75),
+  /** Room defaults before per-room metadata overrides. */
+  room: roomConfigSchema,
+});
+
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+const bool = (v: string | undefined): boolean | undefined => {
+  if (v === undefined || v === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  return v as unknown as boolean; // let zod report the bad value
+};
+const num = (v: string | undefined): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : (v as unknown as number);
+};
+const str = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
+const list = (v: string | undefined): string[] | undefined =>
+  v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+
+function dropUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Room defaults from the environment: `GEMINI_MODEL`, `GEMINI_VOICE`, `AGENT_INSTRUCTIONS`,
+ * `AGENT_LANGUAGE`, `AGENT_TOOLS` (comma list), `AGENT_POLICY`, `AGENT_PUSH_TO_TALK`, `AGENT_VIDEO`,
+ * `AGENT_VIDEO_FPS`, `AGENT_VIDEO_RESOLUTION`, `AGENT_VAD_START_SENSITIVITY`, `AGENT_VAD_END_SENSITIVITY`, `AGENT_VAD_PREFIX_MS`,
+ * `AGENT_VAD_SILENCE_MS`, `AGENT_COMPRESSION`, `AGENT_TOOL_TIMEOUT_MS`, `AGENT_FLOOR_RELEASE_MS`,
+ * `AGENT_THINKING_BUDGET`, `AGENT_AFFECTIVE_DIALOG`, `AGENT_PROACTIVE_AUDIO`, `AGENT_GOOGLE_SEARCH`.
+ */
+export function roomDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RoomConfigInput {
+  const video = dropUndefined({
+    enabled: bool(env.AGENT_VIDEO),
+    fps: num(env.AGENT_VIDEO_FPS),
+    resolution: str(env.AGENT_VIDEO_RESOLUTION) as 'low' | 'medium' | 'high' | undefined,
+  });
+  const vad = dropUndefined({
+    startSensitivity: str(env.AGENT_VAD_START_SENSITIVITY) as 'high' | 'low' | undefined,
+    endSensitivity: str(env.AGENT_VAD_END_SENSITIVITY) as 'high' | 'low' | undefined,
+    prefixPaddingMs: num(env.AGENT_VAD_PREFIX_MS),
+    silenceDurationMs: num(env.AGENT_VAD_SILENCE_MS),
+  });
+  const compressionEnabled = bool(env.AGENT_COMPRESSION);
+  return dropUndefined({
+    model: str(env.GEMINI_MODEL),
+    voice: str(env.GEMINI_VOICE),
+    systemInstruction: str(env.AGENT_INSTRUCTIONS),
+    language: str(env.AGENT_LANGUAGE),
+    tools: list(env.AGENT_TOOLS),
+    policy: str(env.AGENT_POLICY) as MultiUserPolicy | undefined,
+    pushToTalk: bool(env.AGENT_PUSH_TO_TALK),
+    floorReleaseMs: num(env.AGENT_FLOOR_RELEASE_MS),
+    toolTimeoutMs: num(env.AGENT_TOOL_TIMEOUT_MS),
+    thinkingBudget: num(env.AGENT_THINKING_BUDGET),
+    affectiveDialog: bool(env.AGENT_AFFECTIVE_DIALOG),
+    proactiveAudio: bool(env.AGENT_PROACTIVE_AUDIO),
+    googleSearch: bool(env.AGENT_GOOGLE_SEARCH),
+    video: Object.keys(video).length ? video : undefined,
+    vad: Object.keys(vad).length ? vad : undefined,
+    compression: compressionEnabled === undefined ? undefined : { enabled: compressionEnabled },
+  }) as RoomConfigInput;
+}
+
+/** Variable of each worker setting, for error messages. */
+const WORKER_ENV: Record<string, string> = {
+  livekitUrl: 'LIVEKIT_URL',
+  livekitApiKey: 'LIVEKIT_API_KEY',
+  livekitApiSecret: 'LIVEKIT_API_SECRET',
+  geminiApiKey: 'GEMINI_API_KEY',
+  geminiBaseUrl: 'GOOGLE_GEMINI_BASE_URL',
+  maxSessions: 'AGENT_MAX_SESSIONS',
+  loadThreshold: 'AGENT_LOAD_THRESHOLD',
+};
+
+/** Variable of each room default, for error messages. */
+const ROOM_ENV: Record<string, string> = {
+  model: 'GEMINI_MODEL',
+  voice: 'GEMINI_VOICE',
+  systemInstruction: 'AGENT_INSTRUCTIONS',
+  language: 'AGENT_LANGUAGE',
+  tools: 'AGENT_TOOLS',
+  policy: 'AGENT_POLICY',
+  pushToTalk: 'AGENT_PUSH_TO_TALK',
+  floorReleaseMs: 'AGENT_FLOOR_RELEASE_MS',
+  toolTimeoutMs: 'AGENT_TOOL_TIMEOUT_MS',
+  thinkingBudget: 'AGENT_THINKING_BUDGET',
+  affectiveDialog: 'AGENT_AFFECTIVE_DIALOG',
+  proactiveAudio: 'AGENT_PROACTIVE_AUDIO',
+  googleSearch: 'AGENT_GOOGLE_SEARCH',
+  'video.enabled': 'AGENT_VIDEO',
+  'video.fps': 'AGENT_VIDEO_FPS',
+  'video.resolution': 'AGENT_VIDEO_RESOLUTION',
+  'vad.startSensitivity': 'AGENT_VAD_START_SENSITIVITY',
+  'vad.endSensitivity': 'AGENT_VAD_END_SENSITIVITY',
+  'vad.prefixPaddingMs': 'AGENT_VAD_PREFIX_MS',
+  'vad.silenceDurationMs': 'AGENT_VAD_SILENCE_MS',
+  'compression.enabled': 'AGENT_COMPRESSION',
+};
+
+/**
+ * Validates the worker's configuration from the environment: `LIVEKIT_URL`, `LIVEKIT_API_KEY`,
+ * `LIVEKIT_API_SECRET`, `GEMINI_API_KEY` (or `GOOGLE_API_KEY`), `GOOGLE_GEMINI_BASE_URL`, `AGENT_NAME`,
+ * `AGENT_MAX_SESSIONS`, `AGENT_LOAD_THRESHOLD` and the room defaults ({@link roomDefaultsFromEnv}).
+ * Throws {@link ConfigError} listing every problem (never echoing secret values).
+ */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const roomDefaults = roomDefaultsFromEnv(env);
+  const raw = dropUndefined({
+    livekitUrl: str(env.LIVEKIT_URL),
+    livekitApiKey: str(env.LIVEKIT_API_KEY),
+    livekitApiSecret: str(env.LIVEKIT_API_SECRET),
+    geminiApiKey: str(env.GEMINI_API_KEY) ?? str(env.GOOGLE_API_KEY),
+    geminiBaseUrl: str(env.GOOGLE_GEMINI_BASE_URL),
+    agentName: str(env.AGENT_NAME),
+    maxSessions: num(env.AGENT_MAX_SESSIONS),
+    loadThreshold: num(env.AGENT_LOAD_THRESHOLD),
+  });
+  const parsed = workerConfigSchema.safeParse({ ...raw, room: roomDefaults });
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const name =
+        key === 'room'
+          ? (ROOM_ENV[i.path.slice(1).join('.')] ?? i.path.join('.'))
+          : (WORKER_ENV[key] ?? i.path.join('.'));
+      const missing =
+        key !== 'room' && i.code === 'invalid_type' && raw[key as keyof typeof raw] === undefined;
+      return issueLine(name, missing ? 'required but not set' : i.message);
+    });
+    throw new ConfigError(`invalid agent configuration (environment):\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Operational settings of the worker (environment only):
+ * - `AGENT_METRICS_PORT` — Prometheus `/metrics` and `/healthz` port. Default 9464; `0` picks a free port
+ *   (logged as `metrics server listening` with its `port`); `off` disables the server.
+ * - `AGENT_METRICS_HOST` — interface the metrics server binds. Default all interfaces.
+ * - `AGENT_DRAIN_TIMEOUT_S` — longest drain after SIGTERM, s (default 600). Keep it below the
+ *   orchestrator's grace period (Kubernetes `terminationGracePeriodSeconds`, compose `stop_grace_period`).
+ * - `AGENT_DRAIN_WRAP_UP_S` — the last part of the drain, s (default 30): from then on every conversation
+ *   ends at its next turn boundary. A value ≥ the drain timeout ends conversations right after their
+ *   current turn (fast rollouts); before the wrap-up they simply go on.
+ * - `AGENT_LOAD_CPU` — count machine CPU in the reported load (default true); `false` reports sessions only.
+ * - `AGENT_PROCESS_INIT_TIMEOUT_S` — time a new job process has to load the agent, s (default 30; the
+ *   framework's 10 s is short for small or busy CPUs, and a process that misses it is discarded).
+ * - `AGENT_EMPTY_ROOM_TIMEOUT_S` — once the last human left, how long the agent waits for someone to
+ *   come back before it ends its job and closes its Live sessions, s (default 10; 0 = stay until the
+ *   room closes).
+ * - `AGENT_FAILED_JOB_TIMEOUT_S` — longest a job stays in its room once it has failed (bad room
+ *   configuration, or every Live session failed), s (default 120): long enough for the people there to
+ *   read `lk.agent.state=failed` and `lk.agent.error`; the job also ends when the room empties (above).
+ * - `AGENT_HTTP_PORT` — the framework's health server port. Default 8081; `0` picks a free port (the
+ *   framework itself would read 0 as 8081), logged as `agent HTTP server port`.
+ * - `AGENT_MAX_REJOINS` — times per room the agent asks for a new dispatch of itself after another
+ *   connection took its identity (`DUPLICATE_IDENTITY`), default 3; 0 = never.
+ */
+export interface OpsSettings {
+  /** `undefined`: metrics server off. */
+  metricsPort: number | undefined;
+  metricsHost: string | undefined;
+  drainTimeoutMs: number;
+  wrapUpMs: number;
+  loadCpu: boolean;
+  initTimeoutMs: number;
+  /** `undefined`: stay in an empty room. */
+  emptyRoomTimeoutMs: number | undefined;
+  failedJobTimeoutMs: number;
+  /** `0`: any free port. */
+  httpPort: number;
+  maxRejoins: number;
+}
+
+const opsSchema = z.object({
+  AGENT_METRICS_PORT: z
+    .string()
+    .regex(/^(off|\d{1,5})$/i, 'must be a port number (0 = any free port) or "off"')
+    .refine((v) => /^off$/i.test(v) || Number(v) <= 65_535, 'must be at most 65535')
+    .default('9464'),
+  AGENT_METRICS_HOST: z.string().min(1).optional(),
+  AGENT_DRAIN_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(600),
+  AGENT_DRAIN_WRAP_UP_S: z.coerce.number().min(0).max(86_400).default(30),
+  AGENT_PROCESS_INIT_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
+  AGENT_EMPTY_ROOM_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(10),
+  AGENT_FAILED_JOB_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(120),
+  AGENT_HTTP_PORT: z.coerce
+    .number()
+    .int('must be a port number (0 = any free port)')
+    .min(0)
+    .max(65_535)
+    .default(8081),
+  AGENT_MAX_REJOINS: z.coerce.number().int().min(0).max(100).default(3),
+  AGENT_LOAD_CPU: z
+    .string()
+    .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be true or false')
+    .default('true'),
+});
+
+/** Reads the {@link OpsSettings}; throws {@link ConfigError} listing every invalid variable. */
+export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
+  const raw = Object.fromEntries(
+    Object.keys(opsSchema.shape)
+      .map((k) => [k, env[k]] as const)
+      .filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = opsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => issueLine(String(i.path[0]), i.message));
+    throw new ConfigError(`invalid agent operations settings (environment):\n${lines.join('\n')}`);
+  }
+  const s = parsed.data;
+  return {
+    metricsPort: /^off$/i.test(s.AGENT_METRICS_PORT) ? undefined : Number(s.AGENT_METRICS_PORT),
+    metricsHost: s.AGENT_METRICS_HOST,
+    drainTimeoutMs: s.AGENT_DRAIN_TIMEOUT_S * 1000,
+    wrapUpMs: s.AGENT_DRAIN_WRAP_UP_S * 1000,
+    loadCpu: /^(1|true|yes|on)$/i.test(s.AGENT_LOAD_CPU),
+    initTimeoutMs: s.AGENT_PROCESS_INIT_TIMEOUT_S * 1000,
+    emptyRoomTimeoutMs: s.AGENT_EMPTY_ROOM_TIMEOUT_S > 0 ? s.AGENT_EMPTY_ROOM_TIMEOUT_S * 1000 : undefined,
+    failedJobTimeoutMs: s.AGENT_FAILED_JOB_TIMEOUT_S * 1000,
+    httpPort: s.AGENT_HTTP_PORT,
+    maxRejoins: s.AGENT_MAX_REJOINS,
+  };
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `AGENT_LOG_LEVEL`: the agent's own logger (default `info`); the framework's is `LOG_LEVEL`. */
+export function logLevel(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  const v = str(env.AGENT_LOG_LEVEL) ?? 'info';
+  if ((LOG_LEVELS as readonly string[]).includes(v)) return v as LogLevel;
+  throw new ConfigError(
+    `invalid agent log level (environment):\n${issueLine('AGENT_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)}`,
+  );
+}
+
+/**
+ * Where job processes export traces (OTLP/HTTP), when the standard variables name a collector:
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`;
+ * `OTEL_SERVICE_NAME` (default `gemini-agent`). `undefined`: no export.
+ */
+export function tracingSettings(
+  env: NodeJS.ProcessEnv = process.env,
+): { url: string; serviceName: string } | undefined {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
+  return {
+    url: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${base}/v1/traces`,
+    serviceName: env.OTEL_SERVICE_NAME || 'gemini-agent',
+  };
+}
+
+/**
+ * `AGENT_LOAD_DIR`: the directory the worker shares with its job processes (agent/ops/channel.ts). The
+ * worker sets it for the job processes it forks when it made the directory itself.
+ */
+export const LOAD_DIR_ENV = 'AGENT_LOAD_DIR';
+
+/** Everything the agent reads from its environment. */
+export interface AgentEnv {
+  worker: WorkerConfig;
+  ops: OpsSettings;
+  logLevel: LogLevel;
+  /** `AGENT_LOAD_DIR`; unset in a worker that makes its own. */
+  loadDir: string | undefined;
+  /** `AGENT_IDLE_PROCESSES`: job processes kept warm (a positive integer; the framework's default otherwise). */
+  idleProcesses: number | undefined;
+  /** `AGENT_RECONNECT_BACKOFF_MS`: first Live reconnect back-off (tests shorten it); the session's default when unset. */
+  reconnectBackoffMs: number | undefined;
+}
+
+/**
+ * Reads the whole environment once. Throws one {@link ConfigError} with the problems of every part
+ * (worker, operations, log level).
+ */
+export function readAgentEnv(env: NodeJS.ProcessEnv = process.env): AgentEnv {
+  const problems: string[] = [];
+  const attempt = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err.message);
+      return undefined;
+    }
+  };
+  const worker = attempt(() => loadWorkerConfig(env));
+  const ops = attempt(() => opsSettings(env));
+  const level = attempt(() => logLevel(env));
+  if (!worker || !ops || !level) throw new ConfigError(problems.join('\n'));
+  const idle = Number(env.AGENT_IDLE_PROCESSES);
+  const backoff = str(env.AGENT_RECONNECT_BACKOFF_MS);
+  return {
+    worker,
+    ops,
+    logLevel: level,
+    loadDir: str(env[LOAD_DIR_ENV]),
+    idleProcesses: Number.isInteger(idle) && idle > 0 ? idle : undefined,
+    reconnectBackoffMs: backoff === undefined ? undefined : Number(backoff),
+  };
+}

@@ -1,0 +1,196 @@
+import { z } from 'zod';
+import { ConfigError, formatIssue, issueLine } from './error.ts';
+
+/** Default Live model: the native-audio model the Live API guide recommends. */
+export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
+
+/** How the agent serves several humans in one room. */
+export const POLICIES = ['shared', 'floor', 'per-participant'] as const;
+export type MultiUserPolicy = (typeof POLICIES)[number];
+
+const sensitivity = z.enum(['high', 'low']);
+
+/** Voice activity detection on the Live server (`realtimeInputConfig.automaticActivityDetection`). */
+export const vadSchema = z
+  .object({
+    /** Sensitivity of start-of-speech detection. */
+    startSensitivity: sensitivity.optional(),
+    /** Sensitivity of end-of-speech detection. */
+    endSensitivity: sensitivity.optional(),
+    /** Audio kept before detected speech start, ms. */
+    prefixPaddingMs: z.number().int().min(0).max(10_000).optional(),
+    /** Silence that ends a user turn, ms. */
+    silenceDurationMs: z.number().int().min(0).max(10_000).optional(),
+  })
+  .strict();
+
+/** Camera/screen sampling sent as `realtimeInput.video`. */
+export const videoSchema = z
+  .object({
+    /** Off by default: video shortens sessions and costs tokens. */
+    enabled: z.boolean().default(false),
+    /** Frames per second sent to the model; the Live API takes at most 1. */
+    fps: z.number().gt(0).max(1).default(1),
+    /** Longest side of the JPEG sent, px (the Live API recommends 768). */
+    maxSize: z.number().int().min(64).max(768).default(768),
+    /** JPEG quality 1–100. */
+    quality: z.number().int().min(1).max(100).default(70),
+    /**
+     * Tokens the model spends per frame (`mediaResolution`): `low` takes a quarter of the default, so a
+     * video session's context lasts longer. The service's default when unset.
+     */
+    resolution: z.enum(['low', 'medium', 'high']).optional(),
+  })
+  .strict();
+
+/** Context-window compression: lets sessions outlive the 15 min (audio) / 2 min (video) limits. */
+export const compressionSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Context size that triggers compression (tokens); server default when unset. */
+    triggerTokens: z.number().int().positive().optional(),
+    /** Context size kept after compression (tokens); server default when unset. */
+    targetTokens: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** Settings that may differ per room (env defaults, overridden by room/job metadata). */
+export const roomConfigSchema = z
+  .object({
+    /** Live model id, with or without the `models/` prefix. */
+    model: z.string().min(1).default(DEFAULT_MODEL),
+    /** Prebuilt voice name (Puck, Charon, Kore, …); model default when unset. */
+    voice: z.string().min(1).optional(),
+    /** System instruction given to the model at setup. */
+    systemInstruction: z
+      .string()
+      .default(
+        'You are a helpful voice assistant in a LiveKit room. Several people may talk to you; ' +
+          'messages tagged [name] tell you who is speaking. Keep answers short and conversational.',
+      ),
+    /** BCP-47 language code for speech output (`speechConfig.languageCode`). */
+    language: z.string().min(2).optional(),
+    /** Names of registered tools offered to the model. */
+    tools: z.array(z.string().min(1)).default(['get_weather', 'set_light']),
+    /** Multi-user policy. */
+    policy: z.enum(POLICIES).default('shared'),
+    /** Manual activity detection driven by `ptt.start`/`ptt.end` RPCs instead of server VAD. */
+    pushToTalk: z.boolean().default(false),
+    /** Silence after which a `floor` holder loses the floor, ms. */
+    floorReleaseMs: z.number().int().min(100).max(60_000).default(1500),
+    video: videoSchema.default({ enabled: false, fps: 1, maxSize: 768, quality: 70 }),
+    vad: vadSchema.default({}),
+    compression: compressionSchema.default({ enabled: true }),
+    /** Upper bound on a tool call's run time before an error is returned to the model, ms. */
+    toolTimeoutMs: z.number().int().min(100).max(600_000).default(20_000),
+    /** Sampling temperature. */
+    temperature: z.number().min(0).max(2).optional(),
+    /**
+     * Thinking budget, tokens (`thinkingConfig.thinkingBudget`) for models that think: 0 turns thinking
+     * off (lowest latency), -1 lets the model decide. The model's default when unset.
+     */
+    thinkingBudget: z.number().int().min(-1).max(32_768).optional(),
+    /** Affective dialog: the model adapts its tone to the user's (native-audio models; API v1alpha). */
+    affectiveDialog: z.boolean().default(false),
+    /**
+     * Proactive audio: the model may stay silent when speech is not meant for it, e.g. people talking to
+     * each other in the room (native-audio models; API v1alpha).
+     */
+    proactiveAudio: z.boolean().default(false),
+    /** Google Search grounding as a built-in tool, beside the function tools. */
+    googleSearch: z.boolean().default(false),
+  })
+  .strict();
+
+export type RoomConfig = z.infer<typeof roomConfigSchema>;
+export type RoomConfigInput = z.input<typeof roomConfigSchema>;
+
+/**
+ * Our settings in one metadata string. The rule: metadata that starts with `{` is meant as JSON and must
+ * parse (a typo like `{"pushToTalk": tru` fails the room instead of silently giving other settings);
+ * anything else that is not a JSON object (plain text, a number, an array) belongs to the application
+ * and carries no overrides. `where` names the source in errors; the metadata itself is never echoed
+ * (dispatch metadata is not visible to the room, `lk.agent.error` is).
+ */
+function metadataObject(metadata: string | undefined, where: string): Record<string, unknown> | undefined {
+  const text = metadata?.trim();
+  if (!text) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    if (!text.startsWith('{')) return undefined; // free-form metadata of the application
+    const at = /position (\d+)/.exec(String(err))?.[1];
+    throw new ConfigError(
+      `invalid ${where}: starts with "{" but is not valid JSON${at === undefined ? '' : ` (at character ${at})`}`,
+    );
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  // Metadata shared with other applications keeps our settings under `agent`.
+  const inner = o.agent;
+  if (inner && typeof inner === 'object' && !Array.isArray(inner)) return inner as Record<string, unknown>;
+  return o;
+}
+
+function pickKnown(o: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!o) return {};
+  const known = new Set(Object.keys(roomConfigSchema.shape));
+  return Object.fromEntries(Object.entries(o).filter(([k]) => known.has(k)));
+}
+
+/** Options of {@link resolveRoomConfig}. */
+export interface ResolveRoomOptions {
+  /**
+   * Names of the tools the worker has (`ToolRegistry.names`): a `tools` entry naming another one is a
+   * configuration error like any invalid value. Not checked when unset.
+   */
+  availableTools?: readonly string[];
+}
+
+/**
+ * Room configuration: env defaults ← room metadata ← job (dispatch) metadata. Metadata is JSON; known
+ * keys (top level or under `agent`) override, unknown keys are left to their owners. Nested objects
+ * (`video`, `vad`, `compression`) merge key by key. Throws {@link ConfigError} for metadata that starts
+ * with `{` but is not JSON, invalid values and unknown tool names: the one place that decides whether a
+ * room's configuration is usable.
+ */
+export function resolveRoomConfig(
+  defaults: RoomConfigInput,
+  sources: { roomMetadata?: string; jobMetadata?: string } = {},
+  options: ResolveRoomOptions = {},
+): RoomConfig {
+  const layers = [
+    defaults as Record<string, unknown>,
+    pickKnown(metadataObject(sources.roomMetadata, 'room metadata')),
+    pickKnown(metadataObject(sources.jobMetadata, 'dispatch metadata')),
+  ];
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      const prev = merged[k];
+      merged[k] =
+        v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object'
+          ? { ...(prev as object), ...(v as object) }
+          : v;
+    }
+  }
+  const parsed = roomConfigSchema.safeParse(merged);
+  const problems = parsed.success ? [] : parsed.error.issues.map(formatIssue);
+  // Checked on the merged value, so that a bad tool name is listed with every other problem.
+  const available = options.availableTools;
+  const tools = parsed.success ? parsed.data.tools : merged.tools;
+  if (available && Array.isArray(tools)) {
+    const unknown = tools.filter((t) => typeof t === 'string' && !available.includes(t));
+    if (unknown.length)
+      problems.push(
+        issueLine(
+          'tools',
+          `unknown tool(s) ${unknown.join(', ')}; available: ${available.join(', ') || 'none'}`,
+        ),
+      );
+  }
+  if (!parsed.success || problems.length)
+    throw new ConfigError(`invalid room configuration (env + metadata):\n${problems.join('\n')}`);
+  return parsed.data;
+}
