@@ -2,8 +2,9 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { cli, ServerOptions } from '@livekit/agents';
 import { type AgentEnv, ConfigError, readAgentEnv, resolveRoomConfig } from './config.ts';
-import { ensureLoadDir, loadFunction } from './load.ts';
 import { logger } from './log.ts';
+import { openChannel } from './ops/channel.ts';
+import { loadFunction } from './ops/load.ts';
 import { startWorkerOps } from './ops/worker.ts';
 import { defaultRegistry } from './tools/index.ts';
 
@@ -24,8 +25,8 @@ try {
 }
 const { worker: config, ops: settings } = env;
 
-const ownLoadDir = env.loadDir === undefined;
-const loadDir = ensureLoadDir(env.loadDir);
+// The directory job processes report through, and the worker's drain notice reaches them by.
+const { dir: loadDir, own: ownLoadDir } = openChannel(env.loadDir);
 // The framework reads port 0 as its default 8081, so "any free port" is found here.
 const port = settings.httpPort || (await freePort());
 if (!settings.httpPort) logger().info({ port }, 'agent HTTP server port');

@@ -3,14 +3,24 @@
  * processes (snapshot files, including those of processes that have exited).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { opsSettings } from '../agent/config.ts';
-import { loadFunction } from '../agent/load.ts';
-import { type DrainNotice, drainAction, publishDrain, readDrain, watchDrain } from '../agent/ops/drain.ts';
-import { JobMetrics, SnapshotWriter, WorkerMetrics } from '../agent/ops/metrics.ts';
+import {
+  countSessions,
+  type DrainNotice,
+  openChannel,
+  publishDrain,
+  readDrain,
+  removeChannel,
+  reportSessions,
+  SnapshotWriter,
+} from '../agent/ops/channel.ts';
+import { drainAction, watchDrain } from '../agent/ops/drain.ts';
+import { loadFunction } from '../agent/ops/load.ts';
+import { JobMetrics, WorkerMetrics } from '../agent/ops/metrics.ts';
 import { metricValue, parseMetrics } from './scale-helpers.ts';
 
 const dirs: string[] = [];
@@ -112,6 +122,30 @@ describe('drain rule', () => {
 });
 
 describe('load', () => {
+  test('the channel: the worker makes its own directory unless AGENT_LOAD_DIR names one, and hands it to its job processes', () => {
+    const before = process.env.AGENT_LOAD_DIR;
+    try {
+      const own = openChannel(undefined);
+      expect(own.own).toBe(true);
+      expect(existsSync(own.dir)).toBe(true);
+      expect(process.env.AGENT_LOAD_DIR).toBe(own.dir);
+      removeChannel(own.dir);
+      expect(existsSync(own.dir)).toBe(false);
+      const given = join(tempDir(), 'nested');
+      expect(openChannel(given)).toEqual({ dir: given, own: false });
+      expect(process.env.AGENT_LOAD_DIR).toBe(given);
+      reportSessions(given, 'job-a', 2);
+      reportSessions(given, 'job-b', 1);
+      expect(countSessions(given)).toBe(3);
+      reportSessions(given, 'job-a', 0);
+      expect(countSessions(given)).toBe(1);
+      reportSessions(given, 'job-b', 0);
+    } finally {
+      if (before === undefined) delete process.env.AGENT_LOAD_DIR;
+      else process.env.AGENT_LOAD_DIR = before;
+    }
+  });
+
   test('sessions only, when CPU is left out', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, String(process.pid)), '3');

@@ -1,55 +1,14 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { type DrainNotice, readDrain } from './channel.ts';
 
 /**
  * Graceful drain. On SIGTERM the @livekit/agents 1.9 CLI (production `start`) calls `drain()`: the worker
  * reports FULL, declines new jobs and waits for its running jobs up to `drainTimeout`, then closes (jobs
  * still running then are shut down wherever they are). It cannot tell a conversation between turns from
- * one mid-sentence, so the worker also publishes a drain notice for its job processes, and each job ends
- * itself at a turn boundary before the framework's deadline (see {@link drainAction}).
- *
- * The notice is a file in the worker's load directory (`drain`, JSON {@link DrainNotice}): job processes
- * are forked by the framework, which also ignores SIGTERM in them, and only the worker (PID 1 in a
- * container) receives the orchestrator's signal.
+ * one mid-sentence, so the worker also publishes a drain notice for its job processes (ops/channel.ts:
+ * they are forked by the framework, which also ignores SIGTERM in them, and only the worker — PID 1 in a
+ * container — receives the orchestrator's signal), and each job ends itself at a turn boundary before
+ * the framework's deadline (see {@link drainAction}).
  */
-export const DRAIN_FILE = 'drain';
-
-export interface DrainNotice {
-  /** Epoch ms the drain started. */
-  startedAt: number;
-  /** Epoch ms after which conversations end at their next turn boundary. */
-  wrapUpAt: number;
-  /** Epoch ms at which the framework stops waiting and closes every job. */
-  deadline: number;
-}
-
-/** Worker side: writes the notice (atomically) and returns it. */
-export function publishDrain(
-  dir: string,
-  o: { timeoutMs: number; wrapUpMs: number },
-  now = Date.now(),
-): DrainNotice {
-  const deadline = now + o.timeoutMs;
-  // Keep a little of the deadline for the last turn even when wrap-up ≥ timeout.
-  const notice: DrainNotice = { startedAt: now, wrapUpAt: Math.max(now, deadline - o.wrapUpMs), deadline };
-  const tmp = join(dir, `.${DRAIN_FILE}.tmp`);
-  writeFileSync(tmp, JSON.stringify(notice));
-  renameSync(tmp, join(dir, DRAIN_FILE));
-  return notice;
-}
-
-/** Job side: the notice, if the worker is draining. */
-export function readDrain(dir: string | undefined): DrainNotice | undefined {
-  if (!dir) return undefined;
-  try {
-    const v = JSON.parse(readFileSync(join(dir, DRAIN_FILE), 'utf8')) as Partial<DrainNotice>;
-    if (typeof v.wrapUpAt === 'number' && typeof v.deadline === 'number' && typeof v.startedAt === 'number')
-      return v as DrainNotice;
-  } catch {
-    // No drain (or a notice being replaced).
-  }
-  return undefined;
-}
 
 /** What a running conversation looks like to the drain. */
 export interface ConversationActivity {
@@ -77,7 +36,7 @@ export function drainAction(
 
 /** Options of {@link watchDrain}. */
 export interface DrainWatchOptions {
-  /** The worker's load directory (`AGENT_LOAD_DIR`). */
+  /** The worker's load directory (`AGENT_LOAD_DIR`), where the notice appears. */
   dir: string | undefined;
   activity: () => ConversationActivity;
   /** Called once, when the job should end. */

@@ -4,9 +4,10 @@ import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Conversation } from '../bridge/conversation.ts';
 import type { RoomBridge } from '../bridge/room-bridge.ts';
 import type { Logger } from '../log.ts';
+import { SnapshotWriter } from './channel.ts';
 import { watchDrain } from './drain.ts';
 import { countHumans } from './empty-room.ts';
-import { JobMetrics, SnapshotWriter } from './metrics.ts';
+import { JobMetrics } from './metrics.ts';
 import { flushTracing } from './tracing.ts';
 
 /** Options of {@link startJobOps}. */

@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   AggregatorRegistry,
   Counter,
@@ -10,22 +8,18 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
-import { processAlive } from './process-alive.ts';
+import { readSnapshots } from './channel.ts';
 
 /**
  * Prometheus metrics of the agent. Job processes (forked by @livekit/agents, one per room) count what
- * happens in their room in a {@link JobMetrics} registry and publish it as a JSON snapshot file in the
- * worker's load directory; the worker sums every snapshot with its own gauges on each scrape
- * ({@link WorkerMetrics}). Files rather than a socket: the framework owns the job-process IPC channel,
- * the worker already reads that directory for load, a rename makes every snapshot whole, and a job
- * process that ends leaves its last snapshot behind for the worker to fold into its totals — counters
- * stay monotonic across the short lives of job processes.
+ * happens in their room in a {@link JobMetrics} registry and publish it as a snapshot through the
+ * worker's channel (ops/channel.ts `SnapshotWriter`); the worker sums every snapshot with its own gauges
+ * on each scrape ({@link WorkerMetrics}). A job process that ends leaves its last snapshot behind for
+ * the worker to fold into its totals: counters stay monotonic across the short lives of job processes.
  */
 
 /** Name of the worker load gauge; the Kubernetes HPA scales on it (deploy/kubernetes/agent-worker.yaml). */
 export const WORKER_LOAD_METRIC = 'gemini_agent_worker_load';
-
-const SNAPSHOT_SUFFIX = '.metrics.json';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
@@ -98,50 +92,6 @@ export class JobMetrics {
   /** The snapshot the worker reads. */
   snapshot(): Promise<MetricJson[]> {
     return this.registry.getMetricsAsJSON() as Promise<MetricJson[]>;
-  }
-}
-
-/**
- * Job-process side: writes this process's snapshot to `<dir>/<pid>.metrics.json` every `intervalMs`
- * (default 5 s, a scrape interval's worth of staleness) and on {@link SnapshotWriter.flush}, skipping
- * writes when nothing changed. Best effort: metrics never break a conversation.
- */
-export class SnapshotWriter {
-  readonly #metrics: JobMetrics;
-  readonly #file: string;
-  readonly #tmp: string;
-  readonly #timer: NodeJS.Timeout;
-  #writing: Promise<void> = Promise.resolve();
-  #last = '';
-
-  constructor(metrics: JobMetrics, dir: string, intervalMs = 5000) {
-    this.#metrics = metrics;
-    this.#file = join(dir, `${process.pid}${SNAPSHOT_SUFFIX}`);
-    this.#tmp = join(dir, `.${process.pid}${SNAPSHOT_SUFFIX}.tmp`);
-    this.#timer = setInterval(() => void this.flush(), intervalMs);
-    this.#timer.unref();
-  }
-
-  /** Writes the current snapshot (serialised with earlier writes). */
-  flush(): Promise<void> {
-    this.#writing = this.#writing.then(async () => {
-      try {
-        const json = JSON.stringify(await this.#metrics.snapshot());
-        if (json === this.#last) return;
-        writeFileSync(this.#tmp, json);
-        renameSync(this.#tmp, this.#file);
-        this.#last = json;
-      } catch {
-        // The directory may be gone (worker exited); nothing to report to.
-      }
-    });
-    return this.#writing;
-  }
-
-  /** Final snapshot; the worker keeps its counters once this process is gone. */
-  async close(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.flush();
   }
 }
 
@@ -253,39 +203,18 @@ export class WorkerMetrics {
   }
 
   async #scrape(): Promise<{ body: string; contentType: string }> {
-    const live: MetricJson[][] = [];
-    let names: string[] = [];
-    try {
-      names = readdirSync(this.#dir);
-    } catch {
-      // Directory not created yet.
-    }
-    for (const name of names) {
-      if (!name.endsWith(SNAPSHOT_SUFFIX) || name.startsWith('.')) continue;
-      const pid = Number(name.slice(0, -SNAPSHOT_SUFFIX.length));
-      if (!Number.isInteger(pid)) continue;
-      const path = join(this.#dir, name);
-      let snapshot: MetricJson[];
-      try {
-        snapshot = JSON.parse(readFileSync(path, 'utf8')) as MetricJson[];
-      } catch {
-        continue;
-      }
-      if (processAlive(pid)) {
-        live.push(snapshot);
-      } else {
-        const kept = snapshot.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram');
-        this.#retired = (await AggregatorRegistry.aggregate([
-          this.#retired,
-          kept,
-        ]).getMetricsAsJSON()) as MetricJson[];
-        rmSync(path, { force: true });
-      }
+    const { running, exited } = readSnapshots<MetricJson[]>(this.#dir);
+    for (const snapshot of exited) {
+      const kept = snapshot.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram');
+      this.#retired = (await AggregatorRegistry.aggregate([
+        this.#retired,
+        kept,
+      ]).getMetricsAsJSON()) as MetricJson[];
     }
     const own = (await this.registry.getMetricsAsJSON()) as MetricJson[];
     // Job metrics appear (at zero) before the first job, so dashboards and alerts see them.
     const zero = await new JobMetrics().snapshot();
-    const merged = AggregatorRegistry.aggregate([own, zero, this.#retired, ...live]);
+    const merged = AggregatorRegistry.aggregate([own, zero, this.#retired, ...running]);
     return { body: await merged.metrics(), contentType: this.registry.contentType };
   }
 }

@@ -1,10 +1,8 @@
-import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { OpsSettings } from '../config/env.ts';
 import { type Logger, logger as rootLogger } from '../log.ts';
-import { DRAIN_FILE, publishDrain } from './drain.ts';
+import { clearDrain, publishDrain, removeChannel } from './channel.ts';
 import { WorkerMetrics } from './metrics.ts';
 
 /** The part of the @livekit/agents `AgentServer` the load function is given that we read. */
@@ -16,7 +14,7 @@ export interface WorkerView {
 /** Options of {@link startWorkerOps}. */
 export interface WorkerOpsOptions {
   settings: OpsSettings;
-  /** The worker's load directory (job snapshots, drain notice). */
+  /** The worker's load directory (ops/channel.ts: session counts, job snapshots, drain notice). */
   loadDir: string;
   /** Delete the load directory when the process exits (it made the directory itself). */
   removeLoadDir?: boolean;
@@ -44,7 +42,7 @@ export interface WorkerOps {
 export function startWorkerOps(o: WorkerOpsOptions): WorkerOps {
   const log = (o.logger ?? rootLogger()).child({ component: 'ops' });
   // A notice left by an earlier worker that shared this directory would drain this one at once.
-  rmSync(join(o.loadDir, DRAIN_FILE), { force: true });
+  clearDrain(o.loadDir);
   const metrics = new WorkerMetrics(o.loadDir, { threshold: o.loadThreshold });
 
   const onSigterm = () => {
@@ -62,7 +60,7 @@ export function startWorkerOps(o: WorkerOpsOptions): WorkerOps {
     );
   };
   process.once('SIGTERM', onSigterm);
-  const onExit = () => rmSync(o.loadDir, { recursive: true, force: true });
+  const onExit = () => removeChannel(o.loadDir);
   if (o.removeLoadDir) process.once('exit', onExit);
 
   let server: Server | undefined;

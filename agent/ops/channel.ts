@@ -1,0 +1,206 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOAD_DIR_ENV } from '../config/env.ts';
+import { processAlive } from './process-alive.ts';
+
+/**
+ * The channel between the worker and its job processes: a directory (`AGENT_LOAD_DIR`) and the three
+ * things that travel through it. This module alone knows its files.
+ *
+ * - session counts, job → worker: `<pid>` holds the Live sessions open in that job process (load);
+ * - metrics snapshots, job → worker: `<pid>.metrics.json` holds its job metrics (`/metrics`);
+ * - the drain notice, worker → jobs: `drain` holds a {@link DrainNotice} once SIGTERM started a drain.
+ *
+ * Files, not IPC: the agents framework owns the job-process channel and forks the processes itself
+ * (which also ignore SIGTERM). Every file is replaced by a rename or holds a single number, so a reader
+ * never sees half of one; the files of a process that has exited tell the worker it is gone.
+ */
+
+/** Worker side: the directory (`configured`, else a new one for this worker under the temp dir). */
+export interface WorkerChannel {
+  dir: string;
+  /** The worker made it, so it removes it on exit. */
+  own: boolean;
+}
+
+/** Worker side: creates the directory and exports its path to the job processes it forks. */
+export function openChannel(configured: string | undefined): WorkerChannel {
+  const dir = configured ?? join(tmpdir(), `gemini-agent-load-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  // The framework forks job processes with this environment; they read it in config/env.ts.
+  process.env[LOAD_DIR_ENV] = dir;
+  return { dir, own: configured === undefined };
+}
+
+/** Worker side: deletes the directory (one the worker made itself, when it exits). */
+export function removeChannel(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// --- session counts --------------------------------------------------------------------------------
+
+const counts = new Map<string, number>();
+
+/** Job side: reports this process's Live sessions for one job (best effort). */
+export function reportSessions(dir: string | undefined, jobId: string, n: number): void {
+  if (!dir) return;
+  if (n > 0) counts.set(jobId, n);
+  else counts.delete(jobId);
+  let total = 0;
+  for (const c of counts.values()) total += c;
+  try {
+    writeFileSync(join(dir, String(process.pid)), String(total));
+  } catch {
+    // Load reporting is best effort.
+  }
+}
+
+/** Worker side: Live sessions open in all job processes. Stale files of dead processes are removed. */
+export function countSessions(dir: string): number {
+  let total = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    if (!processAlive(pid)) {
+      rmSync(join(dir, name), { force: true });
+      continue;
+    }
+    total += Number(readFileSync(join(dir, name), 'utf8')) || 0;
+  }
+  return total;
+}
+
+// --- metrics snapshots -----------------------------------------------------------------------------
+
+const SNAPSHOT_SUFFIX = '.metrics.json';
+
+/**
+ * Job side: writes this process's snapshot to `<dir>/<pid>.metrics.json` every `intervalMs` (default 5 s,
+ * a scrape interval's worth of staleness) and on {@link SnapshotWriter.flush}, skipping writes when
+ * nothing changed. Best effort: metrics never break a conversation.
+ */
+export class SnapshotWriter {
+  readonly #source: { snapshot(): Promise<unknown> };
+  readonly #file: string;
+  readonly #tmp: string;
+  readonly #timer: NodeJS.Timeout;
+  #writing: Promise<void> = Promise.resolve();
+  #last = '';
+
+  constructor(source: { snapshot(): Promise<unknown> }, dir: string, intervalMs = 5000) {
+    this.#source = source;
+    this.#file = join(dir, `${process.pid}${SNAPSHOT_SUFFIX}`);
+    this.#tmp = join(dir, `.${process.pid}${SNAPSHOT_SUFFIX}.tmp`);
+    this.#timer = setInterval(() => void this.flush(), intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Writes the current snapshot (serialised with earlier writes). */
+  flush(): Promise<void> {
+    this.#writing = this.#writing.then(async () => {
+      try {
+        const json = JSON.stringify(await this.#source.snapshot());
+        if (json === this.#last) return;
+        writeFileSync(this.#tmp, json);
+        renameSync(this.#tmp, this.#file);
+        this.#last = json;
+      } catch {
+        // The directory may be gone (worker exited); nothing to report to.
+      }
+    });
+    return this.#writing;
+  }
+
+  /** Final snapshot; the worker keeps its counters once this process is gone. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}
+
+/**
+ * Worker side: the snapshots of running job processes, and those of exited ones, whose files are
+ * deleted as they are read (the caller keeps what it needs of them: each is returned once).
+ */
+export function readSnapshots<T>(dir: string): { running: T[]; exited: T[] } {
+  const running: T[] = [];
+  const exited: T[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    // Directory not created yet.
+  }
+  for (const name of names) {
+    if (!name.endsWith(SNAPSHOT_SUFFIX) || name.startsWith('.')) continue;
+    const pid = Number(name.slice(0, -SNAPSHOT_SUFFIX.length));
+    if (!Number.isInteger(pid)) continue;
+    const path = join(dir, name);
+    let snapshot: T;
+    try {
+      snapshot = JSON.parse(readFileSync(path, 'utf8')) as T;
+    } catch {
+      continue;
+    }
+    if (processAlive(pid)) {
+      running.push(snapshot);
+    } else {
+      exited.push(snapshot);
+      rmSync(path, { force: true });
+    }
+  }
+  return { running, exited };
+}
+
+// --- drain notice ----------------------------------------------------------------------------------
+
+const DRAIN_FILE = 'drain';
+
+export interface DrainNotice {
+  /** Epoch ms the drain started. */
+  startedAt: number;
+  /** Epoch ms after which conversations end at their next turn boundary. */
+  wrapUpAt: number;
+  /** Epoch ms at which the framework stops waiting and closes every job. */
+  deadline: number;
+}
+
+/** Worker side: writes the notice (atomically) and returns it. */
+export function publishDrain(
+  dir: string,
+  o: { timeoutMs: number; wrapUpMs: number },
+  now = Date.now(),
+): DrainNotice {
+  const deadline = now + o.timeoutMs;
+  // Keep a little of the deadline for the last turn even when wrap-up ≥ timeout.
+  const notice: DrainNotice = { startedAt: now, wrapUpAt: Math.max(now, deadline - o.wrapUpMs), deadline };
+  const tmp = join(dir, `.${DRAIN_FILE}.tmp`);
+  writeFileSync(tmp, JSON.stringify(notice));
+  renameSync(tmp, join(dir, DRAIN_FILE));
+  return notice;
+}
+
+/** Worker side, at start: a notice left by an earlier worker that shared the directory would drain this one at once. */
+export function clearDrain(dir: string): void {
+  rmSync(join(dir, DRAIN_FILE), { force: true });
+}
+
+/** Job side: the notice, if the worker is draining. */
+export function readDrain(dir: string | undefined): DrainNotice | undefined {
+  if (!dir) return undefined;
+  try {
+    const v = JSON.parse(readFileSync(join(dir, DRAIN_FILE), 'utf8')) as Partial<DrainNotice>;
+    if (typeof v.wrapUpAt === 'number' && typeof v.deadline === 'number' && typeof v.startedAt === 'number')
+      return v as DrainNotice;
+  } catch {
+    // No drain (or a notice being replaced).
+  }
+  return undefined;
+}
