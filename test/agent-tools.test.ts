@@ -167,6 +167,23 @@ describe('tool runner', () => {
     expect(sent[0]![0]).toMatchObject({ scheduling: 'SILENT', response: { output: 'ok' } });
   });
 
+  it('get_weather answers a city named like an Object member with made-up weather, not an inherited value', async () => {
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+    const { r, sent } = runner(new ToolRegistry([weatherTool]));
+    await r.handle(names.map((city, i) => ({ id: String(i), name: 'get_weather', args: { city } })));
+    expect(sent[0]!.map((x) => x.response)).toEqual(
+      names.map((city) => ({
+        output: {
+          city,
+          temperature: expect.any(Number),
+          unit: 'celsius',
+          conditions: expect.any(String),
+          humidity: expect.any(Number),
+        },
+      })),
+    );
+  });
+
   it('set_light calls the RPC method of the asking participant', async () => {
     const calls: unknown[] = [];
     const { r, sent } = runner(new ToolRegistry([setLightTool]), {

@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import { defineTool } from './tool.ts';
 
-const CITIES: Record<string, { c: number; sky: string; humidity: number }> = {
-  london: { c: 14, sky: 'light rain', humidity: 81 },
-  paris: { c: 17, sky: 'partly cloudy', humidity: 64 },
-  berlin: { c: 12, sky: 'overcast', humidity: 70 },
-  'new york': { c: 19, sky: 'sunny', humidity: 55 },
-  tokyo: { c: 22, sky: 'clear', humidity: 60 },
-  sydney: { c: 24, sky: 'sunny', humidity: 50 },
-  'san francisco': { c: 16, sky: 'fog', humidity: 85 },
-  zurich: { c: 10, sky: 'snow showers', humidity: 78 },
-};
+// A Map, not an object literal: the key is a model-supplied city name, and "constructor" or
+// "__proto__" would find inherited members of an object.
+const CITIES = new Map<string, { c: number; sky: string; humidity: number }>([
+  ['london', { c: 14, sky: 'light rain', humidity: 81 }],
+  ['paris', { c: 17, sky: 'partly cloudy', humidity: 64 }],
+  ['berlin', { c: 12, sky: 'overcast', humidity: 70 }],
+  ['new york', { c: 19, sky: 'sunny', humidity: 55 }],
+  ['tokyo', { c: 22, sky: 'clear', humidity: 60 }],
+  ['sydney', { c: 24, sky: 'sunny', humidity: 50 }],
+  ['san francisco', { c: 16, sky: 'fog', humidity: 85 }],
+  ['zurich', { c: 10, sky: 'snow showers', humidity: 78 }],
+]);
 
 /** Offline weather: a fixed table, and a stable made-up forecast for other places (no network). */
 export const weatherTool = defineTool({
@@ -22,7 +24,7 @@ export const weatherTool = defineTool({
   }),
   async execute({ city, unit }) {
     const key = city.trim().toLowerCase();
-    let w = CITIES[key];
+    let w = CITIES.get(key);
     if (!w) {
       let h = 0;
       for (const ch of key) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
