@@ -1,8 +1,10 @@
 import { AudioStream, type Track } from '@livekit/rtc-node';
+import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
+import type { PcmFrame } from './frame.ts';
 
 /** Options of {@link startAudioInput}. */
 export interface AudioInputOptions {
-  /** Rate the model takes (default 16 000). */
+  /** Rate the frames are resampled to (default the Live API's input rate, 16 kHz). */
   sampleRate?: number;
   /** Frame length handed on, ms (default 20; the Live API is happy with 20–40). */
   frameSizeMs?: number;
@@ -18,14 +20,15 @@ export interface AudioInput {
 /**
  * Reads a remote audio track as mono PCM16 at the model's rate in small frames. The FFI's AudioStream
  * does the 48 kHz (or whatever the track carries) → 16 kHz conversion in one resampling step, and hands
- * out frames as they are decoded — nothing is accumulated here.
+ * out frames as they are decoded — nothing is accumulated here. Each frame says its own rate and
+ * channels.
  */
 export function startAudioInput(
   track: Track,
-  onFrame: (pcm: Int16Array, sampleRate: number) => void,
+  onFrame: (frame: PcmFrame) => void,
   options: AudioInputOptions = {},
 ): AudioInput {
-  const sampleRate = options.sampleRate ?? 16_000;
+  const sampleRate = options.sampleRate ?? LIVE_INPUT_RATE;
   const stream = new AudioStream(track, {
     sampleRate,
     numChannels: 1,
@@ -38,7 +41,7 @@ export function startAudioInput(
       for (;;) {
         const { value, done } = await reader.read();
         if (done || closed) break;
-        if (value.samplesPerChannel > 0) onFrame(value.data, value.sampleRate);
+        if (value.samplesPerChannel > 0) onFrame(value);
       }
     } catch {
       // A stream torn down under us (track unsubscribed, room gone) just ends.

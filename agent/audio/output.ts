@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { AudioFrame, AudioResampler, AudioSource, LocalAudioTrack } from '@livekit/rtc-node';
+import { LIVE_OUTPUT_RATE } from '../../shared/audio/rates.ts';
 
 /** Options of an {@link AudioOutput}. */
 export interface AudioOutputOptions {
@@ -42,7 +43,7 @@ export class AudioOutput extends EventEmitter<AudioOutputEvents> {
 
   constructor(options: AudioOutputOptions = {}) {
     super();
-    this.sampleRate = options.sampleRate ?? 24_000;
+    this.sampleRate = options.sampleRate ?? LIVE_OUTPUT_RATE;
     this.source = new AudioSource(this.sampleRate, 1, options.queueMs ?? 100);
     this.track = LocalAudioTrack.createAudioTrack(options.trackName ?? 'agent_audio', this.source);
     this.#frameSamples = (this.sampleRate * FRAME_MS) / 1000;

@@ -1,5 +1,8 @@
 import type { TextStreamReader } from '@livekit/rtc-node';
 
+/** Text-stream topic of chat messages. */
+export const TOPIC_CHAT = 'lk.chat';
+
 /**
  * Largest `lk.chat` message forwarded to the model, UTF-8 bytes (16 KiB, about 4,000 tokens). The
  * Live API has no documented per-message text limit, but a message must fit one WebSocket frame the
@@ -41,6 +44,14 @@ export async function readChat(reader: TextStreamReader, max = MAX_CHAT_BYTES): 
 export function tooLargeReply(bytes: number | undefined, max = MAX_CHAT_BYTES): string {
   const size = bytes === undefined ? `more than ${kib(max)}` : kib(bytes);
   return `Your message was not sent to the assistant: it is ${size}, and the limit is ${kib(max)}.`;
+}
+
+/**
+ * A chat message as the model gets it: with its sender's name in front in a room the model hears
+ * several people in, as is in a conversation of its own.
+ */
+export function chatForModel(from: string, text: string, privateConversation: boolean): string {
+  return privateConversation ? text : `[${from}] ${text}`;
 }
 
 /** A participant name as it may appear in text for the model. */

@@ -13,6 +13,7 @@ import { buildLiveConfig, liveApiVersion } from '../live/setup.ts';
 import type { Logger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { ToolRunner, type ToolRunnerEvents } from '../tools/runner.ts';
+import { chatForModel } from './chat.ts';
 import { TranscriptSegment, type TranscriptSpeaker } from './transcripts.ts';
 
 /** `lk.agent.state` values (plus `failed`, set when the Live session cannot continue). */
@@ -70,6 +71,8 @@ export type ConversationEvents = {
   turnComplete: [];
   /** The user barged in: the rest of the reply is dropped. */
   interrupted: [];
+  /** An input will not reach the model: too large for the Live session or for the service. */
+  inputRefused: LiveSessionEvents['inputRefused'];
   toolStarted: ToolRunnerEvents['started'];
   toolFinished: ToolRunnerEvents['finished'];
   /** The Live session ended for good (closed, or after `fatal`). */
@@ -195,10 +198,14 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.live.sendVideo(jpeg, 'image/jpeg');
   }
 
-  /** A chat message from a participant: the model answers it aloud. */
-  chat(from: string, text: string): void {
-    this.#setState('thinking');
-    this.live.sendText(this.#o.audience ? text : `[${from}] ${text}`);
+  /**
+   * A chat message from a participant: the model answers it aloud. False when it will not reach the
+   * model (session closed, or refused as too large: `inputRefused` says so).
+   */
+  chat(from: string, text: string): boolean {
+    const sent = this.live.sendText(chatForModel(from, text, this.#o.audience !== undefined));
+    if (sent) this.#setState('thinking');
+    return sent;
   }
 
   /**
@@ -271,6 +278,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('audio', () => this.emit('audio'));
     live.on('turnComplete', () => this.emit('turnComplete'));
     live.on('interrupted', () => this.emit('interrupted'));
+    live.on('inputRefused', (refusal) => this.emit('inputRefused', refusal));
     live.on('closed', () => this.emit('closed'));
   }
 

@@ -1,21 +1,25 @@
+import { type PcmFrame, sameFormat } from '../audio/frame.ts';
+
 /**
- * Sums several participants' 16 kHz frames into one stream for a shared Live session. A single talker's
- * frames pass straight through; with several, frames are mixed as soon as every recently active source
- * has one, and a source that lags more than `maxLagFrames` is mixed in silent so nobody waits on it.
+ * Sums several participants' frames into one stream for a shared Live session. A single talker's frames
+ * pass straight through; with several, frames are mixed as soon as every recently active source has one,
+ * and a source that lags more than `maxLagFrames` is mixed in silent so nobody waits on it. A mix keeps
+ * its frames' rate and channels; frames of different formats (the input normally resamples every track
+ * to one) are handed on one after the other instead of being summed.
  */
 export class InputMixer {
-  readonly #queues = new Map<string, { frames: Int16Array[]; lastPush: number }>();
-  readonly #out: (pcm: Int16Array) => void;
+  readonly #queues = new Map<string, { frames: PcmFrame[]; lastPush: number }>();
+  readonly #out: (frame: PcmFrame) => void;
   readonly #maxLagFrames: number;
   readonly #activeMs: number;
 
-  constructor(out: (pcm: Int16Array) => void, options: { maxLagFrames?: number; activeMs?: number } = {}) {
+  constructor(out: (frame: PcmFrame) => void, options: { maxLagFrames?: number; activeMs?: number } = {}) {
     this.#out = out;
     this.#maxLagFrames = options.maxLagFrames ?? 3;
     this.#activeMs = options.activeMs ?? 200;
   }
 
-  push(source: string, pcm: Int16Array, now = performance.now()): void {
+  push(source: string, frame: PcmFrame, now = performance.now()): void {
     let q = this.#queues.get(source);
     if (!q) {
       q = { frames: [], lastPush: now };
@@ -24,10 +28,10 @@ export class InputMixer {
     q.lastPush = now;
     if (this.#queues.size === 1 && q.frames.length === 0) {
       // One talker, nothing queued: the common case passes straight through.
-      this.#out(pcm);
+      this.#out(frame);
       return;
     }
-    q.frames.push(pcm);
+    q.frames.push(frame);
     this.#drain(now);
   }
 
@@ -47,18 +51,23 @@ export class InputMixer {
       const lagging = ready.length < active.length;
       if (lagging && !ready.some((q) => q.frames.length > this.#maxLagFrames)) return;
       const frames = ready.map((q) => q.frames.shift()!);
-      if (frames.length === 1) {
-        this.#out(frames[0]!);
+      if (frames.length === 1 || !frames.every((f) => sameFormat(f, frames[0]!))) {
+        for (const f of frames) this.#out(f);
         continue;
       }
-      const len = Math.max(...frames.map((f) => f.length));
-      const mixed = new Int16Array(len);
-      for (let i = 0; i < len; i++) {
-        let s = 0;
-        for (const f of frames) s += f[i] ?? 0;
-        mixed[i] = Math.min(32767, Math.max(-32768, s));
-      }
-      this.#out(mixed);
+      this.#out(mix(frames));
     }
   }
+}
+
+/** Sample-by-sample sum, clipped; the shorter frames end in silence. */
+function mix(frames: PcmFrame[]): PcmFrame {
+  const len = Math.max(...frames.map((f) => f.data.length));
+  const data = new Int16Array(len);
+  for (let i = 0; i < len; i++) {
+    let s = 0;
+    for (const f of frames) s += f.data[i] ?? 0;
+    data[i] = Math.min(32767, Math.max(-32768, s));
+  }
+  return { data, sampleRate: frames[0]!.sampleRate, channels: frames[0]!.channels };
 }

@@ -6,39 +6,23 @@ import {
   type RemoteTrackPublication,
   type Room,
   RoomEvent,
-  RpcError,
-  type RpcInvocationData,
   TrackKind,
   TrackSource,
 } from '@livekit/rtc-node';
+import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
 import { type AudioInput, startAudioInput } from '../audio/input.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
-import { boundedName, MAX_CHAT_BYTES, readChat, tooLargeReply } from './chat.ts';
+import { AgentAttributes } from './agent-state.ts';
+import { boundedName } from './chat.ts';
+import { ChatInbox } from './chat-inbox.ts';
 import { type AgentState, Conversation, type LiveSessionFactory } from './conversation.ts';
-import { InputMixer } from './mixer.ts';
-import { TalkerTracker } from './talkers.ts';
+import { InputPolicy } from './input-policy.ts';
+import { servePushToTalk } from './push-to-talk.ts';
 import { restrictTrackAudience } from './track-permissions.ts';
-import type { TranscriptSpeaker } from './transcripts.ts';
 import { VideoSampler } from './video.ts';
-
-/** Participant attribute LiveKit frontends read the agent's state from. */
-export const ATTR_AGENT_STATE = 'lk.agent.state';
-/** Set next to `lk.agent.state = failed`: why the agent cannot talk. */
-export const ATTR_AGENT_ERROR = 'lk.agent.error';
-/** `floor` policy: identity of the participant holding the floor ('' when free). */
-export const ATTR_AGENT_FLOOR = 'lk.agent.floor';
-/** `'true'` in push-to-talk rooms: clients show a hold-to-talk control that calls `ptt.start`/`ptt.end`. */
-export const ATTR_AGENT_PUSH_TO_TALK = 'lk.agent.push_to_talk';
-/** Text-stream topic of chat messages. */
-export const TOPIC_CHAT = 'lk.chat';
-/** RPC methods a client calls for push-to-talk (payload ignored; reply `{"ok":true}`). */
-export const RPC_PTT_START = 'ptt.start';
-export const RPC_PTT_END = 'ptt.end';
-
-const INPUT_RATE = 16_000;
 
 /** Options of a {@link RoomBridge}. */
 export interface RoomBridgeOptions {
@@ -74,36 +58,45 @@ interface Member {
 }
 
 /**
- * Room ↔ Live bridge for several humans. Policies:
- * - `shared`: one Live session; everyone's audio mixed into it; the talker tracked so transcripts carry
- *   the right sender and the model is told who speaks, joins and leaves.
- * - `floor`: one Live session; the first to talk holds the floor and only their audio is forwarded until
- *   they have been silent for `floorReleaseMs`.
- * - `per-participant`: a Live session and an agent track per participant, transcripts only to them.
- * Push-to-talk (`pushToTalk`): only audio between a participant's `ptt.start` and `ptt.end` RPCs is
- * forwarded, framed by `activityStart`/`activityEnd` (server VAD off).
+ * Room ↔ Live bridge for several humans: who is in the room and which of their tracks are read. What of
+ * their audio reaches which Live session is the {@link InputPolicy}'s (`shared`, `floor`,
+ * `per-participant`, push-to-talk); what clients see of the agent is {@link AgentAttributes}'; `lk.chat`
+ * is the {@link ChatInbox}'s.
  */
 export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
   readonly #o: RoomBridgeOptions;
   readonly #log: Logger;
   readonly #tools: ToolRegistry;
   readonly #members = new Map<string, Member>();
-  readonly #talkers = new TalkerTracker();
-  readonly #ptt = new Set<string>();
+  readonly #attrs: AgentAttributes;
+  readonly #chat: ChatInbox;
+  #policy: InputPolicy | undefined;
   #shared: Conversation | undefined;
-  #mixer: InputMixer | undefined;
-  #floor: string | undefined;
-  #lastSpeaker: string | undefined;
-  #state: AgentState | undefined;
   #error: string | undefined;
   #closed = false;
   #listeners: [string, (...args: never[]) => void][] = [];
+  #stopPtt: (() => void) | undefined;
 
   constructor(o: RoomBridgeOptions) {
     super();
     this.#o = o;
     this.#log = (o.logger ?? silentLogger).child({ room: o.room.name });
     this.#tools = o.tools.select(o.config.tools);
+    this.#attrs = new AgentAttributes({
+      room: o.room,
+      pushToTalk: o.config.pushToTalk,
+      logger: this.#log,
+      onState: (s) => this.emit('state', s),
+    });
+    this.#chat = new ChatInbox({
+      room: o.room,
+      logger: this.#log,
+      recipient: (identity) => {
+        const m = this.#members.get(identity);
+        const conversation = m && (m.conversation ?? this.#shared);
+        return conversation && { conversation, name: this.#name(identity), private: !!m.conversation };
+      },
+    });
   }
 
   get policy(): RoomConfig['policy'] {
@@ -121,17 +114,27 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
 
   /** Aggregated agent state (what `lk.agent.state` shows). */
   get state(): AgentState | undefined {
-    return this.#state;
+    return this.#attrs.state;
   }
 
   /** The `floor` holder. */
   get floor(): string | undefined {
-    return this.#floor;
+    return this.#policy?.floor;
   }
 
   async start(): Promise<void> {
     const room = this.#o.room;
-    await this.#publishState('initializing');
+    await this.#attrs.show('initializing');
+    if (this.policy !== 'per-participant') this.#shared = this.#conversation('agent_audio');
+    const policy = new InputPolicy({
+      config: this.#o.config,
+      ...(this.#shared && { shared: this.#shared }),
+      name: (identity) => this.#name(identity),
+      logger: this.#log,
+    });
+    policy.on('talk', (identity, talking) => this.emit('talk', identity, talking));
+    policy.on('floor', (identity) => this.#attrs.showFloor(identity));
+    this.#policy = policy;
     this.#on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => void this.#join(p));
     this.#on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) => void this.#leave(p.identity));
     this.#on(RoomEvent.TrackSubscribed, (t: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant) =>
@@ -149,26 +152,10 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.#on(RoomEvent.LocalTrackPublished, () => this.#restrictAudience());
       this.#on(RoomEvent.Reconnected, () => this.#restrictAudience());
     }
-    room.registerTextStreamHandler(TOPIC_CHAT, (reader, { identity }) => {
-      readChat(reader)
-        .then((read) =>
-          'text' in read ? this.#onChat(identity, read.text) : this.#refuseChat(identity, read.bytes),
-        )
-        .catch((err) => this.#log.warn({ err: String(err) }, 'chat: unreadable message'));
-    });
-    const lp = room.localParticipant!;
-    lp.registerRpcMethod(RPC_PTT_START, (d) => this.#onPtt(d, true));
-    lp.registerRpcMethod(RPC_PTT_END, (d) => this.#onPtt(d, false));
-
-    if (this.policy !== 'per-participant') {
-      this.#shared = this.#conversation('agent_audio');
-      this.#mixer = new InputMixer((pcm) => this.#shared?.pushAudio(pcm, INPUT_RATE));
-      this.#talkers.onActiveChange = (id) => {
-        if (!id || this.policy !== 'shared' || id === this.#lastSpeaker) return;
-        this.#lastSpeaker = id;
-        if (this.#members.size > 1) this.#shared?.note(`[${this.#name(id)} is speaking]`);
-      };
-    }
+    this.#chat.start();
+    this.#stopPtt = servePushToTalk(room.localParticipant!, (identity, start) =>
+      policy.pushToTalk(identity, start),
+    );
     const starting = this.#shared?.start();
     for (const p of room.remoteParticipants.values()) await this.#join(p, true);
     await starting;
@@ -181,13 +168,8 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     const room = this.#o.room;
     for (const [event, fn] of this.#listeners) room.off(event as RoomEvent, fn as never);
     this.#listeners = [];
-    try {
-      room.unregisterTextStreamHandler(TOPIC_CHAT);
-    } catch {
-      // Not registered (start failed early).
-    }
-    room.localParticipant?.unregisterRpcMethod(RPC_PTT_START);
-    room.localParticipant?.unregisterRpcMethod(RPC_PTT_END);
+    this.#chat.close();
+    this.#stopPtt?.();
     const closing: Promise<void>[] = [];
     for (const m of this.#members.values()) {
       if (m.audio) closing.push(m.audio.input.aclose());
@@ -221,6 +203,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (this.policy === 'per-participant') {
       const conv = this.#conversation(privateTrackName(p.identity), p.identity);
       member.conversation = conv;
+      this.#policy?.join(p.identity, conv);
       await conv.start();
       if (this.#closed || this.#members.get(p.identity) !== member) {
         await conv.aclose();
@@ -228,8 +211,10 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       }
       this.#restrictAudience();
       this.emit('sessions', this.sessionCount);
-    } else if (!initial || this.#members.size > 1) {
-      this.#shared?.note(`[${this.#name(p.identity)} joined the room]`);
+    } else {
+      this.#policy?.join(p.identity);
+      if (!initial || this.#members.size > 1)
+        this.#shared?.note(`[${this.#name(p.identity)} joined the room]`);
     }
     // Tracks subscribed before we knew the participant.
     for (const pub of p.trackPublications.values()) {
@@ -242,10 +227,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (!m) return;
     this.#members.delete(identity);
     this.#log.info({ participant: identity }, 'participant left');
-    this.#ptt.delete(identity);
-    this.#talkers.remove(identity);
-    this.#mixer?.remove(identity);
-    if (this.#floor === identity) this.#setFloor(undefined);
+    this.#policy?.leave(identity);
     await Promise.allSettled([m.audio?.input.aclose(), m.video?.sampler.aclose(), m.conversation?.aclose()]);
     this.#restrictAudience();
     if (m.conversation) this.emit('sessions', this.sessionCount);
@@ -274,9 +256,12 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     }
   }
 
+  // --- tracks ------------------------------------------------------------------------------------
+
   #onTrack(track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant): void {
     const m = this.#members.get(p.identity);
-    if (!m || this.#closed) return;
+    const policy = this.#policy;
+    if (!m || !policy || this.#closed) return;
     const sid = pub.sid ?? track.sid ?? '';
     if (track.kind === TrackKind.KIND_AUDIO) {
       if (pub.source !== undefined && pub.source !== TrackSource.SOURCE_MICROPHONE && pub.source !== 0)
@@ -284,8 +269,8 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       // A full reconnect hands out new track objects (same or new sid): read from the live one.
       if (m.audio?.track === track) return;
       void m.audio?.input.aclose();
-      const input = startAudioInput(track, (pcm, rate) => this.#onFrame(p.identity, pcm, rate), {
-        sampleRate: INPUT_RATE,
+      const input = startAudioInput(track, (frame) => policy.frame(p.identity, frame), {
+        sampleRate: LIVE_INPUT_RATE,
         frameSizeMs: 20,
       });
       m.audio = { input, trackSid: sid, track };
@@ -299,7 +284,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
         maxSize: v.maxSize,
         quality: v.quality,
         logger: this.#log,
-        attended: () => this.#attended() === p.identity,
+        attended: () => policy.attended((id) => !!this.#members.get(id)?.video) === p.identity,
         onFrame: (jpeg) => (m.conversation ?? this.#shared)?.sendVideo(jpeg),
       });
       m.video = { sampler, trackSid: sid, track };
@@ -312,7 +297,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (m.audio && m.audio.trackSid === pub.sid) {
       void m.audio.input.aclose();
       m.audio = undefined;
-      this.#mixer?.remove(p.identity);
+      this.#policy?.microphoneGone(p.identity);
     }
     if (m.video && m.video.trackSid === pub.sid) {
       void m.video.sampler.aclose();
@@ -320,107 +305,11 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     }
   }
 
-  /** Whose camera the model sees: the floor holder, else the current talker, else the first with video. */
-  #attended(): string | undefined {
-    if (this.policy === 'per-participant') return undefined;
-    const candidates = [this.#floor, this.#talkers.active, this.#lastSpeaker];
-    for (const c of candidates) if (c && this.#members.get(c)?.video) return c;
-    for (const [id, m] of this.#members) if (m.video) return id;
-    return undefined;
-  }
-
-  // --- audio routing -----------------------------------------------------------------------------
-
-  #onFrame(identity: string, pcm: Int16Array, rate: number): void {
-    if (this.#closed) return;
-    const m = this.#members.get(identity);
-    if (!m) return;
-    const wasTalking = this.#talkers.isTalking(identity);
-    const talking = this.#talkers.push(identity, pcm, rate);
-    if (talking !== wasTalking) {
-      this.#log.debug({ participant: identity, talking }, 'talk activity');
-      this.emit('talk', identity, talking);
-    }
-    if (this.#o.config.pushToTalk && !this.#ptt.has(identity)) return;
-    if (m.conversation) {
-      m.conversation.pushAudio(pcm, rate);
-      return;
-    }
-    if (this.policy === 'floor' && !this.#o.config.pushToTalk) {
-      if (this.#floor && this.#floor !== identity) {
-        // The holder releases after enough silence; until then others are not heard.
-        if (this.#talkers.silentFor(this.#floor) < this.#o.config.floorReleaseMs) return;
-        this.#setFloor(undefined);
-      }
-      if (!this.#floor) {
-        if (!talking) return;
-        this.#setFloor(identity);
-      }
-    }
-    this.#mixer?.push(identity, pcm);
-  }
-
-  #setFloor(identity: string | undefined): void {
-    if (this.#floor === identity) return;
-    this.#floor = identity;
-    this.#log.info({ floor: identity ?? null }, 'floor');
-    if (identity) this.#lastSpeaker = identity;
-    const lp = this.#o.room.localParticipant;
-    if (lp && this.#o.room.isConnected)
-      void lp.setAttributes({ [ATTR_AGENT_FLOOR]: identity ?? '' }).catch(() => {});
-  }
-
-  /** Transcript author for the shared session. */
-  #speaker(): TranscriptSpeaker | undefined {
-    const id =
-      this.policy === 'floor'
-        ? (this.#floor ?? this.#lastSpeaker)
-        : this.#o.config.pushToTalk
-          ? ([...this.#ptt].at(-1) ?? this.#lastSpeaker)
-          : (this.#talkers.dominant() ?? this.#lastSpeaker);
-    if (!id) return undefined;
-    return { identity: id, trackSid: this.#members.get(id)?.audio?.trackSid };
-  }
-
-  // --- chat, push-to-talk ------------------------------------------------------------------------
-
-  #onChat(identity: string, text: string): void {
-    const m = this.#members.get(identity);
-    if (!m || !text.trim()) return;
-    const conv = m.conversation ?? this.#shared;
-    conv?.chat(this.#name(identity), text);
-  }
-
-  /** An oversize chat message: the model never sees it; its sender is told on `lk.chat`. */
-  #refuseChat(identity: string, bytes: number | undefined): void {
-    this.#log.warn({ participant: identity, bytes, max: MAX_CHAT_BYTES }, 'chat: message too large, refused');
-    const lp = this.#o.room.localParticipant;
-    if (!lp || this.#closed || !this.#o.room.isConnected) return;
-    lp.sendText(tooLargeReply(bytes), { topic: TOPIC_CHAT, destinationIdentities: [identity] }).catch((err) =>
-      this.#log.warn({ err: String(err) }, 'chat: cannot tell the sender'),
-    );
-  }
-
-  async #onPtt(d: RpcInvocationData, start: boolean): Promise<string> {
-    if (!this.#o.config.pushToTalk) {
-      throw new RpcError(RpcError.ErrorCode.APPLICATION_ERROR, 'push-to-talk is not enabled for this room');
-    }
-    const m = this.#members.get(d.callerIdentity);
-    if (!m) throw new RpcError(RpcError.ErrorCode.APPLICATION_ERROR, 'unknown participant');
-    const conv = m.conversation ?? this.#shared;
-    if (start && !this.#ptt.has(d.callerIdentity)) {
-      this.#ptt.add(d.callerIdentity);
-      this.#lastSpeaker = d.callerIdentity;
-      if (m.conversation || this.#ptt.size === 1) conv?.pttStart();
-    } else if (!start && this.#ptt.delete(d.callerIdentity)) {
-      if (m.conversation || this.#ptt.size === 0) conv?.pttEnd();
-    }
-    return JSON.stringify({ ok: true });
-  }
-
   // --- conversations and state -------------------------------------------------------------------
 
   #conversation(trackName: string, audience?: string): Conversation {
+    const speaker = (identity: string | undefined) =>
+      identity && { identity, trackSid: this.#members.get(identity)?.audio?.trackSid };
     const conv = new Conversation({
       room: this.#o.room,
       config: this.#o.config,
@@ -429,22 +318,26 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       logger: this.#log,
       trackName,
       ...(audience && { audience }),
-      speaker: audience
-        ? () => ({ identity: audience, trackSid: this.#members.get(audience)?.audio?.trackSid })
-        : () => this.#speaker(),
+      speaker: () => speaker(audience ?? this.#policy?.speaker()) || undefined,
       participants: () =>
         [...this.#members.values()]
           .sort((a, b) => a.joinedAt - b.joinedAt)
           .map((m) => m.participant.identity),
     });
     conv.on('state', () => this.#updateState());
-    conv.on('userTurn', () => this.#talkers.resetTurn());
+    conv.on('userTurn', () => this.#policy?.turnEnded());
     conv.on('fatal', (err) => {
       this.#error = err.message;
       this.#log.error({ kind: err.kind, code: err.code }, `Gemini Live session failed: ${err.message}`);
       this.emit('fatal', err);
       this.emit('sessions', this.sessionCount);
       this.#updateState();
+    });
+    this.#chat.watch(conv);
+    conv.on('inputRefused', ({ kind, bytes, limit, by }) => {
+      // Never the content; chat refusals are answered (and logged) by the chat inbox.
+      if (kind !== 'text')
+        this.#log.warn({ track: trackName, kind, bytes, limit, by }, 'input refused as too large');
     });
     this.emit('conversation', conv);
     return conv;
@@ -455,30 +348,10 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     const convs = this.#shared
       ? [this.#shared]
       : [...this.#members.values()].flatMap((m) => m.conversation ?? []);
-    const states = convs.map((c) => c.state);
-    const order: AgentState[] = ['speaking', 'thinking', 'listening', 'initializing', 'failed'];
-    let state: AgentState = convs.length ? 'failed' : 'listening';
-    for (const s of order) {
-      if (states.includes(s)) {
-        state = s;
-        break;
-      }
-    }
-    void this.#publishState(state);
-  }
-
-  async #publishState(state: AgentState): Promise<void> {
-    if (this.#state === state) return;
-    this.#state = state;
-    this.emit('state', state);
-    const lp = this.#o.room.localParticipant;
-    if (!lp || !this.#o.room.isConnected) return;
-    const attrs: Record<string, string> = { [ATTR_AGENT_STATE]: state };
-    if (this.#o.config.pushToTalk) attrs[ATTR_AGENT_PUSH_TO_TALK] = 'true';
-    if (state === 'failed') attrs[ATTR_AGENT_ERROR] = this.#error ?? 'unknown error';
-    await lp
-      .setAttributes(attrs)
-      .catch((err) => this.#log.warn({ err: String(err) }, 'cannot set agent state'));
+    void this.#attrs.showCombined(
+      convs.map((c) => c.state),
+      this.#error,
+    );
   }
 }
 

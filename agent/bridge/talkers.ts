@@ -1,4 +1,5 @@
 import { rmsDbfs } from '../../shared/audio/analyze.ts';
+import { frameMs, type PcmFrame } from '../audio/frame.ts';
 
 /** Options of a {@link TalkerTracker}. */
 export interface TalkerTrackerOptions {
@@ -36,15 +37,15 @@ export class TalkerTracker {
   }
 
   /** Feeds one frame; returns whether the participant is talking now. */
-  push(identity: string, pcm: Int16Array, sampleRate: number): boolean {
+  push(identity: string, frame: PcmFrame): boolean {
     let t = this.#t.get(identity);
     if (!t) {
       t = { lastLoudAt: Number.NEGATIVE_INFINITY, clock: 0, talking: false, turnMs: 0 };
       this.#t.set(identity, t);
     }
-    const ms = (pcm.length * 1000) / sampleRate;
+    const ms = frameMs(frame);
     t.clock += ms;
-    const loud = rmsDbfs(pcm) > this.#threshold;
+    const loud = rmsDbfs(frame.data) > this.#threshold;
     if (loud) {
       t.lastLoudAt = t.clock;
       t.turnMs += ms;
