@@ -217,6 +217,34 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     expect(states[0]).toBe('thinking'); // only the accepted message made the agent think
   });
 
+  it('chat: a message the Live session refuses as too large is answered to its sender like an oversize one', async () => {
+    // This service takes at most 6 KiB a message: a 10 KB chat (under the agent's 16 KiB) is refused by
+    // the service (close 1009) once, and from then on by the session before it is sent.
+    const { stack, bridge } = await withAgent(
+      'r-chat-refused',
+      {},
+      { pacing: 4, limits: { maxPayloadBytes: 6 * 1024 } },
+    );
+    const alice = await human(stack, 'r-chat-refused', 'alice');
+    await until(() => bridge.state === 'listening', 'agent ready');
+    await alice.sendChat('x'.repeat(10_000));
+    const first = await until(() => alice.chats[0], 'a reply to the sender (refused by the service)');
+    expect(first.sender).toMatch(/^agent/);
+    expect(first.text).toMatch(/not sent to the assistant: it is 10 KiB, and the limit is 9 KiB/);
+    await until(() => bridge.state === 'listening', 'listening again after the refusal');
+    const states = watchAgentState(alice.room);
+    await alice.sendChat('z'.repeat(12_000));
+    const second = await until(() => alice.chats[1], 'a reply to the sender (refused before sending)');
+    expect(second.text).toMatch(/not sent to the assistant: it is 12 KiB, and the limit is 9 KiB/);
+    // A short message still goes through, and is answered: the only one the model saw.
+    await alice.sendChat('hello');
+    const agentSid = alice.agentTrackSid()!;
+    await until(() => alice.finals(agentSid).find((t) => t.text.includes('You said')), 'answer');
+    expect(stack.gemini.stats().reduce((n, st) => n + st.textInputs, 0)).toBe(1);
+    expect(alice.chats).toHaveLength(2);
+    expect(states[0]).toBe('thinking'); // only the accepted message made the agent think
+  });
+
   it('goAway mid-utterance in a room: the resumed session hears the whole utterance', async () => {
     const { stack, bridge } = await withAgent('r-goaway', {}, { pacing: 4 });
     const alice = await human(stack, 'r-goaway', 'alice');

@@ -43,7 +43,7 @@ export async function readChat(reader: TextStreamReader, max = MAX_CHAT_BYTES): 
 /** What the sender of a refused message is told (a chat reply, which LiveKit chat UIs show). */
 export function tooLargeReply(bytes: number | undefined, max = MAX_CHAT_BYTES): string {
   const size = bytes === undefined ? `more than ${kib(max)}` : kib(bytes);
-  return `Your message was not sent to the assistant: it is ${size}, and the limit is ${kib(max)}.`;
+  return `Your message was not sent to the assistant: it is ${size}, and the limit is ${kib(max, Math.floor)}.`;
 }
 
 /**
@@ -59,6 +59,7 @@ export function boundedName(name: string): string {
   return name.length > MAX_NAME_CHARS ? `${name.slice(0, MAX_NAME_CHARS)}…` : name;
 }
 
-function kib(bytes: number): string {
-  return bytes < 1024 ? `${bytes} bytes` : `${Math.ceil(bytes / 1024)} KiB`;
+/** Sizes round up, limits down: a message is never said to be within the limit it broke. */
+function kib(bytes: number, round = Math.ceil): string {
+  return bytes < 1024 ? `${bytes} bytes` : `${round(bytes / 1024)} KiB`;
 }

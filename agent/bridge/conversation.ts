@@ -349,6 +349,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       void this.#runner.handle(calls);
     });
     live.on('toolCallCancellation', (ids) => this.#runner.cancel(ids));
+    live.on('inputRefused', ({ kind }) => {
+      // A chat message the service refused after it was sent (1009) asks for no reply after all.
+      if (kind === 'text' && this.#state === 'thinking' && !this.live.generating) this.#setState('listening');
+    });
     live.on('fatal', (err) => {
       this.#state = 'failed';
       // The reason first, so that whoever shows the state can show why.
