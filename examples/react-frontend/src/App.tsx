@@ -31,7 +31,9 @@ export function App() {
       await session.start();
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
-      await session.end();
+      // A room that connected stays (e.g. only the microphone failed: chat still works); a start that
+      // never got there releases the microphone it may have opened.
+      if (session.room.state !== ConnectionState.Connected) await session.end();
     }
   }, [session]);
 
@@ -40,7 +42,7 @@ export function App() {
     <main className="app" data-lk-theme="default">
       {inSession ? (
         <SessionProvider session={session}>
-          <SessionView onLeave={() => session.end()} />
+          <SessionView onLeave={() => session.end()} error={error} />
           <RoomAudioRenderer />
           <StartAudio label="Allow audio" className="start-audio" />
         </SessionProvider>

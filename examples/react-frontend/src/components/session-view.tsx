@@ -9,7 +9,7 @@ import { Transcript } from './transcript.tsx';
  * The room: the agent and everyone's camera/screen on the stage, the conversation (transcripts and
  * chat from `useSessionMessages`) beside it, the controls below. One column on a phone.
  */
-export function SessionView({ onLeave }: { onLeave: () => void }) {
+export function SessionView({ onLeave, error }: { onLeave: () => void; error: string | null }) {
   const session = useSessionContext();
   const { messages, send, isSending } = useSessionMessages();
   return (
@@ -17,6 +17,11 @@ export function SessionView({ onLeave }: { onLeave: () => void }) {
       <header className="session-header">
         <span data-testid="room-name">{session.room.name}</span>
         <span className="connection">{session.connectionState}</span>
+        {error && (
+          <p role="alert" className="error" data-testid="session-error">
+            {error}
+          </p>
+        )}
       </header>
       <div className="stage">
         <AgentTile />

@@ -9,8 +9,12 @@ import { useEffect, useRef } from 'react';
 export function Transcript({ messages }: { messages: ReceivedMessage[] }) {
   const room = useRoomContext();
   const end = useRef<HTMLLIElement>(null);
+  // Braces: Chromium's scrollIntoView returns a promise, and an effect that returns anything but a
+  // cleanup function makes React throw when the list unmounts.
   // biome-ignore lint/correctness/useExhaustiveDependencies: scroll whenever the list changes.
-  useEffect(() => end.current?.scrollIntoView({ block: 'end' }), [messages]);
+  useEffect(() => {
+    end.current?.scrollIntoView({ block: 'end' });
+  }, [messages]);
   return (
     <ol className="transcript" role="log" aria-label="Conversation" data-testid="transcript">
       {messages.map((m) => {
