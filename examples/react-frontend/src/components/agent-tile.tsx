@@ -1,4 +1,5 @@
 import { BarVisualizer, useAgent, useParticipants, useVoiceAssistant } from '@livekit/components-react';
+import { displayName } from './display-name.ts';
 
 /** Set by our agent next to `lk.agent.state = failed`: why it cannot talk. */
 const ATTR_AGENT_ERROR = 'lk.agent.error';
@@ -22,7 +23,7 @@ export function AgentTile() {
     agent.state === 'failed'
       ? [...(agent.failureReasons ?? []), attributes[ATTR_AGENT_ERROR]].filter((r): r is string => !!r)
       : [];
-  const name = assistant.agent?.name || 'Agent';
+  const name = assistant.agent ? displayName(assistant.agent) : 'Agent';
   return (
     <article
       className="agent-tile"
@@ -49,7 +50,7 @@ export function AgentTile() {
       </div>
       {floor && (
         <p className="floor" data-testid="floor">
-          Listening to {floorHolder?.name || floor}
+          Listening to {floorHolder ? displayName(floorHolder) : floor}
         </p>
       )}
       {reasons.length > 0 && (

@@ -8,6 +8,7 @@ import {
 } from '@livekit/components-react';
 import { Track } from 'livekit-client';
 import { ATTR_AGENT_FLOOR } from './agent-tile.tsx';
+import { displayName } from './display-name.ts';
 
 /** Every person's camera (a placeholder while it is off) and screen share; who is speaking. */
 export function ParticipantTiles() {
@@ -31,7 +32,7 @@ export function ParticipantTiles() {
           ))}
       </ul>
       <p className="speaking" data-testid="speaking" aria-live="polite">
-        {speaking.length > 0 ? `Speaking: ${speaking.map((p) => p.name || p.identity).join(', ')}` : ' '}
+        {speaking.length > 0 ? `Speaking: ${speaking.map(displayName).join(', ')}` : ' '}
       </p>
     </>
   );

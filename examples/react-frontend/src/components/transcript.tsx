@@ -1,5 +1,6 @@
 import { type ReceivedMessage, useRoomContext } from '@livekit/components-react';
 import { useEffect, useRef } from 'react';
+import { displayName } from './display-name.ts';
 
 /**
  * Transcripts and chat in arrival order. `useSessionMessages` types a transcript `userTranscript` only
@@ -34,7 +35,7 @@ export function Transcript({ messages }: { messages: ReceivedMessage[] }) {
             data-identity={from?.identity ?? ''}
             data-final={m.attributes?.['lk.transcription_final'] ?? ''}
           >
-            <span className="speaker">{from?.name || from?.identity || 'unknown'}</span>
+            <span className="speaker">{from ? displayName(from) : 'unknown'}</span>
             <span className="text">{m.message}</span>
           </li>
         );
