@@ -65,6 +65,20 @@ export class Child {
     });
   }
 
+  /**
+   * Writes `line` to the child's stdin and resolves with the first match of `re` in the output that
+   * follows (a question-and-answer channel, e.g. the dev server's `lag`).
+   */
+  async ask(line: string, re: RegExp, timeoutMs = 10_000): Promise<RegExpExecArray> {
+    const from = this.output.length;
+    this.proc.stdin?.write(`${line}\n`);
+    return this.#waiters.until(() => re.exec(this.output.slice(from)) ?? undefined, {
+      what: `answer to ${line} (${this.name})`,
+      timeoutMs,
+      failure: () => (this.running ? undefined : `${this.name} exited`),
+    });
+  }
+
   /** SIGTERM the group, SIGKILL after `graceMs`; resolves when the leader exited. */
   async stop(graceMs = 3000): Promise<void> {
     if (!this.running) return;

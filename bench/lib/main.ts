@@ -4,16 +4,25 @@
  * `bench/results/latest.json`.
  *
  *   node bench/run.ts [--quick] [--sides ours,reference] [--only transport,latency,bargein,long,capacity]
- *                     [--levels 1,5,10] [--turns N] [--barge-ins N] [--long-seconds S] [--window S]
- *                     [--out FILE]
+ *                     [--model NAME | --model ours=NAME,reference=NAME]
+ *                     [--levels 1,5,10] [--cpu-level N] [--repeat N] [--generators N]
+ *                     [--turns N] [--barge-ins N] [--long-seconds S] [--window S] [--out FILE]
  *
  * `--quick` is the ≤ 3 minute version (fewer turns, shorter long session, two capacity levels).
+ * `--model` is the Live model both sides ask for (GEMINI_MODEL), the catalogue's default unless given.
+ * `--repeat N` runs the capacity phase N times per side (sides alternating, a fresh worker each time)
+ * and reports the median and min–max of each capacity figure. `--generators N` runs the simulated
+ * users in N processes of their own (0: in the bench process). `--cpu-level N` is the level whose CPU
+ * and memory per session are reported.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_LIVE_MODEL } from '../../shared/gemini-models/index.ts';
+import { type CapacityResult, runCapacity } from './capacity.ts';
+import { capacityLines, summarizeCapacity } from './capacity-report.ts';
 import {
   type Child,
   type LiveKitEndpoint,
@@ -24,18 +33,16 @@ import {
 } from './children.ts';
 import {
   type BargeInSample,
-  type CapacityResult,
   type LatencyTurn,
   type LongSessionResult,
   measureTransport,
   type PhaseContext,
   runBargeIn,
-  runCapacity,
   runLatency,
   runLongSession,
   type TransportResult,
 } from './phases.ts';
-import { ratio, type Summary, summarize } from './stats.ts';
+import { ratio, type Spread, type Summary, summarize } from './stats.ts';
 import { LiveTap } from './tap.ts';
 
 const PHASES = ['transport', 'latency', 'bargein', 'long', 'capacity'] as const;
@@ -47,6 +54,10 @@ const { values: args } = parseArgs({
     sides: { type: 'string', default: 'reference,ours' },
     only: { type: 'string', default: PHASES.join(',') },
     levels: { type: 'string' },
+    model: { type: 'string', default: DEFAULT_LIVE_MODEL },
+    repeat: { type: 'string', default: '1' },
+    generators: { type: 'string', default: '2' },
+    'cpu-level': { type: 'string' },
     turns: { type: 'string' },
     'barge-ins': { type: 'string' },
     'long-seconds': { type: 'string' },
@@ -59,17 +70,48 @@ const sides = args.sides!.split(',').map((s) => s.trim()) as Side[];
 for (const s of sides) if (!(s in SIDES)) throw new Error(`unknown side ${s}`);
 const only = new Set(args.only!.split(',').map((s) => s.trim()) as Phase[]);
 
+/** `--model NAME` for both sides, or `ours=NAME,reference=NAME` (a side not named gets the default). */
+function models(spec: string): Record<Side, string> {
+  if (!spec.includes('=')) return { ours: spec, reference: spec };
+  const out: Record<Side, string> = { ours: DEFAULT_LIVE_MODEL, reference: DEFAULT_LIVE_MODEL };
+  for (const part of spec.split(',')) {
+    const [side, name] = part.split('=').map((x) => x.trim());
+    if (!side || !(side in SIDES) || !name) throw new Error(`--model: expected side=name, got ${part}`);
+    out[side as Side] = name;
+  }
+  return out;
+}
+
 const plan = quick
-  ? { probe: 0, turns: 6, bargeIns: 4, longSeconds: 10, levels: [1, 2], window: 5 }
+  ? {
+      probe: 0,
+      turns: 6,
+      bargeIns: 4,
+      longSeconds: 10,
+      levels: [1, 2],
+      cpuLevel: 2,
+      window: 5,
+      repeat: 1,
+      generators: 2,
+      models: models(args.model!),
+    }
   : {
       probe: 30,
       turns: 30,
       bargeIns: 20,
       longSeconds: 90,
       levels: [1, 4, 8, 12, 16, 24, 32, 50],
+      cpuLevel: 4,
       window: 25,
+      repeat: 1,
+      generators: 2,
+      models: models(args.model!),
     };
 if (args.levels) plan.levels = args.levels.split(',').map(Number);
+if (args['cpu-level']) plan.cpuLevel = Number(args['cpu-level']);
+else if (!plan.levels.includes(plan.cpuLevel)) plan.cpuLevel = plan.levels.at(-1)!;
+plan.repeat = Math.max(1, Number(args.repeat));
+plan.generators = Math.max(0, Number(args.generators));
 if (args.turns) plan.turns = Number(args.turns);
 if (args['barge-ins']) plan.bargeIns = Number(args['barge-ins']);
 if (args['long-seconds']) plan.longSeconds = Number(args['long-seconds']);
@@ -86,7 +128,11 @@ interface SideResults {
   latency?: LatencyTurn[];
   bargeIn?: BargeInSample[];
   long?: LongSessionResult;
-  capacity?: CapacityResult;
+  /** One per `--repeat` round. */
+  capacity: CapacityResult[];
+  /** Models the agent asked for on its Live sockets, and refusals the emulator closed with. */
+  modelsSeen: Set<string>;
+  refusals: Set<string>;
   error?: string;
 }
 
@@ -109,6 +155,7 @@ process.on('SIGINT', () => {
   void cleanup().then(() => process.exit(130));
 });
 
+const loadavgAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
 try {
   log(
     `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, load ${os
@@ -131,47 +178,87 @@ try {
     );
   }
 
-  for (const side of sides) {
-    const r: SideResults = {};
-    results[side] = r;
+  for (const side of sides) results[side] = { capacity: [], modelsSeen: new Set(), refusals: new Set() };
+  const logs = new Set<Side>();
+  /** One worker for `phases` of `side`, then its log kept (git-ignored *.log) and its Live sockets read. */
+  const withWorker = async (side: Side, phases: (ctx: PhaseContext) => Promise<void>) => {
+    const r = results[side]!;
+    const tapFrom = tap!.connections.length;
     try {
-      log(`${side}: starting worker (${SIDES[side].entry})`);
+      log(`${side}: starting worker (${SIDES[side].entry}, ${plan.models[side]})`);
       const probeDir = mkdtempSync(join(os.tmpdir(), `bench-probe-${side}-`));
       probeDirs.push(probeDir);
-      worker = await startWorker(side, { livekit, geminiUrl: tap.url, probeDir });
-      const ctx: PhaseContext = {
+      worker = await startWorker(side, {
+        livekit,
+        geminiUrl: tap!.url,
+        probeDir,
+        env: { GEMINI_MODEL: plan.models[side] },
+      });
+      await phases({
         side,
         probeDir,
         agentName: SIDES[side].agentName,
+        model: plan.models[side],
         livekit,
-        tap,
+        tap: tap!,
         worker,
-        devServer,
+        devServer: devServer!,
         log,
-      };
-      const phase = async <T>(name: Phase, f: () => Promise<T>): Promise<T | undefined> => {
-        if (!only.has(name)) return undefined;
-        log(`${side}: ${name}`);
-        try {
-          return await f();
-        } catch (err) {
-          log(`${side}: ${name} failed: ${(err as Error).message}`);
-          r.error = `${r.error ? `${r.error}; ` : ''}${name}: ${(err as Error).message.split('\n')[0]}`;
-          return undefined;
-        }
-      };
-      r.latency = await phase('latency', () => runLatency(ctx, plan.turns));
-      r.bargeIn = await phase('bargein', () => runBargeIn(ctx, plan.bargeIns));
-      r.long = await phase('long', () => runLongSession(ctx, plan.longSeconds, LONG_LIMITS));
-      r.capacity = await phase('capacity', () => runCapacity(ctx, plan.levels, plan.window));
+      });
     } catch (err) {
       log(`${side}: ${(err as Error).message}`);
       r.error = (err as Error).message.split('\n')[0];
     } finally {
       await worker?.stop();
-      // Kept for diagnosis (git-ignored *.log): the worker's and its job processes' output.
-      if (worker) writeFileSync(join(dirname(args.out!), `${side}-worker.log`), worker.output);
+      const file = join(dirname(args.out!), `${side}-worker.log`);
+      if (worker) (logs.has(side) ? appendFileSync : writeFileSync)(file, worker.output);
+      logs.add(side);
       worker = undefined;
+      for (const c of tap!.connections.slice(tapFrom)) {
+        if (c.model) r.modelsSeen.add(c.model);
+        if (c.closeCode === 1007 || c.closeCode === 1008)
+          r.refusals.add(`${c.closeCode} ${c.closeReason ?? ''}`);
+      }
+    }
+  };
+  const phase = async <T>(side: Side, name: Phase, f: () => Promise<T>): Promise<T | undefined> => {
+    if (!only.has(name)) return undefined;
+    const r = results[side]!;
+    log(`${side}: ${name}`);
+    try {
+      return await f();
+    } catch (err) {
+      log(`${side}: ${name} failed: ${(err as Error).message}`);
+      r.error = `${r.error ? `${r.error}; ` : ''}${name}: ${(err as Error).message.split('\n')[0]}`;
+      return undefined;
+    }
+  };
+
+  const others = (['latency', 'bargein', 'long'] as const).some((p) => only.has(p));
+  for (const side of others ? sides : []) {
+    const r = results[side]!;
+    await withWorker(side, async (ctx) => {
+      r.latency = await phase(side, 'latency', () => runLatency(ctx, plan.turns));
+      r.bargeIn = await phase(side, 'bargein', () => runBargeIn(ctx, plan.bargeIns));
+      r.long = await phase(side, 'long', () => runLongSession(ctx, plan.longSeconds, LONG_LIMITS));
+    });
+  }
+  // Capacity: a fresh worker per side and round, the sides' order alternating between rounds so that
+  // a drift of the machine's load does not always fall on the same side.
+  for (let round = 0; only.has('capacity') && round < plan.repeat; round++) {
+    for (const side of round % 2 ? [...sides].reverse() : sides) {
+      await withWorker(side, async (ctx) => {
+        log(`${side}: capacity round ${round + 1}/${plan.repeat}`);
+        const c = await phase(side, 'capacity', () =>
+          runCapacity(ctx, {
+            levels: plan.levels,
+            windowSeconds: plan.window,
+            cpuLevel: plan.cpuLevel,
+            generators: plan.generators,
+          }),
+        );
+        if (c) results[side]!.capacity.push(c);
+      });
     }
   }
 } finally {
@@ -277,31 +364,14 @@ function figure(
 const dOurs = derive(results.ours?.latency);
 const dRef = derive(results.reference?.latency);
 
-function capacitySummary(c: CapacityResult | undefined) {
-  if (!c) return null;
-  // The figures of the busiest level that passed (the first level's if none did).
-  const top = c.levels[Math.max(0, (c.passedLevels ?? 0) - 1)];
-  const cpu = top?.cpuSecondsPerSessionMinute ?? null;
-  return {
-    maxSessions: c.maxSessions,
-    stoppedBy: c.stoppedBy,
-    cpuSecondsPerSessionMinute: cpu,
-    /** Sessions one fully used core carries at that cost. */
-    sessionsPerCore: cpu ? Math.round((60 / cpu) * 10) / 10 : null,
-    rssPerSessionMiB: top?.rssPerSessionMiB ?? null,
-    idleRssMiB: c.idleRssMiB,
-    threadsPerSessionPct: top?.threadsPerSessionPct ?? null,
-    levels: c.levels.map((l) => ({ ...l, roundTrip: summarize(l.roundTrip) })),
-  };
-}
-
 function longSummary(l: LongSessionResult | undefined) {
   if (!l) return null;
   return { ...l, reconnectMs: summarize(l.reconnectMs), inputGapMs: summarize(l.inputGapMs) };
 }
 
-const capOurs = capacitySummary(results.ours?.capacity);
-const capRef = capacitySummary(results.reference?.capacity);
+const capOurs = summarizeCapacity(results.ours?.capacity ?? [], plan.cpuLevel);
+const capRef = summarizeCapacity(results.reference?.capacity ?? [], plan.cpuLevel);
+const med = (x: Spread | undefined) => x?.median;
 const longOurs = longSummary(results.ours?.long);
 const longRef = longSummary(results.reference?.long);
 
@@ -317,7 +387,19 @@ const report = {
     node: process.version,
     loadavgAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
   },
+  loadavgAtStart,
   errors: Object.fromEntries(Object.entries(results).map(([s, r]) => [s, r?.error ?? null])),
+  /** Per side: the model asked for, the models seen in the agents' setup messages, refusals (1007/1008). */
+  models: Object.fromEntries(
+    Object.entries(results).map(([side, r]) => [
+      side,
+      {
+        asked: plan.models[side as Side],
+        seen: [...(r?.modelsSeen ?? [])],
+        refusals: [...(r?.refusals ?? [])],
+      },
+    ]),
+  ),
   transport: transport ? { onset: summarize(transport.onset), offset: summarize(transport.offset) } : null,
   agentAddedLatency: figure(
     'ms',
@@ -386,14 +468,15 @@ const report = {
   capacity: {
     ours: capOurs,
     reference: capRef,
+    /** Of the medians. */
     ratio: {
-      maxSessions: ratio(capOurs?.maxSessions, capRef?.maxSessions),
-      sessionsPerCore: ratio(capOurs?.sessionsPerCore, capRef?.sessionsPerCore),
+      maxSessions: ratio(med(capOurs?.maxSessions), med(capRef?.maxSessions)),
+      sessionsPerCore: ratio(med(capOurs?.sessionsPerCore), med(capRef?.sessionsPerCore)),
       cpuSecondsPerSessionMinute: ratio(
-        capOurs?.cpuSecondsPerSessionMinute,
-        capRef?.cpuSecondsPerSessionMinute,
+        med(capOurs?.cpuSecondsPerSessionMinute),
+        med(capRef?.cpuSecondsPerSessionMinute),
       ),
-      rssPerSessionMiB: ratio(capOurs?.rssPerSessionMiB, capRef?.rssPerSessionMiB),
+      rssPerSessionMiB: ratio(med(capOurs?.rssPerSessionMiB), med(capRef?.rssPerSessionMiB)),
     },
   },
   longSession: {
@@ -448,15 +531,8 @@ out.push(`transport one-way: onset p50 ${f(tOn)} ms, offset p50 ${f(tOff)} ms`);
 for (const [name, c] of [
   ['ours', capOurs],
   ['reference', capRef],
-] as const) {
-  if (!c) continue;
-  out.push(
-    `capacity ${name}: ${c.maxSessions} sessions (${c.stoppedBy}); ${f(c.cpuSecondsPerSessionMinute)} CPU-s/session-min = ${f(c.sessionsPerCore)} sessions/core; ${f(c.rssPerSessionMiB)} MiB RSS/session`,
-  );
-  const threads = Object.entries(c.threadsPerSessionPct ?? {}).slice(0, 8);
-  if (threads.length)
-    out.push(`  by thread, % of a core per session: ${threads.map(([t, v]) => `${t} ${v}`).join(', ')}`);
-}
+] as const)
+  if (c) out.push(...capacityLines(name, c));
 for (const [name, l] of [
   ['ours', longOurs],
   ['reference', longRef],
@@ -466,6 +542,10 @@ for (const [name, l] of [
     `long session ${name}: ${l.realSeconds} s, ${l.goAways} goAways, ${l.connections} sockets, input lost ${l.voicedLostSeconds} s (${l.utterancesLost}/${l.utterances} utterances; session total ${l.voicedLostTotalSeconds} s), reconnect p95 ${f(l.reconnectMs.p95)} ms, alive at end: ${l.aliveAtEnd}`,
   );
 }
+for (const [s, m] of Object.entries(report.models))
+  out.push(
+    `${s}: model ${m.asked} (setup sent: ${m.seen.join(', ') || '—'})${m.refusals.length ? `; refused: ${m.refusals.join('; ')}` : ''}`,
+  );
 for (const [s, e] of Object.entries(report.errors)) if (e) out.push(`${s}: ERROR ${e}`);
 out.push(`wrote ${args.out} (${report.durationSeconds} s)`);
 process.stdout.write(`${out.join('\n')}\n`);

@@ -11,14 +11,15 @@ import {
   start as startGemini,
 } from '../../emulators/gemini-live/index.ts';
 import type { Child, LiveKitEndpoint, Side } from './children.ts';
-import { cpuBetween, sampleTree, threadCpu, threadShares } from './proc.ts';
-import { now, percentile } from './stats.ts';
+import { now } from './stats.ts';
 import type { LiveTap, TapConnection } from './tap.ts';
 import { BenchUser, type RemoteBurst, type Utterance } from './user.ts';
 
 export interface PhaseContext {
   side: Side;
   agentName: string;
+  /** The Live model the side's agent asks for (GEMINI_MODEL); the emulator accepts it even if unknown. */
+  model: string;
   livekit: LiveKitEndpoint;
   tap: LiveTap;
   worker: Child;
@@ -33,9 +34,9 @@ export const SHORT_REPLY = 'This is my reply.'; // ≈ 1.0 s
 export const LONG_REPLY = 'This is a much longer reply that keeps going for several seconds.'; // ≈ 3.9 s
 
 /** Starts an emulator for a phase and points the tap at it. */
-export async function phaseEmulator(tap: LiveTap, o: GeminiEmulatorOptions): Promise<GeminiEmulator> {
-  const emulator = await startGemini(o);
-  tap.retarget(emulator.url);
+export async function phaseEmulator(ctx: PhaseContext, o: GeminiEmulatorOptions): Promise<GeminiEmulator> {
+  const emulator = await startGemini({ ...o, models: [ctx.model] });
+  ctx.tap.retarget(emulator.url);
   return emulator;
 }
 
@@ -178,7 +179,7 @@ function allAudioIn(conns: TapConnection[]) {
 
 /** `turns` user utterances, each answered by a ~1 s reply; timestamps at the user and on the Live socket. */
 export async function runLatency(ctx: PhaseContext, turns: number): Promise<LatencyTurn[]> {
-  const emulator = await phaseEmulator(ctx.tap, { scenario: sayLoop(SHORT_REPLY), pacing: 'realtime' });
+  const emulator = await phaseEmulator(ctx, { scenario: sayLoop(SHORT_REPLY), pacing: 'realtime' });
   const since = now();
   const { user } = await joinWithAgent(ctx, 'latency', since);
   const probe = new BenchUser({
@@ -253,7 +254,7 @@ export interface BargeInSample {
 }
 
 export async function runBargeIn(ctx: PhaseContext, n: number): Promise<BargeInSample[]> {
-  const emulator = await phaseEmulator(ctx.tap, { scenario: sayLoop(LONG_REPLY), pacing: 'realtime' });
+  const emulator = await phaseEmulator(ctx, { scenario: sayLoop(LONG_REPLY), pacing: 'realtime' });
   const since = now();
   const { user } = await joinWithAgent(ctx, 'bargein', since);
   const out: BargeInSample[] = [];
@@ -327,7 +328,7 @@ export async function runLongSession(
   seconds: number,
   limits: { connectionLifetimeMs: number; goAwayNoticeMs: number },
 ): Promise<LongSessionResult> {
-  const emulator = await phaseEmulator(ctx.tap, {
+  const emulator = await phaseEmulator(ctx, {
     scenario: sayLoop('Okay.'), // 0.4 s answers at 4× speed: the session stays busy but short turns
     pacing: 4,
     limits,
@@ -406,175 +407,4 @@ export async function runLongSession(
     inputGapMs,
     aliveAtEnd,
   };
-}
-
-// ---- capacity -------------------------------------------------------------------------------------
-
-export interface CapacityLevel {
-  sessions: number;
-  /** Sessions whose agent never joined/connected. */
-  joinFailures: number;
-  /** Turns in the window, turns without a reply within 10 s. */
-  turns: number;
-  missedReplies: number;
-  /** User end of speech → first agent audio at the user, ms. */
-  roundTrip: number[];
-  underruns: number;
-  /** Share of replies in the window with at least one underrun, %. */
-  repliesWithGapsPct?: number;
-  cpuSecondsPerSessionMinute: number | null;
-  workerCpuPercent: number;
-  devServerCpuPercent: number;
-  benchCpuPercent: number;
-  workerRssMiB: number;
-  rssPerSessionMiB: number | null;
-  lateUserFrames: number;
-  /**
-   * % of one core per session by thread name, over the worker tree's processes that lived through the
-   * whole window (job processes: JavaScript `MainThread`, V8 helpers, rtc-node's native threads).
-   */
-  threadsPerSessionPct?: Record<string, number>;
-}
-
-export interface CapacityResult {
-  levels: CapacityLevel[];
-  /** Largest level that kept round-trip p95 ≤ 2× the 1-session p95, no underruns, no failures. */
-  maxSessions: number;
-  /** Why the ramp stopped. */
-  stoppedBy: string;
-  /** Levels (from the first) that met every criterion. */
-  passedLevels: number;
-  idleRssMiB: number;
-}
-
-export async function runCapacity(
-  ctx: PhaseContext,
-  levels: number[],
-  windowSeconds: number,
-): Promise<CapacityResult> {
-  const emulator = await phaseEmulator(ctx.tap, { scenario: sayLoop(SHORT_REPLY), pacing: 'realtime' });
-  ctx.tap.inspect = false;
-  const users: BenchUser[] = [];
-  const loops: Promise<void>[] = [];
-  const records: { at: number; rt?: number; gaps: number; missed: boolean }[] = [];
-  let stop = false;
-  const idle = sampleTree(ctx.worker.pid);
-  const result: CapacityResult = {
-    levels: [],
-    maxSessions: 0,
-    stoppedBy: 'all levels passed',
-    passedLevels: 0,
-    idleRssMiB: Math.round(idle.rssMiB),
-  };
-  const talk = async (user: BenchUser, seed: number) => {
-    await user.pause(Math.random());
-    while (!stop) {
-      const u = await user.say(0.6, seed);
-      try {
-        const b = await user.nextOnset(u.endAt, 10_000);
-        await user.ended(b, 15_000);
-        records.push({ at: u.endAt, rt: b.onsetAt - u.endAt, gaps: b.gaps, missed: false });
-      } catch {
-        records.push({ at: u.endAt, gaps: 0, missed: true });
-      }
-      if (stop) break;
-      await user.pause(0.2 + 0.8 * Math.random());
-    }
-  };
-  let baselineP95: number | undefined;
-  let baselineGapShare: number | undefined;
-  try {
-    for (const level of levels) {
-      let joinFailures = 0;
-      // Two joins at a time: each one makes the worker start a job process, which is slow on a
-      // loaded 2-core machine; all at once they would time out together.
-      const todo = level - users.length;
-      let started = 0;
-      const joinOne = async (): Promise<void> => {
-        while (started < todo) {
-          started++;
-          try {
-            const { user } = await joinWithAgent(ctx, 'cap', now(), 120_000);
-            // Readiness: one exchange, not measured (the agent's first reply proves the whole path).
-            const u = await user.say(0.6, 99);
-            const b = await user.nextOnset(u.endAt, 30_000).catch(async (err) => {
-              await user.close();
-              throw err;
-            });
-            await user.ended(b, 15_000).catch(() => {});
-            users.push(user);
-            loops.push(talk(user, users.length));
-          } catch (err) {
-            joinFailures++;
-            ctx.log(String(err));
-          }
-        }
-      };
-      const joins = [joinOne(), joinOne()];
-      await Promise.all(joins);
-      await sleep(2000); // let the new sessions settle into their first turns
-      const w0 = sampleTree(ctx.worker.pid);
-      const th0 = threadCpu(w0.pids);
-      const d0 = sampleTree(ctx.devServer.pid);
-      const b0 = process.cpuUsage();
-      const t0 = now();
-      await sleep(windowSeconds * 1000);
-      const t1 = now();
-      const w1 = sampleTree(ctx.worker.pid);
-      const th1 = threadCpu(w1.pids);
-      const d1 = sampleTree(ctx.devServer.pid);
-      const b1 = process.cpuUsage(b0);
-      const dt = (t1 - t0) / 1000;
-      const inWindow = records.filter((r) => r.at >= t0 && r.at <= t1);
-      const rts = inWindow.filter((r) => r.rt !== undefined).map((r) => r.rt!);
-      const n = users.length;
-      const lvl: CapacityLevel = {
-        sessions: n,
-        joinFailures,
-        turns: inWindow.length,
-        missedReplies: inWindow.filter((r) => r.missed).length,
-        roundTrip: rts,
-        underruns: inWindow.reduce((a, r) => a + r.gaps, 0),
-        cpuSecondsPerSessionMinute: n ? Math.round((cpuBetween(w0, w1) / (n * (dt / 60))) * 100) / 100 : null,
-        workerCpuPercent: Math.round((cpuBetween(w0, w1) / dt) * 100),
-        devServerCpuPercent: Math.round((cpuBetween(d0, d1) / dt) * 100),
-        benchCpuPercent: Math.round(((b1.user + b1.system) / 1e6 / dt) * 100),
-        workerRssMiB: Math.round(w1.rssMiB),
-        rssPerSessionMiB: n ? Math.round(((w1.rssMiB - idle.rssMiB) / n) * 10) / 10 : null,
-        lateUserFrames: users.reduce((a, u) => a + u.latePushes, 0),
-        threadsPerSessionPct: n ? threadShares(th0, th1, dt, n) : undefined,
-      };
-      result.levels.push(lvl);
-      const p95 = percentile(rts, 0.95);
-      ctx.log(
-        `${ctx.side}: capacity ${n} sessions: rt p95 ${p95?.toFixed(0)} ms, turns ${lvl.turns}, missed ${lvl.missedReplies}, underruns ${lvl.underruns}, worker ${lvl.workerCpuPercent}% cpu ${lvl.workerRssMiB} MiB, dev server ${lvl.devServerCpuPercent}%, bench ${lvl.benchCpuPercent}%`,
-      );
-      baselineP95 ??= p95 ?? undefined;
-      const reasons: string[] = [];
-      if (joinFailures) reasons.push(`${joinFailures} agents failed to join`);
-      if (lvl.missedReplies) reasons.push(`${lvl.missedReplies} replies missing`);
-      // Underruns: on a shared 2-core machine a few appear even with one session, so the criterion is
-      // the share of replies with a gap rising 10 points above the one-session share.
-      const gapShare = lvl.turns ? inWindow.filter((r) => r.gaps > 0).length / lvl.turns : 0;
-      baselineGapShare ??= gapShare;
-      lvl.repliesWithGapsPct = Math.round(gapShare * 100);
-      if (gapShare > baselineGapShare + 0.1)
-        reasons.push(`${lvl.repliesWithGapsPct}% of replies with underruns`);
-      if (p95 !== null && baselineP95 !== undefined && p95 > 2 * baselineP95)
-        reasons.push(`round-trip p95 ${p95.toFixed(0)} ms > 2× ${baselineP95.toFixed(0)} ms`);
-      if (reasons.length) {
-        result.stoppedBy = `${n} sessions: ${reasons.join(', ')}`;
-        break;
-      }
-      result.maxSessions = n;
-      result.passedLevels = result.levels.length;
-    }
-  } finally {
-    stop = true;
-    ctx.tap.inspect = true;
-    await Promise.race([Promise.allSettled(loops), sleep(20_000)]);
-    await Promise.all(users.map((u) => u.close()));
-    await emulator.close();
-  }
-  return result;
 }

@@ -146,3 +146,12 @@ export function threadShares(
   }
   return Object.fromEntries(rows.sort((x, y) => y[1] - x[1]));
 }
+
+/** Busy CPU seconds of the whole machine, all cores (`/proc/stat`: everything but idle and iowait). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user/nice)
+  const busy = f.slice(0, 8).reduce((a, v, i) => (i === 3 || i === 4 ? a : a + v), 0);
+  return busy / TICKS;
+}

@@ -44,3 +44,22 @@ export function ratio(ours: number | null | undefined, reference: number | null 
 export function now(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** The spread of one figure over repeated runs. */
+export interface Spread {
+  n: number;
+  median: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+/** Median and min–max of the runs' values (missing values left out). */
+export function spread(values: readonly (number | null | undefined)[], digits = 2): Spread {
+  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return {
+    n: v.length,
+    median: round(percentile(v, 0.5), digits),
+    min: v.length ? round(Math.min(...v), digits) : null,
+    max: v.length ? round(Math.max(...v), digits) : null,
+  };
+}

@@ -37,6 +37,10 @@ export interface TapConnection {
   readyAt?: number;
   closedAt?: number;
   closeCode?: number;
+  /** The close reason relayed (e.g. a 1007 refusal of a setting the model does not take). */
+  closeReason?: string;
+  /** `setup.model` as the agent sent it (read even when not inspecting). */
+  model?: string;
   audioIn: AudioIn[];
   /** First model audio of each turn (after a turnComplete/interrupted or at start). */
   firstAudioOut: number[];
@@ -116,6 +120,7 @@ export class LiveTap {
       const connecting = upstream.readyState === WebSocket.CONNECTING;
       // Audio counts as delivered only if it goes on to the model.
       if (this.#inspect && (open || connecting)) this.#inspectClient(conn, data);
+      else if (conn.setupAt === undefined) this.#readSetup(conn, data);
       if (open) upstream.send(data, { binary });
       else if (connecting) pending.push({ data, binary });
     });
@@ -142,6 +147,7 @@ export class LiveTap {
     const closeBoth = (code: number, reason: Buffer) => {
       conn.closedAt ??= now();
       conn.closeCode ??= code;
+      if (conn.closeReason === undefined && reason.length) conn.closeReason = reason.toString('utf8');
       const relay = (ws: WebSocket) => {
         if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
           if (code === 1005 || code === 1006 || !(code >= 1000 && code < 5000)) ws.terminate();
@@ -159,10 +165,22 @@ export class LiveTap {
     upstream.on('close', () => this.#sockets.delete(upstream));
   }
 
+  /** The setup message alone (the first one a client sends). */
+  #readSetup(conn: TapConnection, data: Buffer): void {
+    try {
+      const msg = JSON.parse(data.toString('utf8')) as { setup?: { model?: string } };
+      if (!msg.setup) return;
+      conn.setupAt = now();
+      conn.model = msg.setup.model?.replace(/^models\//, '');
+    } catch {
+      // not JSON: not a setup
+    }
+  }
+
   #inspectClient(conn: TapConnection, data: Buffer): void {
     const t = now();
     let msg: {
-      setup?: { sessionResumption?: { handle?: string } };
+      setup?: { model?: string; sessionResumption?: { handle?: string } };
       realtimeInput?: {
         audio?: { data: string; mimeType: string };
         mediaChunks?: { data: string; mimeType: string }[];
@@ -175,6 +193,7 @@ export class LiveTap {
     }
     if (msg.setup) {
       conn.setupAt = t;
+      conn.model = msg.setup.model?.replace(/^models\//, '');
       conn.setupHasHandle = Boolean(msg.setup.sessionResumption?.handle);
     }
     const ri = msg.realtimeInput;

@@ -29,6 +29,7 @@ import { AccessToken } from 'livekit-server-sdk';
 import { speechLike } from '../../shared/audio/generate.ts';
 import { Waiters } from '../../shared/waiters.ts';
 import type { LiveKitEndpoint } from './children.ts';
+import { FrameLateness } from './lateness.ts';
 import { now } from './stats.ts';
 import { VOICE_RMS } from './voice.ts';
 
@@ -108,8 +109,11 @@ export class BenchUser {
   /** Name of the room joined. */
   readonly roomName: string;
   readonly bursts: RemoteBurst[] = [];
-  /** Frames pushed late because the event loop was busy (> 20 ms behind schedule). */
-  latePushes = 0;
+  /**
+   * How late each 10 ms frame was captured against its due time on the wall clock (the generator's own
+   * lateness, not the agent's); frames skipped after a stall count as dropped.
+   */
+  readonly lateness = new FrameLateness();
   /** Remote audio frames received and the loudest frame's RMS (diagnostics). */
   remoteFrames = 0;
   remoteMaxRms = 0;
@@ -203,11 +207,12 @@ export class BenchUser {
     if (this.#closed) return;
     if (t - this.#nextDue > 200) {
       // Fell far behind (machine stalled): skip ahead rather than burst.
-      this.latePushes++;
+      this.lateness.drop(Math.floor((t - this.#nextDue) / 10));
       this.#nextDue = t;
     }
     while (this.#nextDue <= t) {
-      if (t - this.#nextDue > 20) this.latePushes++;
+      // At the capture itself: the users after this one in the tick see the time this one took.
+      this.lateness.record(performance.now() - this.#nextDue);
       this.#nextDue += 10;
       this.#pushFrame();
     }
