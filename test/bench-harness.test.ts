@@ -9,10 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CapacityLevel, CapacityResult } from '../bench/lib/capacity.ts';
+import { summarizeCapacity } from '../bench/lib/capacity-report.ts';
+import { FrameLateness, LoopMonitor, mergeLateness, summarizeLateness } from '../bench/lib/lateness.ts';
+import { ChildGenerator } from '../bench/lib/loadgen-process.ts';
 import { readProbe } from '../bench/lib/phases.ts';
 import { cpuBetween, processTree, sampleTree, threadCpu, threadShares } from '../bench/lib/proc.ts';
-import { percentile, ratio, summarize } from '../bench/lib/stats.ts';
+import { percentile, ratio, spread, summarize } from '../bench/lib/stats.ts';
 import { LiveTap } from '../bench/lib/tap.ts';
+import { BenchUser } from '../bench/lib/user.ts';
+import { judgeLevel, type LevelFigures } from '../bench/lib/verdict.ts';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
 import { utterance } from '../shared/audio/generate.ts';
 import { connect, type Recorder, sendPcm } from './fixtures/gemini-client.ts';
@@ -291,5 +297,174 @@ describe('bench: CPU profile summary', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** Blocks this thread's event loop for `ms` (a stall of the generator, whatever the machine's load). */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy
+  }
+}
+
+describe("bench: the load generator's own lateness", () => {
+  it('summarises frame lateness per 1 ms bucket, merged across users and processes', () => {
+    const a = new FrameLateness();
+    for (let i = 0; i < 98; i++) a.record(2.5);
+    a.record(25);
+    const b = new FrameLateness();
+    b.record(400);
+    b.drop(3);
+    const s = summarizeLateness(mergeLateness([a.data(), b.data()]));
+    expect(s).toMatchObject({ frames: 100, late: 2, dropped: 3, maxMs: 400, p50Ms: 3 });
+    // 2 late + 3 dropped of 103 frames due.
+    expect(s.latePct).toBe(4.9);
+    expect(s.p99Ms).toBe(26);
+    a.reset();
+    expect(summarizeLateness(a.data())).toMatchObject({ frames: 0, p50Ms: null, latePct: 0 });
+  });
+
+  it("a stalled event loop shows as the simulated user's late and dropped frames and as loop delay", async () => {
+    const server = await startServer();
+    const user = new BenchUser({
+      livekit: { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret },
+      room: 'lateness',
+      identity: 'user',
+    });
+    const loop = new LoopMonitor();
+    try {
+      await user.connect();
+      await user.pause(0.1); // the pump is running: frames are due every 10 ms
+      user.lateness.reset();
+      loop.reset();
+      // The histogram's first interval after a reset is not recorded: let one pass.
+      await new Promise((r) => setTimeout(r, 50));
+      busy(300);
+      await user.pause(0.1);
+      const s = summarizeLateness(user.lateness.data());
+      // 300 ms behind: the frames of the stall are skipped (> 200 ms) and counted as dropped.
+      expect(s.dropped).toBeGreaterThanOrEqual(20);
+      expect(s.latePct).toBeGreaterThan(0);
+      expect(loop.read().maxMs).toBeGreaterThanOrEqual(250);
+    } finally {
+      loop.close();
+      await user.close();
+      await server.close();
+    }
+  });
+
+  it('a generator process reports its own event-loop delay over IPC, window by window', async () => {
+    const gen = new ChildGenerator({
+      livekit: { url: 'ws://127.0.0.1:1', apiKey: 'k', apiSecret: 's' },
+      agentName: 'none',
+      prefix: 'test',
+    });
+    try {
+      await gen.ready;
+      expect(gen.pid).not.toBe(process.pid);
+      await gen.windowStart();
+      await new Promise((r) => setTimeout(r, 50)); // the interval spanning the reset is not recorded
+      await gen.request('stall', 300);
+      const stalled = await gen.windowEnd();
+      expect(stalled.loop.maxMs).toBeGreaterThanOrEqual(250);
+      expect(stalled).toMatchObject({ users: 0, records: [], lateness: { frames: 0 } });
+      // A new window starts from zero.
+      await gen.windowStart();
+      const next = await gen.windowEnd();
+      expect(next.loop.maxMs).toBeLessThan(stalled.loop.maxMs);
+    } finally {
+      await gen.close();
+    }
+  });
+});
+
+describe('bench: capacity verdicts', () => {
+  const calm: LevelFigures = {
+    joinFailures: 0,
+    missedReplies: 0,
+    roundTripP95: 700,
+    baselineP95: 660,
+    gapShare: 0.05,
+    baselineGapShare: 0,
+    generatorFrames: { frames: 10_000, late: 10, dropped: 0, latePct: 0.1, p50Ms: 2, p99Ms: 5, maxMs: 30 },
+    generatorLoop: { p50Ms: 0.1, p99Ms: 5, maxMs: 20 },
+    devServerLoop: { p50Ms: 0.1, p99Ms: 5, maxMs: 20 },
+    benchLoop: { p50Ms: 0.1, p99Ms: 5, maxMs: 20 },
+  };
+
+  it('passes a level within bounds and charges a slow round trip or underruns to the agent', () => {
+    expect(judgeLevel(calm)).toEqual({ verdict: 'pass', agentReasons: [], benchReasons: [] });
+    const slow = judgeLevel({ ...calm, roundTripP95: 1424, gapShare: 0.6 });
+    expect(slow.verdict).toBe('agent-limited');
+    expect(slow.agentReasons).toEqual([
+      '60% of replies with underruns',
+      'round-trip p95 1424 ms > 2× 660 ms',
+    ]);
+  });
+
+  it("does not charge the agent when the generator was late (the issue's 4-session level)", () => {
+    // 254 late frames of 4 users over 25 s, and the same slow round trip as above.
+    const late = judgeLevel({
+      ...calm,
+      roundTripP95: 1424,
+      generatorFrames: { ...calm.generatorFrames, late: 254, latePct: 2.5 },
+    });
+    expect(late.verdict).toBe('generator-limited');
+    expect(late.benchReasons[0]).toContain('2.5% of user frames late or dropped');
+    expect(late.agentReasons).toHaveLength(1); // still listed, not charged
+    for (const where of ['generatorLoop', 'devServerLoop', 'benchLoop'] as const)
+      expect(judgeLevel({ ...calm, [where]: { p50Ms: 1, p99Ms: 80, maxMs: 200 } }).verdict).toBe(
+        'generator-limited',
+      );
+  });
+});
+
+describe('bench: capacity over repeated runs', () => {
+  const level = (target: number, cpu: number, verdict: CapacityLevel['verdict']): CapacityLevel =>
+    ({
+      target,
+      sessions: target,
+      roundTrip: [600, 700],
+      cpuSecondsPerSessionMinute: cpu,
+      rssPerSessionMiB: 200,
+      repliesWithGapsPct: 0,
+      otherCpuPercent: 1,
+      verdict,
+      agentReasons: [],
+      benchReasons: [],
+      generatorFrames: { frames: 1, late: 0, dropped: 0, latePct: 0.5, p50Ms: 1, p99Ms: 2, maxMs: 3 },
+      generatorLoop: { p50Ms: 1, p99Ms: 4, maxMs: 9 },
+      benchLoop: { p50Ms: 1, p99Ms: 3, maxMs: 9 },
+    }) as CapacityLevel;
+  const run = (
+    max: number,
+    limitedBy: CapacityResult['limitedBy'],
+    levels: CapacityLevel[],
+  ): CapacityResult => ({
+    levels,
+    maxSessions: max,
+    limitedBy,
+    stoppedBy: '',
+    idleRssMiB: 500,
+    generators: 2,
+  });
+
+  it('gives the median and min–max of each figure at the fixed level', () => {
+    expect(spread([3, null, 1, 2])).toEqual({ n: 3, median: 2, min: 1, max: 3 });
+    const c = summarizeCapacity(
+      [
+        run(4, 'agent', [level(1, 9, 'pass'), level(4, 6, 'pass'), level(8, 5, 'agent-limited')]),
+        run(1, 'generator', [level(1, 9, 'pass'), level(4, 8, 'generator-limited')]),
+        run(8, null, [level(1, 9, 'pass'), level(4, 7, 'pass'), level(8, 5, 'pass')]),
+      ],
+      4,
+    )!;
+    expect(c.maxSessions).toMatchObject({ n: 3, median: 4, min: 1, max: 8 });
+    expect(c.endedBy).toEqual({ agent: 1, generator: 1, none: 1 });
+    expect(c.cpuSecondsPerSessionMinute).toMatchObject({ median: 7, min: 6, max: 8 });
+    expect(c.sessionsPerCore.median).toBe(8.6);
+    expect(c.verdicts).toEqual(['pass', 'generator-limited', 'pass']);
+    expect(c.generatorLateFramePct.median).toBe(0.5);
   });
 });

@@ -138,6 +138,7 @@ export class LoopMonitor {
     this.#h.enable();
   }
 
+  /** Starts over; the interval in progress at the reset is not recorded (perf_hooks). */
   reset(): void {
     this.#h.reset();
   }
