@@ -421,22 +421,30 @@ describe('bench: capacity verdicts', () => {
 });
 
 describe('bench: capacity over repeated runs', () => {
-  const level = (target: number, cpu: number, verdict: CapacityLevel['verdict']): CapacityLevel =>
-    ({
-      target,
-      sessions: target,
-      roundTrip: [600, 700],
-      cpuSecondsPerSessionMinute: cpu,
-      rssPerSessionMiB: 200,
-      repliesWithGapsPct: 0,
-      otherCpuPercent: 1,
-      verdict,
-      agentReasons: [],
-      benchReasons: [],
-      generatorFrames: { frames: 1, late: 0, dropped: 0, latePct: 0.5, p50Ms: 1, p99Ms: 2, maxMs: 3 },
-      generatorLoop: { p50Ms: 1, p99Ms: 4, maxMs: 9 },
-      benchLoop: { p50Ms: 1, p99Ms: 3, maxMs: 9 },
-    }) as CapacityLevel;
+  const level = (target: number, cpu: number, verdict: CapacityLevel['verdict']): CapacityLevel => ({
+    target,
+    sessions: target,
+    joinFailures: 0,
+    turns: 2,
+    missedReplies: 0,
+    underruns: 0,
+    workerCpuPercent: 30,
+    devServerCpuPercent: 10,
+    benchCpuPercent: 5,
+    generatorCpuPercent: 20,
+    workerRssMiB: 900,
+    roundTrip: [600, 700],
+    cpuSecondsPerSessionMinute: cpu,
+    rssPerSessionMiB: 200,
+    repliesWithGapsPct: 0,
+    otherCpuPercent: 1,
+    verdict,
+    agentReasons: [],
+    benchReasons: [],
+    generatorFrames: { frames: 1, late: 0, dropped: 0, latePct: 0.5, p50Ms: 1, p99Ms: 2, maxMs: 3 },
+    generatorLoop: { p50Ms: 1, p99Ms: 4, maxMs: 9 },
+    benchLoop: { p50Ms: 1, p99Ms: 3, maxMs: 9 },
+  });
   const run = (
     max: number,
     limitedBy: CapacityResult['limitedBy'],
