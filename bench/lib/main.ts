@@ -216,8 +216,10 @@ try {
       worker = undefined;
       for (const c of tap!.connections.slice(tapFrom)) {
         if (c.model) r.modelsSeen.add(c.model);
-        if (c.closeCode === 1007 || c.closeCode === 1008)
-          r.refusals.add(`${c.closeCode} ${c.closeReason ?? ''}`);
+        // 1007: a setting the model refuses; 1008 only for the model name (an expired resumption handle
+        // from an earlier phase's emulator is 1008 too, and not a refusal of the side's setup).
+        const refused = c.closeCode === 1007 || (c.closeCode === 1008 && /model/i.test(c.closeReason ?? ''));
+        if (refused) r.refusals.add(`${c.closeCode} ${c.closeReason ?? ''}`);
       }
     }
   };
