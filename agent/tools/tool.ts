@@ -42,6 +42,11 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
   scheduling?: ToolScheduling;
   /** Run-time limit, ms; the registry's default when unset. */
   timeoutMs?: number;
+  /**
+   * The declared parameters as JSON Schema, when they are not made from `parameters`: tools of MCP
+   * servers come with JSON Schema (agent/mcp/schema.ts), and `parameters` then only checks for an object.
+   */
+  parametersJsonSchema?: Record<string, unknown>;
   /** Returns a JSON-serialisable result; throwing returns the error message to the model. */
   execute(args: z.infer<S>, ctx: ToolContext): Promise<unknown>;
 }
@@ -53,7 +58,7 @@ export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
 
 /** The Live function declaration of a tool. */
 export function toFunctionDeclaration(tool: Tool): FunctionDeclaration {
-  const schema = z.toJSONSchema(tool.parameters) as Record<string, unknown>;
+  const schema = tool.parametersJsonSchema ?? (z.toJSONSchema(tool.parameters) as Record<string, unknown>);
   delete schema.$schema;
   return {
     name: tool.name,
