@@ -314,7 +314,8 @@ describe('MCP tools through the tool runner', () => {
       { name: 'fx', transport: { type: 'http', url: f.url }, timeoutMs: 60_000 },
     ]);
     const response = await call('fx_crash');
-    // Long before the 60 s time-out: the cut stream is noticed, a ping fails, the server counts as down.
+    // Its SSE stream was cut mid-call: long before the 60 s time-out the cut is noticed, a ping fails,
+    // and the server counts as down.
     expect(String(response?.error)).toMatch(
       /^MCP server fx (disconnected|closed the connection|is unreachable)/,
     );
