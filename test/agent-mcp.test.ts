@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import type { FunctionResponse } from '@google/genai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../agent/config/error.ts';
+import { resolveRoomConfig } from '../agent/config/room.ts';
+import { LiveSession } from '../agent/live/session.ts';
+import { buildLiveConfig } from '../agent/live/setup.ts';
 import type { Logger } from '../agent/log.ts';
 import {
   type McpEvent,
@@ -18,6 +21,7 @@ import {
 import { weatherTool } from '../agent/tools/examples.ts';
 import { ToolRegistry } from '../agent/tools/registry.ts';
 import { ToolRunner } from '../agent/tools/runner.ts';
+import { start as startGemini } from '../emulators/gemini-live/index.ts';
 import { type HttpMcpFixture, rawSchemaServer, startHttpMcp } from './fixtures/mcp/servers.ts';
 import { waitFor } from './fixtures/wait.ts';
 
@@ -413,5 +417,56 @@ describe('MCP tools through the tool runner', () => {
     expect(log.lines.some((l) => l.url === f.url)).toBe(true);
     expect(log.lines.some((l) => l.msg === 'mcp: server down, its tools are unavailable')).toBe(true);
     expect(log.text()).not.toMatch(/header-secret-123|query-secret-456/);
+  });
+});
+
+describe('MCP tools and the Live API', () => {
+  it('a scripted model calls an MCP tool through a Live session and speaks its result', async () => {
+    const f = await httpFixture();
+    const { mcp, log } = await room([
+      { name: 'fx', transport: { type: 'http', url: f.url }, allowTools: ['add'] },
+    ]);
+    const gemini = await startGemini({
+      apiKey: 'test-key',
+      pacing: 50,
+      scenario: {
+        turns: [
+          {
+            steps: [
+              { toolCall: { name: 'fx_add', args: { a: 2, b: 40 } } },
+              { say: 'The sum is {{result}}' },
+            ],
+          },
+        ],
+      },
+    });
+    closers.push(() => gemini.close());
+    const registry = mcp.registry(new ToolRegistry());
+    const live = new LiveSession({
+      apiKey: 'test-key',
+      baseUrl: gemini.url,
+      model: 'gemini-2.5-flash-native-audio-preview-12-2025',
+      config: buildLiveConfig(resolveRoomConfig({ tools: [] }), registry.declarations()),
+    });
+    closers.push(() => live.aclose());
+    // What Conversation does with a Live session's tool calls.
+    const runner = new ToolRunner({
+      registry,
+      respond: (rs) => live.sendToolResponse(rs),
+      context: () => ({ logger: log.logger }),
+    });
+    live.on('toolCall', (calls) => void runner.handle(calls));
+    live.on('toolCallCancellation', (ids) => runner.cancel(ids));
+    let said = '';
+    live.on('outputTranscription', (t) => {
+      said += t;
+    });
+    const turn = once(live, 'turnComplete');
+    await live.start();
+    live.sendText('what is 2 + 40?');
+    await turn;
+    expect(said).toContain('The sum is');
+    expect(said).toContain('42');
+    expect(gemini.stats()[0]).toMatchObject({ toolCalls: 1, toolResponses: 1 });
   });
 });
