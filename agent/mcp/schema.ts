@@ -13,7 +13,8 @@
  *   validation-only keywords the model does not need ({@link DROPPED}) and unknown keywords;
  * - refused, so the tool is not offered (with a log line): recursive or non-local `$ref`s, keywords
  *   whose meaning would be lost ({@link REFUSED}), enum values that are objects or arrays, a root
- *   that is not an object schema, nesting deeper than {@link MAX_DEPTH}.
+ *   that is not an object schema, nesting deeper than {@link MAX_DEPTH}, more than {@link MAX_NODES}
+ *   subschemas.
  */
 
 /** Keywords passed on (after conversion of their subschemas). */
