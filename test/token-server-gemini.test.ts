@@ -6,6 +6,7 @@ import { GoogleGenAI, type LiveServerMessage, Modality, type Session } from '@go
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GeminiEmulator, start as startEmulator } from '../emulators/gemini-live/index.ts';
+import { DEFAULT_LIVE_MODEL } from '../shared/gemini-models/index.ts';
 import { type GeminiTokenResponse, startTokenServer, type TokenServer } from '../token-server/index.ts';
 
 const GEMINI_KEY = 'gemini-key-3b9f0c1d2e4a5b6c7d8e9f0a1b2c3d4e';
@@ -145,6 +146,19 @@ describe('POST /gemini/token', () => {
     session.sendClientContent({ turns: 'hello there', turnComplete: true });
     await turnDone;
     expect(parts(messages).some((x) => typeof x.text === 'string' && x.text.length > 0)).toBe(true);
+    session.close();
+  });
+
+  it("without a model option, locks the catalogue's default Live model (gemini-3.8-live)", async () => {
+    const defaulted = await startServer({ model: undefined });
+    const { status, body } = await mint(defaulted);
+    expect(status).toBe(201);
+    expect(body.model).toBe('gemini-3.8-live');
+    expect(body.model).toBe(DEFAULT_LIVE_MODEL);
+    // The emulator sees the locked default, whatever the browser names.
+    const nextSetup = emulator.nextSession();
+    const { session } = await connect(body.token, { model: OTHER_MODEL });
+    expect((await nextSetup).stats.model).toBe('gemini-3.8-live');
     session.close();
   });
 

@@ -1,7 +1,7 @@
 /** The web demo's browser-independent pieces, run in Node: transcript model, config, light, PCM codec. */
 import { describe, expect, it } from 'vitest';
 import { base64ToInt16, int16ToBase64, rateOf } from '../web-demo/src/audio/pcm.ts';
-import { ConfigError, DEFAULT_GEMINI_MODEL, parseConfig } from '../web-demo/src/config.ts';
+import { ConfigError, parseConfig } from '../web-demo/src/config.ts';
 import { parseLight } from '../web-demo/src/light.ts';
 import { type Speaker, Transcript, type TranscriptEntry } from '../web-demo/src/transcript.ts';
 
@@ -38,7 +38,7 @@ describe('parseConfig', () => {
     expect(parseConfig({ tokenServerUrl: 'http://127.0.0.1:8090/' })).toEqual({
       tokenServerUrl: 'http://127.0.0.1:8090',
       geminiBaseUrl: undefined,
-      geminiModel: DEFAULT_GEMINI_MODEL,
+      geminiModel: 'gemini-3.8-live',
       agentName: '',
       agentJoinTimeoutMs: 20_000,
     });

@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Modality } from '@google/genai';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
+import { DEFAULT_LIVE_MODEL } from '../shared/gemini-models/index.ts';
 import { loadLiveKitConfig } from '../shared/livekit-config.ts';
 import { checkMetadataKeys } from './agent-dispatch.ts';
 import { createApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { GeminiMinter } from './gemini-token.ts';
 import { TokenServerMetrics } from './metrics.ts';
-import { DEFAULT_MODEL, type TokenServerOptions } from './options.ts';
+import type { TokenServerOptions } from './options.ts';
 import { createOriginPolicy } from './origins.ts';
 import { RateLimiter } from './rate-limit.ts';
 
@@ -84,7 +85,7 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
       ? new GeminiMinter({
           apiKey: o.geminiApiKey,
           baseUrl: o.geminiBaseUrl || undefined,
-          model: o.model ?? DEFAULT_MODEL,
+          model: o.model ?? DEFAULT_LIVE_MODEL,
           liveConfig: o.liveConfig ?? { responseModalities: [Modality.AUDIO] },
           lockAdditionalFields: o.lockAdditionalFields ?? [],
           ttlSeconds: positive(o.geminiTokenTtlSeconds ?? 1800, 'geminiTokenTtlSeconds'),

@@ -70,7 +70,7 @@ export interface TokenServerOptions {
    * `base_url` so they connect to the same service the token was minted on.
    */
   geminiBaseUrl?: string;
-  /** Live model locked into every ephemeral token. Default `gemini-2.5-flash-native-audio-preview-12-2025`. */
+  /** Live model locked into every ephemeral token. Default: the catalogue's `DEFAULT_LIVE_MODEL` (`gemini-3.8-live`). */
   model?: string;
   /**
    * Live session config locked into every ephemeral token (`liveConnectConstraints.config`). Default
@@ -159,8 +159,6 @@ export interface TokenServerOptions {
   /** Logger (pino). Default: pino at `info` on stderr, so stdout stays for the URL line. */
   logger?: Logger;
 }
-
-export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
 
 /** Field limits of `POST /livekit/token`, shared by the schema and its error messages. */
 export const LIMITS = {

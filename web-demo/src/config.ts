@@ -1,3 +1,5 @@
+import { DEFAULT_LIVE_MODEL } from '../../shared/gemini-models/index.ts';
+
 /** What the page needs to know about its deployment; served by `serve.ts` as `/config.json`. */
 export interface DemoConfig {
   /** Base URL of the token server (`POST /livekit/token`, `POST /gemini/token`). */
@@ -7,15 +9,13 @@ export interface DemoConfig {
    * the local stack points it at the emulator.
    */
   geminiBaseUrl?: string;
-  /** Live model for direct mode when the token server does not name one. */
+  /** Live model for direct mode when the token server does not name one (default: the catalogue's `DEFAULT_LIVE_MODEL`). */
   geminiModel: string;
   /** Agent to dispatch explicitly into the room (empty: the server's automatic dispatch). */
   agentName: string;
   /** How long to wait for an agent participant before telling the user it did not join. */
   agentJoinTimeoutMs: number;
 }
-
-export const DEFAULT_GEMINI_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -41,7 +41,7 @@ export function parseConfig(raw: unknown): DemoConfig {
   return {
     tokenServerUrl: tokenServerUrl.replace(/\/+$/, ''),
     geminiBaseUrl: optionalString(obj, 'geminiBaseUrl'),
-    geminiModel: optionalString(obj, 'geminiModel') ?? DEFAULT_GEMINI_MODEL,
+    geminiModel: optionalString(obj, 'geminiModel') ?? DEFAULT_LIVE_MODEL,
     agentName: optionalString(obj, 'agentName') ?? '',
     agentJoinTimeoutMs: timeout,
   };
