@@ -16,6 +16,7 @@ import { createEmulatorServer } from './server.ts';
 import type { LiveSession } from './session.ts';
 import type { SessionStats } from './stats.ts';
 import { TokenStore } from './tokens.ts';
+import { type AccessToken, INVALID_CREDENTIALS, type ServiceAccountKey, VertexAuth } from './vertex-auth.ts';
 
 export {
   DEFAULT_LIMITS,
@@ -37,7 +38,28 @@ export {
 } from './scenario.ts';
 export { LiveSession } from './session.ts';
 export type { SessionStats, TurnRecord } from './stats.ts';
+export type { AccessToken, ServiceAccountKey } from './vertex-auth.ts';
 export { VOICES, voicePitch } from './voices.ts';
+
+/** The emulator's Google Cloud side: service accounts, the OAuth2 token endpoint, access tokens. */
+export interface VertexCredentials {
+  /** `URL/token`: the OAuth2 token endpoint (the `token_uri` of the key files it mints). */
+  readonly tokenUrl: string;
+  /**
+   * Mints a service account and returns its key file (JSON as the Cloud console downloads it, with
+   * `token_uri` = {@link tokenUrl}). The emulator keeps only its public key, to verify its assertions.
+   */
+  serviceAccount(o?: { project?: string; name?: string }): ServiceAccountKey;
+  /** Deletes a service account: its grants are refused (`invalid_grant`), its tokens stop working. */
+  deleteServiceAccount(email: string): void;
+  /** Issues an access token directly (tests: `ttlMs <= 0` gives an expired one). */
+  issueToken(email: string, ttlMs?: number): AccessToken;
+  /**
+   * Revokes an access token (also `POST /revoke?token=`): the upgrade refuses it (401) from now on, and
+   * the sessions it opened are closed 1007 (no Vertex behaviour is documented for this; see README).
+   */
+  revoke(token: string): boolean;
+}
 
 export interface GeminiEmulatorEvents {
   /** A WebSocket connected (before setup). */
@@ -65,6 +87,8 @@ export interface GeminiEmulator extends EventEmitter<GeminiEmulatorEvents> {
   setScenario(scenario: Scenario | undefined): void;
   /** Forgets every resumption handle (they become stale → 1008 on use). */
   expireResumptionHandles(): void;
+  /** Vertex AI credentials (the `LlmBidiService` endpoint takes only their access tokens). */
+  readonly vertex: VertexCredentials;
   /** Closes every connection (1001) and the server. */
   close(): Promise<void>;
 }
@@ -81,19 +105,50 @@ class Emulator extends EventEmitter<GeminiEmulatorEvents> implements GeminiEmula
   #server: ReturnType<typeof createEmulatorServer>;
   #options: ReturnType<typeof resolveOptions>;
   #scenario: ParsedScenario | undefined;
+  #auth: VertexAuth;
+  readonly vertex: VertexCredentials;
 
   constructor(options: GeminiEmulatorOptions) {
     super();
     this.#options = resolveOptions(options);
     this.#scenario = options.scenario ? parseScenario(options.scenario) : undefined;
     this.#handles = new ResumptionStore(this.#options.limits.resumptionHandleTtlMs);
+    this.#auth = new VertexAuth({ accessTokenTtlMs: this.#options.limits.accessTokenTtlMs });
+    const auth = this.#auth;
+    const emulator = this;
+    this.vertex = {
+      get tokenUrl() {
+        return `${emulator.url}/token`;
+      },
+      serviceAccount: (o) => auth.createServiceAccount(`${this.url}/token`, o),
+      deleteServiceAccount: (email) => {
+        auth.deleteServiceAccount(email);
+        for (const s of this.#open.values()) {
+          const t = s.accessToken;
+          if (t && auth.checkBearer(`Bearer ${t}`).ok === false) s.close(1007, INVALID_CREDENTIALS);
+        }
+      },
+      issueToken: (email, ttlMs) => auth.issue(email, ttlMs),
+      revoke: (token) => {
+        const known = auth.revoke(token);
+        if (known) this.#endSessionsOf(token);
+        return known;
+      },
+    };
     this.#server = createEmulatorServer({
       options: this.#options,
       scenario: () => this.#scenario,
       tokens: new TokenStore(),
       handles: this.#handles,
+      vertex: this.#auth,
       onSession: (s) => this.#track(s),
+      onRevoke: (token) => this.#endSessionsOf(token),
     });
+  }
+
+  /** Sessions opened with a revoked access token end: their credentials are no longer valid. */
+  #endSessionsOf(token: string): void {
+    for (const s of this.#open.values()) if (s.accessToken === token) s.close(1007, INVALID_CREDENTIALS);
   }
 
   async listen(): Promise<void> {

@@ -32,6 +32,8 @@ export interface EmulatorLimits {
   setupTimeoutMs: number;
   /** Longest utterance kept for echo/stats; speech beyond is counted but not buffered. Default 60 s. */
   maxUtteranceMs: number;
+  /** Lifetime of the Vertex AI access tokens the OAuth2 token endpoint issues. Default 1 h (Google's). */
+  accessTokenTtlMs: number;
 }
 
 export const DEFAULT_LIMITS: EmulatorLimits = {
@@ -43,6 +45,7 @@ export const DEFAULT_LIMITS: EmulatorLimits = {
   maxPayloadBytes: 16 * 1024 * 1024,
   setupTimeoutMs: 60_000,
   maxUtteranceMs: 60_000,
+  accessTokenTtlMs: 3600_000,
 };
 
 /**

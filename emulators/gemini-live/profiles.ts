@@ -4,9 +4,15 @@
  * audio rates, and the strategies of model.ts for transcripts, answers and the synthetic voice). The
  * session asks the profile of the setup's model instead of branching on model names.
  *
- * The emulator serves the Gemini API (not Vertex AI), so profiles are the catalogue's `gemini` specs.
+ * The Gemini API endpoint uses the catalogue's `gemini` specs, the Vertex AI endpoint its `vertex` ones
+ * (other ids, other defaults).
  */
-import { LIVE_MODELS, type LiveModelSpec, liveModel } from '../../shared/gemini-models/index.ts';
+import {
+  type Backend,
+  LIVE_MODELS,
+  type LiveModelSpec,
+  liveModel,
+} from '../../shared/gemini-models/index.ts';
 import { defaultAnswer, speechTranscript, synthesize } from './model.ts';
 import { DEFAULT_VOICE, VOICES } from './voices.ts';
 
@@ -54,10 +60,17 @@ export const MODEL_PROFILES: ReadonlyMap<string, ModelProfile> = new Map(
   LIVE_MODELS.filter((m) => m.backend === 'gemini').map((m) => [m.id, profileOf(m)]),
 );
 
+/** Vertex AI's Live models and their profiles (ids differ from the Gemini API's, e.g. 2.5 native audio). */
+export const VERTEX_MODEL_PROFILES: ReadonlyMap<string, ModelProfile> = new Map(
+  LIVE_MODELS.filter((m) => m.backend === 'vertex').map((m) => [m.id, profileOf(m)]),
+);
+export const VERTEX_MODELS: ReadonlySet<string> = new Set(VERTEX_MODEL_PROFILES.keys());
+
 /**
  * The profile of an accepted model. A name added with `options.models` gets the catalogue's pass-through
  * spec: the default model's behaviour and none of its refusals.
  */
-export function profileFor(model: string): ModelProfile {
-  return MODEL_PROFILES.get(model) ?? profileOf(liveModel(model, 'gemini'));
+export function profileFor(model: string, backend: Backend = 'gemini'): ModelProfile {
+  const known = backend === 'vertex' ? VERTEX_MODEL_PROFILES : MODEL_PROFILES;
+  return known.get(model) ?? profileOf(liveModel(model, backend));
 }

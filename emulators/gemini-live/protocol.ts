@@ -199,6 +199,22 @@ export interface UsageMetadata {
   promptTokensDetails: { modality: string; tokenCount: number }[];
   responseTokensDetails: { modality: string; tokenCount: number }[];
 }
+/** Vertex AI names the response counts `candidates*` (the SDK renames them back, research §5). */
+export interface VertexUsageMetadata {
+  promptTokenCount: number;
+  candidatesTokenCount: number;
+  totalTokenCount: number;
+  promptTokensDetails: { modality: string; tokenCount: number }[];
+  candidatesTokensDetails: { modality: string; tokenCount: number }[];
+}
+export function vertexUsage(u: UsageMetadata): VertexUsageMetadata {
+  const { responseTokenCount, responseTokensDetails, ...rest } = u;
+  return {
+    ...rest,
+    candidatesTokenCount: responseTokenCount,
+    candidatesTokensDetails: responseTokensDetails,
+  };
+}
 export interface ServerContent {
   modelTurn?: { parts: ServerPart[] };
   generationComplete?: true;
@@ -217,7 +233,7 @@ export interface ServerMessage {
   toolCallCancellation?: { ids: string[] };
   goAway?: { timeLeft: string };
   sessionResumptionUpdate?: { newHandle?: string; resumable: boolean };
-  usageMetadata?: UsageMetadata;
+  usageMetadata?: UsageMetadata | VertexUsageMetadata;
 }
 
 /** Protobuf JSON Duration: seconds with up to 9 fractional digits and an `s` suffix ("1.5s"). */

@@ -74,7 +74,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.id = ctx.id;
     this.#ws = ws;
     this.#ctx = ctx;
-    this.stats = newStats(ctx.id, ctx.route.apiVersion, ctx.route.constrained);
+    this.stats = newStats(ctx.id, ctx.route.apiVersion, ctx.route.constrained, ctx.route.backend);
     ws.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.#onSocketClosed(code, reason.toString()));
     ws.on('error', (err) => this.#log(`socket error: ${err.message}`));
@@ -115,6 +115,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.stats.goAways++;
     this.#send({ goAway: { timeLeft: durationString(timeLeftMs) } });
     this.#timer(() => this.close(1011, `${DEADLINE} (after goAway)`), timeLeftMs);
+  }
+
+  /** The Vertex AI access token this connection was opened with (never logged). */
+  get accessToken(): string | undefined {
+    return this.#ctx.route.accessToken;
   }
 
   /** Sends an arbitrary server message (tests of client robustness). */

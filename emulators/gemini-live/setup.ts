@@ -4,6 +4,7 @@
  * session turns a refusal into its close code.
  */
 import {
+  type Backend,
   checkSetup,
   effectiveBehavior,
   type LiveModelSpec,
@@ -12,17 +13,21 @@ import {
   settingsFromSetup,
 } from '../../shared/gemini-models/index.ts';
 import type { ResolvedOptions } from './options.ts';
-import { type ModelProfile, profileFor } from './profiles.ts';
+import { type ModelProfile, profileFor, VERTEX_MODELS } from './profiles.ts';
 import { type Setup, setupSchema } from './protocol.ts';
 import { type AuthToken, applyConstraints, type TokenStore } from './tokens.ts';
 
 /** Where and how the client connected (from the URL). */
 export interface Route {
+  /** Which service's endpoint the client connected to. */
+  backend: Backend;
   apiVersion: string;
   /** `BidiGenerateContentConstrained` (ephemeral token) rather than `BidiGenerateContent`. */
   constrained: boolean;
-  /** `key` or `access_token` query value. */
+  /** `key` or `access_token` query value (Gemini API). */
   credential: string | undefined;
+  /** Vertex AI: the OAuth access token checked on the upgrade (sessions end when it is revoked). */
+  accessToken?: string;
 }
 
 /** What a session runs with, decided once from its setup (tools may change with `contextUpdate`). */
@@ -65,6 +70,8 @@ export function authenticate(
   options: ResolvedOptions,
   tokens: TokenStore,
 ): Authenticated {
+  // Vertex AI: the bearer token was checked on the HTTP upgrade (server.ts).
+  if (route.backend === 'vertex') return { ok: true, setup: clientSetup, token: undefined };
   if (route.constrained) {
     if (!route.credential) {
       return { ok: false, code: 1007, reason: 'Missing access_token for the constrained endpoint.' };
@@ -93,13 +100,19 @@ export function configure(
   route: Route,
   options: ResolvedOptions,
 ): { ok: true; config: SessionConfig } | ({ ok: false } & Refusal) {
-  const model = setup.model.replace(/^models\//, '');
-  const profile = profileFor(model);
-  if (!options.models.has(model) || !profile.spec.apiVersions.includes(route.apiVersion)) {
+  const vertex = route.backend === 'vertex';
+  // Vertex names a publisher model (`projects/P/locations/L/publishers/google/models/M`, as the SDK
+  // sends it); the Gemini API `models/M`.
+  const model = vertex ? vertexModel(setup.model) : setup.model.replace(/^models\//, '');
+  const profile = model === undefined ? undefined : profileFor(model, route.backend);
+  const known = vertex ? VERTEX_MODELS.has(model ?? '') : options.models.has(model ?? '');
+  if (model === undefined || !profile || !known || !profile.spec.apiVersions.includes(route.apiVersion)) {
     return {
       ok: false,
       code: 1008,
-      reason: `models/${model} is not found for API version ${route.apiVersion}, or is not supported for bidiGenerateContent.`,
+      reason: vertex
+        ? `Publisher model ${setup.model} is not found or not supported for BidiGenerateContent.`
+        : `models/${model} is not found for API version ${route.apiVersion}, or is not supported for bidiGenerateContent.`,
     };
   }
   const issues = checkSetup(profile.spec, settingsFromSetup(setup, route.apiVersion));
@@ -140,6 +153,12 @@ export function configure(
       ignored: issues,
     },
   };
+}
+
+/** The model id of a Vertex publisher-model name; `undefined` for another publisher or a bare id. */
+export function vertexModel(name: string): string | undefined {
+  const m = /^(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/google\/models\/([^/]+)$/.exec(name.trim());
+  return m?.[1];
 }
 
 /** Effective behaviour per function name on this model (a Map: names come from the client). */

@@ -38,6 +38,8 @@ export interface SessionStats {
    */
   ignored: { field: string; problem: string }[];
   apiVersion: string;
+  /** The endpoint connected to: the Gemini API or Vertex AI (`LlmBidiService`). */
+  backend: 'gemini' | 'vertex';
   /** Connected with an ephemeral token (Constrained path). */
   ephemeral: boolean;
   /** Continued an earlier session through a resumption handle. */
@@ -76,12 +78,18 @@ export interface SessionStats {
   turnLog: TurnRecord[];
 }
 
-export function newStats(id: string, apiVersion: string, ephemeral: boolean): SessionStats {
+export function newStats(
+  id: string,
+  apiVersion: string,
+  ephemeral: boolean,
+  backend: 'gemini' | 'vertex' = 'gemini',
+): SessionStats {
   return {
     id,
     sessionId: id,
     model: '',
     apiVersion,
+    backend,
     ephemeral,
     resumed: false,
     openedAt: now(),

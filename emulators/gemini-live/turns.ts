@@ -8,6 +8,7 @@ import { resamplePcm16 } from '../../shared/audio/resample.ts';
 import { compress, contextDetails, contextTokens, type Entry, textTokens } from './conversation.ts';
 import { planTurn, type UserTurn } from './model.ts';
 import { speak } from './output.ts';
+import { type UsageMetadata, vertexUsage } from './protocol.ts';
 import { renderTemplate, type Step } from './scenario.ts';
 import type { ActiveTurn, SessionCore, TemplateVars, TurnRequest } from './session-core.ts';
 import { now, type TurnRecord } from './stats.ts';
@@ -223,17 +224,18 @@ export class TurnEngine implements TurnControl {
         text: turn.spoken.join(' '),
       });
     }
+    const usage: UsageMetadata = {
+      promptTokenCount: turn.promptTokens,
+      responseTokenCount: turn.responseTokens,
+      totalTokenCount: turn.promptTokens + turn.responseTokens,
+      promptTokensDetails: turn.promptDetails,
+      responseTokensDetails: turn.responseTokens
+        ? [{ modality: turn.responseModality, tokenCount: turn.responseTokens }]
+        : [],
+    };
     this.#core.send({
       serverContent: { turnComplete: true },
-      usageMetadata: {
-        promptTokenCount: turn.promptTokens,
-        responseTokenCount: turn.responseTokens,
-        totalTokenCount: turn.promptTokens + turn.responseTokens,
-        promptTokensDetails: turn.promptDetails,
-        responseTokensDetails: turn.responseTokens
-          ? [{ modality: turn.responseModality, tokenCount: turn.responseTokens }]
-          : [],
-      },
+      usageMetadata: this.#core.ctx.route.backend === 'vertex' ? vertexUsage(usage) : usage,
     });
     this.#core.turnEnded(turn.record);
     this.resumptionUpdate();
