@@ -51,7 +51,7 @@ export function classifyClose(code: number | undefined, reason: string): CloseVe
       error: new LiveFatalError(
         auth ? 'auth' : 'invalid',
         auth
-          ? `Gemini rejected the API key (code 1007): ${why}`
+          ? `Gemini rejected the credentials (code 1007): ${why}`
           : `Gemini rejected the setup (code 1007): ${why}`,
         code,
       ),

@@ -28,6 +28,7 @@ import {
   socketOpen,
 } from './sdk-adapter.ts';
 import type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
+import { createVertexClient, credentialFailure } from './vertex.ts';
 
 export type { LiveInputKind, LiveInputRefusal } from './input.ts';
 export type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
@@ -52,9 +53,12 @@ interface Connection {
  * chat context itself is never replayed: the handle carries it.
  */
 export class LiveSession extends EventEmitter<LiveSessionEvents> {
-  readonly #opts: Required<Omit<LiveSessionOptions, 'signal' | 'baseUrl' | 'apiVersion'>> &
-    Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion'>;
-  readonly #ai: GoogleGenAI;
+  readonly #opts: Required<
+    Omit<LiveSessionOptions, 'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex'>
+  > &
+    Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex'>;
+  /** Made on the first connect (Vertex reads its credentials file then) and kept: it caches the token. */
+  #ai: Promise<GoogleGenAI> | undefined;
   readonly #log: Logger;
   readonly #abort = new AbortController();
   readonly #resumable: boolean;
@@ -102,7 +106,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       busy: () => this.#reply.busy,
       migrate: () => this.#migrate(),
     });
-    this.#ai = createClient(options);
+    if (!options.vertex && !options.apiKey)
+      throw new TypeError('LiveSession needs an apiKey or vertex options');
     if (options.signal) {
       if (options.signal.aborted) this.#state = 'closed';
       else options.signal.addEventListener('abort', () => void this.aclose(), { once: true });
@@ -306,7 +311,17 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
   }
 
+  #client(): Promise<GoogleGenAI> {
+    const { vertex, apiKey, baseUrl, apiVersion } = this.#opts;
+    // `apiVersion` is the Gemini API's (v1alpha for some settings); Vertex has its own versions.
+    this.#ai ??= vertex
+      ? createVertexClient(vertex)
+      : Promise.resolve(createClient({ apiKey: apiKey ?? '', baseUrl, apiVersion }));
+    return this.#ai;
+  }
+
   async #open(): Promise<void> {
+    const ai = await this.#client();
     const id = ++this.#connCounter;
     const config: LiveConnectConfig = { ...this.#opts.config };
     const resumed = this.#resumable && this.#handle !== undefined;
@@ -315,7 +330,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const early: LiveServerMessage[] = [];
     let session: Session;
     try {
-      session = await connectLive(this.#ai, {
+      session = await connectLive(ai, {
         model: this.#opts.model,
         config,
         timeoutMs: this.#opts.connectTimeoutMs,
@@ -330,6 +345,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         },
       });
     } catch (err) {
+      const credentials = this.#opts.vertex ? credentialFailure(err) : undefined;
+      if (credentials) throw 'fatal' in credentials ? credentials.fatal : credentials.transient;
       const { code, reason } = parseConnectError(err);
       // Before setup completed, the only message sent was the setup itself.
       if (code === CLOSE_TOO_BIG) {

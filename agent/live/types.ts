@@ -3,11 +3,18 @@ import type { Logger } from '../log.ts';
 import type { LiveFatalError } from './errors.ts';
 import type { LiveInputRefusal } from './input.ts';
 import type { LiveSession } from './session.ts';
+import type { VertexOptions } from './vertex.ts';
 
 /** Options of a {@link LiveSession}. */
 export interface LiveSessionOptions {
-  /** Gemini API key or ephemeral token. Never logged. */
-  apiKey: string;
+  /** Gemini API key or ephemeral token. Never logged. Not used with {@link vertex}. */
+  apiKey?: string;
+  /**
+   * Run on Vertex AI instead of the Gemini API: project, location, credentials file (ADC), endpoint.
+   * `vertexOptionsFromEnv()` reads them as the SDK does. `baseUrl` and `apiVersion` above are the
+   * Gemini API's and do not apply (Vertex has `vertex.baseUrl`, `vertex.apiVersion`).
+   */
+  vertex?: VertexOptions;
   /** Alternative endpoint (the local emulator); the SDK also reads `GOOGLE_GEMINI_BASE_URL`. */
   baseUrl?: string;
   /** API version segment of the socket URL; the SDK default when unset. */
