@@ -97,4 +97,19 @@ describe('token-server CLI', () => {
       expect(log.includes(s)).toBe(false);
     }
   });
+
+  it('with GOOGLE_GENAI_USE_VERTEXAI (as the SDK reads it), POST /gemini/token is 501 with the reason', async () => {
+    const { url } = await startCli({
+      GOOGLE_GENAI_USE_VERTEXAI: 'true',
+      GOOGLE_CLOUD_PROJECT: 'p',
+      GEMINI_API_KEY: 'env-gemini-key-1234567890abcdef',
+    });
+    const res = await fetch(`${url}/gemini/token`, { method: 'POST' });
+    expect(res.status).toBe(501);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe('ephemeral_tokens_unavailable');
+    expect(body.message).toMatch(/Vertex AI.*no ephemeral tokens/);
+    // LiveKit tokens are unaffected.
+    expect((await token(url)).status).toBe(201);
+  });
 });

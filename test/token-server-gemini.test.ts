@@ -162,6 +162,23 @@ describe('POST /gemini/token', () => {
     session.close();
   });
 
+  it('on Vertex AI answers 501 ephemeral_tokens_unavailable, naming the reason, and asks Gemini nothing', async () => {
+    const before = emulator.stats().length;
+    const vertex = await startServer({ vertexai: true });
+    const res = await fetch(`${vertex.url}/gemini/token`, { method: 'POST' });
+    const text = await res.text();
+    bodies.push(text);
+    expect(res.status).toBe(501);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    const body = JSON.parse(text) as { error: string; message: string };
+    expect(body.error).toBe('ephemeral_tokens_unavailable');
+    expect(body.message).toMatch(/Vertex AI, which has no ephemeral tokens/);
+    expect(body.message).toMatch(/LiveKit room/);
+    expect(emulator.stats().length).toBe(before);
+    const metrics = await (await fetch(`${vertex.url}/metrics`)).text();
+    expect(metrics).toMatch(/token_server_rejections_total\{reason="ephemeral_tokens_unavailable"\} 1/);
+  });
+
   it('fails on a second use of the same token', async () => {
     const { body } = await mint(server);
     const first = await connect(body.token, { model: LOCKED_MODEL });

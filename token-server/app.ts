@@ -17,10 +17,15 @@ import type { OriginPolicy } from './origins.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { geminiTokenRequest, livekitTokenRequest, toFieldIssues } from './schemas.ts';
 
+/** Why `POST /gemini/token` answers 501 on Vertex AI; the web demo shows it as given. */
+export const VERTEX_NO_EPHEMERAL_TOKENS =
+  'This deployment runs Gemini on Vertex AI, which has no ephemeral tokens (the Gemini Developer API has them), so a browser cannot open its own Live session: use a LiveKit room with the agent.';
+
 /** The resolved pieces the routes are built from. */
 export interface AppDeps {
   livekit: LiveKitMinterConfig;
-  gemini: GeminiMinter | null;
+  /** The ephemeral-token minter; `'vertex'` when Gemini runs on Vertex AI (which has none); null: unset. */
+  gemini: GeminiMinter | 'vertex' | null;
   authenticate: Authenticator;
   limiter: RateLimiter | null;
   /** Allowed browser origins and Host names. */
@@ -179,6 +184,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.post('/gemini/token', ...tokenRoute, async (c) => {
     await readBody(c, geminiTokenRequest);
     if (!deps.gemini) throw new HttpError(503, 'not_configured', 'Gemini is not configured on this server');
+    if (deps.gemini === 'vertex') {
+      // Not a fault to retry: the service this deployment uses has no such thing (research §5).
+      throw new HttpError(501, 'ephemeral_tokens_unavailable', VERTEX_NO_EPHEMERAL_TOKENS);
+    }
     let res: Awaited<ReturnType<GeminiMinter['mint']>>;
     try {
       res = await deps.gemini.mint(

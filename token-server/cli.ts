@@ -2,13 +2,14 @@
 // stderr), then serves until SIGINT/SIGTERM.
 //
 // Environment: LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET (else livekit.yaml), GEMINI_API_KEY
-// (or GOOGLE_API_KEY), GOOGLE_GEMINI_BASE_URL, GEMINI_MODEL, AGENT_NAME, TOKEN_SERVER_BEARER (require
-// `Authorization: Bearer …`; kept out of argv so it never shows in `ps`), TOKEN_SERVER_CORS_ORIGINS
-// (comma list, `*` for any), TOKEN_SERVER_ALLOWED_HOSTS (Host names besides IPs and localhost, comma
-// list, `*` for any), TOKEN_SERVER_RATE_LIMIT (requests per client per minute, 0 = off),
-// TOKEN_SERVER_TRUST_PROXY=1 (client address from X-Forwarded-For), TOKEN_SERVER_ALLOWED_AGENTS (comma
-// list; default AGENT_NAME), TOKEN_SERVER_AGENT_METADATA_KEYS (comma list of agent metadata keys clients
-// may set; default none).
+// (or GOOGLE_API_KEY), GOOGLE_GENAI_USE_VERTEXAI or GOOGLE_GENAI_USE_ENTERPRISE (Vertex AI: no
+// ephemeral tokens, `POST /gemini/token` answers 501), GOOGLE_GEMINI_BASE_URL, GEMINI_MODEL, AGENT_NAME,
+// TOKEN_SERVER_BEARER (require `Authorization: Bearer …`; kept out of argv so it never shows in `ps`),
+// TOKEN_SERVER_CORS_ORIGINS (comma list, `*` for any), TOKEN_SERVER_ALLOWED_HOSTS (Host names besides
+// IPs and localhost, comma list, `*` for any), TOKEN_SERVER_RATE_LIMIT (requests per client per minute,
+// 0 = off), TOKEN_SERVER_TRUST_PROXY=1 (client address from X-Forwarded-For),
+// TOKEN_SERVER_ALLOWED_AGENTS (comma list; default AGENT_NAME), TOKEN_SERVER_AGENT_METADATA_KEYS (comma
+// list of agent metadata keys clients may set; default none).
 import { parseArgs } from 'node:util';
 import { defaultConfigPath, loadLiveKitConfig } from '../shared/livekit-config.ts';
 import { startTokenServer } from './index.ts';
@@ -55,6 +56,10 @@ async function main(): Promise<void> {
     livekitUrl: str(env.LIVEKIT_URL) ?? `ws://${lk.host}:${lk.port}`,
     apiKey: lk.apiKey,
     apiSecret: lk.apiSecret,
+    // As the SDK reads it: ENTERPRISE, when set, wins over VERTEXAI.
+    vertexai: /^(1|true|yes|on)$/i.test(
+      (env.GOOGLE_GENAI_USE_ENTERPRISE ?? env.GOOGLE_GENAI_USE_VERTEXAI ?? '').trim(),
+    ),
     geminiApiKey: str(env.GEMINI_API_KEY) ?? str(env.GOOGLE_API_KEY),
     geminiBaseUrl: str(env.GOOGLE_GEMINI_BASE_URL),
     model: str(env.GEMINI_MODEL),

@@ -20,6 +20,7 @@ export type RejectionReason =
   | 'rate_limited'
   | 'method_not_allowed'
   | 'not_configured'
+  | 'ephemeral_tokens_unavailable'
   | 'upstream_error'
   | 'internal_error';
 

@@ -81,17 +81,19 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
         metadataKeys: new Set(agentMetadataKeys),
       },
     },
-    gemini: o.geminiApiKey
-      ? new GeminiMinter({
-          apiKey: o.geminiApiKey,
-          baseUrl: o.geminiBaseUrl || undefined,
-          model: o.model ?? DEFAULT_LIVE_MODEL,
-          liveConfig: o.liveConfig ?? { responseModalities: [Modality.AUDIO] },
-          lockAdditionalFields: o.lockAdditionalFields ?? [],
-          ttlSeconds: positive(o.geminiTokenTtlSeconds ?? 1800, 'geminiTokenTtlSeconds'),
-          newSessionTtlSeconds: positive(o.geminiNewSessionTtlSeconds ?? 60, 'geminiNewSessionTtlSeconds'),
-        })
-      : null,
+    gemini: o.vertexai
+      ? 'vertex'
+      : o.geminiApiKey
+        ? new GeminiMinter({
+            apiKey: o.geminiApiKey,
+            baseUrl: o.geminiBaseUrl || undefined,
+            model: o.model ?? DEFAULT_LIVE_MODEL,
+            liveConfig: o.liveConfig ?? { responseModalities: [Modality.AUDIO] },
+            lockAdditionalFields: o.lockAdditionalFields ?? [],
+            ttlSeconds: positive(o.geminiTokenTtlSeconds ?? 1800, 'geminiTokenTtlSeconds'),
+            newSessionTtlSeconds: positive(o.geminiNewSessionTtlSeconds ?? 60, 'geminiNewSessionTtlSeconds'),
+          })
+        : null,
     authenticate: createAuthenticator(auth),
     limiter: o.rateLimit === false ? null : new RateLimiter(o.rateLimit ?? { max: 30, windowMs: 60_000 }),
     origins: createOriginPolicy({

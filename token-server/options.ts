@@ -63,6 +63,12 @@ export interface TokenServerOptions {
   apiKey?: string;
   /** LiveKit API secret for {@link apiKey}. Never returned or logged. Default: from `livekit.yaml`. */
   apiSecret?: string;
+  /**
+   * Gemini runs on Vertex AI (the SDK's `vertexai`; the CLI reads `GOOGLE_GENAI_USE_VERTEXAI` /
+   * `GOOGLE_GENAI_USE_ENTERPRISE`). Vertex AI has no ephemeral tokens, so `POST /gemini/token` answers
+   * 501 `ephemeral_tokens_unavailable` with the reason. Default false.
+   */
+  vertexai?: boolean;
   /** Gemini Developer API key that mints ephemeral tokens. Unset: `POST /gemini/token` answers 503. */
   geminiApiKey?: string;
   /**
