@@ -126,6 +126,8 @@ describe('direct mode (browser → Gemini with an ephemeral token)', { timeout: 
       await joinCall(page, { mode: 'direct', name: 'Ada' });
       await page.waitForSelector('body[data-phase="connected"]', { timeout: WAIT });
       const live = await session;
+      // The token server's default model, locked into the token: the catalogue's default.
+      expect(live.stats.model).toBe('gemini-3.8-live');
       await screenshot(page, 'direct-connected');
 
       // The user's utterance transcribed (scenario text), then the model's answer, spoken and written.
@@ -219,6 +221,42 @@ describe('errors the page explains', { timeout: 240_000 }, () => {
       expect(await page.isHidden('#call-panel')).toBe(true);
     }
     await screenshot(page, 'error-token-refused');
+  });
+
+  it('direct mode on a Vertex AI deployment (token server 501): shown as unavailable with the reason, room mode offered', async () => {
+    const { pino } = await import('pino');
+    const vertex = await startTokenServer({
+      port: 0,
+      livekitUrl: 'ws://127.0.0.1:9',
+      apiKey: 'devkey',
+      apiSecret: 'secret-secret-secret-secret-secret',
+      vertexai: true,
+      rateLimit: false,
+      logger: pino(quiet),
+    });
+    closers.push(() => vertex.close());
+    const demo = await startWebDemo({
+      port: 0,
+      tokenServerUrl: vertex.url,
+      distDir: join(import.meta.dirname, '..', 'web-demo', 'dist'),
+    });
+    closers.push(() => demo.close());
+    const { context, page } = await openPage(browser, demo.url);
+    closers.push(() => context.close());
+    const before = gemini.stats().length;
+    await joinCall(page, { mode: 'direct', name: 'Vera' });
+    const alert = await page.waitForSelector('#errors li[data-code="direct-unavailable"]', { timeout: WAIT });
+    expect(await alert.getAttribute('role')).toBe('alert');
+    expect(await alert.textContent()).toMatch(/Direct mode is unavailable: .*Vertex AI.*no ephemeral tokens/);
+    await page.waitForSelector('body[data-phase="ended"]');
+    // The form now offers room mode only, and says why next to the direct option.
+    expect(await page.isDisabled('#mode-direct')).toBe(true);
+    expect(await page.isChecked('input[name="mode"][value="livekit"]')).toBe(true);
+    expect(await page.isVisible('#direct-unavailable')).toBe(true);
+    expect(await page.textContent('#direct-unavailable')).toMatch(/Vertex AI/);
+    expect(await page.isVisible('#errors li[data-code="token-refused"]')).toBe(false);
+    expect(gemini.stats().length).toBe(before);
+    await screenshot(page, 'error-direct-unavailable');
   });
 
   it('token server unreachable', async () => {

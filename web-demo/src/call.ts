@@ -22,6 +22,7 @@ export type CallErrorCode =
   | 'camera-failed'
   | 'token-refused'
   | 'token-server-unreachable'
+  | 'direct-unavailable'
   | 'connect-failed'
   | 'agent-timeout'
   | 'agent-failed'

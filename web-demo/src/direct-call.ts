@@ -166,6 +166,11 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
       throw tokenError(undefined, errText(err), err);
     }
     const body = await res.text();
+    if (res.status === 501) {
+      // The token server runs Gemini on Vertex AI: no ephemeral tokens, so no direct mode at all.
+      const reason = unavailableReason(body);
+      if (reason) throw new CallError('direct-unavailable', `Direct mode is unavailable: ${reason}`, true);
+    }
     if (!res.ok) throw tokenError(res.status, summarise(body));
     let parsed: Record<string, unknown>;
     try {
@@ -357,6 +362,19 @@ function str(v: unknown): string | undefined {
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The reason of a 501 `ephemeral_tokens_unavailable`, or undefined for any other answer. */
+function unavailableReason(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; message?: unknown };
+    if (parsed.error !== 'ephemeral_tokens_unavailable') return undefined;
+    return typeof parsed.message === 'string' && parsed.message
+      ? parsed.message.slice(0, 300)
+      : 'the server has no ephemeral tokens.';
+  } catch {
+    return undefined;
+  }
 }
 
 function summarise(body: string): string {

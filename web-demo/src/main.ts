@@ -12,6 +12,8 @@ const ui = {
   errors: $<HTMLUListElement>('errors'),
   joinPanel: $<HTMLElement>('join-panel'),
   joinForm: $<HTMLFormElement>('join-form'),
+  modeDirect: $<HTMLInputElement>('mode-direct'),
+  directUnavailable: $<HTMLParagraphElement>('direct-unavailable'),
   join: $<HTMLButtonElement>('join'),
   name: $<HTMLInputElement>('name'),
   room: $<HTMLInputElement>('room'),
@@ -177,8 +179,18 @@ async function join(ev: SubmitEvent): Promise<void> {
   } catch (err) {
     const e = err as CallError;
     showError(e.code ?? 'connect-failed', e.message ?? String(err));
+    if (e.code === 'direct-unavailable') directUnavailable(e.message);
     await current.leave();
   }
+}
+
+/** The token server has no ephemeral tokens (Gemini on Vertex AI): offer room mode only, and say why. */
+function directUnavailable(reason: string): void {
+  ui.modeDirect.checked = false;
+  ui.modeDirect.disabled = true;
+  ui.joinForm.querySelector<HTMLInputElement>('input[value="livekit"]')!.checked = true;
+  ui.directUnavailable.textContent = reason;
+  ui.directUnavailable.hidden = false;
 }
 
 /** Push-to-talk: the talk control went down (`true`) or up; each change reaches the agent once. */
