@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVertexClient } from '../agent/live/vertex.ts';
 import { connect, connectError, textOf, WAIT_MS } from './fixtures/gemini-client.ts';
 
 const CLI = join(import.meta.dirname, '..', 'emulators', 'gemini-live', 'cli.ts');
@@ -32,6 +33,10 @@ describe('Gemini Live emulator CLI', () => {
         'max',
         '--scenario',
         scenario,
+        '--service-account',
+        join(dir, 'sa.json'),
+        '--project',
+        'cli-project',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -71,6 +76,20 @@ describe('Gemini Live emulator CLI', () => {
     expect(textOf(r.messages, 'outputTranscription')).toBe('Scripted from a file.');
     r.session.close();
     expect(await connectError(url, { apiKey: 'other' })).toMatch(/1007/);
+  });
+
+  it('--service-account writes a key file (0600) whose token_uri is the emulator; Vertex AI accepts it', async () => {
+    const file = join(dir, 'sa.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const key = JSON.parse(readFileSync(file, 'utf8'));
+    expect(key).toMatchObject({
+      type: 'service_account',
+      project_id: 'cli-project',
+      token_uri: `${url}/token`,
+    });
+    const ai = await createVertexClient({ project: 'cli-project', baseUrl: url, credentialsFile: file });
+    const session = await ai.live.connect({ model: 'gemini-3.8-live', callbacks: { onmessage() {} } });
+    session.close();
   });
 
   it('exits cleanly on SIGTERM', async () => {

@@ -14,8 +14,12 @@
  *   --turn-complete-after-playback  hold turnComplete until the audio has played out at real time
  *   --connection-lifetime-ms, --go-away-notice-ms, --audio-session-limit-ms, --video-session-limit-ms,
  *   --resumption-handle-ttl-ms, --max-payload-bytes   limits (defaults: Google's documented values)
+ *   --service-account FILE   mint a Vertex AI service account and write its key file (mode 0600) to FILE:
+ *                            its token_uri is this emulator (GOOGLE_APPLICATION_CREDENTIALS=FILE)
+ *   --project ID             project of that service account (default emulator-project)
  *   --verbose                log sessions to stderr
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { start } from './index.ts';
 import type { EmulatorLimits, Pacing } from './options.ts';
@@ -39,6 +43,8 @@ const { values } = parseArgs({
     'video-session-limit-ms': { type: 'string' },
     'resumption-handle-ttl-ms': { type: 'string' },
     'max-payload-bytes': { type: 'string' },
+    'service-account': { type: 'string' },
+    project: { type: 'string' },
     verbose: { type: 'boolean', default: false },
   },
   strict: true,
@@ -88,9 +94,14 @@ const emulator = await start({
   limits,
   log: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
 });
+const keyFile = values['service-account'];
+if (keyFile) {
+  const key = emulator.vertex.serviceAccount({ ...(values.project && { project: values.project }) });
+  writeFileSync(keyFile, `${JSON.stringify(key, null, 2)}\n`, { mode: 0o600 });
+}
 process.stdout.write(`${emulator.url}\n`);
 process.stderr.write(
-  `Gemini Live emulator: httpOptions.baseUrl = ${emulator.url} (GOOGLE_GEMINI_BASE_URL)\n`,
+  `Gemini Live emulator: httpOptions.baseUrl = ${emulator.url} (GOOGLE_GEMINI_BASE_URL${keyFile ? `; Vertex AI: GOOGLE_VERTEX_BASE_URL, GOOGLE_APPLICATION_CREDENTIALS=${keyFile}` : ''})\n`,
 );
 if (values.verbose) {
   emulator.on('session', (s) =>
