@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, ParticipantInfo, Room as RoomInfo, type TrackInfo, WebhookEvent } from '@livekit/protocol';
-import { AccessToken } from 'livekit-server-sdk';
+import { postSignedWebhook, shownUrl, webhookUrlProblem } from '../../shared/webhook-signing.ts';
 import { newId } from './ids.ts';
 import type { RoomDirectory } from './room-directory.ts';
 
@@ -48,14 +46,8 @@ export class WebhookNotifier {
 
   constructor(directory: RoomDirectory, o: WebhookOptions) {
     for (const url of o.urls) {
-      const u = URL.parse(url);
-      if (!/^https?:$/.test(u?.protocol ?? '')) {
-        throw new Error(`webhook URL ${JSON.stringify(shown(url))} is not an http(s) URL`);
-      }
-      // The Authorization header carries the signature, so there is no room for basic auth.
-      if (u?.username || u?.password) {
-        throw new Error(`webhook URL ${JSON.stringify(shown(url))} must not carry credentials`);
-      }
+      const problem = webhookUrlProblem(url);
+      if (problem) throw new Error(`webhook URL ${JSON.stringify(shownUrl(url))} ${problem}`);
     }
     this.#o = { retries: 4, retryWaitMs: 1000, maxAgeMs: 30_000, maxDepth: 200, timeoutMs: 10_000, ...o };
     // Track events carry only the room's and participant's ids, as livekit-server sends them.
@@ -114,7 +106,7 @@ export class WebhookNotifier {
     const queue = this.#queues.get(key);
     if (queue) {
       if (queue.length >= this.#o.maxDepth) {
-        this.#o.log?.('webhook dropped: queue full', { url: shown(url), room, event: event.event });
+        this.#o.log?.('webhook dropped: queue full', { url: shownUrl(url), room, event: event.event });
         return;
       }
       queue.push({ event, queuedAt: Date.now() });
@@ -130,7 +122,7 @@ export class WebhookNotifier {
     for (let next = queue.shift(); next; next = queue.shift()) {
       if (this.#abort.signal.aborted) break;
       if (Date.now() - next.queuedAt > this.#o.maxAgeMs) {
-        this.#o.log?.('webhook dropped: too old', { url: shown(url), event: next.event.event });
+        this.#o.log?.('webhook dropped: too old', { url: shownUrl(url), event: next.event.event });
         continue;
       }
       await this.#deliver(url, next.event);
@@ -139,51 +131,22 @@ export class WebhookNotifier {
   }
 
   async #deliver(url: string, event: WebhookEvent): Promise<void> {
-    const body = event.toJsonString();
-    const token = new AccessToken(this.#o.apiKey, this.#o.apiSecret, { ttl: '5m' });
-    token.sha256 = createHash('sha256').update(body).digest('base64');
-    const authorization = await token.toJwt();
-    let wait = this.#o.retryWaitMs;
-    for (let attempt = 0; ; attempt++) {
-      let failure: string;
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          body,
-          headers: {
-            'Content-Type': 'application/webhook+json',
-            Authorization: authorization,
-            'User-Agent': 'LiveKit',
-          },
-          signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)]),
-        });
-        await res.body?.cancel();
-        // Like livekit-server: other 4xx answers are the receiver's verdict, not worth repeating.
-        if (res.status !== 429 && (res.status < 500 || res.status === 501)) return;
-        failure = `HTTP ${res.status}`;
-      } catch (err) {
-        // The error's code, not its message: messages can quote the URL, and with it a secret.
-        const e = err as Error & { cause?: { code?: string; message?: string } };
-        failure = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.name);
-      }
-      if (this.#abort.signal.aborted) return;
-      if (attempt >= this.#o.retries) {
-        this.#o.log?.('webhook failed', {
-          url: shown(url),
-          event: event.event,
-          attempts: attempt + 1,
-          failure,
-        });
-        return;
-      }
-      await sleep(wait, undefined, { signal: this.#abort.signal, ref: false }).catch(() => {});
-      wait = Math.min(wait * 2, 30_000);
-    }
+    const result = await postSignedWebhook({
+      url,
+      body: event.toJsonString(),
+      apiKey: this.#o.apiKey,
+      apiSecret: this.#o.apiSecret,
+      retries: this.#o.retries,
+      retryWaitMs: this.#o.retryWaitMs,
+      timeoutMs: this.#o.timeoutMs,
+      signal: this.#abort.signal,
+    });
+    if (result.outcome !== 'failed') return;
+    this.#o.log?.('webhook failed', {
+      url: shownUrl(url),
+      event: event.event,
+      attempts: result.attempts,
+      failure: result.failure,
+    });
   }
-}
-
-/** A webhook URL as logs show it: without credentials or query, which often carry a shared secret. */
-function shown(url: string): string {
-  const u = URL.parse(url);
-  return u ? `${u.protocol}//${u.host}${u.pathname}` : '(not a URL)';
 }
