@@ -20,6 +20,8 @@ export interface ChatInboxOptions {
   logger: Logger;
   /** Where `identity`'s chat goes; `undefined` drops it (not a participant the agent serves). */
   recipient: (identity: string) => ChatRecipient | undefined;
+  /** A message was handed to a conversation's Live session (reports record it). */
+  forwarded?: (identity: string, text: string, conversation: Conversation) => void;
 }
 
 /** Chat messages recently forwarded per conversation, to name the sender of one refused later. */
@@ -78,6 +80,7 @@ export class ChatInbox {
     } finally {
       this.#sending = undefined;
     }
+    this.#o.forwarded?.(identity, text, to.conversation);
     const sent = this.#sent.get(to.conversation) ?? [];
     sent.push({ identity, bytes });
     this.#sent.set(to.conversation, sent.slice(-REMEMBERED));

@@ -57,6 +57,8 @@ export type ConversationEvents = {
   fatal: [error: LiveFatalError];
   /** A user turn was transcribed completely (the bridge resets talk-time counters). */
   userTurn: [speaker: TranscriptSpeaker | undefined, text: string];
+  /** An agent reply was transcribed completely (`interrupted`: cut by a barge-in or a lost connection). */
+  agentTurn: [text: string, info: { interrupted: boolean }];
   /** A Live connection completed setup; `resumed` when it continued the context through a handle. */
   ready: LiveSessionEvents['ready'];
   /** A Live connection is being replaced (`goAway` migration or a dropped connection). */
@@ -264,8 +266,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
 
   #finishAgent(interrupted = false): void {
     const seg = this.#agentSeg;
+    if (!seg) return;
     this.#agentSeg = undefined;
-    void seg?.finish({ interrupted });
+    void seg.finish({ interrupted });
+    this.emit('agentTurn', seg.text, { interrupted });
   }
 
   /** The Live session's events observers need, as the conversation's own (see {@link ConversationEvents}). */

@@ -46,6 +46,8 @@ export type RoomBridgeEvents = {
   sessions: [count: number];
   /** A conversation was created (before it starts): metrics and other observers attach here. */
   conversation: [conversation: Conversation];
+  /** A participant's `lk.chat` message was handed to `conversation`'s Live session. */
+  chat: [identity: string, text: string, conversation: Conversation];
 };
 
 interface Member {
@@ -96,6 +98,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
         const conversation = m && (m.conversation ?? this.#shared);
         return conversation && { conversation, name: this.#name(identity), private: !!m.conversation };
       },
+      forwarded: (identity, text, conversation) => this.emit('chat', identity, text, conversation),
     });
   }
 
