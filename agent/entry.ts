@@ -10,6 +10,7 @@ import { watchEmptyRoom } from './ops/empty-room.ts';
 import { startJobOps } from './ops/job.ts';
 import { requestRejoin } from './ops/rejoin.ts';
 import { setupTracing } from './ops/tracing.ts';
+import { reportWebhook, startReport } from './report/index.ts';
 import { defaultRegistry } from './tools/index.ts';
 
 /**
@@ -111,6 +112,17 @@ export default defineAgent({
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
     ops.attach(bridge);
+    const report = startReport({
+      room,
+      bridge,
+      jobId: ctx.job.id,
+      config,
+      logger,
+      webhook: reportWebhook(env),
+    });
+    ctx.addShutdownCallback(async () => {
+      await report.finish();
+    });
     ctx.addShutdownCallback(async () => {
       await bridge.aclose();
       reportSessions(env.loadDir, ctx.job.id, 0);

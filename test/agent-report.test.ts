@@ -7,7 +7,7 @@ import type { Room } from '@livekit/rtc-node';
 import { WebhookReceiver } from 'livekit-server-sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoomBridge } from '../agent/bridge/room-bridge.ts';
-import { resolveRoomConfig } from '../agent/config.ts';
+import { ConfigError, opsSettings, resolveRoomConfig } from '../agent/config.ts';
 import { silentLogger } from '../agent/log.ts';
 import { ReportBuilder } from '../agent/report/builder.ts';
 import {
@@ -271,6 +271,34 @@ describe('report webhook delivery', () => {
     );
     expect(result).toEqual({ outcome: 'failed', attempts: 3, failure: 'HTTP 429' });
     expect(hook.got).toHaveLength(3);
+  });
+});
+
+describe('report settings', () => {
+  it('AGENT_REPORT_WEBHOOK_URL must be http(s) without credentials; errors never quote it', () => {
+    const url = 'https://reports.example/hook?token=s3cret';
+    expect(opsSettings({ AGENT_REPORT_WEBHOOK_URL: url })).toMatchObject({
+      reportWebhookUrl: url,
+      reportTimeoutMs: 5000,
+    });
+    expect(opsSettings({}).reportWebhookUrl).toBeUndefined();
+    expect(opsSettings({ AGENT_REPORT_TIMEOUT_S: '1.5' }).reportTimeoutMs).toBe(1500);
+    for (const bad of [
+      'ftp://reports.example/s3cret',
+      'https://user:s3cret@reports.example/hook',
+      's3cret',
+    ]) {
+      let err: unknown;
+      try {
+        opsSettings({ AGENT_REPORT_WEBHOOK_URL: bad });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(String(err)).toMatch(/AGENT_REPORT_WEBHOOK_URL/);
+      expect(String(err)).not.toContain('s3cret');
+    }
+    expect(() => opsSettings({ AGENT_REPORT_TIMEOUT_S: '0' })).toThrow(/AGENT_REPORT_TIMEOUT_S/);
   });
 });
 

@@ -4,9 +4,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { AgentDispatchClient, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConversationReport } from '../agent/report/index.ts';
 import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+import { webhookEndpoint } from './fixtures/webhook-endpoint.ts';
 import { freePort } from './livekit-control-helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -156,8 +158,13 @@ describe('agent worker (child process) on the dev server + Gemini emulator', { t
     expect(bad.exited).toBe(false);
   });
 
-  it('ends its job and closes its Live session once everyone has left (after AGENT_EMPTY_ROOM_TIMEOUT_S)', async () => {
-    await startWorker({ AGENT_NAME: 'gemini-empty', AGENT_EMPTY_ROOM_TIMEOUT_S: '1' });
+  it('ends its job and closes its Live session once everyone has left (after AGENT_EMPTY_ROOM_TIMEOUT_S), and POSTs its report', async () => {
+    const hook = await webhookEndpoint();
+    const w = await startWorker({
+      AGENT_NAME: 'gemini-empty',
+      AGENT_EMPTY_ROOM_TIMEOUT_S: '1',
+      AGENT_REPORT_WEBHOOK_URL: `${hook.url}?token=query-secret`,
+    });
     const dave = await enter('w-empty', 'dave');
     const before = new Set(stack.gemini.sessions());
     await dispatch.createDispatch('w-empty', 'gemini-empty');
@@ -170,6 +177,8 @@ describe('agent worker (child process) on the dev server + Gemini emulator', { t
       () => stack.gemini.sessions().find((s) => !before.has(s) && !s.closed),
       "the room's Live session",
     );
+    await dave.mic.say(0.8);
+    await until(() => dave.finals().length >= 2, 'his turn and the answer transcribed');
     await dave.close();
     people.splice(people.indexOf(dave), 1);
     const rooms = new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
@@ -180,5 +189,25 @@ describe('agent worker (child process) on the dev server + Gemini emulator', { t
       if (tries > 600) throw new Error('the agent stayed in the empty room');
       await new Promise((r) => setTimeout(r, 100));
     }
+    // The job's report, signed with the worker's key, as a backend verifies it.
+    await until(() => hook.got.length > 0, 'the report webhook');
+    await hook.close();
+    const [d] = hook.got;
+    const event = await new WebhookReceiver(stack.lk.apiKey, stack.lk.apiSecret).receive(
+      d!.body,
+      d!.authorization,
+    );
+    expect(event.event as string).toBe('conversation_report');
+    const { report } = JSON.parse(d!.body) as { report: ConversationReport };
+    expect(report).toMatchObject({
+      version: 1,
+      room: { name: 'w-empty', sid: expect.stringMatching(/^RM_/) },
+      jobId: expect.stringMatching(/^AJ_/),
+      agentIdentity: agent.identity,
+      participants: [{ identity: 'dave', leftAt: expect.any(String) }],
+    });
+    expect(report.transcript.map((t) => 'speaker' in t && t.speaker.kind)).toEqual(['user', 'agent']);
+    expect(w.output).toContain('report: webhook delivered');
+    expect(w.output).not.toContain('query-secret');
   });
 });

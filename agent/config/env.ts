@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookUrlProblem } from '../../shared/webhook-signing.ts';
 import { ConfigError, issueLine } from './error.ts';
 import { type MultiUserPolicy, type RoomConfigInput, roomConfigSchema } from './room.ts';
 
@@ -188,6 +189,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
  *   framework itself would read 0 as 8081), logged as `agent HTTP server port`.
  * - `AGENT_MAX_REJOINS` — times per room the agent asks for a new dispatch of itself after another
  *   connection took its identity (`DUPLICATE_IDENTITY`), default 3; 0 = never.
+ * - `AGENT_REPORT_WEBHOOK_URL` — where each job POSTs its conversation report, signed with the worker's
+ *   LiveKit API key like LiveKit webhooks (docs/reports.md); unset = no webhook.
+ * - `AGENT_REPORT_TIMEOUT_S` — longest a job's shutdown waits for its report's delivery, retries
+ *   included, s (default 5).
  */
 export interface OpsSettings {
   /** `undefined`: metrics server off. */
@@ -203,6 +208,9 @@ export interface OpsSettings {
   /** `0`: any free port. */
   httpPort: number;
   maxRejoins: number;
+  /** `undefined`: reports are not POSTed. */
+  reportWebhookUrl: string | undefined;
+  reportTimeoutMs: number;
 }
 
 const opsSchema = z.object({
@@ -224,6 +232,12 @@ const opsSchema = z.object({
     .max(65_535)
     .default(8081),
   AGENT_MAX_REJOINS: z.coerce.number().int().min(0).max(100).default(3),
+  // The message never quotes the URL: its query may hold a secret.
+  AGENT_REPORT_WEBHOOK_URL: z
+    .string()
+    .refine((v) => !webhookUrlProblem(v), 'must be an http(s) URL without credentials')
+    .optional(),
+  AGENT_REPORT_TIMEOUT_S: z.coerce.number().positive().max(60).default(5),
   AGENT_LOAD_CPU: z
     .string()
     .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be true or false')
@@ -254,6 +268,8 @@ export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
     failedJobTimeoutMs: s.AGENT_FAILED_JOB_TIMEOUT_S * 1000,
     httpPort: s.AGENT_HTTP_PORT,
     maxRejoins: s.AGENT_MAX_REJOINS,
+    reportWebhookUrl: s.AGENT_REPORT_WEBHOOK_URL,
+    reportTimeoutMs: s.AGENT_REPORT_TIMEOUT_S * 1000,
   };
 }
 

@@ -10,7 +10,7 @@ import { type ReportWebhookOptions, sendReport } from './webhook.ts';
 
 export type { ReportLimits } from './builder.ts';
 export type * from './types.ts';
-export { REPORT_EVENT, type ReportWebhookOptions, reportBody } from './webhook.ts';
+export { REPORT_EVENT, type ReportWebhookOptions, reportBody, reportWebhook } from './webhook.ts';
 
 /** Options of {@link startReport}. */
 export interface ReportOptions {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { postSignedWebhook, type SignedPostResult, shownUrl } from '../../shared/webhook-signing.ts';
+import type { AgentEnv } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { ConversationReport } from './types.ts';
 
@@ -19,6 +20,13 @@ export interface ReportWebhookOptions {
   retries?: number;
   /** Wait before the first retry, doubled for each next one. Default 250 ms. */
   retryWaitMs?: number;
+}
+
+/** The worker's report webhook (`AGENT_REPORT_WEBHOOK_URL`), signed with its LiveKit key; none when unset. */
+export function reportWebhook(env: Pick<AgentEnv, 'ops' | 'worker'>): ReportWebhookOptions | undefined {
+  const { reportWebhookUrl: url, reportTimeoutMs: deadlineMs } = env.ops;
+  const { livekitApiKey: apiKey, livekitApiSecret: apiSecret } = env.worker;
+  return url ? { url, apiKey, apiSecret, deadlineMs } : undefined;
 }
 
 /**
