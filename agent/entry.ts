@@ -1,6 +1,7 @@
 import { AutoSubscribe, defineAgent, type JobContext, log } from '@livekit/agents';
 import { DisconnectReason, RoomEvent } from '@livekit/rtc-node';
 import type { LiveSessionFactory } from './bridge/conversation.ts';
+import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
 import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomConfig } from './config.ts';
 import { LiveSession } from './live/session.ts';
@@ -28,6 +29,10 @@ export default defineAgent({
     const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
     const env = readAgentEnv();
     const { worker, ops: settings } = env;
+    // Before connecting: clients send their pre-connect audio the moment the agent is active.
+    const preConnect = new PreConnectAudio({ room: ctx.room, logger });
+    preConnect.listen();
+    ctx.addShutdownCallback(async () => preConnect.close());
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_ALL);
     const room = ctx.room;
     const ops = startJobOps({ room, logger, dir: env.loadDir, shutdown: (reason) => ctx.shutdown(reason) });
@@ -107,6 +112,7 @@ export default defineAgent({
       config,
       tools,
       liveSession: liveSessions(env),
+      preConnect,
       logger,
     });
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));

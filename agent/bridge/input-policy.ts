@@ -95,6 +95,11 @@ export class InputPolicy extends EventEmitter<InputPolicyEvents> {
     this.#route.frame(identity, frame, talking);
   }
 
+  /** Whether `identity`'s audio is taken now (joined, and holding in a push-to-talk room). */
+  hears(identity: string): boolean {
+    return this.#joined.has(identity) && (!this.#ptt || this.#ptt.open(identity));
+  }
+
   /** `ptt.start` (`start`) or `ptt.end` from `identity`; throws the RPC error its caller gets. */
   pushToTalk(identity: string, start: boolean): void {
     if (!this.#ptt) throw pushToTalkError('push-to-talk is not enabled for this room');

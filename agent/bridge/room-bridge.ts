@@ -20,6 +20,7 @@ import { boundedName } from './chat.ts';
 import { ChatInbox } from './chat-inbox.ts';
 import { type AgentState, Conversation, type LiveSessionFactory } from './conversation.ts';
 import { InputPolicy } from './input-policy.ts';
+import { PreConnectAudio } from './pre-connect.ts';
 import { servePushToTalk } from './push-to-talk.ts';
 import { restrictTrackAudience } from './track-permissions.ts';
 import { VideoSampler } from './video.ts';
@@ -33,6 +34,11 @@ export interface RoomBridgeOptions {
   tools: ToolRegistry;
   /** Opens each Live session (the worker's credentials and endpoint stay with the caller). */
   liveSession: LiveSessionFactory;
+  /**
+   * Pre-connect audio buffers, listening since before the room connected (a client sends its buffer the
+   * moment the agent is active); the bridge takes it over. Without it the bridge listens from `start()`.
+   */
+  preConnect?: PreConnectAudio;
   logger?: Logger;
 }
 
@@ -72,6 +78,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
   readonly #members = new Map<string, Member>();
   readonly #attrs: AgentAttributes;
   readonly #chat: ChatInbox;
+  readonly #preConnect: PreConnectAudio;
   #policy: InputPolicy | undefined;
   #shared: Conversation | undefined;
   #error: string | undefined;
@@ -90,6 +97,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       logger: this.#log,
       onState: (s) => this.emit('state', s),
     });
+    this.#preConnect = o.preConnect ?? new PreConnectAudio({ room: o.room, logger: this.#log });
     this.#chat = new ChatInbox({
       room: o.room,
       logger: this.#log,
@@ -156,6 +164,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.#on(RoomEvent.Reconnected, () => this.#restrictAudience());
     }
     this.#chat.start();
+    this.#preConnect.listen();
     this.#stopPtt = servePushToTalk(room.localParticipant!, (identity, start) =>
       policy.pushToTalk(identity, start),
     );
@@ -172,6 +181,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     for (const [event, fn] of this.#listeners) room.off(event as RoomEvent, fn as never);
     this.#listeners = [];
     this.#chat.close();
+    this.#preConnect.close();
     this.#stopPtt?.();
     const closing: Promise<void>[] = [];
     for (const m of this.#members.values()) {
@@ -272,7 +282,14 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       // A full reconnect hands out new track objects (same or new sid): read from the live one.
       if (m.audio?.track === track) return;
       void m.audio?.input.aclose();
-      const input = startAudioInput(track, (frame) => policy.frame(p.identity, frame), {
+      // Audio the client recorded before the agent was there goes first (pre-connect.ts).
+      const mic = this.#preConnect.input(
+        p.identity,
+        pub,
+        (frame) => policy.frame(p.identity, frame),
+        () => policy.hears(p.identity),
+      );
+      const input = startAudioInput(track, mic.frame, {
         sampleRate: LIVE_INPUT_RATE,
         frameSizeMs: 20,
       });
