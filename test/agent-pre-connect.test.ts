@@ -145,10 +145,124 @@ describe('pre-connect audio: rtc-node clients before the agent joins', { timeout
     await alice.mic.play(live);
     await agent;
     const user = await until(() => alice.finals(alice.mic.sid)[0], 'user transcript');
+    // The live half alone is 0.6 s; without the buffer first (or with it after the live audio) this
+    // is neither one turn nor 1.2 s.
     expect(speechSeconds(user.text)).toBeGreaterThanOrEqual(1.1);
+    expect(speechSeconds(user.text)).toBeLessThanOrEqual(1.3);
     const agentSid = await until(() => alice.agentTrackSid(), 'agent track');
     await until(() => alice.finals(agentSid)[0], 'agent transcript');
     await until(() => alice.heardMs('agent_audio') > 300, 'answer heard');
     expect(alice.finals(alice.mic.sid)).toHaveLength(1);
+  });
+
+  it('WebM/Opus (livekit-client): an utterance only in the buffer is transcribed and answered', async () => {
+    stack = await startStack();
+    const alice = await human(stack, 'pc-webm', 'alice');
+    const agent = agentJoins(stack, 'pc-webm', {});
+    const said = utterance(MIC_RATE, { lead: 0.2, speech: 1.0, trail: 0.6, seed: 5 });
+    await alice.sendPreConnect(encodeWebmOpus(said), { mimeType: 'audio/webm;codecs=opus' });
+    await alice.mic.quiet(1.5);
+    await agent;
+    const user = await until(() => alice.finals(alice.mic.sid)[0], 'user transcript');
+    expect(speechSeconds(user.text)).toBeGreaterThanOrEqual(0.9);
+    await until(() => alice.heardMs('agent_audio') > 300, 'answer heard');
+  });
+
+  it('shared room, two humans: each buffer reaches the one session, attributed to its speaker', async () => {
+    stack = await startStack();
+    const alice = await human(stack, 'pc-shared', 'alice');
+    const bob = await human(stack, 'pc-shared', 'bob');
+    const agent = agentJoins(stack, 'pc-shared', { policy: 'shared' });
+    const a = utterance(MIC_RATE, { lead: 0.2, speech: 1.0, trail: 0.2, seed: 6 });
+    const b = utterance(MIC_RATE, { lead: 0.2, speech: 0.8, trail: 0.2, seed: 7 });
+    // Alice's words, then Bob's (as Android sends PCM: whole, with totalSize).
+    await alice.sendPreConnect(pcmBytes(a));
+    await bob.sendPreConnect(pcmBytes(b), { totalSize: b.byteLength });
+    await Promise.all([alice.mic.quiet(2), bob.mic.quiet(2)]);
+    const { bridge } = await agent;
+    const finals = await until(() => {
+      const f = alice.finals().filter((t) => t.text.startsWith('[speech'));
+      return f.length >= 1 && f;
+    }, 'user transcript');
+    expect([alice.mic.sid, bob.mic.sid]).toContain(finals[0]!.attributes['lk.transcribed_track_id']);
+    await until(() => alice.heardMs('agent_audio') > 300 && bob.heardMs('agent_audio') > 300, 'answer heard');
+    expect(bridge.sessionCount).toBe(1);
+  });
+
+  it("per-participant room, two humans: each buffer reaches that participant's own session only", async () => {
+    stack = await startStack();
+    const alice = await human(stack, 'pc-private', 'alice');
+    const bob = await human(stack, 'pc-private', 'bob');
+    const agent = agentJoins(stack, 'pc-private', { policy: 'per-participant' });
+    const a = utterance(MIC_RATE, { lead: 0.2, speech: 1.0, trail: 0.6, seed: 8 });
+    const b = utterance(MIC_RATE, { lead: 0.2, speech: 0.7, trail: 0.6, seed: 9 });
+    await Promise.all([
+      alice.sendPreConnect(encodeWebmOpus(a), { mimeType: 'audio/webm;codecs=opus' }),
+      bob.sendPreConnect(pcmBytes(b), { sampleRate: MIC_RATE }),
+    ]);
+    await Promise.all([alice.mic.quiet(1.5), bob.mic.quiet(1.5)]);
+    const { bridge } = await agent;
+    const ua = await until(() => alice.finals(alice.mic.sid)[0], "alice's transcript");
+    const ub = await until(() => bob.finals(bob.mic.sid)[0], "bob's transcript");
+    expect(speechSeconds(ua.text)).toBeGreaterThanOrEqual(0.9);
+    expect(speechSeconds(ub.text)).toBeLessThan(0.9);
+    await until(
+      () => alice.heardMs('agent_audio_alice') > 300 && bob.heardMs('agent_audio_bob') > 300,
+      'each answered on their own track',
+    );
+    // Private: neither got the other's transcript.
+    expect(alice.finals(bob.mic.sid)).toHaveLength(0);
+    expect(bob.finals(alice.mic.sid)).toHaveLength(0);
+    expect(bridge.sessionCount).toBe(2);
+  });
+
+  it('bad streams are dropped with a log line and every microphone goes on live', async () => {
+    stack = await startStack();
+    const logs = captureLogs();
+    const names = ['bob', 'carol', 'dave', 'erin', 'frank', 'gina'] as const;
+    const h = Object.fromEntries(
+      await Promise.all(names.map(async (n) => [n, await human(stack!, 'pc-bad', n)] as const)),
+    ) as Record<(typeof names)[number], Human>;
+    const agent = agentJoins(
+      stack,
+      'pc-bad',
+      { policy: 'shared' },
+      {
+        logger: logs.logger,
+        preConnect: { maxBytes: 40_000, timeoutMs: 2_000 },
+      },
+    );
+    const speech = utterance(MIC_RATE, { lead: 0.2, speech: 0.8, trail: 0.2, seed: 10 });
+    const webm = encodeWebmOpus(speech);
+    const garbled = webm.slice();
+    garbled.fill(0x42, 60, 400); // the track header torn
+    await Promise.all([
+      h.bob.sendPreConnect(garbled, { mimeType: 'audio/webm;codecs=opus' }),
+      // 1.2 s of 48 kHz PCM: fine audio, over this agent's 40 kB.
+      h.carol.sendPreConnect(pcmBytes(speech)),
+      h.dave.sendPreConnect(pcmBytes(speech.subarray(0, 9600)), { end: 'never' }),
+      h.erin.sendPreConnect(pcmBytes(speech), { trackId: h.bob.mic.sid! }),
+      h.frank.sendPreConnect(webm, { mimeType: 'video/mp4' }),
+      h.gina.sendPreConnect(pcmBytes(speech), { totalSize: 5_000_000, end: 'now' }),
+    ]);
+    const { bridge } = await agent;
+    const dropped = (identity: string, why: RegExp) =>
+      logs.lines.some(
+        (l) =>
+          l.fields.participant === identity && /pre-connect audio dropped/.test(l.msg) && why.test(l.msg),
+      );
+    await until(() => dropped('bob', /undecodable/), 'malformed WebM dropped');
+    await until(() => dropped('carol', /too large/), 'oversize stream dropped');
+    await until(() => dropped('dave', /not complete in time/), 'unfinished stream dropped');
+    await until(() => dropped('erin', /not one of the sender's microphones/), "someone else's track refused");
+    await until(() => dropped('frank', /unsupported format/), 'MP4 refused');
+    await until(() => dropped('gina', /too large/), 'announced oversize refused');
+    // Nothing of any of it was heard; the microphones are live (dave's waited for its buffer).
+    await until(() => bridge.state === 'listening', 'listening');
+    expect(h.bob.finals().filter((t) => t.text.startsWith('[speech'))).toHaveLength(0);
+    await h.dave.mic.say(1.0, { seed: 11 });
+    const user = await until(() => h.bob.finals(h.dave.mic.sid)[0], "dave's live words");
+    expect(speechSeconds(user.text)).toBeGreaterThanOrEqual(0.9);
+    await until(() => h.bob.heardMs('agent_audio') > 300, 'answered');
   });
 });
