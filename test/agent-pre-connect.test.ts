@@ -4,6 +4,12 @@
  * clients do (PCM like the mobile SDKs, WebM/Opus like livekit-client in a browser); the browser itself
  * is in web-demo-livekit.test.ts.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePreConnectAudio } from '../agent/audio/pre-connect.ts';
 import { readWebmOpus } from '../agent/audio/webm.ts';
@@ -11,6 +17,7 @@ import type { RoomConfigInput } from '../agent/config.ts';
 import type { Logger } from '../agent/log.ts';
 import { rmsDbfs } from '../shared/audio/analyze.ts';
 import { speechLike, utterance } from '../shared/audio/generate.ts';
+import { encodeWav } from '../shared/audio/wav.ts';
 import {
   type AgentJoinOptions,
   Human,
@@ -19,9 +26,12 @@ import {
   type Stack,
   startAgent,
   startStack,
+  token,
   until,
 } from './fixtures/agent/kit.ts';
 import { encodeWebmOpus } from './fixtures/agent/webm.ts';
+import { waitFor } from './fixtures/wait.ts';
+import { launchChromium } from './fixtures/web/browser.ts';
 
 let stack: Stack | undefined;
 const cleanups: (() => Promise<void>)[] = [];
@@ -264,5 +274,109 @@ describe('pre-connect audio: rtc-node clients before the agent joins', { timeout
     const user = await until(() => h.bob.finals(h.dave.mic.sid)[0], "dave's live words");
     expect(speechSeconds(user.text)).toBeGreaterThanOrEqual(0.9);
     await until(() => h.bob.heardMs('agent_audio') > 300, 'answered');
+  });
+});
+
+describe('pre-connect audio: livekit-client in Chromium before the agent is dispatched', {
+  timeout: 240_000,
+}, () => {
+  it('the first utterance, spoken before the agent joined, is transcribed and answered', async () => {
+    stack = await startStack();
+    const dir = mkdtempSync(join(tmpdir(), 'pre-connect-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    // One utterance, then silence longer than the test: the live microphone never says anything.
+    const wav = join(dir, 'first-words.wav');
+    const words = utterance(48_000, { lead: 0.3, speech: 1.2, trail: 60, seed: 12 });
+    writeFileSync(wav, encodeWav(words, 48_000));
+    const browser = await launchChromium({ wav });
+    cleanups.push(() => browser.close());
+    const lkClient = readFileSync(
+      createRequire(import.meta.url).resolve('livekit-client') /* the UMD build */,
+    );
+    const server = createServer((req, res) => {
+      if (req.url === '/lk.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(lkClient);
+      else
+        res
+          .writeHead(200, { 'content-type': 'text/html' })
+          .end('<!doctype html><script src="/lk.js"></script>');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(() => r())));
+    const page = await browser.newPage();
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const userToken = await token(stack.lk, 'carol', { room: 'pc-browser' });
+    // What useSession().start() does: connect and enable the microphone with the pre-connect buffer,
+    // together. A meter on the microphone tells when the user has finished the first utterance.
+    await page.evaluate(
+      async ({ url, tok }) => {
+        const LK = (window as unknown as { LivekitClient: typeof import('livekit-client') }).LivekitClient;
+        const room = new LK.Room();
+        const w = window as unknown as Record<string, unknown>;
+        w.finals = [] as { text: string; track: string }[];
+        room.registerTextStreamHandler('lk.transcription', async (reader) => {
+          const text = await reader.readAll();
+          // After the read: a final may come in the stream's trailer.
+          const attrs = reader.info.attributes ?? {};
+          (w.finals as { text: string; track: string; final: boolean }[]).push({
+            text,
+            track: attrs['lk.transcribed_track_id'] ?? '',
+            final: attrs['lk.transcription_final'] === 'true',
+          });
+        });
+        await Promise.all([
+          room.connect(url, tok),
+          room.localParticipant.setMicrophoneEnabled(true, undefined, { preConnectBuffer: true }),
+        ]);
+        const pub = room.localParticipant.getTrackPublication(LK.Track.Source.Microphone)!;
+        w.micSid = pub.trackSid;
+        const ctx = new AudioContext();
+        const analyser = ctx.createAnalyser();
+        ctx.createMediaStreamSource(new MediaStream([pub.track!.mediaStreamTrack])).connect(analyser);
+        const buf = new Float32Array(analyser.fftSize);
+        let loud = 0;
+        let quietSince = 0;
+        const tick = setInterval(() => {
+          analyser.getFloatTimeDomainData(buf);
+          const rms = Math.sqrt(buf.reduce((s, v) => s + v * v, 0) / buf.length);
+          if (rms > 0.05) {
+            loud++;
+            quietSince = performance.now();
+          }
+          if (loud > 5 && performance.now() - quietSince > 700) {
+            w.spoke = true;
+            clearInterval(tick);
+          }
+        }, 20);
+      },
+      { url: stack.lk.url, tok: userToken },
+    );
+    await page.waitForFunction(() => (window as unknown as { spoke?: boolean }).spoke === true, undefined, {
+      timeout: 60_000,
+    });
+    // The agent is dispatched now, after the words were said.
+    await agentJoins(stack, 'pc-browser', {});
+    const micSid = await page.evaluate(() => (window as unknown as { micSid: string }).micSid);
+    const finals = () =>
+      page.evaluate(
+        () => (window as unknown as { finals: { text: string; track: string; final: boolean }[] }).finals,
+      );
+    try {
+      const user = await waitFor(
+        async () => (await finals()).find((f) => f.final && f.track === micSid),
+        'user transcript',
+        120_000,
+      );
+      expect(speechSeconds(user.text)).toBeGreaterThanOrEqual(1.0);
+      await waitFor(
+        async () => (await finals()).some((f) => f.track !== micSid && f.text.length > 0),
+        'answer',
+        120_000,
+      );
+    } catch (err) {
+      console.log(logs.join('\n'), JSON.stringify(await finals()));
+      throw err;
+    }
   });
 });
