@@ -70,8 +70,10 @@ export class PreConnectAudio {
   readonly #entries = new Map<string, Entry>();
   /** Microphones waiting for a buffer that has not started arriving, by track sid. */
   readonly #waiting = new Map<string, { identity: string; take: (entry: Entry) => void }>();
-  /** Tracks already given their buffer (or their chance): a re-subscription goes straight through. */
+  /** Tracks hooked once: a re-subscription goes straight through. */
   readonly #served = new Set<string>();
+  /** Tracks whose buffer was used or given up on: a buffer for them now would come after live audio. */
+  readonly #live = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #readers = new Set<ByteStreamReader>();
   #listening = false;
@@ -139,6 +141,7 @@ export class PreConnectAudio {
     let heldMs = 0;
     const finish = (frames: Outcome) => {
       if (!held) return;
+      this.#live.add(sid);
       clearTimeout(timer);
       this.#timers.delete(timer);
       this.#waiting.delete(sid);
@@ -256,7 +259,7 @@ export class PreConnectAudio {
       return "trackId is not one of the sender's microphones";
     if (!(pub.info?.audioFeatures?.includes(TF_PRECONNECT_BUFFER) ?? false))
       return 'the microphone was not published with the pre-connect flag';
-    if (this.#served.has(trackId)) return 'the microphone is already live';
+    if (this.#live.has(trackId)) return 'the microphone is already live';
     const encoding = preConnectEncoding(format.mimeType);
     if (!encoding) return 'unsupported format';
     if (encoding === 'pcm' && !(format.sampleRate > 0 && format.channels > 0))
