@@ -95,7 +95,12 @@ export default defineAgent({
       config = resolveRoomConfig(
         worker.room,
         { roomMetadata: room.metadata ?? ctx.job.room?.metadata, jobMetadata: ctx.job.metadata },
-        { availableTools: tools.names },
+        {
+          availableTools: tools.names,
+          functions: tools.declarations(),
+          // What the room's model ignores, or a model the catalogue does not know: once per room.
+          warn: (message) => logger.warn({ room: room.name }, `room config: ${message}`),
+        },
       );
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : String(err);

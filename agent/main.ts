@@ -17,7 +17,17 @@ let env: AgentEnv;
 try {
   env = readAgentEnv();
   // AGENT_TOOLS naming a tool the worker lacks would fail every room: stop here instead.
-  resolveRoomConfig(env.worker.room, {}, { availableTools: defaultRegistry().names });
+  // So is a setting the default model refuses; what it ignores is said once, here.
+  const tools = defaultRegistry();
+  resolveRoomConfig(
+    env.worker.room,
+    {},
+    {
+      availableTools: tools.names,
+      functions: tools.declarations(),
+      warn: (message) => logger().warn(`room defaults: ${message}`),
+    },
+  );
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   console.error(err.message);

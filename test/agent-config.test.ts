@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Tool } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -8,7 +9,17 @@ import {
   opsSettings,
   readAgentEnv,
   resolveRoomConfig,
+  roomConfigSchema,
 } from '../agent/config.ts';
+import { buildLiveConfig, liveApiVersion } from '../agent/live/setup.ts';
+import { defaultRegistry } from '../agent/tools/index.ts';
+import {
+  checkSetup,
+  DEFAULT_LIVE_MODEL,
+  knownLiveModels,
+  liveModel,
+  settingsFromConfig,
+} from '../shared/gemini-models/index.ts';
 
 const baseEnv = {
   LIVEKIT_URL: 'ws://127.0.0.1:7880',
@@ -81,7 +92,10 @@ describe('agent config', () => {
       googleSearch: true,
     });
     const d = loadWorkerConfig(baseEnv).room;
-    expect(d).toMatchObject({ affectiveDialog: false, proactiveAudio: false, googleSearch: false });
+    expect(d).toMatchObject({ googleSearch: false });
+    // Unset: the model's default.
+    expect(d.affectiveDialog).toBeUndefined();
+    expect(d.proactiveAudio).toBeUndefined();
     expect(d.thinkingBudget).toBeUndefined();
     expect(() => loadWorkerConfig({ ...baseEnv, AGENT_THINKING_BUDGET: '-5' })).toThrow(
       /AGENT_THINKING_BUDGET/,
@@ -132,6 +146,106 @@ describe('agent config', () => {
     expect(
       resolveRoomConfig({}, { roomMetadata: '{"tools":["set_light"]}' }, { availableTools }).tools,
     ).toEqual(['set_light']);
+  });
+});
+
+const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
+
+/** resolveRoomConfig with the worker's tools, collecting its warnings. */
+function resolveWithModel(defaults: Parameters<typeof resolveRoomConfig>[0], metadata?: object) {
+  const tools = defaultRegistry();
+  const warnings: string[] = [];
+  const config = resolveRoomConfig(defaults, metadata ? { roomMetadata: JSON.stringify(metadata) } : {}, {
+    availableTools: tools.names,
+    functions: tools.declarations(),
+    warn: (m) => warnings.push(m),
+  });
+  return { config, warnings, setup: buildLiveConfig(config, tools.declarations()) };
+}
+
+describe('the agent follows its model', () => {
+  it('defaults to the catalogue’s model', () => {
+    expect(DEFAULT_MODEL).toBe(DEFAULT_LIVE_MODEL);
+    expect(resolveRoomConfig({}).model).toBe(DEFAULT_LIVE_MODEL);
+  });
+
+  it('a setting the model refuses fails the room, naming the model and the setting', () => {
+    let err: unknown;
+    try {
+      resolveWithModel({}, { agent: { model: 'gemini-3.8-live', proactiveAudio: false } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/proactiveAudio: model gemini-3\.8-live refuses it/);
+    expect((err as Error).message).toMatch(/proactive_audio cannot be false/);
+    // Where the model takes it, the same setting is fine.
+    expect(resolveWithModel({ model: M25, proactiveAudio: false }).warnings).toEqual([]);
+  });
+
+  it('what the model ignores is left out of the setup with one warning each', () => {
+    const on38 = resolveWithModel({ thinkingBudget: 0, affectiveDialog: true, thinkingLevel: 'low' });
+    expect(on38.warnings).toHaveLength(2);
+    expect(on38.warnings.join('\n')).toMatch(/thinkingBudget: left out of the setup of gemini-3\.8-live/);
+    expect(on38.warnings.join('\n')).toMatch(/affectiveDialog: left out/);
+    expect(on38.setup.thinkingConfig).toBeUndefined();
+    expect(on38.setup.enableAffectiveDialog).toBeUndefined();
+    // Switching off what the model does not have holds as asked: nothing to warn about.
+    expect(resolveWithModel({ affectiveDialog: false }).warnings).toEqual([]);
+    const on25 = resolveWithModel({ model: M25, thinkingLevel: 'high', thinkingBudget: 0 });
+    expect(on25.warnings).toEqual([expect.stringMatching(/^thinkingLevel: left out .* thinking_budget/)]);
+    expect(on25.setup.thinkingConfig).toEqual({ thinkingBudget: 0 });
+    const on31 = resolveWithModel({ model: 'gemini-3.1-flash-live-preview', thinkingLevel: 'minimal' });
+    expect(on31.setup.thinkingConfig).toEqual({ thinkingLevel: 'MINIMAL' });
+  });
+
+  it('an unknown model is passed through with a warning and the settings as configured', () => {
+    const r = resolveWithModel({ model: 'gemini-9-live', thinkingBudget: 0, affectiveDialog: true });
+    expect(r.warnings).toEqual([expect.stringMatching(/"gemini-9-live" is not in the catalogue/)]);
+    expect(r.setup).toMatchObject({ thinkingConfig: { thinkingBudget: 0 }, enableAffectiveDialog: true });
+  });
+
+  it('function declarations state the behaviour each tool gets on the model', () => {
+    const behaviors = (model: string) => {
+      const tool = resolveWithModel({ model }).setup.tools?.[0] as Tool | undefined;
+      return tool?.functionDeclarations?.map((f) => f.behavior);
+    };
+    expect(behaviors('gemini-3.8-live')).toEqual(['NON_BLOCKING', 'NON_BLOCKING']);
+    expect(behaviors(M25)).toEqual(['BLOCKING', 'BLOCKING']);
+  });
+
+  it('for every known model, the setup built holds nothing the model ignores, and is refused only where the room fails', () => {
+    const variants = [
+      {},
+      { thinkingBudget: 0 },
+      { thinkingLevel: 'high' as const },
+      { affectiveDialog: true },
+      { affectiveDialog: false },
+      { proactiveAudio: true },
+      { proactiveAudio: false },
+    ];
+    for (const model of knownLiveModels()) {
+      for (const v of variants) {
+        const config = roomConfigSchema.parse({ model, ...v });
+        let failed = false;
+        try {
+          resolveWithModel(config);
+        } catch {
+          failed = true;
+        }
+        const setup = buildLiveConfig(config, defaultRegistry().declarations());
+        const issues = checkSetup(liveModel(model), settingsFromConfig(setup, liveApiVersion(config)));
+        const what = `${model} ${JSON.stringify(v)}`;
+        expect(
+          issues.filter((i) => i.severity === 'drop'),
+          what,
+        ).toEqual([]);
+        expect(
+          issues.some((i) => i.severity === 'refuse'),
+          what,
+        ).toBe(failed);
+      }
+    }
   });
 });
 

@@ -6,6 +6,10 @@ import { exampleTools, setLightTool, weatherTool } from '../agent/tools/examples
 import { ToolRegistry } from '../agent/tools/registry.ts';
 import { ToolRunner } from '../agent/tools/runner.ts';
 import { defineTool } from '../agent/tools/tool.ts';
+import { liveModel } from '../shared/gemini-models/index.ts';
+
+/** The 2.5 native-audio model, whose functions block unless declared otherwise. */
+const MODEL_25 = liveModel('gemini-2.5-flash-native-audio-preview-12-2025');
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
@@ -40,7 +44,7 @@ describe('tool registry', () => {
       name: 'remind',
       description: 'x',
       parameters: z.object({}),
-      behavior: 'non-blocking',
+      behavior: 'NON_BLOCKING',
       async execute() {},
     });
     expect(new ToolRegistry([nb]).declarations()[0]!.behavior).toBe('NON_BLOCKING');
@@ -68,7 +72,7 @@ describe('tool runner', () => {
         return n * 2;
       },
     });
-    const { r, sent } = runner(new ToolRegistry([slow, weatherTool]));
+    const { r, sent } = runner(new ToolRegistry([slow, weatherTool]), { model: MODEL_25 });
     const done = r.handle([
       { id: 'a', name: 'slow', args: { n: 1 } },
       { id: 'b', name: 'slow', args: { n: 2 } },
@@ -94,7 +98,7 @@ describe('tool runner', () => {
         throw new Error('lamp on fire');
       },
     });
-    const { r, sent } = runner(new ToolRegistry([boom, weatherTool]));
+    const { r, sent } = runner(new ToolRegistry([boom, weatherTool]), { model: MODEL_25 });
     await r.handle([
       { id: '1', name: 'boom', args: {} },
       { id: '2', name: 'get_weather', args: { town: 'x' } },
@@ -130,7 +134,7 @@ describe('tool runner', () => {
       name: 'wait',
       description: 'waits for abort',
       parameters: z.object({}),
-      behavior: 'non-blocking',
+      behavior: 'NON_BLOCKING',
       execute(_a, ctx) {
         seen.resolve(ctx.signal);
         return new Promise((_, reject) =>
@@ -152,8 +156,8 @@ describe('tool runner', () => {
       name: 'note',
       description: 'x',
       parameters: z.object({}),
-      behavior: 'non-blocking',
-      scheduling: 'silent',
+      behavior: 'NON_BLOCKING',
+      scheduling: 'SILENT',
       async execute() {
         return 'ok';
       },
@@ -169,7 +173,7 @@ describe('tool runner', () => {
 
   it('get_weather answers a city named like an Object member with made-up weather, not an inherited value', async () => {
     const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
-    const { r, sent } = runner(new ToolRegistry([weatherTool]));
+    const { r, sent } = runner(new ToolRegistry([weatherTool]), { model: MODEL_25 });
     await r.handle(names.map((city, i) => ({ id: String(i), name: 'get_weather', args: { city } })));
     expect(sent[0]!.map((x) => x.response)).toEqual(
       names.map((city) => ({
@@ -182,6 +186,45 @@ describe('tool runner', () => {
         },
       })),
     );
+  });
+
+  it('follows the model: on 3.8 a tool without behavior is NON_BLOCKING (answered alone, WHEN_IDLE), a BLOCKING one is waited for; 3.1 blocks a NON_BLOCKING one', async () => {
+    const tool = (name: string, behavior?: 'BLOCKING' | 'NON_BLOCKING') =>
+      defineTool({
+        name,
+        description: 'x',
+        parameters: z.object({}),
+        ...(behavior && { behavior }),
+        async execute() {
+          return name;
+        },
+      });
+    const reg = new ToolRegistry([tool('plain'), tool('wait', 'BLOCKING'), tool('async', 'NON_BLOCKING')]);
+    const on38 = runner(reg, { model: liveModel('gemini-3.8-live') });
+    const calls = [
+      { id: 'p', name: 'plain', args: {} },
+      { id: 'w', name: 'wait', args: {} },
+    ];
+    expect(on38.r.blocks([calls[0]!])).toBe(false);
+    expect(on38.r.blocks(calls)).toBe(true);
+    await on38.r.handle(calls);
+    expect(on38.sent).toHaveLength(2);
+    const plain = on38.sent.flat().find((x) => x.id === 'p')!;
+    const wait = on38.sent.flat().find((x) => x.id === 'w')!;
+    expect(plain).toMatchObject({ scheduling: 'WHEN_IDLE', response: { output: 'plain' } });
+    expect(wait).not.toHaveProperty('scheduling');
+
+    const on31 = runner(reg, { model: liveModel('gemini-3.1-flash-live-preview') });
+    const both = [
+      { id: 'a', name: 'async', args: {} },
+      { id: 'p', name: 'plain', args: {} },
+    ];
+    expect(on31.r.blocks([both[0]!])).toBe(true);
+    await on31.r.handle(both);
+    // Both blocking on 3.1: one response message, no scheduling.
+    expect(on31.sent).toHaveLength(1);
+    expect(on31.sent[0]!.map((x) => x.id)).toEqual(['a', 'p']);
+    expect(on31.sent[0]![0]).not.toHaveProperty('scheduling');
   });
 
   it('set_light calls the RPC method of the asking participant', async () => {

@@ -56,7 +56,14 @@ beforeAll(async () => {
   const otlp = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
   const common = { livekit: lk, geminiUrl: gemini.url };
   // A and B: four sessions each before FULL (0.25 per session). C: one session puts it over its threshold.
-  const env = { AGENT_MAX_SESSIONS: '4', AGENT_LOAD_THRESHOLD: '0.9', OTEL_EXPORTER_OTLP_ENDPOINT: otlp };
+  // 2.5: get_weather blocks, so the scripted answer follows its result (3.8 runs it non-blocking).
+  const model = { GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025' };
+  const env = {
+    AGENT_MAX_SESSIONS: '4',
+    AGENT_LOAD_THRESHOLD: '0.9',
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
+    ...model,
+  };
   workers.push(
     await AgentWorker.start({ ...common, tag: 'A', env }),
     await AgentWorker.start({ ...common, tag: 'B', env }),
@@ -64,7 +71,12 @@ beforeAll(async () => {
       ...common,
       tag: 'C',
       // Traced like A and B: which worker serves the room whose spans are checked depends on dispatch order.
-      env: { AGENT_MAX_SESSIONS: '1', AGENT_LOAD_THRESHOLD: '0.9', OTEL_EXPORTER_OTLP_ENDPOINT: otlp },
+      env: {
+        AGENT_MAX_SESSIONS: '1',
+        AGENT_LOAD_THRESHOLD: '0.9',
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
+        ...model,
+      },
     }),
   );
 }, SLOW);

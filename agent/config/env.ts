@@ -60,7 +60,7 @@ function dropUndefined<T extends Record<string, unknown>>(o: T): Partial<T> {
  * `AGENT_LANGUAGE`, `AGENT_TOOLS` (comma list), `AGENT_POLICY`, `AGENT_PUSH_TO_TALK`, `AGENT_VIDEO`,
  * `AGENT_VIDEO_FPS`, `AGENT_VIDEO_RESOLUTION`, `AGENT_VAD_START_SENSITIVITY`, `AGENT_VAD_END_SENSITIVITY`, `AGENT_VAD_PREFIX_MS`,
  * `AGENT_VAD_SILENCE_MS`, `AGENT_COMPRESSION`, `AGENT_TOOL_TIMEOUT_MS`, `AGENT_FLOOR_RELEASE_MS`,
- * `AGENT_THINKING_BUDGET`, `AGENT_AFFECTIVE_DIALOG`, `AGENT_PROACTIVE_AUDIO`, `AGENT_GOOGLE_SEARCH`.
+ * `AGENT_THINKING_BUDGET`, `AGENT_THINKING_LEVEL`, `AGENT_AFFECTIVE_DIALOG`, `AGENT_PROACTIVE_AUDIO`, `AGENT_GOOGLE_SEARCH`.
  */
 export function roomDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RoomConfigInput {
   const video = dropUndefined({
@@ -86,6 +86,7 @@ export function roomDefaultsFromEnv(env: NodeJS.ProcessEnv = process.env): RoomC
     floorReleaseMs: num(env.AGENT_FLOOR_RELEASE_MS),
     toolTimeoutMs: num(env.AGENT_TOOL_TIMEOUT_MS),
     thinkingBudget: num(env.AGENT_THINKING_BUDGET),
+    thinkingLevel: str(env.AGENT_THINKING_LEVEL)?.toLowerCase() as RoomConfigInput['thinkingLevel'],
     affectiveDialog: bool(env.AGENT_AFFECTIVE_DIALOG),
     proactiveAudio: bool(env.AGENT_PROACTIVE_AUDIO),
     googleSearch: bool(env.AGENT_GOOGLE_SEARCH),
@@ -118,6 +119,7 @@ const ROOM_ENV: Record<string, string> = {
   floorReleaseMs: 'AGENT_FLOOR_RELEASE_MS',
   toolTimeoutMs: 'AGENT_TOOL_TIMEOUT_MS',
   thinkingBudget: 'AGENT_THINKING_BUDGET',
+  thinkingLevel: 'AGENT_THINKING_LEVEL',
   affectiveDialog: 'AGENT_AFFECTIVE_DIALOG',
   proactiveAudio: 'AGENT_PROACTIVE_AUDIO',
   googleSearch: 'AGENT_GOOGLE_SEARCH',

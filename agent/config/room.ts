@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { DEFAULT_LIVE_MODEL } from '../../shared/gemini-models/index.ts';
 import { ConfigError, formatIssue, issueLine } from './error.ts';
+import { checkRoomModel, type DeclaredFunction } from './model.ts';
 
-/** Default Live model: the native-audio model the Live API guide recommends. */
-export const DEFAULT_MODEL = 'gemini-2.5-flash-native-audio-preview-12-2025';
+/** Default Live model: the catalogue's (shared/gemini-models). */
+export const DEFAULT_MODEL = DEFAULT_LIVE_MODEL;
 
 /** How the agent serves several humans in one room. */
 export const POLICIES = ['shared', 'floor', 'per-participant'] as const;
@@ -86,17 +88,27 @@ export const roomConfigSchema = z
     /** Sampling temperature. */
     temperature: z.number().min(0).max(2).optional(),
     /**
-     * Thinking budget, tokens (`thinkingConfig.thinkingBudget`) for models that think: 0 turns thinking
-     * off (lowest latency), -1 lets the model decide. The model's default when unset.
+     * Thinking budget, tokens (`thinkingConfig.thinkingBudget`) for models that take one (2.5): 0 turns
+     * thinking off (lowest latency), -1 lets the model decide. The model's default when unset; left out
+     * (with a warning) on models without it.
      */
     thinkingBudget: z.number().int().min(-1).max(32_768).optional(),
-    /** Affective dialog: the model adapts its tone to the user's (native-audio models; API v1alpha). */
-    affectiveDialog: z.boolean().default(false),
+    /**
+     * Thinking level (`thinkingConfig.thinkingLevel`) for models that take one (3.1 Flash Live, 3.8
+     * extended thinking). The model's default when unset; left out (with a warning) elsewhere.
+     */
+    thinkingLevel: z.enum(['minimal', 'low', 'medium', 'high']).optional(),
+    /**
+     * Affective dialog: the model adapts its tone to the user's (2.5 native audio, opt-in, API v1alpha).
+     * The model's default when unset; `true` is left out (with a warning) on models without it.
+     */
+    affectiveDialog: z.boolean().optional(),
     /**
      * Proactive audio: the model may stay silent when speech is not meant for it, e.g. people talking to
-     * each other in the room (native-audio models; API v1alpha).
+     * each other in the room (2.5 native audio, opt-in, API v1alpha; always on in 3.8, where `false`
+     * fails the room). The model's default when unset.
      */
-    proactiveAudio: z.boolean().default(false),
+    proactiveAudio: z.boolean().optional(),
     /** Google Search grounding as a built-in tool, beside the function tools. */
     googleSearch: z.boolean().default(false),
   })
@@ -146,6 +158,16 @@ export interface ResolveRoomOptions {
    * configuration error like any invalid value. Not checked when unset.
    */
   availableTools?: readonly string[];
+  /**
+   * Function declarations of the worker's tools (`ToolRegistry.declarations()`): those the room selects
+   * are checked against its model with the other settings.
+   */
+  functions?: readonly DeclaredFunction[];
+  /**
+   * Told what the room's model ignores (left out of the setup) and an unknown model passed through:
+   * one line each, once per resolution.
+   */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -190,7 +212,17 @@ export function resolveRoomConfig(
         ),
       );
   }
+  // The model's own rules: what it refuses fails the room now rather than as a 1007 on connect.
+  let warnings: string[] = [];
+  if (parsed.success) {
+    const selected = new Set(parsed.data.tools);
+    const functions = (options.functions ?? []).filter((f) => f.name && selected.has(f.name));
+    const check = checkRoomModel(parsed.data, functions);
+    for (const r of check.refusals) problems.push(issueLine(r.key, r.problem));
+    warnings = check.warnings;
+  }
   if (!parsed.success || problems.length)
     throw new ConfigError(`invalid room configuration (env + metadata):\n${problems.join('\n')}`);
+  for (const w of warnings) options.warn?.(w);
   return parsed.data;
 }

@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { type FunctionCall, type FunctionResponse, FunctionResponseScheduling } from '@google/genai';
+import type { FunctionCall, FunctionResponse, FunctionResponseScheduling } from '@google/genai';
+import {
+  DEFAULT_LIVE_MODEL,
+  effectiveBehavior,
+  type LiveModelSpec,
+  liveModel,
+} from '../../shared/gemini-models/index.ts';
 import type { ToolRegistry } from './registry.ts';
-import type { ToolContext, ToolScheduling } from './tool.ts';
+import type { ToolBehavior, ToolContext } from './tool.ts';
 
 /** Options of a {@link ToolRunner}. */
 export interface ToolRunnerOptions {
@@ -12,6 +18,11 @@ export interface ToolRunnerOptions {
   context: () => Omit<ToolContext, 'callId' | 'signal'>;
   /** Time-out for tools without their own, ms (default 20 000). */
   defaultTimeoutMs?: number;
+  /**
+   * The session's model (`liveModel()`): whether a call blocks and how a non-blocking result is
+   * scheduled follow it (default: the catalogue's default model).
+   */
+  model?: LiveModelSpec;
 }
 
 /** Events of a {@link ToolRunner}. */
@@ -20,28 +31,36 @@ export type ToolRunnerEvents = {
   finished: [call: { id: string; name: string; ok: boolean; error?: string; cancelled?: boolean }];
 };
 
-const SCHEDULING: Record<ToolScheduling, FunctionResponseScheduling> = {
-  interrupt: FunctionResponseScheduling.INTERRUPT,
-  when_idle: FunctionResponseScheduling.WHEN_IDLE,
-  silent: FunctionResponseScheduling.SILENT,
-};
-
 class ToolTimeoutError extends Error {}
 
 /**
  * Runs the model's function calls: every call of a `toolCall` message in parallel, arguments validated
  * against the tool's schema, failures and time-outs returned to the model as `{error}`, cancellations
  * (`toolCallCancellation`) delivered as an aborted `AbortSignal` with no response sent. Blocking results
- * of one message go back together; non-blocking ones as each finishes, with their scheduling.
+ * of one message go back together; non-blocking ones as each finishes, with their scheduling. Whether a
+ * call blocks is what its tool gets on the model (`effectiveBehavior`), as its declaration says.
  */
 export class ToolRunner extends EventEmitter<ToolRunnerEvents> {
-  readonly #o: Required<ToolRunnerOptions>;
+  readonly #o: Required<Omit<ToolRunnerOptions, 'model'>>;
+  readonly #model: LiveModelSpec;
   readonly #running = new Map<string, AbortController>();
   #closed = false;
 
   constructor(options: ToolRunnerOptions) {
     super();
     this.#o = { defaultTimeoutMs: 20_000, ...options };
+    this.#model = options.model ?? liveModel(DEFAULT_LIVE_MODEL);
+  }
+
+  /** How a call runs on the model: an unknown function's error goes back like a blocking result. */
+  behavior(call: FunctionCall): ToolBehavior {
+    const tool = call.name ? this.#o.registry.get(call.name) : undefined;
+    return tool ? effectiveBehavior(this.#model, tool.behavior) : 'BLOCKING';
+  }
+
+  /** Whether the model waits for any of these calls (then the agent is thinking, not listening). */
+  blocks(calls: readonly FunctionCall[]): boolean {
+    return calls.some((c) => this.behavior(c) === 'BLOCKING');
   }
 
   /** Calls in flight. */
@@ -53,9 +72,8 @@ export class ToolRunner extends EventEmitter<ToolRunnerEvents> {
     const blocking: Promise<FunctionResponse | undefined>[] = [];
     const all: Promise<unknown>[] = [];
     for (const call of calls) {
-      const tool = call.name ? this.#o.registry.get(call.name) : undefined;
       const p = this.#run(call);
-      if (tool?.behavior === 'non-blocking') {
+      if (this.behavior(call) === 'NON_BLOCKING') {
         all.push(
           p.then((r) => {
             if (r && !this.#closed) this.#o.respond([r]);
@@ -97,8 +115,14 @@ export class ToolRunner extends EventEmitter<ToolRunnerEvents> {
       this.emit('finished', { id, name, ok: false, error: 'unknown tool' });
       return { ...base, response: { error: `unknown function ${name}` } };
     }
+    // Named on every non-blocking response, so the model's default is stated rather than assumed.
     const scheduling =
-      tool.behavior === 'non-blocking' ? { scheduling: SCHEDULING[tool.scheduling ?? 'when_idle'] } : {};
+      this.behavior(call) === 'NON_BLOCKING'
+        ? {
+            scheduling: (tool.scheduling ??
+              this.#model.functions.defaultScheduling) as FunctionResponseScheduling,
+          }
+        : {};
     const parsed = tool.parameters.safeParse(call.args ?? {});
     if (!parsed.success) {
       const error = `invalid arguments: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;

@@ -1,5 +1,6 @@
 import type { FunctionDeclaration } from '@google/genai';
 import { z } from 'zod';
+import type { FunctionBehavior, Scheduling } from '../../shared/gemini-models/index.ts';
 import type { Logger } from '../log.ts';
 
 /** What a running tool knows about its call. */
@@ -23,10 +24,14 @@ export interface ToolContext {
 }
 
 /**
- * When the model hears back from a `NON_BLOCKING` tool: `interrupt` stops what it is saying, `when_idle`
- * waits for it to finish, `silent` only adds the result to the context.
+ * When the model hears back from a `NON_BLOCKING` tool (`FunctionResponseScheduling`): `INTERRUPT`
+ * stops what it is saying, `WHEN_IDLE` waits for it to finish, `SILENT` only adds the result to the
+ * context.
  */
-export type ToolScheduling = 'interrupt' | 'when_idle' | 'silent';
+export type ToolScheduling = Scheduling;
+
+/** `BLOCKING`: the model waits for the result. `NON_BLOCKING`: it keeps talking meanwhile. */
+export type ToolBehavior = FunctionBehavior;
 
 /** A function the model may call. `parameters` is a zod object, turned into JSON Schema for the model. */
 export interface Tool<S extends z.ZodObject = z.ZodObject> {
@@ -34,11 +39,12 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
   description: string;
   parameters: S;
   /**
-   * `blocking` (default): the model waits for the result. `non-blocking`: the model keeps talking and
-   * the result arrives with {@link Tool.scheduling}.
+   * `BLOCKING`: the model waits for the result. `NON_BLOCKING`: the model keeps talking and the result
+   * arrives with {@link Tool.scheduling}. Unset: the model's default (non-blocking on 3.8, blocking on
+   * 2.5 and 3.1). A behaviour the model does not have is replaced by its default, with a warning.
    */
-  behavior?: 'blocking' | 'non-blocking';
-  /** Delivery of a non-blocking result (default `when_idle`). */
+  behavior?: ToolBehavior;
+  /** Delivery of a non-blocking result; the model's default (`WHEN_IDLE`) when unset. */
   scheduling?: ToolScheduling;
   /** Run-time limit, ms; the registry's default when unset. */
   timeoutMs?: number;
@@ -56,7 +62,10 @@ export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
   return tool;
 }
 
-/** The Live function declaration of a tool. */
+/**
+ * The Live function declaration of a tool, with the behaviour it declares (live/setup.ts states the one
+ * it gets on the room's model).
+ */
 export function toFunctionDeclaration(tool: Tool): FunctionDeclaration {
   const schema = tool.parametersJsonSchema ?? (z.toJSONSchema(tool.parameters) as Record<string, unknown>);
   delete schema.$schema;
@@ -64,6 +73,6 @@ export function toFunctionDeclaration(tool: Tool): FunctionDeclaration {
     name: tool.name,
     description: tool.description,
     parametersJsonSchema: schema,
-    ...(tool.behavior === 'non-blocking' && { behavior: 'NON_BLOCKING' as FunctionDeclaration['behavior'] }),
+    ...(tool.behavior && { behavior: tool.behavior as FunctionDeclaration['behavior'] }),
   };
 }
