@@ -122,7 +122,7 @@ export default defineAgent({
     });
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
-    ops.attach(bridge);
+    ops.attach(bridge, { model: config.model });
     const report = startReport({
       room,
       bridge,

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type LocalTrackPublication, type Room, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
+import { liveModel } from '../../shared/gemini-models/index.ts';
 import { AudioOutput } from '../audio/output.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
@@ -69,6 +70,8 @@ export type ConversationEvents = {
   inputTranscription: [info: { overReply: boolean }];
   /** Model audio arrived for the agent track. */
   audio: [];
+  /** Token usage the service reported (with the turn it belongs to, before `turnComplete`). */
+  usage: LiveSessionEvents['usage'];
   /** The model finished its turn. */
   turnComplete: [];
   /** The user barged in: the rest of the reply is dropped. */
@@ -96,7 +99,6 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #state: AgentState = 'initializing';
   #userSeg: TranscriptSegment | undefined;
   #agentSeg: TranscriptSegment | undefined;
-  #notes: string[] = [];
   #closed = false;
 
   constructor(o: ConversationOptions) {
@@ -116,6 +118,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       registry: o.tools,
       respond: (rs) => this.live.sendToolResponse(rs),
       defaultTimeoutMs: o.config.toolTimeoutMs,
+      model: liveModel(o.config.model),
       context: () => {
         const who = o.audience ?? o.speaker()?.identity;
         return {
@@ -211,12 +214,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   }
 
   /**
-   * Context for the model (joins, leaves, who speaks). Sent between replies: client content arriving
-   * during a reply would interrupt it.
+   * Context for the model (joins, leaves, who speaks). The Live session holds it until the model is
+   * between replies and sends it by the model's `clientContent` rule.
    */
   note(text: string): void {
-    this.#notes.push(text);
-    this.#flushNotes();
+    this.live.sendContext(text);
   }
 
   pttStart(): void {
@@ -241,13 +243,6 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       await lp.unpublishTrack(this.#publication.sid).catch(() => {});
     }
     await this.output.aclose();
-  }
-
-  #flushNotes(): void {
-    if (!this.#notes.length || this.live.generating || this.output.speaking) return;
-    if (this.live.state !== 'open') return;
-    const text = this.#notes.splice(0).join('\n');
-    this.live.sendContext(text, false);
   }
 
   #setState(s: AgentState): void {
@@ -280,6 +275,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('contextLost', () => this.emit('contextLost'));
     live.on('inputTranscription', () => this.emit('inputTranscription', { overReply: live.generating }));
     live.on('audio', () => this.emit('audio'));
+    live.on('usage', (u) => this.emit('usage', u));
     live.on('turnComplete', () => this.emit('turnComplete'));
     live.on('interrupted', () => this.emit('interrupted'));
     live.on('inputRefused', (refusal) => this.emit('inputRefused', refusal));
@@ -292,7 +288,6 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     const destinations = this.#o.audience ? [this.#o.audience] : undefined;
     live.on('ready', () => {
       if (this.#state === 'initializing') this.#setState('listening');
-      this.#flushNotes();
     });
     live.on('audio', (pcm, rate) => {
       this.#finishUser();
@@ -345,11 +340,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       if (!this.output.speaking && (this.#state === 'thinking' || this.#state === 'speaking')) {
         this.#setState('listening');
       }
-      this.#flushNotes();
     });
     live.on('toolCall', (calls) => {
       this.#finishUser();
-      this.#setState('thinking');
+      // The model waits only for blocking calls; around non-blocking ones (3.8's default) it talks on.
+      if (this.#runner.blocks(calls)) this.#setState('thinking');
       void this.#runner.handle(calls);
     });
     live.on('toolCallCancellation', (ids) => this.#runner.cancel(ids));
@@ -370,7 +365,6 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.output.on('playoutFinished', ({ interrupted }) => {
       // A gap in a reply still streaming in is not the end of speaking.
       if (this.#state === 'speaking' && (interrupted || !this.live.generating)) this.#setState('listening');
-      this.#flushNotes();
     });
   }
 }

@@ -1,5 +1,6 @@
-import type { FunctionCall, LiveServerMessage, UsageMetadata } from '@google/genai';
+import type { FunctionCall, LiveServerMessage } from '@google/genai';
 import { base64ToPcm16, parsePcmMimeType } from '../../shared/audio/pcm.ts';
+import { decodeUsage, type LiveUsage } from './usage.ts';
 
 /** One thing a server message says, typed; a message can say several, in {@link decodeServerMessage}'s order. */
 export type LiveServerEvent =
@@ -12,7 +13,7 @@ export type LiveServerEvent =
   | { type: 'turnComplete' }
   | { type: 'toolCall'; calls: FunctionCall[] }
   | { type: 'toolCallCancellation'; ids: string[] }
-  | { type: 'usage'; usage: UsageMetadata }
+  | { type: 'usage'; usage: LiveUsage }
   | {
       type: 'resumption';
       /** Whether the session could be resumed right now (false mid-reply or during a tool call). */
@@ -32,8 +33,8 @@ export function parseDuration(d: string | undefined): number | undefined {
 }
 
 /**
- * Decodes a server message: model output (audio as PCM16, text parts without thoughts), transcripts, turn
- * signals, then tool calls, usage, the resumption update and goAway, in that order.
+ * Decodes a server message: model output (audio as PCM16, text parts without thoughts), transcripts,
+ * usage, turn signals, then tool calls, the resumption update and goAway, in that order.
  */
 export function decodeServerMessage(m: LiveServerMessage): LiveServerEvent[] {
   const out: LiveServerEvent[] = [];
@@ -51,14 +52,16 @@ export function decodeServerMessage(m: LiveServerMessage): LiveServerEvent[] {
       out.push({ type: 'inputTranscription', text: sc.inputTranscription.text });
     if (sc.outputTranscription?.text)
       out.push({ type: 'outputTranscription', text: sc.outputTranscription.text });
+    // Usage before the turn signals: it is the turn's, and observers close the turn on them.
+    if (m.usageMetadata) out.push({ type: 'usage', usage: decodeUsage(m.usageMetadata) });
     if (sc.interrupted) out.push({ type: 'interrupted' });
     if (sc.generationComplete) out.push({ type: 'generationComplete' });
     if (sc.turnComplete) out.push({ type: 'turnComplete' });
   }
+  if (!sc && m.usageMetadata) out.push({ type: 'usage', usage: decodeUsage(m.usageMetadata) });
   if (m.toolCall?.functionCalls?.length) out.push({ type: 'toolCall', calls: m.toolCall.functionCalls });
   if (m.toolCallCancellation?.ids?.length)
     out.push({ type: 'toolCallCancellation', ids: m.toolCallCancellation.ids });
-  if (m.usageMetadata) out.push({ type: 'usage', usage: m.usageMetadata });
   const upd = m.sessionResumptionUpdate;
   if (upd) {
     const resumable = upd.resumable === true;

@@ -69,12 +69,15 @@ export function toolResponseInput(responses: FunctionResponse[]): LiveInput {
   };
 }
 
-/** Input after which the model is expected to reply. */
+/**
+ * Input after which the model is expected to reply. A tool response whose results are all `SILENT`
+ * only adds them to the context.
+ */
 export function asksForReply(msg: LiveInput): boolean {
   return (
     msg.kind === 'text' ||
     msg.kind === 'activityEnd' ||
-    msg.kind === 'toolResponse' ||
+    (msg.kind === 'toolResponse' && msg.responses.some((r) => r.scheduling !== 'SILENT')) ||
     (msg.kind === 'content' && msg.turnComplete)
   );
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FunctionResponse, GoogleGenAI, LiveConnectConfig } from '@google/genai';
+import { liveModel } from '../../shared/gemini-models/index.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { decodeServerMessage } from './decode.ts';
 import { CLOSE_POLICY, CLOSE_TOO_BIG, classifyClose, LiveFatalError, redact } from './errors.ts';
@@ -71,6 +72,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #replay: ReplayLog;
   readonly #reply = new ReplyState();
   readonly #goAway: GoAwayTiming;
+  /** Context waiting for the model to be between replies (see {@link LiveSession.sendContext}). */
+  #context: string[] = [];
+  /** The model's `clientContent` rule: 3.x waits for `turnComplete`, 2.x is interrupted by any. */
+  readonly #contextCompletes: boolean;
   #startPromise: Promise<void> | undefined;
   #stats: LiveSessionStats = {
     connections: 0,
@@ -100,6 +105,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#replay = new ReplayLog(this.#opts.maxReplayMs);
     this.#maxBytes = this.#opts.maxMessageBytes;
     this.#resumable = options.config.sessionResumption !== undefined;
+    this.#contextCompletes = liveModel(options.model).clientContent.interrupts === 'turnComplete';
     this.#goAway = new GoAwayTiming({
       grace: this.#opts.goAwayGrace,
       resumable: this.#resumable,
@@ -172,11 +178,29 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   /**
-   * A user turn in the conversation context. With `turnComplete: false` it only informs the model
-   * (joins, leaves, who is speaking) without asking for a reply.
+   * Context for the model (joins, leaves, who is speaking), as a user turn of `clientContent`. Held
+   * while a reply runs or is awaited, then sent (several joined in one message) by the model's rule:
+   * on 2.x any `clientContent` interrupts, so between replies it goes with `turnComplete: false` and
+   * only informs; on 3.x content without `turnComplete` leaves the server waiting for the rest of the
+   * turn, so it goes with `turnComplete: true` (only `turnComplete` interrupts there, hence the wait).
+   * With `turnComplete` given, the turn is sent at once as is.
    */
-  sendContext(text: string, turnComplete = false): boolean {
-    return this.#state !== 'closed' && this.#submit(contentInput(text, turnComplete));
+  sendContext(text: string, turnComplete?: boolean): boolean {
+    if (this.#state === 'closed') return false;
+    if (turnComplete !== undefined) return this.#submit(contentInput(text, turnComplete));
+    const msg = contentInput(text, this.#contextCompletes);
+    if (msg.bytes > this.#maxBytes) {
+      this.#refuse(msg, 'client');
+      return false;
+    }
+    this.#context.push(text);
+    this.#flushContext();
+    return true;
+  }
+
+  /** Context held for later (see {@link LiveSession.sendContext}). */
+  get heldContext(): number {
+    return this.#context.length;
   }
 
   /** Manual activity detection (push-to-talk): the user started talking. */
@@ -212,6 +236,15 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   // --- sending -------------------------------------------------------------------------------
+
+  /** Sends the held context once the model is between replies on an open connection. */
+  #flushContext(): void {
+    if (!this.#context.length || this.#state !== 'open' || this.#reply.busy) return;
+    const held = this.#context.splice(0);
+    const joined = contentInput(held.join('\n'), this.#contextCompletes);
+    if (joined.bytes <= this.#maxBytes) this.#submit(joined);
+    else for (const text of held) this.#submit(contentInput(text, this.#contextCompletes));
+  }
 
   #submit(msg: LiveInput): boolean {
     if (msg.bytes > this.#maxBytes) {
@@ -383,6 +416,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.emit('ready', { resumed, connection: id });
     // Handles issued before the replay arrived do not cover it: keep the handle, keep the replay log.
     for (const m of early) this.#onMessage(conn, m, { trim: false });
+    this.#flushContext();
   }
 
   #closeConn(c: Connection): void {
@@ -494,5 +528,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       }
     }
     this.#goAway.afterMessage({ update, goAway, turnComplete });
+    this.#flushContext();
   }
 }

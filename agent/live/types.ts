@@ -1,8 +1,9 @@
-import type { FunctionCall, LiveConnectConfig, UsageMetadata } from '@google/genai';
+import type { FunctionCall, LiveConnectConfig } from '@google/genai';
 import type { Logger } from '../log.ts';
 import type { LiveFatalError } from './errors.ts';
 import type { LiveInputRefusal } from './input.ts';
 import type { LiveSession } from './session.ts';
+import type { LiveUsage } from './usage.ts';
 import type { VertexOptions } from './vertex.ts';
 
 /** Options of a {@link LiveSession}. */
@@ -60,7 +61,8 @@ export type LiveSessionEvents = {
   turnComplete: [];
   toolCall: [calls: FunctionCall[]];
   toolCallCancellation: [ids: string[]];
-  usage: [usage: UsageMetadata];
+  /** Token usage the service reported (a turn's, with its `turnComplete`), typed. */
+  usage: [usage: LiveUsage];
   /** The server announced the end of this connection; migration follows. */
   goAway: [timeLeftMs: number | undefined];
   /** A connection is being replaced. */

@@ -1,8 +1,10 @@
 import { telemetry } from '@livekit/agents';
 import type { Room } from '@livekit/rtc-node';
 import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { modelId } from '../../shared/gemini-models/index.ts';
 import type { Conversation } from '../bridge/conversation.ts';
 import type { RoomBridge } from '../bridge/room-bridge.ts';
+import { type LiveUsage, UsageTotals } from '../live/usage.ts';
 import type { Logger } from '../log.ts';
 import { SnapshotWriter } from './channel.ts';
 import { watchDrain } from './drain.ts';
@@ -25,9 +27,12 @@ export interface JobOps {
   readonly metrics: JobMetrics;
   /** Counts an error that happened outside the bridge (`config`, …). */
   error(type: string): void;
-  /** Instruments the bridge and starts the drain watch. */
-  attach(bridge: RoomBridge): void;
-  /** Final metrics snapshot; stops the drain watch. */
+  /** Instruments the bridge (its Live sessions run `model`) and starts the drain watch. */
+  attach(bridge: RoomBridge, o: { model: string }): void;
+  /**
+   * Final metrics snapshot; stops the drain watch. Once every conversation has closed (or none was
+   * attached), logs the job's closing line with each Live session's token totals.
+   */
   aclose(): Promise<void>;
 }
 
@@ -36,6 +41,10 @@ export function startJobOps(o: JobOpsOptions): JobOps {
   const metrics = new JobMetrics();
   const writer = dir ? new SnapshotWriter(metrics, dir) : undefined;
   let stopDrain: (() => void) | undefined;
+  let attached = false;
+  let summarised = false;
+  const conversations = new Set<Conversation>();
+  const usage: SessionUsage[] = [];
   metrics.jobs.inc();
   void writer?.flush();
   return {
@@ -44,16 +53,16 @@ export function startJobOps(o: JobOpsOptions): JobOps {
       metrics.errors.inc({ type });
       void writer?.flush();
     },
-    attach(bridge) {
+    attach(bridge, { model }) {
+      attached = true;
       bridge.on('sessions', (n) => {
         metrics.sessions.set(n);
         void writer?.flush();
       });
-      const conversations = new Set<Conversation>();
       bridge.on('conversation', (c) => {
         conversations.add(c);
         c.once('closed', () => conversations.delete(c));
-        instrumentConversation(c, metrics, o.room.name);
+        usage.push(instrumentConversation(c, metrics, { room: o.room.name, model }));
       });
       stopDrain = watchDrain({
         dir,
@@ -76,33 +85,92 @@ export function startJobOps(o: JobOpsOptions): JobOps {
     async aclose() {
       stopDrain?.();
       metrics.sessions.set(0);
+      if (!summarised && (!attached || conversations.size === 0)) {
+        summarised = true;
+        const tokens = new UsageTotals();
+        for (const u of usage) tokens.merge(u.totals);
+        o.logger.info(
+          {
+            room: o.room.name,
+            tokens: tokens.toJSON(),
+            sessions: usage.map((u) => ({ track: u.track, model: u.model, tokens: u.totals.toJSON() })),
+          },
+          'job ended',
+        );
+      }
       await Promise.all([writer?.close(), flushTracing()]);
     },
   };
 }
 
+/** One Live session's token usage, for the job's closing line. */
+export interface SessionUsage {
+  track: string;
+  model: string;
+  totals: UsageTotals;
+}
+
+/** Per-turn usage as span attributes: OpenTelemetry's GenAI names for input/output, ours for the rest. */
+function usageAttributes(u: UsageTotals): Record<string, number> {
+  return {
+    'gen_ai.usage.input_tokens': u.input,
+    'gen_ai.usage.output_tokens': u.output,
+    'gemini.usage.cached_tokens': u.cached,
+    'gemini.usage.thought_tokens': u.thought,
+    'gemini.usage.tool_use_tokens': u.toolUse,
+    'gemini.usage.total_tokens': u.total,
+  };
+}
+
 /**
- * Counts what one conversation reports (its Live session and tool calls), and traces it through the
- * framework's tracer: a `gemini_live_session` span with one `gemini_live_turn` child per model turn.
+ * Counts what one conversation reports (its Live session, tool calls and token usage), and traces it
+ * through the framework's tracer: a `gemini_live_session` span with one `gemini_live_turn` child per
+ * model turn, which carries the turn's token usage. Returns the session's running token totals.
  */
-export function instrumentConversation(conv: Conversation, m: JobMetrics, room = ''): void {
+export function instrumentConversation(
+  conv: Conversation,
+  m: JobMetrics,
+  o: { room?: string; model: string },
+): SessionUsage {
   const openedAt = performance.now();
+  const model = modelId(o.model);
+  const totals = new UsageTotals();
   const session = telemetry.tracer.startSpan({
     name: 'gemini_live_session',
-    attributes: { 'lk.room_name': room, 'lk.agent.track': conv.trackName },
+    attributes: {
+      'lk.room_name': o.room ?? '',
+      'lk.agent.track': conv.trackName,
+      'gen_ai.request.model': model,
+    },
   });
   const inSession = trace.setSpan(context.active(), session);
   let opened = false;
   let inputAt: number | undefined;
   let turn: Span | undefined;
+  let turnUsage: UsageTotals | undefined;
   const startTurn = () => {
     turn ??= telemetry.tracer.startSpan({ name: 'gemini_live_turn', context: inSession });
   };
   const endTurn = (interrupted: boolean) => {
     turn?.setAttribute('gemini.interrupted', interrupted);
+    if (turnUsage) turn?.setAttributes(usageAttributes(turnUsage));
     turn?.end();
     turn = undefined;
+    turnUsage = undefined;
   };
+  conv.on('usage', (u: LiveUsage) => {
+    totals.add(u);
+    for (const c of u.counts) m.tokens.inc({ direction: c.direction, modality: c.modality, model }, c.tokens);
+    if (turn) {
+      turnUsage ??= new UsageTotals();
+      turnUsage.add(u);
+    } else {
+      // Usage reported outside a turn (after its end, or for a turn never traced): on the session.
+      const one = new UsageTotals();
+      one.add(u);
+      session.addEvent('usage', usageAttributes(one));
+    }
+  });
   conv.on('ready', ({ resumed, connection }) => {
     session.addEvent('connected', { resumed, connection });
     if (opened) return;
@@ -149,6 +217,7 @@ export function instrumentConversation(conv: Conversation, m: JobMetrics, room =
   });
   conv.on('closed', () => {
     endTurn(false);
+    session.setAttributes(usageAttributes(totals));
     session.end();
     // Export now: the job process may be gone before its shutdown callbacks get to flush.
     void flushTracing();
@@ -163,4 +232,5 @@ export function instrumentConversation(conv: Conversation, m: JobMetrics, room =
     turn?.addEvent('tool_call', { tool: c.name, outcome });
     if (at !== undefined) m.toolSeconds.observe({ tool: c.name }, (performance.now() - at) / 1000);
   });
+  return { track: conv.trackName, model, totals };
 }

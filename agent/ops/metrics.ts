@@ -82,6 +82,14 @@ export class JobMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly tokens = new Counter({
+    name: 'gemini_agent_tokens_total',
+    help:
+      'Tokens Gemini Live reported (usageMetadata), by direction (input, output, cached: the part of input ' +
+      'served from cache, thought, tool_use), modality and model.',
+    labelNames: ['direction', 'modality', 'model'] as const,
+    registers: [this.registry],
+  });
   readonly errors = new Counter({
     name: 'gemini_agent_errors_total',
     help: 'Errors by type: Live failures (auth, model, quota, invalid, unavailable), context_lost, config.',
