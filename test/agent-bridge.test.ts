@@ -23,6 +23,9 @@ afterEach(async () => {
   stack = undefined;
 }, 120_000);
 
+/** 2.5 native audio: blocking tools, thinking budgets, affective dialog and proactive audio on v1alpha. */
+const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
+
 async function withAgent(
   roomName: string,
   config: RoomConfigInput = {},
@@ -113,10 +116,10 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     expect(heard).toBeLessThan(sentMs * 0.7);
   });
 
-  it('tools: a server-side tool and a client RPC tool round-trip, in parallel', async () => {
+  it('tools: a server-side tool and a client RPC tool round-trip, in parallel (2.5: blocking)', async () => {
     const { stack, bridge } = await withAgent(
       'r-tools',
-      {},
+      { model: M25 },
       {
         pacing: 4,
         scenario: {
@@ -307,6 +310,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
 
   it('Gemini options reach the setup: thinking budget, Google Search, video media resolution, and on v1alpha affective dialog and proactive audio', async () => {
     const { stack, bridge } = await withAgent('r-native', {
+      model: M25,
       video: { enabled: true, resolution: 'low' },
       thinkingBudget: 0,
       googleSearch: true,
@@ -326,7 +330,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     });
     expect(st.setup?.tools).toContainEqual({ googleSearch: {} });
     // None of them by default, and the SDK's own API version.
-    const { bridge: other } = await startAgent(stack, 'r-native-plain', {}, 'agent-plain');
+    const { bridge: other } = await startAgent(stack, 'r-native-plain', { model: M25 }, 'agent-plain');
     await until(() => other.state === 'listening', 'second agent listening');
     const def = stack.gemini.stats().find((s) => s !== st && s.setup)!;
     expect(def.apiVersion).not.toBe('v1alpha');
