@@ -143,7 +143,8 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
     const turn = await until(() => alice!.finals(alice!.mic.sid)[0], 'ptt turn');
     expect(turn.text).toMatch(/^\[speech /);
     const st = s.gemini.stats()[0]!;
-    expect(st.turnLog[0]?.trigger).toBe('activityEnd');
+    // On 3.8 Alice's join is a (silent) context turn of its own before it.
+    expect(st.turnLog.map((t) => t.trigger)).toContain('activityEnd');
     expect(st.audioInSeconds).toBeGreaterThan(1.0);
     await until(() => alice!.heardMs() > 300, 'answer');
   });
