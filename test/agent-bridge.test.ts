@@ -23,7 +23,12 @@ afterEach(async () => {
   stack = undefined;
 }, 120_000);
 
-/** 2.5 native audio: blocking tools, thinking budgets, affective dialog and proactive audio on v1alpha. */
+/**
+ * 2.5 native audio: blocking tools, thinking budgets, affective dialog and proactive audio on v1alpha,
+ * and room context (joins) that only informs. The bridge's own behaviour is tested on it, so that the
+ * scripted turns answer the participants, not the joins (on 3.8 a join is a turn of its own, see
+ * agent-models.test.ts).
+ */
 const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
 
 async function withAgent(
@@ -42,7 +47,7 @@ async function startAgent(
   config: RoomConfigInput = {},
   identity = 'agent-test',
 ): Promise<InProcessAgent> {
-  const agent = await startInProcessAgent(on, roomName, config, identity);
+  const agent = await startInProcessAgent(on, roomName, { model: M25, ...config }, identity);
   cleanups.push(agent.close);
   return agent;
 }
@@ -119,7 +124,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
   it('tools: a server-side tool and a client RPC tool round-trip, in parallel (2.5: blocking)', async () => {
     const { stack, bridge } = await withAgent(
       'r-tools',
-      { model: M25 },
+      {},
       {
         pacing: 4,
         scenario: {
@@ -310,7 +315,6 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
 
   it('Gemini options reach the setup: thinking budget, Google Search, video media resolution, and on v1alpha affective dialog and proactive audio', async () => {
     const { stack, bridge } = await withAgent('r-native', {
-      model: M25,
       video: { enabled: true, resolution: 'low' },
       thinkingBudget: 0,
       googleSearch: true,
@@ -330,7 +334,7 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     });
     expect(st.setup?.tools).toContainEqual({ googleSearch: {} });
     // None of them by default, and the SDK's own API version.
-    const { bridge: other } = await startAgent(stack, 'r-native-plain', { model: M25 }, 'agent-plain');
+    const { bridge: other } = await startAgent(stack, 'r-native-plain', {}, 'agent-plain');
     await until(() => other.state === 'listening', 'second agent listening');
     const def = stack.gemini.stats().find((s) => s !== st && s.setup)!;
     expect(def.apiVersion).not.toBe('v1alpha');

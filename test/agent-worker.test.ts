@@ -35,6 +35,9 @@ async function startWorker(env: Record<string, string>): Promise<Worker> {
       LIVEKIT_API_SECRET: stack.lk.apiSecret,
       GEMINI_API_KEY: 'test-key',
       GOOGLE_GEMINI_BASE_URL: stack.gemini.url,
+      // 2.5: set_light blocks (the scripted answer has its result) and joins only inform the model, so the
+      // scripted turns answer the speech (3.8 end to end: agent-models.test.ts).
+      GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
       AGENT_NAME,
       AGENT_HTTP_PORT: String(await freePort()),
       AGENT_IDLE_PROCESSES: '1',
@@ -85,9 +88,9 @@ beforeAll(async () => {
       turns: [
         { steps: [{ echo: true }] },
         {
-          // The default model (3.8) runs set_light non-blocking: its result is voiced once idle.
           steps: [
-            { toolCall: { name: 'set_light', args: { on: false }, onResult: 'Light result {{result}}' } },
+            { toolCall: { name: 'set_light', args: { on: false } } },
+            { say: 'Light result {{result.set_light}}' },
           ],
         },
       ],
