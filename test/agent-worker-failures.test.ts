@@ -83,6 +83,26 @@ describe('agent worker: failing rooms end, a pushed-out agent comes back', { tim
     );
   });
 
+  it('a setting the room’s model refuses fails the room at once, naming model and setting, with no Live session opened', async () => {
+    const w = await worker('fail-model', {});
+    const sessionsBefore = stack.gemini.stats().length;
+    const carol = await human('f-model', 'carol');
+    await dispatch.createDispatch('f-model', 'fail-model', {
+      metadata: JSON.stringify({ model: 'gemini-3.8-live', proactiveAudio: false }),
+    });
+    const agent = await until(() => agentIn(carol), 'agent joins');
+    await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
+    expect(agent.attributes['lk.agent.error']).toMatch(
+      /proactiveAudio: model gemini-3\.8-live refuses it \(proactive_audio cannot be false/,
+    );
+    await until(
+      async () => (await w.value('gemini_agent_errors_total', { type: 'config' })) === 1,
+      'errors_total{type="config"}',
+    );
+    // Failed before connecting: the emulator never saw a session for it (no 1007 later).
+    expect(stack.gemini.stats()).toHaveLength(sessionsBefore);
+  });
+
   it('dispatch metadata that starts with "{" but is not JSON fails the room; a failed job ends after AGENT_FAILED_JOB_TIMEOUT_S even while people stay', async () => {
     const w = await worker('fail-json', { AGENT_FAILED_JOB_TIMEOUT_S: '2' });
     const bob = await human('f-json', 'bob');
