@@ -59,18 +59,13 @@ async function reportingAgent(
 ): Promise<{ agentRoom: Room; bridge: RoomBridge; report: ReportHandle; close: () => Promise<void> }> {
   const agentRoom = await connect(s.lk, roomName, 'agent-report');
   const config = resolveRoomConfig({});
-  let report: ReportHandle | undefined;
   const bridge = new RoomBridge({
     room: agentRoom,
     config,
     tools: defaultRegistry(),
-    liveSession: (setup) => {
-      const live = liveSessions(s)(setup);
-      live.on('usage', (u) => report?.addUsage(u));
-      return live;
-    },
+    liveSession: liveSessions(s),
   });
-  report = startReport({
+  const report = startReport({
     room: agentRoom,
     bridge,
     jobId: 'AJ_report_test',

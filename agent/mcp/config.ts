@@ -47,10 +47,10 @@ export const mcpServerSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.-]*$/, 'letters, digits, _, . or -')
     .optional(),
-  /** `non-blocking`: the model keeps talking while the server works (see `Tool.behavior`). */
-  behavior: z.enum(['blocking', 'non-blocking']).optional(),
+  /** `NON_BLOCKING`: the model keeps talking while the server works (see `Tool.behavior`; unset = the model's default). */
+  behavior: z.enum(['BLOCKING', 'NON_BLOCKING']).optional(),
   /** Delivery of a non-blocking result. */
-  scheduling: z.enum(['interrupt', 'when_idle', 'silent']).optional(),
+  scheduling: z.enum(['INTERRUPT', 'WHEN_IDLE', 'SILENT']).optional(),
 });
 
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;

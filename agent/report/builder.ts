@@ -1,11 +1,10 @@
-import type { UsageMetadata } from '@google/genai';
+import type { LiveUsage } from '../live/usage.ts';
 import {
   type ConversationReport,
   REPORT_VERSION,
   type ReportError,
   type ReportParticipant,
   type ReportReconnect,
-  type ReportTokens,
   type ReportToolCall,
   type ReportUsage,
   type TranscriptEntry,
@@ -214,7 +213,7 @@ export class ReportBuilder {
   }
 
   /** Adds one Live API usage report (they come per model turn) to the totals. */
-  addUsage(u: UsageMetadata): void {
+  addUsage(u: LiveUsage): void {
     this.#usage ??= {
       reports: 0,
       input: { tokens: 0, byModality: {} },
@@ -225,20 +224,17 @@ export class ReportBuilder {
       total: 0,
     };
     const sum = this.#usage;
-    const add = (t: ReportTokens, n: number | undefined, details: UsageMetadata['promptTokensDetails']) => {
-      t.tokens += n ?? 0;
-      for (const d of details ?? []) {
-        const m = String(d.modality ?? 'UNSPECIFIED');
-        t.byModality[m] = (t.byModality[m] ?? 0) + (d.tokenCount ?? 0);
-      }
-    };
     sum.reports++;
-    add(sum.input, u.promptTokenCount, u.promptTokensDetails);
-    add(sum.output, u.responseTokenCount, u.responseTokensDetails);
-    sum.cached += u.cachedContentTokenCount ?? 0;
-    sum.thoughts += u.thoughtsTokenCount ?? 0;
-    sum.toolUse += u.toolUsePromptTokenCount ?? 0;
-    sum.total += u.totalTokenCount ?? 0;
+    sum.input.tokens += u.input;
+    sum.output.tokens += u.output;
+    sum.cached += u.cached;
+    sum.thoughts += u.thought;
+    sum.toolUse += u.toolUse;
+    sum.total += u.total;
+    for (const c of u.counts) {
+      const t = c.direction === 'input' ? sum.input : c.direction === 'output' ? sum.output : undefined;
+      if (t) t.byModality[c.modality] = (t.byModality[c.modality] ?? 0) + c.tokens;
+    }
   }
 
   /** The report as of now (calls still running count as cancelled, people still there have no `leftAt`). */

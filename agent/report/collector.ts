@@ -64,6 +64,7 @@ export function collectReport(room: Room, bridge: RoomBridge, report: ReportBuil
       report.error('input_refused', `${kind} input of ${bytes} bytes over the ${by} limit of ${limit}`),
     );
     conv.on('fatal', (err) => report.error(`fatal:${err.kind}`, err.message, err.code));
+    conv.on('usage', (u) => report.addUsage(u));
   };
   bridge.on('conversation', onConversation);
   bridge.on('chat', onChat);

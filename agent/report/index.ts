@@ -1,4 +1,3 @@
-import type { UsageMetadata } from '@google/genai';
 import type { Room } from '@livekit/rtc-node';
 import type { RoomBridge } from '../bridge/room-bridge.ts';
 import type { RoomConfig } from '../config.ts';
@@ -32,8 +31,6 @@ export interface ReportOptions {
 
 /** A conversation report being collected. */
 export interface ReportHandle {
-  /** Adds a Live API usage report (`usageMetadata`, one per model turn) to the token totals. */
-  addUsage(usage: UsageMetadata): void;
   /**
    * Ends the report and delivers it (`onReport`, webhook) within the deadline (`webhook.deadlineMs`,
    * default 5 s): resolves by then whatever the receivers do, never rejects. Later calls return the
@@ -86,7 +83,6 @@ export function startReport(o: ReportOptions): ReportHandle {
   };
 
   return {
-    addUsage: (usage) => builder.addUsage(usage),
     finish() {
       finished ??= (async () => {
         detach();
