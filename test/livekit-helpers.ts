@@ -154,8 +154,16 @@ async function readBefore<T>(
 
 /**
  * Listens to a remote audio track until it has heard `seconds` of tone, and returns the tone's frequency
- * (zero crossings within loud 10 ms frames, so gaps of silence or concealment do not skew it) and the
- * share of frames that carried the tone after it started.
+ * and the share of frames that carried the tone after it started.
+ *
+ * The frequency comes from the median interval between zero crossings within runs of consecutive loud
+ * 10 ms frames, crossings placed between samples by linear interpolation and followed across frame
+ * boundaries. Gaps of silence end a run; concealment a loaded receiver plays for late packets
+ * (noise-like, fading) gives atypical intervals the median ignores. Counting crossings inside each
+ * frame over whole frames did not hold: it misses the crossing at every frame boundary that falls in
+ * one, which for a tone with a whole number of half-periods per frame (350 Hz: 7) is every frame or
+ * none depending on the tone's phase against the frame grid, so 350 Hz read as 300 whenever the
+ * receiver's jitter buffer stretched or shortened audio into that phase.
  */
 export async function analyseTone(
   track: RemoteTrack,
@@ -164,27 +172,43 @@ export async function analyseTone(
   const rate = 48000;
   const stream = new AudioStream(track, rate, 1);
   const reader = stream.getReader();
-  let crossings = 0;
+  const intervals: number[] = [];
   let loudSamples = 0;
   let frames = 0;
   let loudFrames = 0;
+  // Within the current run of loud frames: the previous sample and the last crossing, in samples
+  // from the run's start.
+  let run: { prev: number; at: number; crossedAt?: number } | undefined;
   while (loudSamples < rate * seconds) {
     const { value: frame, done } = await reader.read();
     if (done) break;
     const data = frame.data;
     if (!isLoud(data)) {
       if (loudFrames > 0) frames++;
+      run = undefined;
       continue;
     }
     frames++;
     loudFrames++;
     loudSamples += data.length;
-    for (let i = 1; i < data.length; i++) {
-      if (data[i - 1]! < 0 !== data[i]! < 0) crossings++;
+    run ??= { prev: data[0]!, at: 0 };
+    for (const v of data) {
+      if (run.prev < 0 !== v < 0) {
+        const crossedAt = run.at - 1 + run.prev / (run.prev - v);
+        if (run.crossedAt !== undefined) intervals.push(crossedAt - run.crossedAt);
+        run.crossedAt = crossedAt;
+      }
+      run.prev = v;
+      run.at++;
     }
   }
   await reader.cancel().catch(() => {});
-  return { frequency: crossings / 2 / (loudSamples / rate), loudFraction: loudFrames / Math.max(1, frames) };
+  intervals.sort((a, b) => a - b);
+  const halfPeriod = intervals[Math.floor(intervals.length / 2)];
+  return {
+    frequency: halfPeriod ? rate / 2 / halfPeriod : 0,
+    loudFraction: loudFrames / Math.max(1, frames),
+  };
 }
 
 /** Loud 10 ms frames (a tone, not silence or concealment) a remote audio track delivers within `ms`. */
