@@ -36,11 +36,9 @@ function publishCanvas(room) {
   return room.localParticipant.publishTrack(video, { source: LK.Track.Source.Camera, simulcast: true, videoCodec: 'vp8' });
 }
 
-window.lkJoin = async (url, token, freq) => {
+/** An oscillator tone as a microphone track (the page's AudioContext is kept for lkHear). */
+async function toneTrack(freq) {
   const LK = window.LivekitClient;
-  const room = new LK.Room({ adaptiveStream: false, dynacast: false });
-  window.room = room;
-  await room.connect(url, token);
   const ctx = new AudioContext();
   await ctx.resume();
   window.ctx = ctx;
@@ -51,10 +49,65 @@ window.lkJoin = async (url, token, freq) => {
   const dst = ctx.createMediaStreamDestination();
   osc.connect(gain).connect(dst);
   osc.start();
-  const audio = new LK.LocalAudioTrack(dst.stream.getAudioTracks()[0], undefined, false, ctx);
-  window.audioPub = await room.localParticipant.publishTrack(audio, { source: LK.Track.Source.Microphone, dtx: false, red: false });
+  return new LK.LocalAudioTrack(dst.stream.getAudioTracks()[0], undefined, false, ctx);
+}
+const MIC = { source: 'microphone', dtx: false, red: false };
+
+window.lkJoin = async (url, token, freq) => {
+  const room = new window.LivekitClient.Room({ adaptiveStream: false, dynacast: false });
+  window.room = room;
+  await room.connect(url, token);
+  window.audioPub = await room.localParticipant.publishTrack(await toneTrack(freq), MIC);
   await publishCanvas(room);
   return room.localParticipant.sid;
+};
+
+/** Publishes the microphone while the connection is still being set up, as useSession().start() does. */
+window.lkJoinPublishing = async (url, token, freq) => {
+  const room = new window.LivekitClient.Room({ adaptiveStream: false, dynacast: false });
+  window.room = room;
+  const audio = await toneTrack(freq);
+  const [, pub] = await Promise.all([room.connect(url, token), room.localParticipant.publishTrack(audio, MIC)]);
+  return pub.trackSid;
+};
+
+/**
+ * Makes this page's signal socket as slow as a loaded machine, deterministically: the client's first
+ * publisher offer (made at join, before any track has a sender) is held, with every message after it
+ * except add_track, until holdMs after the first add_track left. An add_track made before that offer
+ * waits for it, so the offer cannot carry the track: the server sees the add_track, then, holdMs
+ * later, an offer without its track, as it did when its first negotiation was slow.
+ */
+window.lkSlowSignal = (holdMs) => {
+  window.slowSignal = { heldOffers: 0, heldOfferCarriedAudio: false };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    send(data) {
+      const bytes = new Uint8Array(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength);
+      // A SignalRequest's first byte is its oneof's tag: offer is field 1, add_track field 4.
+      const addTrack = bytes[0] === 0x22;
+      if (this.released) return super.send(data);
+      if (!this.held) {
+        if (addTrack) return void (this.parked ??= []).push(data);
+        if (bytes[0] !== 0x0a) return super.send(data);
+        window.slowSignal.heldOffers++;
+        window.slowSignal.heldOfferCarriedAudio = new TextDecoder().decode(bytes).includes('m=audio');
+        this.held = [data];
+        for (const d of this.parked?.splice(0) ?? []) this.sendAddTrack(d);
+        return;
+      }
+      if (addTrack) return this.sendAddTrack(data);
+      this.held.push(data);
+    }
+    sendAddTrack(data) {
+      super.send(data);
+      if (this.releaseTimer) return;
+      this.releaseTimer = setTimeout(() => {
+        this.released = true;
+        for (const d of this.held) if (this.readyState === 1) super.send(d);
+      }, holdMs);
+    }
+  };
 };
 
 function remoteTrack(identity, kind) {
@@ -370,6 +423,40 @@ describe('LiveKit dev server: livekit-client in Chromium with rtc-node', () => {
       await viewer.close();
     }
   }, 120_000);
+
+  it('a microphone published during a slow join is kept until an offer carries it', async () => {
+    // The issue: useSession().start() publishes the microphone while connecting; on a loaded machine
+    // the server saw an offer without that track more than 5 s after its add_track and withdrew it.
+    type W = {
+      lkSlowSignal: (ms: number) => void;
+      lkJoinPublishing: (url: string, token: string, freq: number) => Promise<string>;
+      slowSignal: { heldOffers: number; heldOfferCarriedAudio: boolean };
+    };
+    const listener = await connectRtc(server, 'listener', 'slow-join');
+    const slow = await browser.newPage();
+    try {
+      await slow.goto(page.url());
+      await slow.evaluate((ms) => (window as never as W).lkSlowSignal(ms), 6000);
+      const token = await mintToken(server, 'slow', { room: 'slow-join' });
+      const trackSid = await slow.evaluate(
+        ([url, t]) => (window as never as W).lkJoinPublishing(url!, t!, 600),
+        [server.url, token],
+      );
+      // The reproduction took place: an offer without the track reached the server after its add_track.
+      expect(await slow.evaluate(() => (window as never as W).slowSignal)).toEqual({
+        heldOffers: 1,
+        heldOfferCarriedAudio: false,
+      });
+      const heard = await heardFrequency(listener, 'slow', 0.5);
+      expect(heard).toBeGreaterThan(570);
+      expect(heard).toBeLessThan(630);
+      const pubs = [...(listener.remoteParticipants.get('slow')?.trackPublications.values() ?? [])];
+      expect(pubs.map((p) => p.sid)).toEqual([trackSid]);
+    } finally {
+      await slow.close();
+      await listener.disconnect();
+    }
+  }, 90_000);
 
   it('the browser sees the rtc-node participant leave', async () => {
     type W = { room: { remoteParticipants: Map<string, unknown> } };

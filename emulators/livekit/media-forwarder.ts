@@ -100,7 +100,6 @@ export class TrackForwarder {
    */
   onQualitiesWanted: ((qualities: SubscribedQuality[]) => void) | undefined;
   private lastWanted = '';
-  readonly createdAt = Date.now();
 
   constructor(info: TrackInfo, cid: string, publisherSid: string) {
     this.info = info;

@@ -28,6 +28,7 @@ import {
   extensionIdsByMid,
   keepBundle,
   type PeerOptions,
+  sendingMids,
   stampMsid,
   trackIdsByMid,
 } from './peer.ts';
@@ -337,31 +338,39 @@ export class Participant {
     if (this.closed) return;
     this.publisherMids = trackIdsByMid(offer.sdp);
     this.audioLevelIds = extensionIdsByMid(offer.sdp, AUDIO_LEVEL_URI);
+    const sending = sendingMids(offer.sdp);
+    this.bindOfferedPublications(sending);
     await this.publisher.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
     const answer = await this.publisher.createAnswer();
     await this.publisher.setLocalDescription(answer);
     const sdp = keepBundle(offer.sdp, this.publisher.localDescription?.sdp ?? answer.sdp);
     this.send({ case: 'answer', value: new SessionDescription({ type: 'answer', sdp, id: offer.id }) });
-    this.detectUnpublished(offer.sdp);
+    this.detectUnpublished(sending);
   }
 
-  /** A track whose m-line stopped sending in a new offer was unpublished by the client. */
-  private detectUnpublished(sdp: string): void {
-    const sending = new Set<string>();
-    for (const section of sdp.split(/\r?\nm=/).slice(1)) {
-      const mid = /\r?\na=mid:(\S+)/.exec(section)?.[1];
-      const port = /^\S+ (\d+)/.exec(section)?.[1];
-      const inactive = /\r?\na=(inactive|recvonly)/.test(section);
-      if (mid && port !== '0' && !inactive) sending.add(mid);
+  /**
+   * A publication is tied to its m-line by the first offer that sends its track (the offer's msid
+   * names the track by the cid of its add_track), before any media of it arrives.
+   */
+  private bindOfferedPublications(sending: Set<string>): void {
+    const publications = [...this.published.values()];
+    for (const [mid, cid] of this.publisherMids) {
+      if (!sending.has(mid) || publications.some((f) => f.info.mid === mid)) continue;
+      const f = publications.find((f) => !f.info.mid && (f.cid === cid || f.info.sid === cid));
+      if (f) f.info.mid = mid;
     }
-    const sendingCids = new Set(
-      [...this.publisherMids].filter(([mid]) => sending.has(mid)).map(([, cid]) => cid),
-    );
+  }
+
+  /**
+   * A publication whose m-line stopped sending in a later offer was unpublished by the client. One
+   * that no offer has carried yet stays pending, however long its negotiation takes: like
+   * livekit-server (`pendingTracks`), which keeps an add_track until its media arrives or the
+   * participant leaves. A client may make an offer without the track after sending its add_track (an
+   * offer made at join, or a slow answer on a loaded machine), and only then the one that carries it.
+   */
+  private detectUnpublished(sending: Set<string>): void {
     for (const f of [...this.published.values()]) {
       if (f.info.mid && !sending.has(f.info.mid)) this.unpublish(f.info.sid);
-      // Added, then withdrawn before any offer carried it: forget it once it is clearly stale.
-      else if (!f.info.mid && !sendingCids.has(f.cid) && Date.now() - f.createdAt > 5000)
-        this.unpublish(f.info.sid);
     }
   }
 

@@ -89,6 +89,18 @@ function midOf(m: MediaSection): string | undefined {
   return m.lines.find((l) => l.startsWith('a=mid:'))?.slice(6);
 }
 
+/** The mids of the m-lines an offer sends media on (not rejected with port 0, inactive or recvonly). */
+export function sendingMids(sdp: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of splitSdp(sdp).media) {
+    const mid = midOf(m);
+    const rejected = /^m=\S+ 0 /.test(m.header);
+    const silent = m.lines.some((l) => l === 'a=inactive' || l === 'a=recvonly');
+    if (mid !== undefined && !rejected && !silent) out.add(mid);
+  }
+  return out;
+}
+
 /** mid → the sender's track id (`a=msid:<stream> <track>`), which LiveKit clients set to the track cid. */
 export function trackIdsByMid(sdp: string): Map<string, string> {
   const out = new Map<string, string>();
