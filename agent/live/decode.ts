@@ -1,5 +1,8 @@
+import type { EventEmitter } from 'node:events';
 import type { FunctionCall, LiveServerMessage } from '@google/genai';
 import { base64ToPcm16, parsePcmMimeType } from '../../shared/audio/pcm.ts';
+import { LIVE_OUTPUT_RATE } from '../../shared/audio/rates.ts';
+import type { LiveSessionEvents } from './types.ts';
 import { decodeUsage, type LiveUsage } from './usage.ts';
 
 /** One thing a server message says, typed; a message can say several, in {@link decodeServerMessage}'s order. */
@@ -42,7 +45,7 @@ export function decodeServerMessage(m: LiveServerMessage): LiveServerEvent[] {
   if (sc) {
     for (const part of sc.modelTurn?.parts ?? []) {
       if (part.inlineData?.data && part.inlineData.mimeType?.startsWith('audio/')) {
-        const sampleRate = parsePcmMimeType(part.inlineData.mimeType, 24000) ?? 24000;
+        const sampleRate = parsePcmMimeType(part.inlineData.mimeType, LIVE_OUTPUT_RATE) ?? LIVE_OUTPUT_RATE;
         out.push({ type: 'audio', pcm: base64ToPcm16(part.inlineData.data), sampleRate });
       } else if (part.text && !part.thought) {
         out.push({ type: 'text', text: part.text });
@@ -76,4 +79,32 @@ export function decodeServerMessage(m: LiveServerMessage): LiveServerEvent[] {
   if (m.goAway)
     out.push({ type: 'goAway', timeLeftMs: parseDuration(m.goAway.timeLeft as string | undefined) });
   return out;
+}
+
+/** The events that reach a session's listeners as they are (resumption and goAway it handles itself). */
+export type ForwardedEvent = Exclude<LiveServerEvent, { type: 'resumption' } | { type: 'goAway' }>;
+
+/** Emits `ev` as the Live session's event of the same name (see `LiveSessionEvents`). */
+export function emitEvent(target: EventEmitter<LiveSessionEvents>, ev: ForwardedEvent): void {
+  switch (ev.type) {
+    case 'audio':
+      target.emit('audio', ev.pcm, ev.sampleRate);
+      break;
+    case 'toolCall':
+      target.emit('toolCall', ev.calls);
+      break;
+    case 'toolCallCancellation':
+      target.emit('toolCallCancellation', ev.ids);
+      break;
+    case 'usage':
+      target.emit('usage', ev.usage);
+      break;
+    case 'text':
+    case 'inputTranscription':
+    case 'outputTranscription':
+      target.emit(ev.type, ev.text);
+      break;
+    default:
+      target.emit(ev.type);
+  }
 }

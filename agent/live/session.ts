@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FunctionResponse, GoogleGenAI, LiveConnectConfig } from '@google/genai';
+import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
 import { liveModel } from '../../shared/gemini-models/index.ts';
 import { type Logger, silentLogger } from '../log.ts';
-import { decodeServerMessage } from './decode.ts';
+import { liveClient } from './client.ts';
+import { type Connection, connectWithRetry, openConnection } from './connection.ts';
+import { ContextHold } from './context-hold.ts';
+import { decodeServerMessage, emitEvent } from './decode.ts';
 import { CLOSE_POLICY, CLOSE_TOO_BIG, classifyClose, LiveFatalError, redact } from './errors.ts';
 import { GoAwayTiming } from './goaway-timing.ts';
 import {
@@ -18,33 +21,11 @@ import {
 } from './input.ts';
 import { ReplayLog } from './replay-log.ts';
 import { ReplyState } from './reply-state.ts';
-import {
-  closeSession,
-  connectLive,
-  createClient,
-  type LiveServerMessage,
-  parseConnectError,
-  type Session,
-  sendInput,
-  socketOpen,
-} from './sdk-adapter.ts';
+import { closeSession, type LiveServerMessage, sendInput, socketOpen } from './sdk-adapter.ts';
 import type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
-import { createVertexClient, credentialFailure } from './vertex.ts';
 
 export type { LiveInputKind, LiveInputRefusal } from './input.ts';
 export type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
-
-interface Connection {
-  id: number;
-  session: Session;
-  /** Client messages sent on this connection; setup is message 0. */
-  sent: number;
-  /**
-   * The largest input sent on it. Should the service close it with 1009, this is one it refused:
-   * everything it accepted was at most its limit, and the input it refused was above.
-   */
-  largest: LiveInput | undefined;
-}
 
 /**
  * One conversation with Gemini Live that survives its connections: it tracks the resumption handle,
@@ -73,9 +54,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #reply = new ReplyState();
   readonly #goAway: GoAwayTiming;
   /** Context waiting for the model to be between replies (see {@link LiveSession.sendContext}). */
-  #context: string[] = [];
-  /** The model's `clientContent` rule: 3.x waits for `turnComplete`, 2.x is interrupted by any. */
-  readonly #contextCompletes: boolean;
+  readonly #context: ContextHold;
   #startPromise: Promise<void> | undefined;
   #stats: LiveSessionStats = {
     connections: 0,
@@ -105,7 +84,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#replay = new ReplayLog(this.#opts.maxReplayMs);
     this.#maxBytes = this.#opts.maxMessageBytes;
     this.#resumable = options.config.sessionResumption !== undefined;
-    this.#contextCompletes = liveModel(options.model).clientContent.interrupts === 'turnComplete';
+    this.#context = new ContextHold(liveModel(options.model).clientContent.interrupts === 'turnComplete');
     this.#goAway = new GoAwayTiming({
       grace: this.#opts.goAwayGrace,
       resumable: this.#resumable,
@@ -158,7 +137,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   // input is too large (then `inputRefused` says so).
 
   /** Input audio, PCM16 mono. Buffered (never dropped) while the connection is being replaced. */
-  sendAudio(pcm: Int16Array, sampleRate = 16000): boolean {
+  sendAudio(pcm: Int16Array, sampleRate = LIVE_INPUT_RATE): boolean {
     if (this.#state === 'closed' || pcm.length === 0) return false;
     this.#stats.inputAudioSamples += pcm.length;
     return this.#submit(audioInput(pcm, sampleRate));
@@ -178,29 +157,26 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   /**
-   * Context for the model (joins, leaves, who is speaking), as a user turn of `clientContent`. Held
-   * while a reply runs or is awaited, then sent (several joined in one message) by the model's rule:
-   * on 2.x any `clientContent` interrupts, so between replies it goes with `turnComplete: false` and
-   * only informs; on 3.x content without `turnComplete` leaves the server waiting for the rest of the
-   * turn, so it goes with `turnComplete: true` (only `turnComplete` interrupts there, hence the wait).
-   * With `turnComplete` given, the turn is sent at once as is.
+   * Context for the model (joins, leaves, who is speaking), as a user turn of `clientContent`: held
+   * while a reply runs or is awaited, then sent (several joined in one message) by the model's rule
+   * (see {@link ContextHold}). With `turnComplete` given, the turn is sent at once as is.
    */
   sendContext(text: string, turnComplete?: boolean): boolean {
     if (this.#state === 'closed') return false;
     if (turnComplete !== undefined) return this.#submit(contentInput(text, turnComplete));
-    const msg = contentInput(text, this.#contextCompletes);
+    const msg = this.#context.message(text);
     if (msg.bytes > this.#maxBytes) {
       this.#refuse(msg, 'client');
       return false;
     }
-    this.#context.push(text);
+    this.#context.hold(text);
     this.#flushContext();
     return true;
   }
 
   /** Context held for later (see {@link LiveSession.sendContext}). */
   get heldContext(): number {
-    return this.#context.length;
+    return this.#context.size;
   }
 
   /** Manual activity detection (push-to-talk): the user started talking. */
@@ -239,11 +215,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   /** Sends the held context once the model is between replies on an open connection. */
   #flushContext(): void {
-    if (!this.#context.length || this.#state !== 'open' || this.#reply.busy) return;
-    const held = this.#context.splice(0);
-    const joined = contentInput(held.join('\n'), this.#contextCompletes);
-    if (joined.bytes <= this.#maxBytes) this.#submit(joined);
-    else for (const text of held) this.#submit(contentInput(text, this.#contextCompletes));
+    if (!this.#context.size || this.#state !== 'open' || this.#reply.busy) return;
+    for (const msg of this.#context.take(this.#maxBytes)) this.#submit(msg);
   }
 
   #submit(msg: LiveInput): boolean {
@@ -302,54 +275,29 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   // --- connections ---------------------------------------------------------------------------
 
-  async #connectWithRetry(reason: 'goAway' | 'closed', code: number | undefined): Promise<void> {
-    let handleRejected = false;
-    for (let attempt = 1; ; attempt++) {
-      if (this.#state === 'closed') return;
-      try {
-        await this.#open();
-        return;
-      } catch (err) {
-        // aclose() may have run while we awaited.
-        if ((this.#state as LiveSessionState) === 'closed') return;
-        if (err instanceof LiveFatalError) {
-          // A 1008 on a resume may just mean the handle expired: one fresh start before giving up.
-          if (err.code === CLOSE_POLICY && this.#handle && !handleRejected) {
-            handleRejected = true;
-            this.#log.warn('live: resumption handle rejected, starting a fresh session');
-            this.#handle = undefined;
-            this.#replay.forgetSent();
-            this.emit('contextLost');
-            continue;
-          }
-          this.#fail(err);
-          throw err;
-        }
-        if (attempt >= this.#opts.maxReconnectAttempts) {
-          const fatal = new LiveFatalError(
-            'unavailable',
-            `Gemini Live unreachable after ${attempt} attempts: ${redact(String((err as Error).message ?? err))}`,
-          );
-          this.#fail(fatal);
-          throw fatal;
-        }
-        const backoff = Math.min(this.#opts.reconnectBackoffMs * 2 ** (attempt - 1), 5000);
-        this.#log.warn(
-          { attempt, backoff, err: redact(String((err as Error).message ?? err)) },
-          'live: connect failed, retrying',
-        );
-        this.emit('reconnecting', { reason, ...(code !== undefined && { code }), attempt: attempt + 1 });
-        await sleep(backoff, undefined, { signal: this.#abort.signal }).catch(() => {});
-      }
-    }
+  #connectWithRetry(reason: 'goAway' | 'closed', code: number | undefined): Promise<void> {
+    return connectWithRetry({
+      open: () => this.#open(),
+      closed: () => this.#state === 'closed',
+      handleRejected: () => {
+        if (!this.#handle) return false;
+        this.#handle = undefined;
+        this.#replay.forgetSent();
+        this.emit('contextLost');
+        return true;
+      },
+      fail: (err) => this.#fail(err),
+      retrying: (attempt) =>
+        this.emit('reconnecting', { reason, ...(code !== undefined && { code }), attempt }),
+      maxAttempts: this.#opts.maxReconnectAttempts,
+      backoffMs: this.#opts.reconnectBackoffMs,
+      signal: this.#abort.signal,
+      log: this.#log,
+    });
   }
 
   #client(): Promise<GoogleGenAI> {
-    const { vertex, apiKey, baseUrl, apiVersion } = this.#opts;
-    // `apiVersion` is the Gemini API's (v1alpha for some settings); Vertex has its own versions.
-    this.#ai ??= vertex
-      ? createVertexClient(vertex)
-      : Promise.resolve(createClient({ apiKey: apiKey ?? '', baseUrl, apiVersion }));
+    this.#ai ??= liveClient(this.#opts);
     return this.#ai;
   }
 
@@ -359,47 +307,21 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const config: LiveConnectConfig = { ...this.#opts.config };
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
-    let conn: Connection | undefined;
-    const early: LiveServerMessage[] = [];
-    let session: Session;
-    try {
-      session = await connectLive(ai, {
-        model: this.#opts.model,
-        config,
-        timeoutMs: this.#opts.connectTimeoutMs,
-        signal: this.#abort.signal,
-        onmessage: (m) => {
-          // The SDK delivers messages that raced setupComplete before connect() resolves.
-          if (conn) this.#onMessage(conn, m);
-          else early.push(m);
-        },
-        onclose: (code, reason) => {
-          if (conn) this.#onClose(conn, code, reason);
-        },
-      });
-    } catch (err) {
-      const credentials = this.#opts.vertex ? credentialFailure(err) : undefined;
-      if (credentials) throw 'fatal' in credentials ? credentials.fatal : credentials.transient;
-      const { code, reason } = parseConnectError(err);
-      // Before setup completed, the only message sent was the setup itself.
-      if (code === CLOSE_TOO_BIG) {
-        throw new LiveFatalError(
-          'invalid',
-          `Gemini refused the setup as too large (code 1009): ${redact(reason)}`,
-          code,
-        );
-      }
-      if (code !== undefined) {
-        const verdict = classifyClose(code, reason);
-        if (!verdict.retry) throw verdict.error;
-      }
-      throw err;
-    }
+    const { conn, early } = await openConnection({
+      ai,
+      id,
+      model: this.#opts.model,
+      config,
+      timeoutMs: this.#opts.connectTimeoutMs,
+      signal: this.#abort.signal,
+      vertex: this.#opts.vertex !== undefined,
+      onMessage: (c, m) => this.#onMessage(c, m),
+      onClose: (c, closeCode, reason) => this.#onClose(c, closeCode, reason),
+    });
     if (this.#state === 'closed') {
-      session.close();
+      conn.session.close();
       return;
     }
-    conn = { id, session, sent: 0, largest: undefined };
     this.#stats.connections += 1;
     const previous = this.#conn;
     this.#conn = conn;
@@ -484,31 +406,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     for (const ev of decodeServerMessage(m)) {
       this.#reply.observe(ev, opts.trim);
       switch (ev.type) {
-        case 'audio':
-          this.emit('audio', ev.pcm, ev.sampleRate);
-          break;
-        case 'toolCall':
-          this.emit('toolCall', ev.calls);
-          break;
-        case 'toolCallCancellation':
-          this.emit('toolCallCancellation', ev.ids);
-          break;
-        case 'usage':
-          this.emit('usage', ev.usage);
-          break;
-        case 'text':
-        case 'inputTranscription':
-        case 'outputTranscription':
-          this.emit(ev.type, ev.text);
-          break;
-        case 'interrupted':
-        case 'generationComplete':
-          this.emit(ev.type);
-          break;
-        case 'turnComplete':
-          turnComplete = true;
-          this.emit('turnComplete');
-          break;
         case 'resumption':
           update = true;
           // Early messages (opts.trim false) were issued before our replay reached the server: their
@@ -525,6 +422,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           this.#goAway.goAway(ev.timeLeftMs);
           break;
         }
+        default:
+          if (ev.type === 'turnComplete') turnComplete = true;
+          emitEvent(this, ev);
       }
     }
     this.#goAway.afterMessage({ update, goAway, turnComplete });

@@ -7,6 +7,8 @@
  * The Gemini API endpoint uses the catalogue's `gemini` specs, the Vertex AI endpoint its `vertex` ones
  * (other ids, other defaults).
  */
+
+import { LIVE_OUTPUT_RATE as OUTPUT_RATE } from '../../shared/audio/rates.ts';
 import {
   type Backend,
   LIVE_MODELS,
@@ -16,10 +18,8 @@ import {
 import { defaultAnswer, speechTranscript, synthesize } from './model.ts';
 import { DEFAULT_VOICE, VOICES } from './voices.ts';
 
-/** Sample rate the Live API takes microphone audio at natively (other declared rates are resampled). */
-export const INPUT_RATE = 16_000;
-/** Sample rate of the model's audio output. */
-export const OUTPUT_RATE = 24_000;
+/** The Live API's rates (one home: shared/audio/rates.ts), under the names the emulator exports. */
+export { LIVE_INPUT_RATE as INPUT_RATE, LIVE_OUTPUT_RATE as OUTPUT_RATE } from '../../shared/audio/rates.ts';
 
 export interface ModelProfile {
   /** The catalogue's facts: API versions, setup rules, function behaviour, token rates and limits. */
