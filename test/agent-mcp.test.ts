@@ -446,7 +446,10 @@ describe('MCP tools and the Live API', () => {
       apiKey: 'test-key',
       baseUrl: gemini.url,
       model: 'gemini-2.5-flash-native-audio-preview-12-2025',
-      config: buildLiveConfig(resolveRoomConfig({ tools: [] }), registry.declarations()),
+      config: buildLiveConfig(
+        resolveRoomConfig({ tools: [], model: 'gemini-2.5-flash-native-audio-preview-12-2025' }),
+        registry.declarations(),
+      ),
     });
     closers.push(() => live.aclose());
     // What Conversation does with a Live session's tool calls.

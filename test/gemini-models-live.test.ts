@@ -270,6 +270,38 @@ describe('Gemini Live emulator: gemini-3.8-live tools, clientContent and usage',
     await r.waitFor((m) => m.serverContent?.interrupted === true);
   });
 
+  it('proactive audio (always on 3.8): a turn of bracketed room notes completes without an answer; a question is answered', async () => {
+    const r = await setup(LIVE_38, undefined);
+    r.session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: '[Ana joined the room]\n[Ana is speaking]' }] }],
+      turnComplete: true,
+    });
+    const silent = await r.turnComplete(1);
+    expect(r.messages.slice(0, r.messages.indexOf(silent) + 1).some((m) => m.serverContent?.modelTurn)).toBe(
+      false,
+    );
+    expect(gem.emu!.stats()[0]).toMatchObject({ silentTurns: 1, turns: 0 });
+    r.session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'what time is it?' }] }],
+      turnComplete: true,
+    });
+    await r.turnComplete(2);
+    // The notes are context, not a turn of the script: the question is the conversation's first turn.
+    expect(textOf(r.messages, 'outputTranscription')).toBe(
+      'You said "what time is it?". That is turn 1 of this conversation.',
+    );
+  });
+
+  it('without proactive audio (2.5 by default) the same notes are answered like any turn', async () => {
+    const r = await setup(NATIVE_25, undefined);
+    r.session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: '[Ana joined the room]' }] }],
+      turnComplete: true,
+    });
+    await r.turnComplete(1);
+    expect(gem.emu!.stats()[0]).toMatchObject({ silentTurns: 0, turns: 1 });
+  });
+
   it('usageMetadata after a scripted turn: audio at 32 tokens/s, video per frame at the mediaResolution, audio out', async () => {
     const system = 'You are a terse assistant.'; // 26 characters: 7 text tokens
     const r = await setup(

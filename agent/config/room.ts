@@ -68,7 +68,9 @@ export const roomConfigSchema = z
       .string()
       .default(
         'You are a helpful voice assistant in a LiveKit room. Several people may talk to you; ' +
-          'messages tagged [name] tell you who is speaking. Keep answers short and conversational.',
+          'messages tagged [name] tell you who is speaking. Lines wholly in square brackets are notes ' +
+          'about the room (who joined, left or is speaking): take them in without replying. ' +
+          'Keep answers short and conversational.',
       ),
     /** BCP-47 language code for speech output (`speechConfig.languageCode`). */
     language: z.string().min(2).optional(),

@@ -127,6 +127,15 @@ export class InputHandler {
     // The answer is to everything the user sent since the turn began.
     const text = [...this.#waitingText.splice(0), lastUser].filter((t) => t).join(' ');
     this.#core.stats.textInputs++;
+    if (this.#core.cfg.proactiveAudio && isRoomNote(text)) {
+      // With proactive audio the model need not answer what is not addressed to it. The emulator's
+      // stand-in for that judgement: a turn made only of bracketed notes ("[Ana joined the room]", what
+      // clients send as context) is taken in silently. The turn still completes, so a client waiting
+      // for the model to be between replies goes on.
+      this.#core.stats.silentTurns++;
+      this.#core.send({ serverContent: { turnComplete: true } });
+      return;
+    }
     this.#turns.userInput({ trigger: 'clientContent', inputEndAt: now(), text }, false);
   }
 
@@ -152,4 +161,13 @@ export class InputHandler {
     this.#core.stats.speechStarts.push(now());
     if (this.#core.cfg.interrupts) this.#turns.interrupt();
   }
+}
+
+/** Text made only of bracketed notes, one or more per line (context about the room, not speech to the model). */
+export function isRoomNote(text: string): boolean {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l);
+  return lines.length > 0 && lines.every((l) => l.startsWith('[') && l.endsWith(']'));
 }

@@ -48,6 +48,11 @@ export interface SessionConfig {
   videoFrameTokens: number;
   /** Settings the model does not support but the service accepts without error: ignored. */
   ignored: SetupIssue[];
+  /**
+   * Proactive audio is on (always on 3.8; opt-in elsewhere): the model may choose not to answer input
+   * that is not addressed to it. The emulator's stand-in for that judgement: see `Input.clientContent`.
+   */
+  proactiveAudio: boolean;
 }
 
 /** A refusal: the close code and reason the service would send. */
@@ -151,8 +156,17 @@ export function configure(
       tools: toolBehaviours(setup.tools, profile.spec),
       videoFrameTokens: frameTokens(profile.spec, gen?.mediaResolution),
       ignored: issues,
+      proactiveAudio: proactiveAudioOn(profile.spec.proactiveAudio, setup.proactivity),
     },
   };
+}
+
+/** Whether proactive audio is on for a session: the model's support and the setup's `proactivity`. */
+function proactiveAudioOn(support: string, proactivity: Record<string, unknown> | undefined): boolean {
+  const asked = proactivity?.proactiveAudio;
+  if (support === 'always') return true;
+  if (support === 'default-on') return asked !== false;
+  return support !== 'unsupported' && asked === true;
 }
 
 /** The model id of a Vertex publisher-model name; `undefined` for another publisher or a bare id. */

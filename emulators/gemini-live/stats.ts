@@ -58,6 +58,8 @@ export interface SessionStats {
   audioOutChunks: number;
   videoFrames: number;
   textInputs: number;
+  /** `clientContent` turns of room notes taken in without an answer (proactive audio). */
+  silentTurns: number;
   /** Model turns started on this connection. */
   turns: number;
   interruptions: number;
@@ -99,6 +101,7 @@ export function newStats(
     audioOutChunks: 0,
     videoFrames: 0,
     textInputs: 0,
+    silentTurns: 0,
     turns: 0,
     interruptions: 0,
     toolCalls: 0,
