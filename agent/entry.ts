@@ -97,6 +97,7 @@ export default defineAgent({
         { roomMetadata: room.metadata ?? ctx.job.room?.metadata, jobMetadata: ctx.job.metadata },
         {
           availableTools: tools.names,
+          backend: worker.vertex ? 'vertex' : 'gemini',
           functions: tools.declarations(),
           // What the room's model ignores, or a model the catalogue does not know: once per room.
           warn: (message) => logger.warn({ room: room.name }, `room config: ${message}`),
@@ -117,6 +118,7 @@ export default defineAgent({
       config,
       tools,
       liveSession: liveSessions(env),
+      backend: worker.vertex ? 'vertex' : 'gemini',
       preConnect,
       logger,
     });
@@ -144,13 +146,18 @@ export default defineAgent({
   },
 });
 
-/** Live sessions with the worker's Gemini key and endpoint: the bridge gets this, never the key. */
+/**
+ * Live sessions with the worker's credentials and endpoint — Vertex AI's when configured, else the
+ * Gemini API key: the bridge gets this, never the credentials.
+ */
 function liveSessions(env: AgentEnv): LiveSessionFactory {
-  const { geminiApiKey, geminiBaseUrl } = env.worker;
+  const { geminiApiKey, geminiBaseUrl, vertex } = env.worker;
+  const credentials = vertex
+    ? { vertex: geminiBaseUrl && !vertex.baseUrl ? { ...vertex, baseUrl: geminiBaseUrl } : vertex }
+    : { apiKey: geminiApiKey, ...(geminiBaseUrl && { baseUrl: geminiBaseUrl }) };
   return (setup) =>
     new LiveSession({
-      apiKey: geminiApiKey,
-      ...(geminiBaseUrl && { baseUrl: geminiBaseUrl }),
+      ...credentials,
       ...(env.reconnectBackoffMs !== undefined && { reconnectBackoffMs: env.reconnectBackoffMs }),
       ...setup,
     });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type LocalTrackPublication, type Room, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
-import { liveModel } from '../../shared/gemini-models/index.ts';
+import { type Backend, liveModel } from '../../shared/gemini-models/index.ts';
 import { AudioOutput } from '../audio/output.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
@@ -37,6 +37,8 @@ export interface ConversationOptions {
   tools: ToolRegistry;
   /** Opens the Live session. */
   liveSession: LiveSessionFactory;
+  /** Where the Live sessions run: the model's catalogue entry on that backend shapes the setup (default `gemini`). */
+  backend?: Backend;
   logger: Logger;
   /** Name of the agent's audio track for this conversation. */
   trackName: string;
@@ -106,11 +108,12 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.#o = o;
     this.#log = o.logger.child({ conversation: o.trackName });
     this.output = new AudioOutput({ trackName: o.trackName });
-    const apiVersion = liveApiVersion(o.config);
+    const backend = o.backend ?? 'gemini';
+    const apiVersion = liveApiVersion(o.config, backend);
     this.live = o.liveSession({
       ...(apiVersion && { apiVersion }),
       model: o.config.model,
-      config: buildLiveConfig(o.config, o.tools.declarations()),
+      config: buildLiveConfig(o.config, o.tools.declarations(), backend),
       logger: this.#log,
     });
     const lp = () => o.room.localParticipant;
@@ -118,7 +121,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       registry: o.tools,
       respond: (rs) => this.live.sendToolResponse(rs),
       defaultTimeoutMs: o.config.toolTimeoutMs,
-      model: liveModel(o.config.model),
+      model: liveModel(o.config.model, backend),
       context: () => {
         const who = o.audience ?? o.speaker()?.identity;
         return {

@@ -10,6 +10,7 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
+import type { Backend } from '../../shared/gemini-models/index.ts';
 import { type AudioInput, startAudioInput } from '../audio/input.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
@@ -34,6 +35,8 @@ export interface RoomBridgeOptions {
   tools: ToolRegistry;
   /** Opens each Live session (the worker's credentials and endpoint stay with the caller). */
   liveSession: LiveSessionFactory;
+  /** Where the Live sessions run (`liveSession`'s backend), for the model's catalogue entry; default `gemini`. */
+  backend?: Backend;
   /**
    * Pre-connect audio buffers, listening since before the room connected (a client sends its buffer the
    * moment the agent is active); the bridge takes it over. Without it the bridge listens from `start()`.
@@ -335,6 +338,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       config: this.#o.config,
       tools: this.#tools,
       liveSession: this.#o.liveSession,
+      ...(this.#o.backend && { backend: this.#o.backend }),
       logger: this.#log,
       trackName,
       ...(audience && { audience }),

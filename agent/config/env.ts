@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { webhookUrlProblem } from '../../shared/webhook-signing.ts';
+import { type VertexOptions, vertexOptionsFromEnv } from '../live/vertex.ts';
 import { ConfigError, issueLine } from './error.ts';
 import { type MultiUserPolicy, type RoomConfigInput, roomConfigSchema } from './room.ts';
 
@@ -15,8 +16,11 @@ export const workerConfigSchema = z.object({
   livekitUrl: z.string().regex(/^wss?:\/\//, 'must start with ws:// or wss://'),
   livekitApiKey: z.string().min(1),
   livekitApiSecret: z.string().min(1),
-  /** Gemini API key (or ephemeral `auth_tokens/…`); never logged. */
-  geminiApiKey: z.string().min(1),
+  /**
+   * Gemini API key (or ephemeral `auth_tokens/…`); never logged. Required unless the worker runs on
+   * Vertex AI ({@link WorkerConfig.vertex}).
+   */
+  geminiApiKey: z.string().min(1).optional(),
   /** Base URL of a Gemini-compatible endpoint (the local emulator); the SDK default when unset. */
   geminiBaseUrl: z.string().url().optional(),
   /** Explicit-dispatch name; automatic dispatch when empty. */
@@ -29,7 +33,10 @@ export const workerConfigSchema = z.object({
   room: roomConfigSchema,
 });
 
-export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+export type WorkerConfig = z.infer<typeof workerConfigSchema> & {
+  /** Vertex AI (`GOOGLE_GENAI_USE_VERTEXAI` …, live/vertex.ts): Live sessions run there, not on the Gemini API. */
+  vertex?: VertexOptions;
+};
 
 const bool = (v: string | undefined): boolean | undefined => {
   if (v === undefined || v === '') return undefined;
@@ -135,12 +142,20 @@ const ROOM_ENV: Record<string, string> = {
 
 /**
  * Validates the worker's configuration from the environment: `LIVEKIT_URL`, `LIVEKIT_API_KEY`,
- * `LIVEKIT_API_SECRET`, `GEMINI_API_KEY` (or `GOOGLE_API_KEY`), `GOOGLE_GEMINI_BASE_URL`, `AGENT_NAME`,
+ * `LIVEKIT_API_SECRET`, `GEMINI_API_KEY` (or `GOOGLE_API_KEY`; optional on Vertex AI), `GOOGLE_GEMINI_BASE_URL`,
+ * Vertex AI's (`GOOGLE_GENAI_USE_VERTEXAI`, `GOOGLE_CLOUD_PROJECT`, … — {@link vertexOptionsFromEnv}), `AGENT_NAME`,
  * `AGENT_MAX_SESSIONS`, `AGENT_LOAD_THRESHOLD` and the room defaults ({@link roomDefaultsFromEnv}).
  * Throws {@link ConfigError} listing every problem (never echoing secret values).
  */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const roomDefaults = roomDefaultsFromEnv(env);
+  const problems: string[] = [];
+  let vertex: VertexOptions | undefined;
+  try {
+    vertex = vertexOptionsFromEnv(env);
+  } catch (err) {
+    problems.push(issueLine('GOOGLE_CLOUD_PROJECT', (err as Error).message));
+  }
   const raw = dropUndefined({
     livekitUrl: str(env.LIVEKIT_URL),
     livekitApiKey: str(env.LIVEKIT_API_KEY),
@@ -152,8 +167,11 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     loadThreshold: num(env.AGENT_LOAD_THRESHOLD),
   });
   const parsed = workerConfigSchema.safeParse({ ...raw, room: roomDefaults });
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
+  const vertexOn = vertex !== undefined || problems.length > 0;
+  if (!vertexOn && raw.geminiApiKey === undefined)
+    problems.push(issueLine('GEMINI_API_KEY', 'required but not set (or run on Vertex AI: docs/vertex.md)'));
+  if (!parsed.success || problems.length) {
+    const lines = (parsed.success ? [] : parsed.error.issues).map((i) => {
       const key = String(i.path[0] ?? '');
       const name =
         key === 'room'
@@ -163,9 +181,11 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
         key !== 'room' && i.code === 'invalid_type' && raw[key as keyof typeof raw] === undefined;
       return issueLine(name, missing ? 'required but not set' : i.message);
     });
-    throw new ConfigError(`invalid agent configuration (environment):\n${lines.join('\n')}`);
+    throw new ConfigError(
+      `invalid agent configuration (environment):\n${[...lines, ...problems].join('\n')}`,
+    );
   }
-  return parsed.data;
+  return vertex ? { ...parsed.data, vertex } : parsed.data;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Backend } from '../../shared/gemini-models/index.ts';
 import { DEFAULT_LIVE_MODEL } from '../../shared/gemini-models/index.ts';
 import { ConfigError, formatIssue, issueLine } from './error.ts';
 import { checkRoomModel, type DeclaredFunction } from './model.ts';
@@ -155,6 +156,8 @@ function pickKnown(o: Record<string, unknown> | undefined): Record<string, unkno
 
 /** Options of {@link resolveRoomConfig}. */
 export interface ResolveRoomOptions {
+  /** The worker's backend: the room's model is checked against its entry there (default `gemini`). */
+  backend?: Backend;
   /**
    * Names of the tools the worker has (`ToolRegistry.names`): a `tools` entry naming another one is a
    * configuration error like any invalid value. Not checked when unset.
@@ -219,7 +222,7 @@ export function resolveRoomConfig(
   if (parsed.success) {
     const selected = new Set(parsed.data.tools);
     const functions = (options.functions ?? []).filter((f) => f.name && selected.has(f.name));
-    const check = checkRoomModel(parsed.data, functions);
+    const check = checkRoomModel(parsed.data, functions, options.backend);
     for (const r of check.refusals) problems.push(issueLine(r.key, r.problem));
     warnings = check.warnings;
   }

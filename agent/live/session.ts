@@ -84,7 +84,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#replay = new ReplayLog(this.#opts.maxReplayMs);
     this.#maxBytes = this.#opts.maxMessageBytes;
     this.#resumable = options.config.sessionResumption !== undefined;
-    this.#context = new ContextHold(liveModel(options.model).clientContent.interrupts === 'turnComplete');
+    this.#context = new ContextHold(
+      liveModel(options.model, options.vertex ? 'vertex' : 'gemini').clientContent.interrupts ===
+        'turnComplete',
+    );
     this.#goAway = new GoAwayTiming({
       grace: this.#opts.goAwayGrace,
       resumable: this.#resumable,

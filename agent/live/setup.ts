@@ -11,6 +11,7 @@ import {
 } from '@google/genai';
 import {
   apiVersionFor,
+  type Backend,
   effectiveBehavior,
   type LiveModelSpec,
   liveModel,
@@ -35,8 +36,11 @@ const THINKING_LEVEL = {
  * The API version a room's session needs on its model (2.5's affective dialog and proactive audio
  * exist only in v1alpha). Undefined means the SDK's default.
  */
-export function liveApiVersion(room: RoomConfig): string | undefined {
-  return apiVersionFor(liveModel(room.model), settingsFromConfig(buildLiveConfig(room)));
+export function liveApiVersion(room: RoomConfig, backend: Backend = 'gemini'): string | undefined {
+  return apiVersionFor(
+    liveModel(room.model, backend),
+    settingsFromConfig(buildLiveConfig(room, [], backend)),
+  );
 }
 
 /**
@@ -72,8 +76,12 @@ function featureFor(support: LiveModelSpec['affectiveDialog'], known: boolean, o
  * transcription are always on (the bridge publishes them); resumption is always on (the session layer
  * adds the handle per connection).
  */
-export function buildLiveConfig(room: RoomConfig, functions: FunctionDeclaration[] = []): LiveConnectConfig {
-  const spec = liveModel(room.model);
+export function buildLiveConfig(
+  room: RoomConfig,
+  functions: FunctionDeclaration[] = [],
+  backend: Backend = 'gemini',
+): LiveConnectConfig {
+  const spec = liveModel(room.model, backend);
   const config: LiveConnectConfig = {
     responseModalities: [Modality.AUDIO],
     systemInstruction: { parts: [{ text: room.systemInstruction }], role: 'user' },
