@@ -6,6 +6,7 @@ import { RoomBridge } from './bridge/room-bridge.ts';
 import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomConfig } from './config.ts';
 import { LiveSession } from './live/session.ts';
 import type { Logger } from './log.ts';
+import { McpTools, narrowForRoom } from './mcp/index.ts';
 import { reportSessions } from './ops/channel.ts';
 import { watchEmptyRoom } from './ops/empty-room.ts';
 import { startJobOps } from './ops/job.ts';
@@ -97,6 +98,7 @@ export default defineAgent({
         { roomMetadata: room.metadata ?? ctx.job.room?.metadata, jobMetadata: ctx.job.metadata },
         {
           availableTools: tools.names,
+          mcpServers: worker.mcpServers,
           backend: worker.vertex ? 'vertex' : 'gemini',
           functions: tools.declarations(),
           // What the room's model ignores, or a model the catalogue does not know: once per room.
@@ -113,10 +115,19 @@ export default defineAgent({
         .catch(() => {});
       return;
     }
+    // The room's MCP servers (its selection was checked with the rest of its configuration), their
+    // tools merged with the room's own; connected before the bridge opens any Live session.
+    const mcp = await McpTools.start({
+      servers: narrowForRoom(worker.mcpServers, config.mcp),
+      logger,
+      onEvent: (e) => ops.metrics.mcp(e),
+    });
+    const registry = mcp.registry(tools.select(config.tools));
+    config = { ...config, tools: registry.names };
     const bridge = new RoomBridge({
       room,
       config,
-      tools,
+      tools: registry,
       liveSession: liveSessions(env),
       backend: worker.vertex ? 'vertex' : 'gemini',
       preConnect,
@@ -138,6 +149,7 @@ export default defineAgent({
     });
     ctx.addShutdownCallback(async () => {
       await bridge.aclose();
+      await mcp.close();
       reportSessions(env.loadDir, ctx.job.id, 0);
       await ops.aclose(); // again, after the bridge's last counts
     });

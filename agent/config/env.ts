@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { webhookUrlProblem } from '../../shared/webhook-signing.ts';
 import { type VertexOptions, vertexOptionsFromEnv } from '../live/vertex.ts';
+import { type McpServerConfig, parseMcpServers } from '../mcp/config.ts';
 import { ConfigError, issueLine } from './error.ts';
 import { type MultiUserPolicy, type RoomConfigInput, roomConfigSchema } from './room.ts';
 
@@ -36,6 +37,8 @@ export const workerConfigSchema = z.object({
 export type WorkerConfig = z.infer<typeof workerConfigSchema> & {
   /** Vertex AI (`GOOGLE_GENAI_USE_VERTEXAI` …, live/vertex.ts): Live sessions run there, not on the Gemini API. */
   vertex?: VertexOptions;
+  /** `AGENT_MCP_SERVERS` (docs/mcp.md): the MCP servers rooms may use; none when unset. */
+  mcpServers: McpServerConfig[];
 };
 
 const bool = (v: string | undefined): boolean | undefined => {
@@ -156,6 +159,14 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   } catch (err) {
     problems.push(issueLine('GOOGLE_CLOUD_PROJECT', (err as Error).message));
   }
+  let mcpServers: McpServerConfig[] = [];
+  try {
+    mcpServers = parseMcpServers(env.AGENT_MCP_SERVERS, { env });
+  } catch (err) {
+    // Its message names the problems, never a value (a header may hold a token).
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(err.message);
+  }
   const raw = dropUndefined({
     livekitUrl: str(env.LIVEKIT_URL),
     livekitApiKey: str(env.LIVEKIT_API_KEY),
@@ -185,7 +196,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       `invalid agent configuration (environment):\n${[...lines, ...problems].join('\n')}`,
     );
   }
-  return vertex ? { ...parsed.data, vertex } : parsed.data;
+  return { ...parsed.data, mcpServers, ...(vertex && { vertex }) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Backend } from '../../shared/gemini-models/index.ts';
 import { DEFAULT_LIVE_MODEL } from '../../shared/gemini-models/index.ts';
+import { type McpServerConfig, mcpRoomSelectionSchema, narrowForRoom } from '../mcp/config.ts';
 import { ConfigError, formatIssue, issueLine } from './error.ts';
 import { checkRoomModel, type DeclaredFunction } from './model.ts';
 
@@ -86,6 +87,11 @@ export const roomConfigSchema = z
     video: videoSchema.default({ enabled: false, fps: 1, maxSize: 768, quality: 70 }),
     vad: vadSchema.default({}),
     compression: compressionSchema.default({ enabled: true }),
+    /**
+     * Which of the worker's MCP servers (`AGENT_MCP_SERVERS`) the room uses, and which of their tools
+     * (docs/mcp.md); every configured server when unset. Only narrows: never adds a server.
+     */
+    mcp: mcpRoomSelectionSchema.optional(),
     /** Upper bound on a tool call's run time before an error is returned to the model, ms. */
     toolTimeoutMs: z.number().int().min(100).max(600_000).default(20_000),
     /** Sampling temperature. */
@@ -156,6 +162,11 @@ function pickKnown(o: Record<string, unknown> | undefined): Record<string, unkno
 
 /** Options of {@link resolveRoomConfig}. */
 export interface ResolveRoomOptions {
+  /**
+   * The worker's MCP servers (`AGENT_MCP_SERVERS`): the room's `mcp` selection must name only these
+   * (`narrowForRoom`). Not checked when unset.
+   */
+  mcpServers?: readonly McpServerConfig[];
   /** The worker's backend: the room's model is checked against its entry there (default `gemini`). */
   backend?: Backend;
   /**
@@ -225,6 +236,15 @@ export function resolveRoomConfig(
     const check = checkRoomModel(parsed.data, functions, options.backend);
     for (const r of check.refusals) problems.push(issueLine(r.key, r.problem));
     warnings = check.warnings;
+    if (options.mcpServers) {
+      try {
+        narrowForRoom(options.mcpServers, parsed.data.mcp);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        // Its lines without its own heading: listed with the room's other problems.
+        problems.push(...err.message.split('\n').slice(1));
+      }
+    }
   }
   if (!parsed.success || problems.length)
     throw new ConfigError(`invalid room configuration (env + metadata):\n${problems.join('\n')}`);

@@ -8,6 +8,7 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
+import type { McpEvent } from '../mcp/events.ts';
 import { readSnapshots } from './channel.ts';
 
 /**
@@ -96,6 +97,36 @@ export class JobMetrics {
     labelNames: ['type'] as const,
     registers: [this.registry],
   });
+
+  readonly mcpServersUp = new Gauge({
+    name: 'gemini_agent_mcp_servers_up',
+    help: "MCP server connections up, by server (one per room using it: a sum over the worker's rooms).",
+    labelNames: ['server'] as const,
+    registers: [this.registry],
+  });
+  readonly mcpServerFailures = new Counter({
+    name: 'gemini_agent_mcp_server_failures_total',
+    help: 'MCP server connections that failed or were lost (each failed retry counts again), by server.',
+    labelNames: ['server'] as const,
+    registers: [this.registry],
+  });
+  readonly mcpCalls = new Counter({
+    name: 'gemini_agent_mcp_calls_total',
+    help: 'MCP tool calls finished, by server, tool (its name on the server) and outcome (agent/mcp/events.ts).',
+    labelNames: ['server', 'tool', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  /** Counts one event of the job's MCP servers (`McpTools`' `onEvent`). */
+  mcp(e: McpEvent): void {
+    if (e.type === 'server_up') {
+      this.mcpServersUp.set({ server: e.server }, 1);
+    } else if (e.type === 'server_down') {
+      this.mcpServerFailures.inc({ server: e.server });
+      this.mcpServersUp.set({ server: e.server }, 0);
+    } else if (e.type === 'call') {
+      this.mcpCalls.inc({ server: e.server, tool: e.tool, outcome: e.outcome });
+    }
+  }
 
   /** The snapshot the worker reads. */
   snapshot(): Promise<MetricJson[]> {
