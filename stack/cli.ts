@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { vertexEnabled } from '../agent/live/vertex.ts';
 import { loadLiveKitConfig } from '../shared/livekit-config.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,7 +62,9 @@ async function main(): Promise<void> {
   env.LIVEKIT_API_KEY ??= lk.apiKey;
   env.LIVEKIT_API_SECRET ??= lk.apiSecret;
 
-  if (!env.GEMINI_API_KEY) {
+  // Real Gemini (an API key) or Vertex AI (GOOGLE_GENAI_USE_VERTEXAI, docs/vertex.md): the agent gets the
+  // environment as is; the emulator stands in only when neither is configured.
+  if (!env.GEMINI_API_KEY && !vertexEnabled(env)) {
     const { start } = await import('../emulators/gemini-live/index.ts');
     const port = Number(flags['gemini-port']);
     const emulator = await onPort('Gemini emulator', port, 'GEMINI_EMULATOR_PORT', () => start({ port }));

@@ -38,6 +38,11 @@ const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const truthy = (v: string | undefined) => /^(1|true|yes|on)$/i.test(v?.trim() ?? '');
 const str = (v: string | undefined) => (v?.trim() ? v.trim() : undefined);
 
+/** Whether the environment asks for Vertex AI (`GOOGLE_GENAI_USE_ENTERPRISE`, else `GOOGLE_GENAI_USE_VERTEXAI`). */
+export function vertexEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return truthy(env.GOOGLE_GENAI_USE_ENTERPRISE ?? env.GOOGLE_GENAI_USE_VERTEXAI);
+}
+
 /**
  * The Vertex options the `@google/genai` SDK would take from the environment, or `undefined` when the
  * agent runs on the Gemini API: `GOOGLE_GENAI_USE_VERTEXAI` (or `GOOGLE_GENAI_USE_ENTERPRISE`, which
@@ -46,8 +51,7 @@ const str = (v: string | undefined) => (v?.trim() ? v.trim() : undefined);
  * (the SDK would fall back to an API key or fail at the first connect).
  */
 export function vertexOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): VertexOptions | undefined {
-  const flag = env.GOOGLE_GENAI_USE_ENTERPRISE ?? env.GOOGLE_GENAI_USE_VERTEXAI;
-  if (!truthy(flag)) return undefined;
+  if (!vertexEnabled(env)) return undefined;
   const project = str(env.GOOGLE_CLOUD_PROJECT);
   if (!project) {
     throw new Error('GOOGLE_GENAI_USE_VERTEXAI is set but GOOGLE_CLOUD_PROJECT is not: name the project');
