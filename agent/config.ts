@@ -5,6 +5,7 @@
  */
 
 export {
+  AGENT_MODULE_ENV,
   type AgentEnv,
   LOAD_DIR_ENV,
   type LogLevel,

@@ -1,5 +1,6 @@
 import { AutoSubscribe, defineAgent, type JobContext, log } from '@livekit/agents';
 import { DisconnectReason, RoomEvent } from '@livekit/rtc-node';
+import { JobAgent } from './api/job.ts';
 import type { LiveSessionFactory } from './bridge/conversation.ts';
 import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
@@ -13,7 +14,6 @@ import { startJobOps } from './ops/job.ts';
 import { requestRejoin } from './ops/rejoin.ts';
 import { setupTracing } from './ops/tracing.ts';
 import { reportWebhook, startReport } from './report/index.ts';
-import { defaultRegistry } from './tools/index.ts';
 
 /**
  * The job: join the room, resolve the room's configuration (env defaults ← room metadata ← dispatch
@@ -90,21 +90,33 @@ export default defineAgent({
     };
     ctx.addShutdownCallback(async () => failed(false));
 
-    const tools = defaultRegistry();
+    // ── The agent module (agent/api/, `--agent` / AGENT_MODULE): its tools, instructions → the room
+    // defaults' systemInstruction, roomConfig(room) over the resolved config; onReport and event hooks
+    // below. The worker loaded it at start, so a bad module never gets this far.
+    const roomMetadata = room.metadata ?? ctx.job.room?.metadata;
+    const agent = await JobAgent.load(
+      env.agentModule,
+      { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata: ctx.job.metadata ?? '' },
+      logger,
+    );
+    // ── end of the agent module block.
+    const tools = agent.tools;
     let config: RoomConfig;
     try {
+      const resolveOptions = {
+        availableTools: tools.names,
+        mcpServers: worker.mcpServers,
+        backend: (worker.vertex ? 'vertex' : 'gemini') as 'vertex' | 'gemini',
+        functions: tools.declarations(),
+        // What the room's model ignores, or a model the catalogue does not know: once per room.
+        warn: (message: string) => logger.warn({ room: room.name }, `room config: ${message}`),
+      };
       config = resolveRoomConfig(
-        worker.room,
-        { roomMetadata: room.metadata ?? ctx.job.room?.metadata, jobMetadata: ctx.job.metadata },
-        {
-          availableTools: tools.names,
-          mcpServers: worker.mcpServers,
-          backend: worker.vertex ? 'vertex' : 'gemini',
-          functions: tools.declarations(),
-          // What the room's model ignores, or a model the catalogue does not know: once per room.
-          warn: (message) => logger.warn({ room: room.name }, `room config: ${message}`),
-        },
+        await agent.defaults(worker.room),
+        { roomMetadata, jobMetadata: ctx.job.metadata },
+        resolveOptions,
       );
+      config = await agent.configure(config, resolveOptions);
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : String(err);
       logger.error(`room ${room.name}: ${message}`);
@@ -136,12 +148,14 @@ export default defineAgent({
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
     ops.attach(bridge, { model: config.model });
+    agent.attach(bridge);
     const report = startReport({
       room,
       bridge,
       jobId: ctx.job.id,
       config,
       logger,
+      onReport: agent.onReport,
       webhook: reportWebhook(env),
     });
     ctx.addShutdownCallback(async () => {

@@ -1,24 +1,30 @@
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli, ServerOptions } from '@livekit/agents';
-import { type AgentEnv, ConfigError, readAgentEnv, resolveRoomConfig } from './config.ts';
+import { loadAgent } from './api/load.ts';
+import { AGENT_MODULE_ENV, type AgentEnv, ConfigError, readAgentEnv, resolveRoomConfig } from './config.ts';
 import { logger } from './log.ts';
 import { openChannel } from './ops/channel.ts';
 import { loadFunction } from './ops/load.ts';
 import { startWorkerOps } from './ops/worker.ts';
-import { defaultRegistry } from './tools/index.ts';
+import { ToolRegistry } from './tools/index.ts';
 
 /**
  * `npm run agent` (= `node agent/main.ts start`): the LiveKit agent worker. Its environment is read in
  * config/env.ts (LiveKit and Gemini credentials, load, drain, metrics, room defaults). Invalid settings
  * stop it at once (exit 2) with every problem listed. SIGTERM drains: no new jobs, running rooms finish.
+ * `--agent PATH` (or `AGENT_MODULE`) names the agent module (agent/api/); it is loaded here first, so a
+ * missing file or a bad tool stops the worker before it joins any room.
  */
+takeAgentOption();
 let env: AgentEnv;
 try {
   env = readAgentEnv();
+  const agent = await loadAgent(env.agentModule);
   // AGENT_TOOLS naming a tool the worker lacks would fail every room: stop here instead.
   // So is a setting the default model refuses; what it ignores is said once, here.
-  const tools = defaultRegistry();
+  const tools = new ToolRegistry([...agent.tools]);
   resolveRoomConfig(
     env.worker.room,
     {},
@@ -68,6 +74,31 @@ cli.runApp(
     ...(env.idleProcesses && { numIdleProcesses: env.idleProcesses }),
   }),
 );
+
+/**
+ * `--agent PATH` / `--agent=PATH`: taken out of the arguments the framework's CLI parses and passed on as
+ * `AGENT_MODULE` (absolute), which the job processes it forks inherit.
+ */
+function takeAgentOption(): void {
+  const args = process.argv;
+  for (let i = 2; i < args.length; i++) {
+    const a = args[i]!;
+    let value: string | undefined;
+    if (a === '--agent') {
+      value = args[i + 1];
+      if (value === undefined || value.startsWith('-')) {
+        console.error('--agent needs the path of an agent module');
+        process.exit(2);
+      }
+      args.splice(i, 2);
+    } else if (a.startsWith('--agent=')) {
+      value = a.slice('--agent='.length);
+      args.splice(i, 1);
+    } else continue;
+    process.env[AGENT_MODULE_ENV] = resolve(value);
+    i--;
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -13,6 +13,8 @@ export interface AgentWorkerOptions {
   geminiUrl: string;
   /** Extra environment (AGENT_MAX_SESSIONS, AGENT_LOAD_THRESHOLD, AGENT_DRAIN_*…). */
   env?: Record<string, string>;
+  /** Extra arguments after `start` (`--agent PATH`). */
+  args?: string[];
   tag: string;
 }
 
@@ -77,7 +79,7 @@ export class AgentWorker {
     this.tag = o.tag;
     // Each worker makes its own load directory.
     const { AGENT_LOAD_DIR: _, ...inherited } = process.env;
-    this.child = spawn(process.execPath, [MAIN, 'start', '--log-level', 'info'], {
+    this.child = spawn(process.execPath, [MAIN, 'start', '--log-level', 'info', ...(o.args ?? [])], {
       env: {
         ...inherited,
         LIVEKIT_URL: o.livekit.url,

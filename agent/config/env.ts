@@ -340,6 +340,12 @@ export function tracingSettings(
  */
 export const LOAD_DIR_ENV = 'AGENT_LOAD_DIR';
 
+/**
+ * `AGENT_MODULE`: path of the agent module (default export `defineGeminiAgent(...)`), relative to the
+ * working directory; `npm run agent -- --agent PATH` sets it for the worker and its job processes.
+ */
+export const AGENT_MODULE_ENV = 'AGENT_MODULE';
+
 /** Everything the agent reads from its environment. */
 export interface AgentEnv {
   worker: WorkerConfig;
@@ -351,6 +357,8 @@ export interface AgentEnv {
   idleProcesses: number | undefined;
   /** `AGENT_RECONNECT_BACKOFF_MS`: first Live reconnect back-off (tests shorten it); the session's default when unset. */
   reconnectBackoffMs: number | undefined;
+  /** `AGENT_MODULE`: the agent module; the default agent (agent/default-agent.ts) when unset. */
+  agentModule: string | undefined;
 }
 
 /**
@@ -381,5 +389,6 @@ export function readAgentEnv(env: NodeJS.ProcessEnv = process.env): AgentEnv {
     loadDir: str(env[LOAD_DIR_ENV]),
     idleProcesses: Number.isInteger(idle) && idle > 0 ? idle : undefined,
     reconnectBackoffMs: backoff === undefined ? undefined : Number(backoff),
+    agentModule: str(env[AGENT_MODULE_ENV]),
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from './tool.ts';
+import { defineTool } from '../api/index.ts';
 
 // A Map, not an object literal: the key is a model-supplied city name, and "constructor" or
 // "__proto__" would find inherited members of an object.

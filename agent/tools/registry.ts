@@ -1,5 +1,5 @@
 import type { FunctionDeclaration } from '@google/genai';
-import { type Tool, toFunctionDeclaration } from './tool.ts';
+import { FUNCTION_NAME, type Tool, toFunctionDeclaration } from './tool.ts';
 
 /** Tools by name; rooms pick the subset their config lists. */
 export class ToolRegistry {
@@ -10,7 +10,7 @@ export class ToolRegistry {
   }
 
   register(tool: Tool): this {
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(tool.name)) {
+    if (!FUNCTION_NAME.test(tool.name)) {
       throw new Error(`tool name ${JSON.stringify(tool.name)} is not a valid function name`);
     }
     if (this.#tools.has(tool.name)) throw new Error(`tool ${tool.name} registered twice`);

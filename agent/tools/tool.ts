@@ -57,6 +57,9 @@ export interface Tool<S extends z.ZodObject = z.ZodObject> {
   execute(args: z.infer<S>, ctx: ToolContext): Promise<unknown>;
 }
 
+/** Gemini's function-name rule: a letter or `_` first, then letters, digits, `_`, `.`, `-`; at most 64. */
+export const FUNCTION_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+
 /** Identity helper that keeps `execute`'s argument type tied to the schema. */
 export function defineTool<S extends z.ZodObject>(tool: Tool<S>): Tool<S> {
   return tool;

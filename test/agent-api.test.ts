@@ -1,0 +1,123 @@
+/**
+ * The public agent API (agent/api/): the real worker runs an agent module given with `--agent`, its own
+ * tool called by the scripted model and its result voiced; bad modules stop the worker (exit 2) with
+ * the reason before it registers or joins anything.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AgentDispatchClient } from 'livekit-server-sdk';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+import { AgentWorker } from './scale-helpers.ts';
+
+const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/agents/api/${name}`, import.meta.url));
+
+describe('agent modules that cannot run stop the worker before any room', () => {
+  // Unreachable LiveKit: a worker that got past loading would hang connecting, not exit 2.
+  const env = {
+    PATH: process.env.PATH,
+    LIVEKIT_URL: 'ws://127.0.0.1:9',
+    LIVEKIT_API_KEY: 'devkey',
+    LIVEKIT_API_SECRET: 'secret',
+    GEMINI_API_KEY: 'k-super-secret',
+  };
+  const run = (args: string[], extra: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [MAIN, 'start', ...args], {
+      env: { ...env, ...extra },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+
+  it.each([
+    ['missing.ts', /missing\.ts: no such file/],
+    ['no-export.ts', /no-export\.ts: its default export is not an agent/],
+    ['bad-name.ts', /tools\[0\] \(1 lookup order\): name "1 lookup order" is not a Gemini function name/],
+    ['duplicate.ts', /tools\[1\] \(lookup_order\): duplicate tool name lookup_order/],
+    ['bad-schema.ts', /tools\[0\] \(book\): parameters: Gemini cannot take this schema: Date/],
+  ])('--agent %s: exit 2, reason named', (file, reason) => {
+    const r = run(['--agent', fixture(file)]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(reason);
+    expect(r.stderr + r.stdout).not.toContain('registered worker');
+    expect(r.stderr).not.toContain('k-super-secret');
+  });
+
+  it('AGENT_MODULE is read the same way, and --agent with no path is refused', () => {
+    const r = run([], { AGENT_MODULE: fixture('duplicate.ts') });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/duplicate tool name lookup_order/);
+    const bare = run(['--agent']);
+    expect(bare.status).toBe(2);
+    expect(bare.stderr).toMatch(/--agent needs the path of an agent module/);
+  });
+});
+
+describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
+  let stack: Stack;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack({
+      pacing: 4,
+      scenario: {
+        turns: [
+          {
+            steps: [
+              { toolCall: { name: 'lookup_order', args: { orderId: 'A100' } } },
+              { say: 'Your order: {{result.lookup_order}}' },
+            ],
+          },
+        ],
+      },
+    });
+  }, 120_000);
+
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  }, 120_000);
+
+  it("examples/custom-agent: the model calls the agent's own tool and voices its result", async () => {
+    const w = await AgentWorker.start({
+      livekit: stack.lk,
+      geminiUrl: stack.gemini.url,
+      tag: 'custom',
+      args: ['--agent', fileURLToPath(new URL('../examples/custom-agent/my-agent.ts', import.meta.url))],
+      env: {
+        AGENT_NAME: 'custom',
+        AGENT_HTTP_PORT: '0',
+        // 2.5: the scripted turn answers speech (a join is no turn of its own).
+        GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
+        // Its roomConfig hook must win over this (get_weather is not even one of its tools).
+        AGENT_TOOLS: '',
+      },
+    });
+    cleanups.push(() => w.stop());
+    await w.registered();
+    const alice = await Human.join(stack.lk, 'custom-room', 'alice');
+    cleanups.push(() => alice.close());
+    await new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createDispatch(
+      'custom-room',
+      'custom',
+    );
+    const agentSid = await until(() => alice.agentTrackSid(), 'agent track');
+    await alice.mic.say(0.8);
+    const answer = await until(
+      () => alice.finals(agentSid).find((t) => t.text.includes('Your order')),
+      'the order answer',
+    );
+    expect(answer.text).toContain('"status":"shipped"');
+    expect(answer.text).toContain('"orderId":"A100"');
+    const session = stack.gemini.stats()[0]!;
+    expect(session).toMatchObject({ toolCalls: 1, toolResponses: 1 });
+    // instructions(room) became the system instruction; roomConfig's tools won over AGENT_TOOLS.
+    const setup = JSON.stringify(session.setup);
+    expect(setup).toContain('You are the order desk of a shop, in room custom-room.');
+    expect(setup).toContain('"name":"lookup_order"');
+    expect(setup).not.toContain('get_weather');
+  });
+});
