@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AgentDispatchClient } from 'livekit-server-sdk';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
 import { AgentWorker } from './scale-helpers.ts';
@@ -92,12 +92,16 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
         AGENT_HTTP_PORT: '0',
         // 2.5: the scripted turn answers speech (a join is no turn of its own).
         GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
-        // Its roomConfig hook must win over this (get_weather is not even one of its tools).
-        AGENT_TOOLS: '',
+        // No AGENT_TOOLS: the room defaults to every tool of the agent (its own, not the examples').
       },
     });
     cleanups.push(() => w.stop());
     await w.registered();
+    // Metadata offering no tool: the agent's roomConfig hook has the last word.
+    await new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createRoom({
+      name: 'custom-room',
+      metadata: '{"tools":[]}',
+    });
     const alice = await Human.join(stack.lk, 'custom-room', 'alice');
     cleanups.push(() => alice.close());
     await new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createDispatch(
@@ -114,7 +118,7 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
     expect(answer.text).toContain('"orderId":"A100"');
     const session = stack.gemini.stats()[0]!;
     expect(session).toMatchObject({ toolCalls: 1, toolResponses: 1 });
-    // instructions(room) became the system instruction; roomConfig's tools won over AGENT_TOOLS.
+    // instructions(room) became the system instruction; roomConfig's tools won over the metadata.
     const setup = JSON.stringify(session.setup);
     expect(setup).toContain('You are the order desk of a shop, in room custom-room.');
     expect(setup).toContain('"name":"lookup_order"');

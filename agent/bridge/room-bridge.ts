@@ -93,7 +93,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     super();
     this.#o = o;
     this.#log = (o.logger ?? silentLogger).child({ room: o.room.name });
-    this.#tools = o.tools.select(o.config.tools);
+    this.#tools = o.tools.select(o.config.tools ?? o.tools.names);
     this.#attrs = new AgentAttributes({
       room: o.room,
       pushToTalk: o.config.pushToTalk,

@@ -76,8 +76,11 @@ export const roomConfigSchema = z
       ),
     /** BCP-47 language code for speech output (`speechConfig.languageCode`). */
     language: z.string().min(2).optional(),
-    /** Names of registered tools offered to the model. */
-    tools: z.array(z.string().min(1)).default(['get_weather', 'set_light']),
+    /**
+     * Names of registered tools offered to the model. Unset: every tool the agent has
+     * (`resolveRoomConfig` fills them in from `availableTools`).
+     */
+    tools: z.array(z.string().min(1)).optional(),
     /** Multi-user policy. */
     policy: z.enum(POLICIES).default('shared'),
     /** Manual activity detection driven by `ptt.start`/`ptt.end` RPCs instead of server VAD. */
@@ -231,7 +234,8 @@ export function resolveRoomConfig(
   // The model's own rules: what it refuses fails the room now rather than as a 1007 on connect.
   let warnings: string[] = [];
   if (parsed.success) {
-    const selected = new Set(parsed.data.tools);
+    if (parsed.data.tools === undefined && available) parsed.data.tools = [...available];
+    const selected = new Set(parsed.data.tools ?? []);
     const functions = (options.functions ?? []).filter((f) => f.name && selected.has(f.name));
     const check = checkRoomModel(parsed.data, functions, options.backend);
     for (const r of check.refusals) problems.push(issueLine(r.key, r.problem));
