@@ -4,6 +4,9 @@
  * the reason before it registers or joins anything.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +71,8 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
               { say: 'Your order: {{result.lookup_order}}' },
             ],
           },
+          { steps: [{ toolCall: { name: 'wait_for_abort', args: {} } }, { say: 'never said' }] },
+          { steps: [{ echo: true }] },
         ],
       },
     });
@@ -81,22 +86,31 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
     await stack?.close();
   }, 120_000);
 
-  it("examples/custom-agent: the model calls the agent's own tool and voices its result", async () => {
+  async function startWorker(tag: string, agent: string, env: Record<string, string> = {}) {
     const w = await AgentWorker.start({
       livekit: stack.lk,
       geminiUrl: stack.gemini.url,
-      tag: 'custom',
-      args: ['--agent', fileURLToPath(new URL('../examples/custom-agent/my-agent.ts', import.meta.url))],
+      tag,
+      args: ['--agent', agent],
       env: {
-        AGENT_NAME: 'custom',
+        AGENT_NAME: tag,
         AGENT_HTTP_PORT: '0',
-        // 2.5: the scripted turn answers speech (a join is no turn of its own).
+        // 2.5: the scripted turns answer speech (a join is no turn of its own).
         GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
-        // No AGENT_TOOLS: the room defaults to every tool of the agent (its own, not the examples').
+        ...env,
       },
     });
     cleanups.push(() => w.stop());
     await w.registered();
+    return w;
+  }
+
+  it("examples/custom-agent: the model calls the agent's own tool and voices its result", async () => {
+    // No AGENT_TOOLS: the room defaults to every tool of the agent (its own, not the examples').
+    await startWorker(
+      'custom',
+      fileURLToPath(new URL('../examples/custom-agent/my-agent.ts', import.meta.url)),
+    );
     // Metadata offering no tool: the agent's roomConfig hook has the last word.
     await new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createRoom({
       name: 'custom-room',
@@ -123,5 +137,49 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
     expect(setup).toContain('You are the order desk of a shop, in room custom-room.');
     expect(setup).toContain('"name":"lookup_order"');
     expect(setup).not.toContain('get_weather');
+  });
+
+  it("a tool the user barges in on sees its signal aborted, and the agent's toolCall hook hears of it", async () => {
+    const events = join(mkdtempSync(join(tmpdir(), 'agent-api-')), 'events.jsonl');
+    cleanups.push(async () => rmSync(dirname(events), { recursive: true, force: true }));
+    const read = (): Record<string, unknown>[] =>
+      existsSync(events)
+        ? readFileSync(events, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [];
+    await startWorker('cancel', fixture('cancellable.ts'), { TEST_AGENT_EVENTS: events });
+    const bob = await Human.join(stack.lk, 'cancel-room', 'bob');
+    cleanups.push(() => bob.close());
+    await new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createDispatch(
+      'cancel-room',
+      'cancel',
+    );
+    const agentSid = await until(() => bob.agentTrackSid(), 'agent track');
+    await bob.mic.say(0.8);
+    await until(() => bob.finals(agentSid).find((t) => t.text.includes('Your order')), 'the order answer');
+    await bob.mic.say(0.8, { seed: 2 });
+    await until(() => read().some((e) => e.tool === 'started'), 'wait_for_abort runs');
+    // Talking over the pending call: the model interrupts its turn and cancels the call.
+    await bob.mic.say(0.8, { seed: 3 });
+    await until(() => read().some((e) => e.tool === 'aborted'), 'the signal aborted');
+    await until(
+      () => read().some((e) => e.hook === 'toolCall' && e.name === 'wait_for_abort'),
+      'toolCall hook',
+    );
+    expect(read().find((e) => e.tool === 'aborted')!.reason).toContain('cancelled by the model');
+    expect(read().filter((e) => e.hook === 'toolCall')).toEqual([
+      { hook: 'toolCall', room: 'cancel-room', id: expect.any(String), name: 'lookup_order', ok: true },
+      {
+        hook: 'toolCall',
+        room: 'cancel-room',
+        id: expect.any(String),
+        name: 'wait_for_abort',
+        ok: false,
+        cancelled: true,
+      },
+    ]);
+    expect(bob.finals(agentSid).some((t) => t.text.includes('never said'))).toBe(false);
   });
 });
