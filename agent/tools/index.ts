@@ -5,7 +5,7 @@ export { ToolRegistry } from './registry.ts';
 export { ToolRunner } from './runner.ts';
 export { defineTool, type Tool, type ToolContext, type ToolScheduling } from './tool.ts';
 
-/** The worker's registry: the example tools. Add your own with `register`. */
+/** A registry of the example tools (the default agent's, agent/default-agent.ts), for tests and embedders. */
 export function defaultRegistry(): ToolRegistry {
   return new ToolRegistry(exampleTools);
 }
