@@ -182,4 +182,20 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
     ]);
     expect(bob.finals(agentSid).some((t) => t.text.includes('never said'))).toBe(false);
   });
+
+  it("a value the agent's roomConfig hook returns is validated like metadata: the room fails, naming the hook", async () => {
+    await startWorker('badroom', fixture('bad-room-config.ts'));
+    const carol = await Human.join(stack.lk, 'bad-room', 'carol');
+    cleanups.push(() => carol.close());
+    await new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createDispatch(
+      'bad-room',
+      'badroom',
+    );
+    const agent = await until(
+      () => [...carol.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
+      'agent joins',
+    );
+    await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
+    expect(agent.attributes['lk.agent.error']).toMatch(/agent roomConfig\(room\)[\s\S]*policy/);
+  });
 });
