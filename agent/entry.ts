@@ -134,7 +134,7 @@ export default defineAgent({
       logger,
       onEvent: (e) => ops.metrics.mcp(e),
     });
-    const registry = mcp.registry(tools.select(config.tools));
+    const registry = mcp.registry(tools.select(config.tools ?? tools.names));
     config = { ...config, tools: registry.names };
     const bridge = new RoomBridge({
       room,
