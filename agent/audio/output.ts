@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { AudioFrame, AudioResampler, AudioSource, LocalAudioTrack } from '@livekit/rtc-node';
+import { concatPcm16 } from '../../shared/audio/pcm.ts';
 import { LIVE_OUTPUT_RATE } from '../../shared/audio/rates.ts';
 
 /** Options of an {@link AudioOutput}. */
@@ -69,14 +70,7 @@ export class AudioOutput extends EventEmitter<AudioOutputEvents> {
         r = new AudioResampler(sampleRate, this.sampleRate, 1);
         this.#resamplers.set(sampleRate, r);
       }
-      const frames = r.push(new AudioFrame(pcm, sampleRate, 1, pcm.length));
-      const total = frames.reduce((n, f) => n + f.data.length, 0);
-      data = new Int16Array(total);
-      let off = 0;
-      for (const f of frames) {
-        data.set(f.data, off);
-        off += f.data.length;
-      }
+      data = concatPcm16(r.push(new AudioFrame(pcm, sampleRate, 1, pcm.length)).map((f) => f.data));
     }
     // Cut into fixed 20 ms frames, carrying the remainder to the next push. Frames are copies: an
     // AudioFrame hands the FFI its whole underlying buffer, so a view into a larger one would not do.

@@ -1,5 +1,6 @@
 import { AudioFrame, AudioResampler } from '@livekit/rtc-node';
 import { OpusDecoder } from 'opus-decoder';
+import { concatPcm16 } from '../../shared/audio/pcm.ts';
 import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
 import type { PcmFrame } from './frame.ts';
 import { readWebmOpus } from './webm.ts';
@@ -119,13 +120,7 @@ async function decodeWebmOpus(bytes: Uint8Array, rate: number, maxSamples: numbe
     }
     if (errors && errors * 2 >= webm.packets.length)
       throw new PreConnectFormatError(`Opus: ${errors} of ${webm.packets.length} packets undecodable`);
-    const pcm = new Int16Array(total);
-    let off = 0;
-    for (const p of parts) {
-      pcm.set(p, off);
-      off += p.length;
-    }
-    return pcm;
+    return concatPcm16(parts);
   } finally {
     decoder.free();
   }
