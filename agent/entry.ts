@@ -118,8 +118,10 @@ export default defineAgent({
       );
       config = await agent.configure(config, resolveOptions);
     } catch (err) {
-      const message = err instanceof ConfigError ? err.message : String(err);
-      logger.error(`room ${room.name}: ${message}`);
+      // A ConfigError names the setting and never its secret; anything else (the agent module's own
+      // code) may quote anything, so clients only learn that configuration failed.
+      const message = err instanceof ConfigError ? err.message : 'the room configuration failed';
+      logger.error(`room ${room.name}: ${err instanceof ConfigError ? err.message : String(err)}`);
       ops.error('config');
       failed(true);
       await room.localParticipant

@@ -10,12 +10,15 @@ import { LiveSession } from '../agent/live/session.ts';
 import { buildLiveConfig } from '../agent/live/setup.ts';
 import type { Logger } from '../agent/log.ts';
 import {
+  MAX_OUTPUT_CHARS,
   type McpEvent,
   type McpServerConfigInput,
   McpTools,
+  mapCallResult,
   mcpServerSchema,
   narrowForRoom,
   parseMcpServers,
+  redactor,
   toGeminiParameters,
 } from '../agent/mcp/index.ts';
 import { weatherTool } from '../agent/tools/examples.ts';
@@ -471,5 +474,34 @@ describe('MCP tools and the Live API', () => {
     expect(said).toContain('The sum is');
     expect(said).toContain('42');
     expect(gemini.stats()[0]).toMatchObject({ toolCalls: 1, toolResponses: 1 });
+  });
+
+  it('redacts secrets inside the strings of a result, never its structure, and bounds what a server sends', () => {
+    // A secret that reads like JSON (`true`, `1000`) must not break the result into a transport failure.
+    const redact = redactor(
+      mcpServerSchema.parse({
+        name: 'fx',
+        transport: { type: 'stdio', command: 'x', env: { DEBUG: 'true', LIMIT: '1000', KEY: 'sk-secret-1' } },
+      }),
+    );
+    const out = mapCallResult(
+      {
+        content: [],
+        structuredContent: JSON.parse(
+          '{"ok":true,"n":1000,"note":"key sk-secret-1 and true","__proto__":{"polluted":1}}',
+        ),
+      },
+      redact,
+    ) as Record<string, unknown>;
+    expect(out).toMatchObject({ ok: true, n: 1000, note: 'key [redacted] and [redacted]' });
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.hasOwn(out, '__proto__')).toBe(true);
+    const big = mapCallResult(
+      { content: [], structuredContent: { rows: 'x'.repeat(MAX_OUTPUT_CHARS * 2) } },
+      redact,
+    );
+    expect(typeof big).toBe('string');
+    expect((big as string).length).toBeLessThan(MAX_OUTPUT_CHARS + 100);
+    expect(big).toMatch(/\[cut: \d+ more characters\]$/);
   });
 });

@@ -20,5 +20,5 @@ export {
 export type { McpCallOutcome, McpEvent } from './events.ts';
 export { McpTools, type McpToolsEvents, type McpToolsOptions } from './pool.ts';
 export { redactor, safeUrl } from './redact.ts';
-export { MAX_RESULT_CHARS, McpToolError, mapCallResult } from './result.ts';
+export { MAX_OUTPUT_CHARS, MAX_RESULT_CHARS, McpToolError, mapCallResult } from './result.ts';
 export { type SchemaConversion, toGeminiParameters } from './schema.ts';

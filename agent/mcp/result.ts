@@ -59,10 +59,40 @@ export function mapCallResult(result: CallToolResult, redact: (s: string) => str
     throw new McpToolError(redact(cut(text || 'the tool failed without a message')));
   }
   if (result.structuredContent && typeof result.structuredContent === 'object') {
-    return JSON.parse(redact(JSON.stringify(result.structuredContent)));
+    return bounded(redactStrings(result.structuredContent, redact));
   }
   const described = content.map(describe);
   if (described.length === 0) return null;
-  const out = described.length === 1 ? described[0] : described;
-  return JSON.parse(redact(JSON.stringify(out)));
+  return bounded(redactStrings(described.length === 1 ? described[0] : described, redact));
+}
+
+/** Largest tool output passed on whole (JSON characters); a larger one goes as its cut text. */
+export const MAX_OUTPUT_CHARS = 4 * MAX_RESULT_CHARS;
+
+/**
+ * `value` with `redact` applied to every string in it (keys and values), never to its JSON text: a
+ * secret that happens to read like `true` or `1000` must not break the structure.
+ */
+function redactStrings(value: unknown, redact: (s: string) => string): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, redact(k), {
+        value: redactStrings(v, redact),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    return out;
+  }
+  return value;
+}
+
+/** The output, or its JSON text cut with a note when a server sent more than the model should get. */
+function bounded(out: unknown): unknown {
+  const json = JSON.stringify(out) ?? 'null';
+  if (json.length <= MAX_OUTPUT_CHARS) return out;
+  return `${json.slice(0, MAX_OUTPUT_CHARS)}… [cut: ${json.length - MAX_OUTPUT_CHARS} more characters]`;
 }
