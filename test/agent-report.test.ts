@@ -58,7 +58,9 @@ async function reportingAgent(
   o: Omit<ReportOptions, 'room' | 'bridge' | 'jobId' | 'config' | 'logger'>,
 ): Promise<{ agentRoom: Room; bridge: RoomBridge; report: ReportHandle; close: () => Promise<void> }> {
   const agentRoom = await connect(s.lk, roomName, 'agent-report');
-  const config = resolveRoomConfig({});
+  // 2.5: the scripted turns answer speech and a blocking tool call (on 3.8 joins are turns of their own
+  // and tools run non-blocking; test/agent-models.test.ts covers that model).
+  const config = resolveRoomConfig({ model: 'gemini-2.5-flash-native-audio-preview-12-2025' });
   const bridge = new RoomBridge({
     room: agentRoom,
     config,
@@ -166,7 +168,7 @@ describe('conversation report', { timeout: 240_000 }, () => {
       room: { name: 'r-report', sid: expect.stringMatching(/^RM_/) },
       jobId: 'AJ_report_test',
       agentIdentity: 'agent-report',
-      model: resolveRoomConfig({}).model,
+      model: 'gemini-2.5-flash-native-audio-preview-12-2025',
       policy: 'shared',
       reconnects: [],
       errors: [],
