@@ -58,6 +58,8 @@ describe('settings', () => {
       failedJobTimeoutMs: 120_000,
       httpPort: 8081,
       maxRejoins: 3,
+      reportWebhookUrl: undefined,
+      reportTimeoutMs: 5000,
     });
     expect(opsSettings({ AGENT_METRICS_PORT: '0' }).metricsPort).toBe(0);
     expect(opsSettings({ AGENT_METRICS_PORT: 'off' }).metricsPort).toBeUndefined();
