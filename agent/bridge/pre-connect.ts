@@ -260,9 +260,6 @@ export class PreConnectAudio {
     if (!(pub.info?.audioFeatures?.includes(TF_PRECONNECT_BUFFER) ?? false))
       return 'the microphone was not published with the pre-connect flag';
     if (this.#live.has(trackId)) return 'the microphone is already live';
-    // One buffer per microphone at a time: parallel streams would each hold up to maxBytes.
-    const current = this.#entries.get(trackId);
-    if (current && current.endedAt === undefined) return 'a buffer for this microphone is still arriving';
     const encoding = preConnectEncoding(format.mimeType);
     if (!encoding) return 'unsupported format';
     if (encoding === 'pcm' && !(format.sampleRate > 0 && format.channels > 0))

@@ -112,28 +112,30 @@ export class InputHandler {
     // `turnComplete: true` does, and content without it waits for the rest of the turn. Either way
     // whatever activityHandling says: that setting is about voice activity.
     const waits = this.#core.cfg.profile.spec.clientContent.interrupts === 'turnComplete';
-    if (!waits || content.turnComplete) this.#turns.interrupt();
-    let lastUser = '';
-    for (const turn of content.turns ?? []) {
-      const text = (turn.parts ?? []).map((p) => p.text ?? '').join('');
-      const role = turn.role === 'model' ? 'model' : 'user';
-      if (role === 'user') lastUser = text;
-      this.#turns.addHistory({ role, modality: 'TEXT', tokens: textTokens(text), text });
-    }
+    const turns = (content.turns ?? []).map((turn) => ({
+      role: turn.role === 'model' ? ('model' as const) : ('user' as const),
+      text: (turn.parts ?? []).map((p) => p.text ?? '').join(''),
+    }));
+    const lastUser = turns.filter((t) => t.role === 'user').at(-1)?.text ?? '';
+    // The answer is to everything the user sent since the turn began.
+    const pending = [...this.#waitingText, lastUser].filter((t) => t).join(' ');
+    // With proactive audio the model need not answer what is not addressed to it. The emulator's stand-in
+    // for that judgement: a turn made only of bracketed notes ("[Ana joined the room]", what clients send
+    // as context) is taken in silently, and a reply under way goes on.
+    const silent = content.turnComplete === true && this.#core.cfg.proactiveAudio && isRoomNote(pending);
+    if (!silent && (!waits || content.turnComplete)) this.#turns.interrupt();
+    for (const t of turns) this.#turns.addHistory({ ...t, modality: 'TEXT', tokens: textTokens(t.text) });
     if (!content.turnComplete) {
       if (waits && lastUser) this.#waitingText.push(lastUser);
       return;
     }
-    // The answer is to everything the user sent since the turn began.
     const text = [...this.#waitingText.splice(0), lastUser].filter((t) => t).join(' ');
     this.#core.stats.textInputs++;
-    if (this.#core.cfg.proactiveAudio && isRoomNote(text)) {
-      // With proactive audio the model need not answer what is not addressed to it. The emulator's
-      // stand-in for that judgement: a turn made only of bracketed notes ("[Ana joined the room]", what
-      // clients send as context) is taken in silently. The turn still completes, so a client waiting
-      // for the model to be between replies goes on.
+    if (silent) {
       this.#core.stats.silentTurns++;
-      this.#core.send({ serverContent: { turnComplete: true } });
+      // The turn completes (a client waiting for the model to be between replies goes on); during a
+      // reply, that reply's own turnComplete does it.
+      if (this.#turns.idle) this.#core.send({ serverContent: { turnComplete: true } });
       return;
     }
     this.#turns.userInput({ trigger: 'clientContent', inputEndAt: now(), text }, false);
