@@ -136,7 +136,8 @@ export default defineAgent({
       logger,
       onEvent: (e) => ops.metrics.mcp(e),
     });
-    const registry = mcp.registry(tools.select(config.tools ?? tools.names));
+    const own = tools.select(config.tools ?? tools.names);
+    const registry = mcp.registry(own);
     config = { ...config, tools: registry.names };
     const bridge = new RoomBridge({
       room,
@@ -147,6 +148,9 @@ export default defineAgent({
       preConnect,
       logger,
     });
+    // A server down at start that comes up, or one that changes its list (tools/list_changed): the
+    // open Live sessions get the new declarations (contextUpdate), later ones at setup.
+    mcp.on('toolsChanged', () => bridge.updateTools(mcp.registry(own)));
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
     ops.attach(bridge, { model: config.model });
