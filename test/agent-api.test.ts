@@ -58,19 +58,19 @@ describe('agent modules that cannot run stop the worker before any room', () => 
 describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
   const suite = workerSuite(
     {
-    pacing: 4,
-    scenario: {
-      turns: [
-        {
-          steps: [
-            { toolCall: { name: 'lookup_order', args: { orderId: 'A100' } } },
-            { say: 'Your order: {{result.lookup_order}}' },
-          ],
-        },
-        { steps: [{ toolCall: { name: 'wait_for_abort', args: {} } }, { say: 'never said' }] },
-        { steps: [{ echo: true }] },
-      ],
-    },
+      pacing: 4,
+      scenario: {
+        turns: [
+          {
+            steps: [
+              { toolCall: { name: 'lookup_order', args: { orderId: 'A100' } } },
+              { say: 'Your order: {{result.lookup_order}}' },
+            ],
+          },
+          { steps: [{ toolCall: { name: 'wait_for_abort', args: {} } }, { say: 'never said' }] },
+          { steps: [{ echo: true }] },
+        ],
+      },
     },
     // 2.5: the scripted turns answer speech (a join is no turn of its own).
     { AGENT_HTTP_PORT: '0', GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025' },
@@ -90,10 +90,7 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
       metadata: '{"tools":[]}',
     });
     const alice = await suite.human('custom-room', 'alice');
-    await suite.dispatch.createDispatch(
-      'custom-room',
-      'custom',
-    );
+    await suite.dispatch.createDispatch('custom-room', 'custom');
     const agentSid = await until(() => alice.agentTrackSid(), 'agent track');
     await alice.mic.say(0.8);
     const answer = await until(
@@ -123,10 +120,7 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
         : [];
     await startWorker('cancel', fixture('cancellable.ts'), { TEST_AGENT_EVENTS: events });
     const bob = await suite.human('cancel-room', 'bob');
-    await suite.dispatch.createDispatch(
-      'cancel-room',
-      'cancel',
-    );
+    await suite.dispatch.createDispatch('cancel-room', 'cancel');
     const agentSid = await until(() => bob.agentTrackSid(), 'agent track');
     await bob.mic.say(0.8);
     await until(() => bob.finals(agentSid).find((t) => t.text.includes('Your order')), 'the order answer');
@@ -157,14 +151,8 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
   it("a value the agent's roomConfig hook returns is validated like metadata: the room fails, naming the hook", async () => {
     await startWorker('badroom', fixture('bad-room-config.ts'));
     const carol = await suite.human('bad-room', 'carol');
-    await suite.dispatch.createDispatch(
-      'bad-room',
-      'badroom',
-    );
-    const agent = await until(
-      () => agentIn(carol),
-      'agent joins',
-    );
+    await suite.dispatch.createDispatch('bad-room', 'badroom');
+    const agent = await until(() => agentIn(carol), 'agent joins');
     await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
     expect(agent.attributes['lk.agent.error']).toMatch(/agent roomConfig\(room\)[\s\S]*policy/);
   });

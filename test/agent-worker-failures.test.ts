@@ -115,7 +115,9 @@ describe('agent worker: failing rooms end, a pushed-out agent comes back', { tim
     // The bound: pushed out a second time, it does not come back.
     await intrude(second.identity);
     await w.line((l) => String(l.msg).includes('AGENT_MAX_REJOINS reached'), 'rejoin bound logged');
-    expect((await suite.dispatch.listDispatch('f-dup')).filter((d) => d.agentName === 'rejoin')).toHaveLength(2);
+    expect((await suite.dispatch.listDispatch('f-dup')).filter((d) => d.agentName === 'rejoin')).toHaveLength(
+      2,
+    );
     await until(async () => (await w.value('gemini_agent_worker_jobs_running')) === 0, 'no job left running');
   });
 });

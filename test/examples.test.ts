@@ -55,13 +55,10 @@ async function example(
   child.stderr!.on('data', (c: Buffer) => {
     out += c.toString('utf8');
   });
-  const url = await until(
-    () => {
-      if (child.exitCode !== null) throw new Error(`${script} exited ${child.exitCode}:\n${out}`);
-      return /^(http:\/\/\S+)\n/.exec(out)?.[1];
-    },
-    `${script} listening`,
-  );
+  const url = await until(() => {
+    if (child.exitCode !== null) throw new Error(`${script} exited ${child.exitCode}:\n${out}`);
+    return /^(http:\/\/\S+)\n/.exec(out)?.[1];
+  }, `${script} listening`);
   return { url, output: () => out, child };
 }
 

@@ -12,6 +12,7 @@ export default defineGeminiAgent({
   // Only the order desk, whatever the room metadata selects: deployer code has the last word.
   roomConfig: () => ({ mcp: { servers: ['orders'] } }),
   on: {
-    toolCall: (e) => console.log(`[order-desk] ${e.room}: ${e.name} ${e.ok ? 'ok' : (e.error ?? 'cancelled')}`),
+    toolCall: (e) =>
+      console.log(`[order-desk] ${e.room}: ${e.name} ${e.ok ? 'ok' : (e.error ?? 'cancelled')}`),
   },
 });

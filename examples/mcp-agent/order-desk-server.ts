@@ -86,9 +86,12 @@ export function orderDesk(): McpServer {
       const id = normalise(orderId);
       const order = ORDERS.get(id);
       if (!order) return refuse(`There is no order ${id}.`);
-      if (order.status === 'cancelled') return { content: [{ type: 'text', text: `${id} was cancelled already.` }] };
+      if (order.status === 'cancelled')
+        return { content: [{ type: 'text', text: `${id} was cancelled already.` }] };
       if (order.status !== 'processing')
-        return refuse(`${id} has ${order.status === 'shipped' ? 'shipped' : 'been delivered'}: it can be returned, not cancelled.`);
+        return refuse(
+          `${id} has ${order.status === 'shipped' ? 'shipped' : 'been delivered'}: it can be returned, not cancelled.`,
+        );
       order.status = 'cancelled';
       return { content: [{ type: 'text', text: `${id} is cancelled.` }] };
     },
@@ -97,7 +100,10 @@ export function orderDesk(): McpServer {
 }
 
 /** Streamable HTTP on `host:port`, one transport per MCP session; resolves with the endpoint's URL. */
-export async function serveHttp(port: number, host = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveHttp(
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ url: string; close(): Promise<void> }> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const http = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/mcp') {
