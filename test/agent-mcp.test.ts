@@ -506,6 +506,7 @@ describe('MCP tools and the Live API', () => {
     closers.push(() => live.aclose());
     await live.start();
     const first = gemini.sessions()[0]!;
+    expect(first.stats.contextUpdates).toBe(0);
     expect(JSON.stringify(first.stats.setup)).not.toContain('fx_multiply');
     // The client's stream for server notifications is open.
     await waitFor(() => responding.includes('GET'), 'the notification stream');

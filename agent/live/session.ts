@@ -333,6 +333,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const ai = await this.#client();
     const id = ++this.#connCounter;
     const config: LiveConnectConfig = { ...this.#opts.config };
+    // Kept apart: the SDK's connect() replaces `config.tools` on the object it is given.
+    const setupTools = config.tools;
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
     const { conn, early } = await openConnection({
@@ -364,7 +366,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#retired.clear();
     // Tools updated while this connection was setting up: its setup had the older list.
     const tools = this.#opts.config.tools;
-    if (tools !== config.tools) this.#sendTools(conn, tools ?? []);
+    if (tools !== setupTools) this.#sendTools(conn, tools ?? []);
     this.#log.info({ connection: id, resumed, replayed: replay.length }, 'live: session ready');
     this.emit('ready', { resumed, connection: id });
     // Handles issued before the replay arrived do not cover it: keep the handle, keep the replay log.
