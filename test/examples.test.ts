@@ -3,8 +3,8 @@
  * and the report receiver are started with their own commands (child processes), the real worker runs
  * the example's agent file with the example's server list, the scripted model calls the order desk's
  * tool and voices its result, and when the room empties the job's report reaches the receiver, which
- * verifies it with WebhookReceiver, stores it and prints its summary. (examples/custom-agent is run in
- * test/agent-api.test.ts.)
+ * verifies it with WebhookReceiver, stores it and prints its summary. The stdio server list is used as
+ * it is. (examples/custom-agent is run in test/agent-api.test.ts.)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -138,5 +138,25 @@ describe('examples/mcp-agent and examples/report-receiver beside the worker', { 
     expect(summary).toContain('turns: 1 spoken by users, 0 chat, 1 by the agent');
     expect(summary).toMatch(/tool calls: orders_lookup_order ok \d+ ms/);
     expect(summary).toMatch(/tokens: \d+ in, \d+ out, \d+ total/);
+  });
+
+  it('mcp-servers.stdio.json as it is: the worker starts the order desk itself over stdio, and its tool answers', async () => {
+    // Paths in the file, and the file's own, are relative to where the worker runs: the repository root.
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    expect(process.cwd()).toBe(root.replace(/\/$/, ''));
+    await suite.worker('examples-stdio', {
+      args: ['--agent', join(EXAMPLES, 'mcp-agent/order-desk-agent.ts')],
+      env: { AGENT_MCP_SERVERS: 'examples/mcp-agent/mcp-servers.stdio.json' },
+    });
+    const bob = await suite.human('orders-stdio', 'bob');
+    await suite.dispatch.createDispatch('orders-stdio', 'examples-stdio');
+    const agent = await until(() => agentIn(bob), 'agent joins');
+    await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
+    await bob.mic.say(0.8);
+    const answer = await until(
+      () => bob.finals(bob.agentTrackSid()!).find((t) => t.text.includes('Your order')),
+      'the order answer',
+    );
+    expect(answer.text).toContain('"status":"shipped"');
   });
 });
