@@ -1,6 +1,7 @@
 import { AutoSubscribe, defineAgent, type JobContext, log } from '@livekit/agents';
 import { DisconnectReason, RoomEvent } from '@livekit/rtc-node';
 import { JobAgent } from './api/job.ts';
+import { JobCheckpoint } from './checkpoint/job.ts';
 import type { LiveSessionFactory } from './bridge/conversation.ts';
 import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
@@ -94,6 +95,19 @@ export default defineAgent({
     // defaults' systemInstruction, roomConfig(room) over the resolved config; onReport and event hooks
     // below. The worker loaded it at start, so a bad module never gets this far.
     const roomMetadata = room.metadata ?? ctx.job.room?.metadata;
+    // A conversation an earlier job of this agent left in this room (a crash, a hand-off): its
+    // checkpoint decides the configuration and where the Live sessions start from.
+    const checkpoint = JobCheckpoint.open({
+      settings: env.checkpoint,
+      livekit: { url: worker.livekitUrl, apiKey: worker.livekitApiKey, apiSecret: worker.livekitApiSecret },
+      room: room.name ?? '',
+      agentName: ctx.job.agentName ?? '',
+      jobId: ctx.job.id,
+      identity: room.localParticipant?.identity ?? '',
+      metadata: roomMetadata,
+      logger,
+    });
+    const resume = checkpoint?.resume;
     const agent = await JobAgent.load(
       env.agentModule,
       { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata: ctx.job.metadata ?? '' },
@@ -102,7 +116,12 @@ export default defineAgent({
     // ── end of the agent module block.
     const tools = agent.tools;
     let config: RoomConfig;
-    try {
+    if (resume) {
+      // Resolved (and shaped by the agent module's hook) by the job that wrote it, as it ran; of its
+      // tools, those this worker has.
+      const own = resume.config.tools?.filter((t) => tools.names.includes(t));
+      config = { ...resume.config, ...(own && { tools: own }) };
+    } else try {
       const resolveOptions = {
         availableTools: tools.names,
         mcpServers: worker.mcpServers,
@@ -137,6 +156,7 @@ export default defineAgent({
       onEvent: (e) => ops.metrics.mcp(e),
     });
     const registry = mcp.registry(tools.select(config.tools ?? tools.names));
+    const resolved = config; // what a checkpoint keeps: before MCP's tools, which the room re-selects
     config = { ...config, tools: registry.names };
     const bridge = new RoomBridge({
       room,
@@ -145,6 +165,7 @@ export default defineAgent({
       liveSession: liveSessions(env),
       backend: worker.vertex ? 'vertex' : 'gemini',
       preConnect,
+      ...(resume && { resume: resume.checkpoint }),
       logger,
     });
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
@@ -164,13 +185,19 @@ export default defineAgent({
       await report.finish();
     });
     ctx.addShutdownCallback(async () => {
+      // The final write of a planned exit: the handle and tail as they are when the sessions close.
       await bridge.aclose();
+      await checkpoint?.aclose();
       await mcp.close();
       reportSessions(env.loadDir, ctx.job.id, 0);
       await ops.aclose(); // again, after the bridge's last counts
     });
-    logger.info({ room: room.name, policy: config.policy, model: config.model }, 'agent joined');
+    logger.info(
+      { room: room.name, policy: config.policy, model: config.model, resumed: !!resume },
+      'agent joined',
+    );
     await bridge.start();
+    checkpoint?.attach(bridge, resolved);
   },
 });
 

@@ -101,6 +101,14 @@ export class FloorRoute extends MixedRoute {
     if (left && this.#holder === identity) this.#set(undefined);
   }
 
+  /**
+   * The floor an earlier job's checkpoint names: held again until the usual release (the holder's
+   * silence is counted from their next frame; until then the next to talk takes it).
+   */
+  restore(identity: string): void {
+    if (!this.#holder) this.#set(identity);
+  }
+
   override frame(identity: string, frame: PcmFrame, talking: boolean): void {
     if (this.#holder && this.#holder !== identity) {
       // The holder releases after enough silence; until then others are not heard.

@@ -47,6 +47,25 @@ export function newConversation(sessionId: string, startedAt: number): Conversat
   };
 }
 
+/**
+ * The last thing the user said before the turn whose text is `current` (its own entry, when already
+ * recorded, is skipped), as the context holds it: room notes and utterance placeholders (bracketed)
+ * are not things said. Undefined when the context holds none (a fresh session, or compressed away).
+ */
+export function rememberedBefore(history: readonly Entry[], current: string | undefined): string | undefined {
+  let skipped = false;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const e = history[i]!;
+    if (e.role !== 'user' || !e.text || /^\[.*\]$/s.test(e.text.trim())) continue;
+    if (!skipped && current !== undefined && e.text === current) {
+      skipped = true;
+      continue;
+    }
+    return e.text;
+  }
+  return undefined;
+}
+
 export function cloneConversation(c: Conversation): Conversation {
   return { ...c, history: c.history.map((e) => ({ ...e })) };
 }
