@@ -1,10 +1,10 @@
 import { AutoSubscribe, defineAgent, type JobContext, log } from '@livekit/agents';
 import { DisconnectReason, RoomEvent } from '@livekit/rtc-node';
 import { JobAgent } from './api/job.ts';
-import { JobCheckpoint } from './checkpoint/job.ts';
 import type { LiveSessionFactory } from './bridge/conversation.ts';
 import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
+import { JobCheckpoint } from './checkpoint/job.ts';
 import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomConfig } from './config.ts';
 import { LiveSession } from './live/session.ts';
 import type { Logger } from './log.ts';
@@ -121,33 +121,34 @@ export default defineAgent({
       // tools, those this worker has.
       const own = resume.config.tools?.filter((t) => tools.names.includes(t));
       config = { ...resume.config, ...(own && { tools: own }) };
-    } else try {
-      const resolveOptions = {
-        availableTools: tools.names,
-        mcpServers: worker.mcpServers,
-        backend: (worker.vertex ? 'vertex' : 'gemini') as 'vertex' | 'gemini',
-        functions: tools.declarations(),
-        // What the room's model ignores, or a model the catalogue does not know: once per room.
-        warn: (message: string) => logger.warn({ room: room.name }, `room config: ${message}`),
-      };
-      config = resolveRoomConfig(
-        await agent.defaults(worker.room),
-        { roomMetadata, jobMetadata: ctx.job.metadata },
-        resolveOptions,
-      );
-      config = await agent.configure(config, resolveOptions);
-    } catch (err) {
-      // A ConfigError names the setting and never its secret; anything else (the agent module's own
-      // code) may quote anything, so clients only learn that configuration failed.
-      const message = err instanceof ConfigError ? err.message : 'the room configuration failed';
-      logger.error(`room ${room.name}: ${err instanceof ConfigError ? err.message : String(err)}`);
-      ops.error('config');
-      failed(true);
-      await room.localParticipant
-        ?.setAttributes({ 'lk.agent.state': 'failed', 'lk.agent.error': message })
-        .catch(() => {});
-      return;
-    }
+    } else
+      try {
+        const resolveOptions = {
+          availableTools: tools.names,
+          mcpServers: worker.mcpServers,
+          backend: (worker.vertex ? 'vertex' : 'gemini') as 'vertex' | 'gemini',
+          functions: tools.declarations(),
+          // What the room's model ignores, or a model the catalogue does not know: once per room.
+          warn: (message: string) => logger.warn({ room: room.name }, `room config: ${message}`),
+        };
+        config = resolveRoomConfig(
+          await agent.defaults(worker.room),
+          { roomMetadata, jobMetadata: ctx.job.metadata },
+          resolveOptions,
+        );
+        config = await agent.configure(config, resolveOptions);
+      } catch (err) {
+        // A ConfigError names the setting and never its secret; anything else (the agent module's own
+        // code) may quote anything, so clients only learn that configuration failed.
+        const message = err instanceof ConfigError ? err.message : 'the room configuration failed';
+        logger.error(`room ${room.name}: ${err instanceof ConfigError ? err.message : String(err)}`);
+        ops.error('config');
+        failed(true);
+        await room.localParticipant
+          ?.setAttributes({ 'lk.agent.state': 'failed', 'lk.agent.error': message })
+          .catch(() => {});
+        return;
+      }
     // The room's MCP servers (its selection was checked with the rest of its configuration), their
     // tools merged with the room's own; connected before the bridge opens any Live session.
     const mcp = await McpTools.start({

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type LocalTrackPublication, type Room, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
 import { type Backend, liveModel } from '../../shared/gemini-models/index.ts';
 import { AudioOutput } from '../audio/output.ts';
+import { pushTurn, type SessionState, type TranscriptTurn, tailTurn } from '../checkpoint/state.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
 import type {
@@ -16,7 +17,6 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import { ToolRunner, type ToolRunnerEvents } from '../tools/runner.ts';
 import { chatForModel } from './chat.ts';
 import { TranscriptSegment, type TranscriptSpeaker } from './transcripts.ts';
-import { pushTurn, type SessionState, type TranscriptTurn, tailTurn } from '../checkpoint/state.ts';
 
 /** `lk.agent.state` values (plus `failed`, set when the Live session cannot continue). */
 export type AgentState = 'initializing' | 'listening' | 'thinking' | 'speaking' | 'failed';
@@ -137,7 +137,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       config: buildLiveConfig(o.config, o.tools.declarations(), backend),
       logger: this.#log,
       ...(o.resume?.handle && { resumeHandle: o.resume.handle }),
-      ...(seed.length && { seed }),
+      ...(seed.length > 0 && { seed }),
     });
     this.#handleAt = o.resume?.handle ? o.resume.handleAt : undefined;
     const lp = () => o.room.localParticipant;

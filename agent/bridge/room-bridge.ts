@@ -12,8 +12,8 @@ import {
 import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
 import type { Backend } from '../../shared/gemini-models/index.ts';
 import { type AudioInput, startAudioInput } from '../audio/input.ts';
-import type { RoomConfig } from '../config.ts';
 import type { Checkpoint, CheckpointState, SessionState } from '../checkpoint/state.ts';
+import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
@@ -111,6 +111,8 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
   #stopPtt: (() => void) | undefined;
   /** Private sessions of the checkpoint not taken up yet, by identity (each resumes once). */
   readonly #resumePrivate: Map<string, SessionState>;
+  /** The checkpoint state when the bridge closed (a final write comes after). */
+  #finalState: BridgeCheckpointState | undefined;
 
   constructor(o: RoomBridgeOptions) {
     super();
@@ -165,7 +167,8 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (this.#finalState) return this.#finalState;
     const priv: Record<string, SessionState> = {};
     for (const [identity, m] of this.#members)
-      if (m.conversation && m.conversation.sessionState !== 'closed') priv[identity] = m.conversation.checkpointState;
+      if (m.conversation && m.conversation.sessionState !== 'closed')
+        priv[identity] = m.conversation.checkpointState;
     const shared = this.#shared?.checkpointState ?? { transcript: [] };
     const floor = this.floor;
     return {

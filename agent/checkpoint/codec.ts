@@ -101,10 +101,16 @@ export function openCheckpoint(
 ): Checkpoint {
   if (typeof sealed !== 'string' || !sealed.startsWith(PREFIX)) {
     const v = typeof sealed === 'string' ? /^cp(\d+)\./.exec(sealed)?.[1] : undefined;
-    throw new CheckpointError('version', v ? `checkpoint version ${v} is not readable here` : 'not a checkpoint');
+    throw new CheckpointError(
+      'version',
+      v ? `checkpoint version ${v} is not readable here` : 'not a checkpoint',
+    );
   }
   if (sealed.length > MAX_CHECKPOINT_BYTES)
-    throw new CheckpointError('too large', `checkpoint of ${sealed.length} bytes is over ${MAX_CHECKPOINT_BYTES}`);
+    throw new CheckpointError(
+      'too large',
+      `checkpoint of ${sealed.length} bytes is over ${MAX_CHECKPOINT_BYTES}`,
+    );
   const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64url');
   if (raw.length < IV_BYTES + TAG_BYTES) throw new CheckpointError('tampered', 'checkpoint is truncated');
   let plain: string;
@@ -112,11 +118,15 @@ export function openCheckpoint(
     const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
     decipher.setAAD(AAD);
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    plain = Buffer.concat([decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString(
-      'utf8',
-    );
+    plain = Buffer.concat([
+      decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
   } catch {
-    throw new CheckpointError('tampered', 'checkpoint failed authentication (changed, or sealed with another key)');
+    throw new CheckpointError(
+      'tampered',
+      'checkpoint failed authentication (changed, or sealed with another key)',
+    );
   }
   let value: unknown;
   try {
@@ -128,7 +138,8 @@ export function openCheckpoint(
   if (!parsed.success) throw new CheckpointError('invalid', 'checkpoint does not match its schema');
   const cp = parsed.data;
   if (cp.room !== bind.room) throw new CheckpointError('foreign', 'checkpoint belongs to another room');
-  if (cp.agentName !== bind.agentName) throw new CheckpointError('foreign', 'checkpoint belongs to another agent name');
+  if (cp.agentName !== bind.agentName)
+    throw new CheckpointError('foreign', 'checkpoint belongs to another agent name');
   if (o.maxAgeMs !== undefined && (o.now ?? Date.now()) - cp.writtenAt > o.maxAgeMs)
     throw new CheckpointError('expired', 'checkpoint is older than accepted');
   return cp;

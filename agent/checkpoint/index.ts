@@ -1,5 +1,3 @@
-export { JobCheckpoint, type JobCheckpointOptions } from './job.ts';
-export { checkpointKey } from './key.ts';
 export {
   type CheckpointBinding,
   CheckpointError,
@@ -9,6 +7,8 @@ export {
   sealBounded,
   sealCheckpoint,
 } from './codec.ts';
+export { JobCheckpoint, type JobCheckpointOptions } from './job.ts';
+export { checkpointKey } from './key.ts';
 export { type LoadCheckpointOptions, loadCheckpoint, type ResumePoint } from './resume.ts';
 export {
   CHECKPOINT_VERSION,

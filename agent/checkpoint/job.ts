@@ -20,6 +20,8 @@ export interface JobCheckpointOptions {
   identity: string;
   /** The room's metadata at join (holds the checkpoint an earlier job left). */
   metadata: string | undefined;
+  /** Another job has taken this conversation over (its checkpoint is newer): see `CheckpointWriter`. */
+  onSuperseded?: (by: { jobId: string; identity: string }) => void;
   logger: Logger;
 }
 
@@ -75,6 +77,7 @@ export class JobCheckpoint {
       state: () => ({ ...bridge.checkpointState(), model: config.model, config: { ...config } }),
       ...(this.resume && { seq: this.resume.checkpoint.seq }),
       intervalMs: o.settings.intervalMs,
+      ...(o.onSuperseded && { onSuperseded: o.onSuperseded }),
       logger: o.logger,
     });
     bridge.on('checkpoint', () => writer.request());

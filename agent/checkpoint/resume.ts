@@ -32,7 +32,9 @@ export function loadCheckpoint(o: LoadCheckpointOptions): ResumePoint | undefine
   const where = { room: o.bind.room, agentName: o.bind.agentName };
   let checkpoint: Checkpoint;
   try {
-    checkpoint = openCheckpoint(sealed, o.key, o.bind, { ...(o.maxAgeMs !== undefined && { maxAgeMs: o.maxAgeMs }) });
+    checkpoint = openCheckpoint(sealed, o.key, o.bind, {
+      ...(o.maxAgeMs !== undefined && { maxAgeMs: o.maxAgeMs }),
+    });
   } catch (err) {
     if (!(err instanceof CheckpointError)) throw err;
     o.logger.warn({ ...where, reason: err.reason }, `checkpoint refused (${err.message}): starting fresh`);
@@ -40,7 +42,10 @@ export function loadCheckpoint(o: LoadCheckpointOptions): ResumePoint | undefine
   }
   const config = roomConfigSchema.safeParse(checkpoint.config);
   if (!config.success) {
-    o.logger.warn({ ...where, reason: 'config' }, 'checkpoint refused (its room configuration is not valid here): starting fresh');
+    o.logger.warn(
+      { ...where, reason: 'config' },
+      'checkpoint refused (its room configuration is not valid here): starting fresh',
+    );
     return undefined;
   }
   o.logger.info(

@@ -36,7 +36,8 @@ export function withSealed(
   const o = metadataObject(metadata);
   if (!o) return undefined;
   const prev = o[CHECKPOINT_METADATA_KEY];
-  const slot: Record<string, unknown> = prev && typeof prev === 'object' && !Array.isArray(prev) ? { ...prev } : {};
+  const slot: Record<string, unknown> =
+    prev && typeof prev === 'object' && !Array.isArray(prev) ? { ...prev } : {};
   if (sealed === undefined) delete slot[agentName];
   else slot[agentName] = sealed;
   const next: Record<string, unknown> = { ...o };
@@ -84,11 +85,16 @@ export class CheckpointStore {
 
   /**
    * Writes this agent's sealed checkpoint (`undefined` removes it). `not-object`: the room's metadata
-   * is not a JSON object (the application's own text), which we never overwrite; `gone`: no such room.
+   * is not a JSON object (the application's own text), which we never overwrite; `gone`: no such room;
+   * `superseded`: `unless` said no, given the checkpoint there now (another job has taken over).
    */
-  async write(sealed: string | undefined): Promise<'ok' | 'not-object' | 'gone'> {
+  async write(
+    sealed: string | undefined,
+    unless?: (current: string | undefined) => boolean,
+  ): Promise<'ok' | 'not-object' | 'gone' | 'superseded'> {
     const [room] = await this.#client.listRooms([this.#o.room]);
     if (!room) return 'gone';
+    if (unless?.(sealedFromMetadata(room.metadata, this.#o.agentName))) return 'superseded';
     const next = withSealed(room.metadata, this.#o.agentName, sealed);
     if (next === undefined) return 'not-object';
     if (next !== room.metadata) await this.#client.updateRoomMetadata(this.#o.room, next);

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { type CheckpointBinding, CheckpointError, sealBounded } from './codec.ts';
+import { type CheckpointBinding, CheckpointError, openCheckpoint, sealBounded } from './codec.ts';
 import { CHECKPOINT_VERSION, type Checkpoint, type CheckpointState } from './state.ts';
 import type { CheckpointStore } from './store.ts';
 
@@ -20,6 +20,11 @@ export interface CheckpointWriterOptions {
   seq?: number;
   /** Shortest time between two writes, ms (default {@link DEFAULT_CHECKPOINT_INTERVAL_MS}). */
   intervalMs?: number;
+  /**
+   * The room holds a newer checkpoint of another job (it resumed from ours: a hand-off, a recovery):
+   * this writer stops for good, and says so here once.
+   */
+  onSuperseded?: (by: Checkpoint['owner']) => void;
   logger: Logger;
 }
 
@@ -27,7 +32,8 @@ export interface CheckpointWriterOptions {
  * The job's checkpoint writer: `request()` at turn boundaries and when a new resumption handle arrives,
  * at most one write per `intervalMs` (requests in between are coalesced into the next write, which
  * takes the state as it is then); `flush()` writes now, for a planned exit. One write at a time, in
- * order; a failed write is logged (never its content) and retried with the next request.
+ * order; a failed write is logged (never its content) and retried with the next request. A writer
+ * that finds a newer checkpoint of another job in the room (that job resumed from ours) stops.
  */
 export class CheckpointWriter {
   readonly #o: CheckpointWriterOptions;
@@ -76,6 +82,17 @@ export class CheckpointWriter {
     this.#closed = true;
   }
 
+  /** The checkpoint in the room, if another job wrote it after the last one we wrote or resumed from. */
+  #newerOfOther(current: string | undefined): Checkpoint | undefined {
+    if (!current) return undefined;
+    try {
+      const cp = openCheckpoint(current, this.#o.key, this.#o.bind);
+      return cp.seq > this.#seq && cp.owner.jobId !== this.#o.owner.jobId ? cp : undefined;
+    } catch {
+      return undefined; // not ours to keep: overwritten
+    }
+  }
+
   #enqueue(): Promise<void> {
     this.#writing = this.#writing.then(() => this.#write());
     return this.#writing;
@@ -105,7 +122,26 @@ export class CheckpointWriter {
       return;
     }
     try {
-      const result = await this.#o.store.write(sealed);
+      let newer: Checkpoint | undefined;
+      const result = await this.#o.store.write(sealed, (current) => {
+        newer = this.#newerOfOther(current);
+        return newer !== undefined;
+      });
+      if (result === 'superseded') {
+        this.#off = true;
+        const by = (newer as Checkpoint | undefined)?.owner ?? { jobId: '', identity: '' };
+        logger.info(
+          {
+            room: bind.room,
+            seq: this.#seq,
+            newerSeq: (newer as Checkpoint | undefined)?.seq,
+            owner: by.identity,
+          },
+          'checkpoint taken over by another job: this one writes no more',
+        );
+        this.#o.onSuperseded?.(by);
+        return;
+      }
       if (result === 'not-object') {
         this.#off = true;
         logger.warn(
@@ -116,7 +152,10 @@ export class CheckpointWriter {
       }
       if (result === 'ok') {
         this.#seq = seq;
-        logger.debug({ room: bind.room, seq, bytes: sealed.length, handle: !!cp.handle }, 'checkpoint written');
+        logger.debug(
+          { room: bind.room, seq, bytes: sealed.length, handle: !!cp.handle },
+          'checkpoint written',
+        );
       }
     } catch (err) {
       logger.warn({ room: bind.room, err: String(err) }, 'checkpoint write failed');

@@ -388,7 +388,8 @@ function checkpointSettings(env: NodeJS.ProcessEnv, livekitApiSecret: string): C
   const interval = num(env.AGENT_CHECKPOINT_INTERVAL_MS) ?? 3000;
   if (!Number.isInteger(interval) || interval < 0 || interval > 600_000)
     problems.push(issueLine('AGENT_CHECKPOINT_INTERVAL_MS', 'must be an integer from 0 to 600000'));
-  if (problems.length) throw new ConfigError(`invalid checkpoint settings (environment):\n${problems.join('\n')}`);
+  if (problems.length)
+    throw new ConfigError(`invalid checkpoint settings (environment):\n${problems.join('\n')}`);
   return { enabled: enabled === true, secret: own ?? livekitApiSecret, intervalMs: interval };
 }
 

@@ -66,12 +66,15 @@ export function contentInput(text: string, turnComplete: boolean): LiveInput {
 
 /**
  * Earlier turns as context, one `clientContent` with their roles and without `turnComplete`: the model
- * takes them in and does not answer (on 3.x models the setup also carries
- * `historyConfig.initialHistoryInClientContent`, see {@link LiveSessionOptions.seed}).
+ * takes them in and does not answer.
  */
 export function historyInput(turns: HistoryTurn[]): LiveInput {
   const content = turns.map((t) => ({ role: t.role, parts: [{ text: t.text }] }));
-  return { kind: 'history', turns, bytes: frameBytes({ clientContent: { turns: content, turnComplete: false } }) };
+  return {
+    kind: 'history',
+    turns,
+    bytes: frameBytes({ clientContent: { turns: content, turnComplete: false } }),
+  };
 }
 
 export function activityInput(kind: 'activityStart' | 'activityEnd'): LiveInput {

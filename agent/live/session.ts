@@ -46,7 +46,10 @@ export type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessi
  */
 export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #opts: Required<
-    Omit<LiveSessionOptions, 'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'resumeHandle' | 'seed'>
+    Omit<
+      LiveSessionOptions,
+      'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'resumeHandle' | 'seed'
+    >
   > &
     Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex'>;
   /** Made on the first connect (Vertex reads its credentials file then) and kept: it caches the token. */
@@ -63,8 +66,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #foreignHandle = false;
   /** Turns for a fresh first connection (`seed`); cleared once the first connection is up. */
   #seed: HistoryTurn[] | undefined;
-  /** The model's `clientContent` waits for `turnComplete` (3.x): seeding needs `historyConfig`. */
-  readonly #completes: boolean;
   /** Input the model may not have yet, for the next connection. */
   readonly #replay: ReplayLog;
   readonly #reply = new ReplyState();
@@ -100,9 +101,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#replay = new ReplayLog(this.#opts.maxReplayMs);
     this.#maxBytes = this.#opts.maxMessageBytes;
     this.#resumable = options.config.sessionResumption !== undefined;
-    this.#completes =
-      liveModel(options.model, options.vertex ? 'vertex' : 'gemini').clientContent.interrupts === 'turnComplete';
-    this.#context = new ContextHold(this.#completes);
+    this.#context = new ContextHold(
+      liveModel(options.model, options.vertex ? 'vertex' : 'gemini').clientContent.interrupts ===
+        'turnComplete',
+    );
     if (this.#resumable && options.resumeHandle) {
       this.#handle = options.resumeHandle;
       this.#foreignHandle = true;
@@ -336,7 +338,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
     const seed = resumed ? undefined : this.#seed;
-    if (seed && this.#completes) config.historyConfig = { initialHistoryInClientContent: true };
     const { conn, early } = await openConnection({
       ai,
       id,
@@ -371,7 +372,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#log.info({ connection: id, resumed, replayed: replay.length }, 'live: session ready');
     this.emit('ready', { resumed, connection: id });
     if (seed) {
-      this.#log.info({ connection: id, turns: seed.length }, 'live: context rebuilt from the transcript tail');
+      this.#log.info(
+        { connection: id, turns: seed.length },
+        'live: context rebuilt from the transcript tail',
+      );
       this.emit('contextRebuilt', { turns: seed.length });
     }
     // Handles issued before the replay arrived do not cover it: keep the handle, keep the replay log.

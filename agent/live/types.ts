@@ -34,8 +34,9 @@ export interface LiveSessionOptions {
   /**
    * Earlier turns to seed a fresh session with, when the first connection does not resume (no
    * {@link resumeHandle}, or it was refused): sent first as one `clientContent` with roles, then the
-   * session emits `contextRebuilt`. Models whose `clientContent` waits for `turnComplete` (3.x) get
-   * `historyConfig.initialHistoryInClientContent` in that setup.
+   * session emits `contextRebuilt`. (3.x models document `historyConfig.initialHistoryInClientContent`
+   * for seeding; `@google/genai` 3.6.1 does not pass `historyConfig` through `live.connect`, so it is
+   * not sent.)
    */
   seed?: HistoryTurn[];
   /** Aborting closes the session, like {@link LiveSession.aclose}. */
