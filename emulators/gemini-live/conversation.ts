@@ -59,7 +59,7 @@ export function rememberedBefore(history: readonly Entry[], current: string | un
     const e = history[i]!;
     const text = e.text.trim();
     if (e.role !== 'user' || !text || /^\[.*\]$/s.test(text)) continue;
-    if (rest && rest.endsWith(text)) {
+    if (rest !== '' && rest.endsWith(text)) {
       rest = rest.slice(0, rest.length - text.length).trim();
       continue;
     }
