@@ -4,6 +4,7 @@ import { JobAgent } from './api/job.ts';
 import type { LiveSessionFactory } from './bridge/conversation.ts';
 import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
+import { JobCheckpoint } from './checkpoint/job.ts';
 import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomConfig } from './config.ts';
 import { LiveSession } from './live/session.ts';
 import type { Logger } from './log.ts';
@@ -94,6 +95,19 @@ export default defineAgent({
     // defaults' systemInstruction, roomConfig(room) over the resolved config; onReport and event hooks
     // below. The worker loaded it at start, so a bad module never gets this far.
     const roomMetadata = room.metadata ?? ctx.job.room?.metadata;
+    // A conversation an earlier job of this agent left in this room (a crash, a hand-off): its
+    // checkpoint decides the configuration and where the Live sessions start from.
+    const checkpoint = JobCheckpoint.open({
+      settings: env.checkpoint,
+      livekit: { url: worker.livekitUrl, apiKey: worker.livekitApiKey, apiSecret: worker.livekitApiSecret },
+      room: room.name ?? '',
+      agentName: ctx.job.agentName ?? '',
+      jobId: ctx.job.id,
+      identity: room.localParticipant?.identity ?? '',
+      metadata: roomMetadata,
+      logger,
+    });
+    const resume = checkpoint?.resume;
     const agent = await JobAgent.load(
       env.agentModule,
       { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata: ctx.job.metadata ?? '' },
@@ -102,33 +116,39 @@ export default defineAgent({
     // ── end of the agent module block.
     const tools = agent.tools;
     let config: RoomConfig;
-    try {
-      const resolveOptions = {
-        availableTools: tools.names,
-        mcpServers: worker.mcpServers,
-        backend: (worker.vertex ? 'vertex' : 'gemini') as 'vertex' | 'gemini',
-        functions: tools.declarations(),
-        // What the room's model ignores, or a model the catalogue does not know: once per room.
-        warn: (message: string) => logger.warn({ room: room.name }, `room config: ${message}`),
-      };
-      config = resolveRoomConfig(
-        await agent.defaults(worker.room),
-        { roomMetadata, jobMetadata: ctx.job.metadata },
-        resolveOptions,
-      );
-      config = await agent.configure(config, resolveOptions);
-    } catch (err) {
-      // A ConfigError names the setting and never its secret; anything else (the agent module's own
-      // code) may quote anything, so clients only learn that configuration failed.
-      const message = err instanceof ConfigError ? err.message : 'the room configuration failed';
-      logger.error(`room ${room.name}: ${err instanceof ConfigError ? err.message : String(err)}`);
-      ops.error('config');
-      failed(true);
-      await room.localParticipant
-        ?.setAttributes({ 'lk.agent.state': 'failed', 'lk.agent.error': message })
-        .catch(() => {});
-      return;
-    }
+    if (resume) {
+      // Resolved (and shaped by the agent module's hook) by the job that wrote it, as it ran; of its
+      // tools, those this worker has.
+      const own = resume.config.tools?.filter((t) => tools.names.includes(t));
+      config = { ...resume.config, ...(own && { tools: own }) };
+    } else
+      try {
+        const resolveOptions = {
+          availableTools: tools.names,
+          mcpServers: worker.mcpServers,
+          backend: (worker.vertex ? 'vertex' : 'gemini') as 'vertex' | 'gemini',
+          functions: tools.declarations(),
+          // What the room's model ignores, or a model the catalogue does not know: once per room.
+          warn: (message: string) => logger.warn({ room: room.name }, `room config: ${message}`),
+        };
+        config = resolveRoomConfig(
+          await agent.defaults(worker.room),
+          { roomMetadata, jobMetadata: ctx.job.metadata },
+          resolveOptions,
+        );
+        config = await agent.configure(config, resolveOptions);
+      } catch (err) {
+        // A ConfigError names the setting and never its secret; anything else (the agent module's own
+        // code) may quote anything, so clients only learn that configuration failed.
+        const message = err instanceof ConfigError ? err.message : 'the room configuration failed';
+        logger.error(`room ${room.name}: ${err instanceof ConfigError ? err.message : String(err)}`);
+        ops.error('config');
+        failed(true);
+        await room.localParticipant
+          ?.setAttributes({ 'lk.agent.state': 'failed', 'lk.agent.error': message })
+          .catch(() => {});
+        return;
+      }
     // The room's MCP servers (its selection was checked with the rest of its configuration), their
     // tools merged with the room's own; connected before the bridge opens any Live session.
     const mcp = await McpTools.start({
@@ -138,6 +158,7 @@ export default defineAgent({
     });
     const own = tools.select(config.tools ?? tools.names);
     const registry = mcp.registry(own);
+    const resolved = config; // what a checkpoint keeps: before MCP's tools, which the room re-selects
     config = { ...config, tools: registry.names };
     const bridge = new RoomBridge({
       room,
@@ -146,6 +167,7 @@ export default defineAgent({
       liveSession: liveSessions(env),
       backend: worker.vertex ? 'vertex' : 'gemini',
       preConnect,
+      ...(resume && { resume: resume.checkpoint }),
       logger,
     });
     // A server down at start that comes up, or one that changes its list (tools/list_changed): the
@@ -168,13 +190,19 @@ export default defineAgent({
       await report.finish();
     });
     ctx.addShutdownCallback(async () => {
+      // The final write of a planned exit: the handle and tail as they are when the sessions close.
       await bridge.aclose();
+      await checkpoint?.aclose();
       await mcp.close();
       reportSessions(env.loadDir, ctx.job.id, 0);
       await ops.aclose(); // again, after the bridge's last counts
     });
-    logger.info({ room: room.name, policy: config.policy, model: config.model }, 'agent joined');
+    logger.info(
+      { room: room.name, policy: config.policy, model: config.model, resumed: !!resume },
+      'agent joined',
+    );
     await bridge.start();
+    checkpoint?.attach(bridge, resolved);
   },
 });
 

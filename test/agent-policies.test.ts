@@ -148,4 +148,49 @@ describe('multi-user policies with two talking participants', { timeout: 240_000
     expect(st.audioInSeconds).toBeGreaterThan(1.0);
     await until(() => alice!.heardMs() > 300, 'answer');
   });
+
+  it('push-to-talk: a hold under way when an earlier job stopped is restored from its checkpoint', async () => {
+    stack = await startStack({ pacing: 4 });
+    const s = stack;
+    const [alice] = await humans(s, 'p-ptt-resume', 'alice');
+    const { bridge, close } = await startAgent(
+      s,
+      'p-ptt-resume',
+      { policy: 'shared', pushToTalk: true },
+      'agent-test',
+      {
+        resume: { transcript: [], private: {}, pushToTalk: ['alice'] },
+      },
+    );
+    cleanups.push(close);
+    await until(() => bridge.state === 'listening', 'agent ready');
+    expect(bridge.checkpointState().pushToTalk).toEqual(['alice']);
+    // Her hold goes on: her speech reaches the model without a new ptt.start, and her ptt.end ends the turn.
+    await alice!.mic.say(0.8, { trail: 0.3, seed: 4 });
+    await until(() => s.gemini.stats()[0]!.audioInSeconds > 1.0, 'her held speech forwarded');
+    const lp = alice!.room.localParticipant!;
+    await lp.performRpc({ destinationIdentity: 'agent-test', method: 'ptt.end', payload: '' });
+    await until(() => s.gemini.stats()[0]!.turnLog.some((t) => t.trigger === 'activityEnd'), 'ptt turn');
+    expect(bridge.checkpointState().pushToTalk).toEqual([]);
+  });
+
+  it('floor: the holder named by the checkpoint holds it again when the new job starts', async () => {
+    stack = await startStack({ pacing: 4 });
+    const [alice] = await humans(stack, 'p-floor-resume', 'alice', 'bob');
+    const floors = attributeValues(alice!.room, 'lk.agent.floor');
+    const { bridge, close } = await startAgent(
+      stack,
+      'p-floor-resume',
+      { policy: 'floor', floorReleaseMs: 1500 },
+      'agent-test',
+      {
+        resume: { transcript: [], private: {}, pushToTalk: [], floor: 'bob' },
+      },
+    );
+    cleanups.push(close);
+    await until(() => bridge.state === 'listening', 'agent ready');
+    // Held again from the start (released by the usual rule after floorReleaseMs of his silence).
+    await until(() => floors.length > 0, 'lk.agent.floor');
+    expect(floors[0]).toBe('bob');
+  });
 });

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type LocalTrackPublication, type Room, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
 import { type Backend, liveModel } from '../../shared/gemini-models/index.ts';
 import { AudioOutput } from '../audio/output.ts';
+import { pushTurn, type SessionState, type TranscriptTurn, tailTurn } from '../checkpoint/state.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
 import type {
@@ -21,7 +22,10 @@ import { TranscriptSegment, type TranscriptSpeaker } from './transcripts.ts';
 export type AgentState = 'initializing' | 'listening' | 'thinking' | 'speaking' | 'failed';
 
 /** What a conversation decides about its Live session: model, API version, setup, logger. */
-export type LiveSessionSetup = Pick<LiveSessionOptions, 'model' | 'apiVersion' | 'config' | 'logger'>;
+export type LiveSessionSetup = Pick<
+  LiveSessionOptions,
+  'model' | 'apiVersion' | 'config' | 'logger' | 'resumeHandle' | 'seed'
+>;
 
 /**
  * Opens a Live session for a conversation. The worker builds it from its credentials and endpoint
@@ -48,6 +52,11 @@ export interface ConversationOptions {
   speaker: () => TranscriptSpeaker | undefined;
   /** Identities of the humans in the room, in join order (client-side tool targets). */
   participants: () => string[];
+  /**
+   * Where an earlier job left this conversation (its checkpoint): the Live session resumes with the
+   * handle, or starts seeded with the transcript tail, which also goes on in this conversation's tail.
+   */
+  resume?: SessionState;
 }
 
 /**
@@ -68,6 +77,10 @@ export type ConversationEvents = {
   reconnecting: LiveSessionEvents['reconnecting'];
   /** A reconnect could not resume: the model starts from a blank context. */
   contextLost: [];
+  /** The Live session started seeded with the transcript tail of the conversation's checkpoint. */
+  contextRebuilt: LiveSessionEvents['contextRebuilt'];
+  /** A new resumption handle arrived: worth a checkpoint. */
+  handle: LiveSessionEvents['handle'];
   /** User speech was transcribed; `overReply` while the model was answering (speech of a barge-in). */
   inputTranscription: [info: { overReply: boolean }];
   /** Model audio arrived for the agent track. */
@@ -102,6 +115,9 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #userSeg: TranscriptSegment | undefined;
   #agentSeg: TranscriptSegment | undefined;
   #closed = false;
+  /** Finished turns, oldest first, bounded: the checkpoint's transcript tail. */
+  readonly #tail: TranscriptTurn[];
+  #handleAt: number | undefined;
 
   constructor(o: ConversationOptions) {
     super();
@@ -110,12 +126,20 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.output = new AudioOutput({ trackName: o.trackName });
     const backend = o.backend ?? 'gemini';
     const apiVersion = liveApiVersion(o.config, backend);
+    this.#tail = o.resume ? o.resume.transcript.map((t) => ({ ...t })) : [];
+    const seed = this.#tail.map((t) => ({
+      role: t.role,
+      text: t.role === 'user' && t.speaker && !o.audience ? chatForModel(t.speaker, t.text, false) : t.text,
+    }));
     this.live = o.liveSession({
       ...(apiVersion && { apiVersion }),
       model: o.config.model,
       config: buildLiveConfig(o.config, o.tools.declarations(), backend),
       logger: this.#log,
+      ...(o.resume?.handle && { resumeHandle: o.resume.handle }),
+      ...(seed.length > 0 && { seed }),
     });
+    this.#handleAt = o.resume?.handle ? o.resume.handleAt : undefined;
     const lp = () => o.room.localParticipant;
     this.#runner = new ToolRunner({
       registry: o.tools,
@@ -185,6 +209,15 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     return this.#publication?.sid;
   }
 
+  /** What a checkpoint keeps of this conversation: the latest handle and the transcript tail. */
+  get checkpointState(): SessionState {
+    const handle = this.live.handle;
+    return {
+      ...(handle && { handle, ...(this.#handleAt !== undefined && { handleAt: this.#handleAt }) }),
+      transcript: this.#tail.map((t) => ({ ...t })),
+    };
+  }
+
   /** Publishes the agent track and opens the Live session. Never throws for Live failures (see `fatal`). */
   async start(): Promise<void> {
     const lp = this.#o.room.localParticipant;
@@ -212,7 +245,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
    */
   chat(from: string, text: string): boolean {
     const sent = this.live.sendText(chatForModel(from, text, this.#o.audience !== undefined));
-    if (sent) this.#setState('thinking');
+    if (sent) {
+      pushTurn(this.#tail, tailTurn('user', text, from));
+      this.#setState('thinking');
+    }
     return sent;
   }
 
@@ -270,6 +306,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     if (!seg) return;
     this.#userSeg = undefined;
     void seg.finish();
+    pushTurn(this.#tail, tailTurn('user', seg.text, seg.speaker?.identity));
     this.emit('userTurn', seg.speaker, seg.text);
   }
 
@@ -278,6 +315,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     if (!seg) return;
     this.#agentSeg = undefined;
     void seg.finish({ interrupted });
+    pushTurn(this.#tail, tailTurn('model', seg.text));
     this.emit('agentTurn', seg.text, { interrupted });
   }
 
@@ -287,6 +325,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('ready', (info) => this.emit('ready', info));
     live.on('reconnecting', (info) => this.emit('reconnecting', info));
     live.on('contextLost', () => this.emit('contextLost'));
+    live.on('contextRebuilt', (info) => this.emit('contextRebuilt', info));
+    live.on('handle', (handle) => {
+      this.#handleAt = Date.now();
+      this.emit('handle', handle);
+    });
     live.on('inputTranscription', () => this.emit('inputTranscription', { overReply: live.generating }));
     live.on('audio', () => this.emit('audio'));
     live.on('usage', (u) => this.emit('usage', u));

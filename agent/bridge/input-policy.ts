@@ -63,6 +63,22 @@ export class InputPolicy extends EventEmitter<InputPolicyEvents> {
     return this.#route.floor;
   }
 
+  /** Push-to-talk: who is holding, in the order they pressed (none without push-to-talk). */
+  get pushToTalkHolders(): string[] {
+    return this.#ptt?.holding ?? [];
+  }
+
+  /**
+   * The multi-user state of an earlier job's checkpoint, for those who are still here: the floor
+   * holder, and the push-to-talk holders (their hold starts again, so their `ptt.end` is answered).
+   */
+  restore(state: { floor?: string; pushToTalk: readonly string[] }): void {
+    if (state.floor && this.#joined.has(state.floor) && this.#route instanceof FloorRoute)
+      this.#route.restore(state.floor);
+    if (!this.#ptt) return;
+    for (const identity of state.pushToTalk) if (this.#joined.has(identity)) this.pushToTalk(identity, true);
+  }
+
   /** Takes `identity`'s input from now on (`per-participant`: into `conversation`). */
   join(identity: string, conversation?: Conversation): void {
     this.#joined.add(identity);

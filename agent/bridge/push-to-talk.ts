@@ -33,6 +33,11 @@ export class PushToTalkGate {
     return this.#holding.size;
   }
 
+  /** Who is holding, in the order they pressed. */
+  get holding(): string[] {
+    return [...this.#holding];
+  }
+
   /** Who pressed most recently among those holding. */
   get latest(): string | undefined {
     return [...this.#holding].at(-1);

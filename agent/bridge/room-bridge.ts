@@ -12,6 +12,7 @@ import {
 import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
 import type { Backend } from '../../shared/gemini-models/index.ts';
 import { type AudioInput, startAudioInput } from '../audio/input.ts';
+import type { Checkpoint, CheckpointState, SessionState } from '../checkpoint/state.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
@@ -42,8 +43,26 @@ export interface RoomBridgeOptions {
    * moment the agent is active); the bridge takes it over. Without it the bridge listens from `start()`.
    */
   preConnect?: PreConnectAudio;
+  /**
+   * Where an earlier job left this room's conversation (its checkpoint, agent/checkpoint/): sessions
+   * resume with their handles (or start seeded with their transcript tails), the floor and push-to-talk
+   * holds are restored, and the people already here are not announced again (the model knows them).
+   */
+  resume?: BridgeResume;
   logger?: Logger;
 }
+
+/** What a bridge resumes from (the checkpoint's conversation state). */
+export type BridgeResume = Pick<
+  Checkpoint,
+  'handle' | 'handleAt' | 'transcript' | 'private' | 'floor' | 'pushToTalk'
+>;
+
+/** What a checkpoint keeps of a bridge: its sessions and the multi-user state. */
+export type BridgeCheckpointState = Pick<
+  CheckpointState,
+  'handle' | 'handleAt' | 'transcript' | 'private' | 'floor' | 'pushToTalk' | 'policy'
+>;
 
 /** Events of a {@link RoomBridge}. */
 export type RoomBridgeEvents = {
@@ -57,6 +76,8 @@ export type RoomBridgeEvents = {
   conversation: [conversation: Conversation];
   /** A participant's `lk.chat` message was handed to `conversation`'s Live session. */
   chat: [identity: string, text: string, conversation: Conversation];
+  /** A turn ended or a resumption handle arrived: the state a checkpoint keeps changed. */
+  checkpoint: [];
 };
 
 interface Member {
@@ -88,12 +109,17 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
   #closed = false;
   #listeners: [string, (...args: never[]) => void][] = [];
   #stopPtt: (() => void) | undefined;
+  /** Private sessions of the checkpoint not taken up yet, by identity (each resumes once). */
+  readonly #resumePrivate: Map<string, SessionState>;
+  /** The checkpoint state when the bridge closed (a final write comes after). */
+  #finalState: BridgeCheckpointState | undefined;
 
   constructor(o: RoomBridgeOptions) {
     super();
     this.#o = o;
     this.#log = (o.logger ?? silentLogger).child({ room: o.room.name });
     this.#tools = o.tools.select(o.config.tools ?? o.tools.names);
+    this.#resumePrivate = new Map(Object.entries(o.resume?.private ?? {}));
     this.#attrs = new AgentAttributes({
       room: o.room,
       pushToTalk: o.config.pushToTalk,
@@ -136,10 +162,34 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     return this.#policy?.floor;
   }
 
+  /** What a checkpoint keeps of this room now: each session's handle and transcript tail, floor, holds. */
+  checkpointState(): BridgeCheckpointState {
+    if (this.#finalState) return this.#finalState;
+    const priv: Record<string, SessionState> = {};
+    for (const [identity, m] of this.#members)
+      if (m.conversation && m.conversation.sessionState !== 'closed')
+        priv[identity] = m.conversation.checkpointState;
+    const shared = this.#shared?.checkpointState ?? { transcript: [] };
+    const floor = this.floor;
+    return {
+      ...shared,
+      policy: this.policy,
+      private: priv,
+      ...(floor && { floor }),
+      pushToTalk: this.#policy?.pushToTalkHolders ?? [],
+    };
+  }
+
   async start(): Promise<void> {
     const room = this.#o.room;
     await this.#attrs.show('initializing');
-    if (this.policy !== 'per-participant') this.#shared = this.#conversation('agent_audio');
+    const resume = this.#o.resume;
+    if (this.policy !== 'per-participant')
+      this.#shared = this.#conversation(
+        'agent_audio',
+        undefined,
+        resume && { handle: resume.handle, handleAt: resume.handleAt, transcript: resume.transcript },
+      );
     const policy = new InputPolicy({
       config: this.#o.config,
       ...(this.#shared && { shared: this.#shared }),
@@ -173,6 +223,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     );
     const starting = this.#shared?.start();
     for (const p of room.remoteParticipants.values()) await this.#join(p, true);
+    if (resume) policy.restore(resume);
     await starting;
     this.emit('sessions', this.sessionCount);
   }
@@ -194,6 +245,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
 
   async aclose(): Promise<void> {
     if (this.#closed) return;
+    this.#finalState = this.checkpointState();
     this.#closed = true;
     const room = this.#o.room;
     for (const [event, fn] of this.#listeners) room.off(event as RoomEvent, fn as never);
@@ -232,7 +284,9 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     this.#members.set(p.identity, member);
     this.#log.info({ participant: p.identity }, 'participant joined');
     if (this.policy === 'per-participant') {
-      const conv = this.#conversation(privateTrackName(p.identity), p.identity);
+      const resumed = this.#resumePrivate.get(p.identity);
+      this.#resumePrivate.delete(p.identity);
+      const conv = this.#conversation(privateTrackName(p.identity), p.identity, resumed);
       member.conversation = conv;
       this.#policy?.join(p.identity, conv);
       await conv.start();
@@ -244,7 +298,8 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.emit('sessions', this.sessionCount);
     } else {
       this.#policy?.join(p.identity);
-      if (!initial || this.#members.size > 1)
+      // Resuming, the people already here are in the model's context (or its transcript tail).
+      if (!initial || (this.#members.size > 1 && !this.#o.resume))
         this.#shared?.note(`[${this.#name(p.identity)} joined the room]`);
     }
     // Tracks subscribed before we knew the participant.
@@ -345,7 +400,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
 
   // --- conversations and state -------------------------------------------------------------------
 
-  #conversation(trackName: string, audience?: string): Conversation {
+  #conversation(trackName: string, audience?: string, resume?: SessionState): Conversation {
     const speaker = (identity: string | undefined) =>
       identity && { identity, trackSid: this.#members.get(identity)?.audio?.trackSid };
     const conv = new Conversation({
@@ -357,6 +412,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       logger: this.#log,
       trackName,
       ...(audience && { audience }),
+      ...(resume && { resume }),
       speaker: () => speaker(audience ?? this.#policy?.speaker()) || undefined,
       participants: () =>
         [...this.#members.values()]
@@ -364,7 +420,12 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
           .map((m) => m.participant.identity),
     });
     conv.on('state', () => this.#updateState());
-    conv.on('userTurn', () => this.#policy?.turnEnded());
+    conv.on('userTurn', () => {
+      this.#policy?.turnEnded();
+      this.emit('checkpoint');
+    });
+    conv.on('agentTurn', () => this.emit('checkpoint'));
+    conv.on('handle', () => this.emit('checkpoint'));
     conv.on('fatal', (err) => {
       this.#error = err.message;
       this.#log.error({ kind: err.kind, code: err.code }, `Gemini Live session failed: ${err.message}`);

@@ -359,6 +359,38 @@ export interface AgentEnv {
   reconnectBackoffMs: number | undefined;
   /** `AGENT_MODULE`: the agent module; the default agent (agent/default-agent.ts) when unset. */
   agentModule: string | undefined;
+  checkpoint: CheckpointSettings;
+}
+
+/**
+ * Conversation checkpoints (docs/recovery.md):
+ * - `AGENT_CHECKPOINT` — keep a sealed checkpoint of each conversation in room metadata, and resume from
+ *   one when a job starts in its room (default true).
+ * - `AGENT_CHECKPOINT_SECRET` — the secret the checkpoint key is derived from (at least 32 characters);
+ *   `LIVEKIT_API_SECRET` when unset. Every worker that may resume another's conversations needs the same.
+ * - `AGENT_CHECKPOINT_INTERVAL_MS` — shortest time between two checkpoint writes of a job, ms (default
+ *   3000; LiveKit asks for metadata updates no more often than every few seconds).
+ */
+export interface CheckpointSettings {
+  enabled: boolean;
+  /** Never logged; the key is derived from it (agent/checkpoint/key.ts). */
+  secret: string;
+  intervalMs: number;
+}
+
+function checkpointSettings(env: NodeJS.ProcessEnv, livekitApiSecret: string): CheckpointSettings {
+  const problems: string[] = [];
+  const enabled = bool(env.AGENT_CHECKPOINT) ?? true;
+  if (typeof enabled !== 'boolean') problems.push(issueLine('AGENT_CHECKPOINT', 'must be true or false'));
+  const own = str(env.AGENT_CHECKPOINT_SECRET);
+  if (own !== undefined && own.length < 32)
+    problems.push(issueLine('AGENT_CHECKPOINT_SECRET', 'must be at least 32 characters'));
+  const interval = num(env.AGENT_CHECKPOINT_INTERVAL_MS) ?? 3000;
+  if (!Number.isInteger(interval) || interval < 0 || interval > 600_000)
+    problems.push(issueLine('AGENT_CHECKPOINT_INTERVAL_MS', 'must be an integer from 0 to 600000'));
+  if (problems.length)
+    throw new ConfigError(`invalid checkpoint settings (environment):\n${problems.join('\n')}`);
+  return { enabled: enabled === true, secret: own ?? livekitApiSecret, intervalMs: interval };
 }
 
 /**
@@ -379,7 +411,8 @@ export function readAgentEnv(env: NodeJS.ProcessEnv = process.env): AgentEnv {
   const worker = attempt(() => loadWorkerConfig(env));
   const ops = attempt(() => opsSettings(env));
   const level = attempt(() => logLevel(env));
-  if (!worker || !ops || !level) throw new ConfigError(problems.join('\n'));
+  const checkpoint = attempt(() => checkpointSettings(env, worker?.livekitApiSecret ?? ''));
+  if (!worker || !ops || !level || !checkpoint) throw new ConfigError(problems.join('\n'));
   const idle = Number(env.AGENT_IDLE_PROCESSES);
   const backoff = str(env.AGENT_RECONNECT_BACKOFF_MS);
   return {
@@ -390,5 +423,6 @@ export function readAgentEnv(env: NodeJS.ProcessEnv = process.env): AgentEnv {
     idleProcesses: Number.isInteger(idle) && idle > 0 ? idle : undefined,
     reconnectBackoffMs: backoff === undefined ? undefined : Number(backoff),
     agentModule: str(env[AGENT_MODULE_ENV]),
+    checkpoint,
   };
 }

@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { GoogleGenAI, LiveConnectConfig } from '@google/genai';
 import type { Logger } from '../log.ts';
 import { connectFailure } from './client.ts';
-import { CLOSE_POLICY, LiveFatalError, redact } from './errors.ts';
+import { LiveFatalError, redact } from './errors.ts';
 import type { LiveInput } from './input.ts';
-import { connectLive, type LiveServerMessage, type Session } from './sdk-adapter.ts';
+import { connectLive, type LiveServerMessage, parseConnectError, type Session } from './sdk-adapter.ts';
 
 /** One WebSocket of a Live session (a session outlives many of them). */
 export interface Connection {
@@ -72,10 +72,11 @@ export interface RetryOptions {
   /** The session was closed meanwhile: stop quietly. */
   closed(): boolean;
   /**
-   * A 1008 on a resume may just mean the handle expired: forget it and say whether one fresh start
-   * should follow (once per call, and only when there was a handle).
+   * A setup closed with `code` while resuming may just mean the handle expired (1008; and 1007/1011 for
+   * a handle from another process, see `LiveSessionOptions.resumeHandle`): forget it and say whether
+   * one fresh start should follow (once per call, and only when there was a handle).
    */
-  handleRejected(): boolean;
+  handleRejected(code: number): boolean;
   fail(err: LiveFatalError): void;
   /** Another attempt `attempt` follows after back-off. */
   retrying(attempt: number): void;
@@ -99,12 +100,13 @@ export async function connectWithRetry(o: RetryOptions): Promise<void> {
     } catch (err) {
       // The session may have been closed while we awaited.
       if (o.closed()) return;
+      const code = err instanceof LiveFatalError ? err.code : parseConnectError(err).code;
+      if (code !== undefined && !freshStarted && o.handleRejected(code)) {
+        freshStarted = true;
+        o.log.warn({ code }, 'live: resumption handle rejected, starting a fresh session');
+        continue;
+      }
       if (err instanceof LiveFatalError) {
-        if (err.code === CLOSE_POLICY && !freshStarted && o.handleRejected()) {
-          freshStarted = true;
-          o.log.warn('live: resumption handle rejected, starting a fresh session');
-          continue;
-        }
         o.fail(err);
         throw err;
       }

@@ -11,10 +11,17 @@ export type LiveInput = (
   | { kind: 'video'; data: string; mimeType: string }
   | { kind: 'text'; text: string }
   | { kind: 'content'; text: string; turnComplete: boolean }
+  | { kind: 'history'; turns: HistoryTurn[] }
   | { kind: 'activityStart' }
   | { kind: 'activityEnd' }
   | { kind: 'toolResponse'; responses: FunctionResponse[] }
 ) & { bytes: number };
+
+/** One earlier turn a fresh session is seeded with (`clientContent` turns with roles). */
+export interface HistoryTurn {
+  role: 'user' | 'model';
+  text: string;
+}
 
 /** Which send call an input came from. */
 export type LiveInputKind = LiveInput['kind'];
@@ -55,6 +62,19 @@ export function textInput(text: string): LiveInput {
 export function contentInput(text: string, turnComplete: boolean): LiveInput {
   const bytes = frameBytes({ clientContent: { turns: [{ role: 'user', parts: [{ text }] }], turnComplete } });
   return { kind: 'content', text, turnComplete, bytes };
+}
+
+/**
+ * Earlier turns as context, one `clientContent` with their roles and without `turnComplete`: the model
+ * takes them in and does not answer.
+ */
+export function historyInput(turns: HistoryTurn[]): LiveInput {
+  const content = turns.map((t) => ({ role: t.role, parts: [{ text: t.text }] }));
+  return {
+    kind: 'history',
+    turns,
+    bytes: frameBytes({ clientContent: { turns: content, turnComplete: false } }),
+  };
 }
 
 export function activityInput(kind: 'activityStart' | 'activityEnd'): LiveInput {

@@ -121,6 +121,12 @@ export function sendInput(s: Session, msg: LiveInput): void {
         turnComplete: msg.turnComplete,
       });
       break;
+    case 'history':
+      s.sendClientContent({
+        turns: msg.turns.map((t) => ({ role: t.role, parts: [{ text: t.text }] })),
+        turnComplete: false,
+      });
+      break;
     case 'activityStart':
       s.sendRealtimeInput({ activityStart: {} });
       break;

@@ -7,13 +7,23 @@ import { liveClient } from './client.ts';
 import { type Connection, connectWithRetry, openConnection } from './connection.ts';
 import { ContextHold } from './context-hold.ts';
 import { decodeServerMessage, emitEvent } from './decode.ts';
-import { CLOSE_POLICY, CLOSE_TOO_BIG, classifyClose, LiveFatalError, redact } from './errors.ts';
+import {
+  CLOSE_INTERNAL,
+  CLOSE_INVALID_ARGUMENT,
+  CLOSE_POLICY,
+  CLOSE_TOO_BIG,
+  classifyClose,
+  LiveFatalError,
+  redact,
+} from './errors.ts';
 import { GoAwayTiming } from './goaway-timing.ts';
 import {
   activityInput,
   audioInput,
   contentInput,
   DEFAULT_MAX_MESSAGE_BYTES,
+  type HistoryTurn,
+  historyInput,
   type LiveInput,
   textInput,
   toolResponseInput,
@@ -36,7 +46,10 @@ export type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessi
  */
 export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #opts: Required<
-    Omit<LiveSessionOptions, 'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex'>
+    Omit<
+      LiveSessionOptions,
+      'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'resumeHandle' | 'seed'
+    >
   > &
     Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex'>;
   /** Made on the first connect (Vertex reads its credentials file then) and kept: it caches the token. */
@@ -49,6 +62,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #retired = new Set<Connection>();
   #connCounter = 0;
   #handle: string | undefined;
+  /** The handle came from another process (`resumeHandle`) and no connection has taken it yet. */
+  #foreignHandle = false;
+  /** Turns for a fresh first connection (`seed`); cleared once the first connection is up. */
+  #seed: HistoryTurn[] | undefined;
   /** Input the model may not have yet, for the next connection. */
   readonly #replay: ReplayLog;
   readonly #reply = new ReplyState();
@@ -88,6 +105,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       liveModel(options.model, options.vertex ? 'vertex' : 'gemini').clientContent.interrupts ===
         'turnComplete',
     );
+    if (this.#resumable && options.resumeHandle) {
+      this.#handle = options.resumeHandle;
+      this.#foreignHandle = true;
+    }
+    if (options.seed?.length) this.#seed = options.seed;
     this.#goAway = new GoAwayTiming({
       grace: this.#opts.goAwayGrace,
       resumable: this.#resumable,
@@ -307,9 +329,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     return connectWithRetry({
       open: () => this.#open(),
       closed: () => this.#state === 'closed',
-      handleRejected: () => {
+      handleRejected: (code) => {
         if (!this.#handle) return false;
+        const unusable =
+          code === CLOSE_POLICY ||
+          (this.#foreignHandle && (code === CLOSE_INVALID_ARGUMENT || code === CLOSE_INTERNAL));
+        if (!unusable) return false;
         this.#handle = undefined;
+        this.#foreignHandle = false;
         this.#replay.forgetSent();
         this.emit('contextLost');
         return true;
@@ -337,6 +364,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const setupTools = config.tools;
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
+    const seed = resumed ? undefined : this.#seed;
     const { conn, early } = await openConnection({
       ai,
       id,
@@ -357,6 +385,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#conn = conn;
     this.#state = 'open';
     this.#reply.connected();
+    this.#foreignHandle = false;
+    this.#seed = undefined;
+    // The earlier turns first, so that what follows is heard in their light.
+    if (seed) this.#sendOn(conn, historyInput(seed));
     // What the handle did not cover, then what arrived during the gap, in their original order.
     const replay = this.#replay.drain(resumed);
     for (const msg of replay) this.#sendOn(conn, msg);
@@ -369,6 +401,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (tools !== setupTools) this.#sendTools(conn, tools ?? []);
     this.#log.info({ connection: id, resumed, replayed: replay.length }, 'live: session ready');
     this.emit('ready', { resumed, connection: id });
+    if (seed) {
+      this.#log.info(
+        { connection: id, turns: seed.length },
+        'live: context rebuilt from the transcript tail',
+      );
+      this.emit('contextRebuilt', { turns: seed.length });
+    }
     // Handles issued before the replay arrived do not cover it: keep the handle, keep the replay log.
     for (const m of early) this.#onMessage(conn, m, { trim: false });
     this.#flushContext();
@@ -446,6 +485,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           if (ev.handle) {
             this.#handle = ev.handle;
             if (opts.trim) this.#replay.acknowledge(ev.lastConsumedIndex);
+            this.emit('handle', ev.handle);
           }
           break;
         case 'goAway': {

@@ -1,7 +1,7 @@
 import type { FunctionCall, LiveConnectConfig } from '@google/genai';
 import type { Logger } from '../log.ts';
 import type { LiveFatalError } from './errors.ts';
-import type { LiveInputRefusal } from './input.ts';
+import type { HistoryTurn, LiveInputRefusal } from './input.ts';
 import type { LiveSession } from './session.ts';
 import type { LiveUsage } from './usage.ts';
 import type { VertexOptions } from './vertex.ts';
@@ -24,6 +24,21 @@ export interface LiveSessionOptions {
   model: string;
   /** Setup sent on every connection; `sessionResumption` in it turns on handle tracking and replay. */
   config: LiveConnectConfig;
+  /**
+   * A resumption handle from an earlier session of this conversation (another job's, through its
+   * checkpoint): the first connection resumes with it. Gemini's answer to a handle it no longer takes is
+   * not documented (1008 from the emulator; 1007 and 1011 are reported), so any of those at that setup
+   * means the handle is unusable: the session starts fresh (with {@link seed}) instead.
+   */
+  resumeHandle?: string;
+  /**
+   * Earlier turns to seed a fresh session with, when the first connection does not resume (no
+   * {@link resumeHandle}, or it was refused): sent first as one `clientContent` with roles, then the
+   * session emits `contextRebuilt`. (3.x models document `historyConfig.initialHistoryInClientContent`
+   * for seeding; `@google/genai` 3.6.1 does not pass `historyConfig` through `live.connect`, so it is
+   * not sent.)
+   */
+  seed?: HistoryTurn[];
   /** Aborting closes the session, like {@link LiveSession.aclose}. */
   signal?: AbortSignal;
   /** Longest wait for `setupComplete` on one connection attempt, ms (default 15 000). */
@@ -69,6 +84,10 @@ export type LiveSessionEvents = {
   reconnecting: [info: { reason: 'goAway' | 'closed'; code?: number; attempt: number }];
   /** A reconnect could not resume (no or rejected handle): the model starts from a blank context. */
   contextLost: [];
+  /** A fresh first connection was seeded with {@link LiveSessionOptions.seed}: `turns` earlier turns. */
+  contextRebuilt: [info: { turns: number }];
+  /** A new resumption handle arrived (the latest one is also {@link LiveSession.handle}). */
+  handle: [handle: string];
   /**
    * An input will not reach the model: too large for `maxMessageBytes` (refused before sending), or
    * refused by the service (close 1009; the session reconnects without it and goes on with the rest).

@@ -125,8 +125,12 @@ export class InputHandler {
     const silent = content.turnComplete === true && this.#core.cfg.proactiveAudio && isRoomNote(pending);
     if (!silent && (!waits || content.turnComplete)) this.#turns.interrupt();
     for (const t of turns) this.#turns.addHistory({ ...t, modality: 'TEXT', tokens: textTokens(t.text) });
+    // Content with model turns is history (a conversation seeded anew): its user turns are turns the
+    // model now remembers, counted like answered ones, and none of it waits for an answer.
+    const history = turns.some((t) => t.role === 'model');
+    if (history) this.#core.conv.userTurns += turns.filter((t) => t.role === 'user' && t.text).length;
     if (!content.turnComplete) {
-      if (waits && lastUser) this.#waitingText.push(lastUser);
+      if (waits && lastUser && !history) this.#waitingText.push(lastUser);
       return;
     }
     const text = [...this.#waitingText.splice(0), lastUser].filter((t) => t).join(' ');

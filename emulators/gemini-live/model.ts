@@ -20,6 +20,8 @@ export interface UserTurn {
   text?: string;
   /** Utterance length for audio turns. */
   audioMs?: number;
+  /** The last thing the user said before this turn that the model still holds in its context. */
+  before?: string;
 }
 
 export interface TurnPlan {
@@ -33,9 +35,14 @@ export function speechTranscript(audioMs: number): string {
   return `[speech ${(audioMs / 1000).toFixed(1)}s]`;
 }
 
-/** Default answer to a text turn. */
-export function defaultAnswer(text: string, turn: number): string {
-  return `You said "${text}". That is turn ${turn} of this conversation.`;
+/**
+ * Default answer to a text turn: what it heard, how many user turns its context holds (this one
+ * included), and the last thing said before it — so a test can tell a resumed or reseeded
+ * conversation from a fresh one.
+ */
+export function defaultAnswer(text: string, turn: number, before?: string): string {
+  const memory = before === undefined ? '' : ` Before that: "${before}".`;
+  return `You said "${text}". That is turn ${turn} of this conversation.${memory}`;
 }
 
 /** Decides a user turn. Throws if the responder throws or returns an invalid turn. */
@@ -55,12 +62,15 @@ export function planTurn(
     text: heard,
     audioMs: input.audioMs,
     sessionId: input.sessionId,
+    ...(input.before !== undefined && { before: input.before }),
   });
   const scripted = answer !== undefined ? parseTurn(answer) : scenarioTurn(scenario, input.turn - 1);
   const transcript = input.audioMs !== undefined ? (scripted?.hear ?? heard) : heard;
   const steps =
     scripted?.steps ??
-    (input.audioMs !== undefined ? [{ echo: true as const }] : [{ say: model.answer(heard, input.turn) }]);
+    (input.audioMs !== undefined
+      ? [{ echo: true as const }]
+      : [{ say: model.answer(heard, input.turn, input.before) }]);
   return { transcript, steps };
 }
 

@@ -32,8 +32,8 @@ export interface ModelProfile {
   outputRate: number;
   /** Transcript of an utterance the model cannot recognise (default behaviour). */
   transcript(audioMs: number): string;
-  /** Answer to a text turn (default behaviour). */
-  answer(text: string, turn: number): string;
+  /** Answer to a text turn (default behaviour); `before`: the last thing said before it, as remembered. */
+  answer(text: string, turn: number, before?: string): string;
   /** The model's voice speaking `text`, at {@link outputRate}. */
   speak(text: string, voice: string): Int16Array;
 }

@@ -110,6 +110,11 @@ export interface TurnContext {
   audioMs?: number;
   /** Conversation id (stable across resumed connections). */
   sessionId: string;
+  /**
+   * The last thing the user said before this turn that the context still holds (kept across resumption
+   * with a handle, seeded by `clientContent` history, lost in a fresh session).
+   */
+  before?: string;
 }
 
 /**

@@ -5,7 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { resamplePcm16 } from '../../shared/audio/resample.ts';
-import { compress, contextDetails, contextTokens, type Entry, textTokens } from './conversation.ts';
+import {
+  compress,
+  contextDetails,
+  contextTokens,
+  type Entry,
+  rememberedBefore,
+  textTokens,
+} from './conversation.ts';
 import { planTurn, type UserTurn } from './model.ts';
 import { speak } from './output.ts';
 import { type UsageMetadata, vertexUsage } from './protocol.ts';
@@ -122,6 +129,7 @@ export class TurnEngine implements TurnControl {
     let userTurn = conv.userTurns;
     if (!steps) {
       userTurn = ++conv.userTurns;
+      const before = rememberedBefore(conv.history, request.text);
       try {
         const plan = planTurn(
           {
@@ -130,6 +138,7 @@ export class TurnEngine implements TurnControl {
             sessionId: conv.sessionId,
             text: request.text,
             audioMs: request.audio?.durationMs,
+            ...(before !== undefined && { before }),
           },
           ctx.scenario(),
           ctx.options.respond,

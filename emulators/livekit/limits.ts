@@ -4,7 +4,11 @@
  * participant info is fanned out to the whole room) without limit.
  */
 export const LIMITS = {
-  /** Bytes of participant, room or dispatch metadata (livekit-server `limit.max_metadata_size`). */
+  /**
+   * Bytes of participant, room or dispatch metadata (livekit-server `limit.max_metadata_size`): its
+   * default until livekit/livekit#4602 (2026-06; now 512 KiB, attributes 64 KiB), kept as the strictest
+   * bound a deployment is likely to run (docs/recovery.md).
+   */
   metadataBytes: 64_000,
   /** Bytes of all attribute keys and values together (`limit.max_attributes_size`). */
   attributesBytes: 64_000,
