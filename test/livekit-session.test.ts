@@ -3,9 +3,11 @@ import type { Socket } from 'node:net';
 import {
   LeaveRequest_Action,
   ParticipantInfo_State,
+  SessionDescription,
   SignalRequest,
   SignalResponse,
   SignalTarget,
+  TrickleRequest,
 } from '@livekit/protocol';
 import {
   AudioSource,
@@ -427,16 +429,16 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
       // One TCP segment: the server reads the offer and the candidates in one go, as it does a browser's.
       const socket = (res.ws as unknown as { _socket: Socket })._socket;
       socket.cork();
-      res.ws.send(request({ case: 'offer', value: { type: 'offer', sdp, id: 1 } }));
+      res.ws.send(request({ case: 'offer', value: new SessionDescription({ type: 'offer', sdp, id: 1 }) }));
       for (let n = 1; n <= 3; n++) {
         const candidate = `candidate:${n} 1 udp 2113937151 ${randomUUID()}.local ${50_000 + n} typ host generation 0`;
         res.ws.send(
           request({
             case: 'trickle',
-            value: {
+            value: new TrickleRequest({
               target: SignalTarget.PUBLISHER,
               candidateInit: JSON.stringify({ candidate, sdpMid, sdpMLineIndex: 0 }),
-            },
+            }),
           }),
         );
       }
