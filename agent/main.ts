@@ -68,6 +68,7 @@ if (settings.recovery.enabled) {
     agentName: config.agentName,
     livekit: { url: config.livekitUrl, apiKey: config.livekitApiKey, apiSecret: config.livekitApiSecret },
     logger: logger(),
+    metrics: ops.metrics,
   });
 }
 

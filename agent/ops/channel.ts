@@ -27,9 +27,14 @@ export interface WorkerChannel {
   own: boolean;
 }
 
+/** The directory a worker makes for itself when `AGENT_LOAD_DIR` is unset. */
+export function defaultChannelDir(workerPid: number): string {
+  return join(tmpdir(), `gemini-agent-load-${workerPid}`);
+}
+
 /** Worker side: creates the directory and exports its path to the job processes it forks. */
 export function openChannel(configured: string | undefined): WorkerChannel {
-  const dir = configured ?? join(tmpdir(), `gemini-agent-load-${process.pid}`);
+  const dir = configured ?? defaultChannelDir(process.pid);
   mkdirSync(dir, { recursive: true });
   // The framework forks job processes with this environment; they read it in config/env.ts.
   process.env[LOAD_DIR_ENV] = dir;

@@ -1,5 +1,6 @@
 import type { RecoverySettings } from '../config/env.ts';
 import type { Logger } from '../log.ts';
+import type { WorkerMetrics } from '../ops/metrics.ts';
 import { type LiveKitAccess, recoveryClients } from './dispatch.ts';
 import { watchJobProcesses } from './local.ts';
 import { recoveryKey } from './seal.ts';
@@ -26,19 +27,29 @@ export interface RecoveryOptions {
   agentName: string;
   livekit: LiveKitAccess;
   logger: Logger;
+  /** The worker's metrics: polls and recoveries are counted there. */
+  metrics?: WorkerMetrics;
 }
 
 /** Starts both watches; returns a stop function. */
 export function startRecovery(o: RecoveryOptions): () => void {
   const clients = recoveryClients(o.livekit);
   const key = recoveryKey(o.livekit.apiSecret);
-  const common = { clients, key, max: o.settings.max, logger: o.logger };
+  const m = o.metrics;
+  const common = {
+    clients,
+    key,
+    max: o.settings.max,
+    logger: o.logger,
+    onOutcome: (cause: string, outcome: string) => m?.recoveries.inc({ cause, outcome }),
+  };
   const stopLocal = watchJobProcesses({ ...common, dir: o.loadDir });
   const stopRooms = watchRooms({
     ...common,
     agentName: o.agentName,
     pollMs: o.settings.pollMs,
     graceMs: o.settings.graceMs,
+    onPoll: () => m?.recoveryPolls.inc(),
   });
   return () => {
     stopLocal();

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.ts';
 import { readJobRecords } from '../ops/channel.ts';
-import { type RecoveryClients, recoverRoom } from './dispatch.ts';
+import { type RecoveryClients, type RecoveryOutcome, recoverRoom } from './dispatch.ts';
 
 /** How often the worker looks for job processes that died (reading a few small files). */
 const CHECK_MS = 500;
@@ -14,6 +14,7 @@ export interface JobProcessWatchOptions {
   /** `AGENT_RECOVERY_MAX`. */
   max: number;
   logger: Logger;
+  onOutcome?: (cause: 'job', outcome: RecoveryOutcome) => void;
 }
 
 /**
@@ -34,7 +35,7 @@ export function watchJobProcesses(o: JobProcessWatchOptions): () => void {
     running = (async () => {
       for (const r of dead) {
         log.warn({ room: r.room, job: r.jobId, pid: r.pid }, 'job process died mid-conversation');
-        await recoverRoom({
+        const outcome = await recoverRoom({
           clients: o.clients,
           key: o.key,
           room: r.room,
@@ -45,6 +46,7 @@ export function watchJobProcesses(o: JobProcessWatchOptions): () => void {
           max: o.max,
           logger: log,
         });
+        o.onOutcome?.('job', outcome);
       }
     })().finally(() => {
       running = undefined;

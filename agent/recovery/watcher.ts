@@ -1,6 +1,6 @@
 import { type AgentDispatch, type Job, JobStatus, type Room } from '@livekit/protocol';
 import type { Logger } from '../log.ts';
-import { liveAgentOf, type RecoveryClients, recoverRoom } from './dispatch.ts';
+import { liveAgentOf, type RecoveryClients, type RecoveryOutcome, recoverRoom } from './dispatch.ts';
 import { claimedRecovery, openRecovery } from './seal.ts';
 
 /** Rooms looked at per poll at most (3 API calls at most each); a larger fleet is walked in slices. */
@@ -53,6 +53,9 @@ export interface RoomWatchOptions {
    * checkpoint that says so): never recovered. Without it, only LiveKit's own job state tells.
    */
   endedCleanly?: (room: Room) => boolean;
+  /** After each poll (done or failed). */
+  onPoll?: () => void;
+  onOutcome?: (cause: 'worker', outcome: RecoveryOutcome) => void;
 }
 
 /**
@@ -92,7 +95,7 @@ export function watchRooms(o: RoomWatchOptions): () => void {
       if (participants.some((p) => p.identity === identity)) continue;
       if (liveAgentOf(participants, o.agentName, [])) continue;
       log.warn({ room: room.name, job: orphan.job.id, identity }, 'agent gone while its job still runs: its worker died');
-      await recoverRoom({
+      const outcome = await recoverRoom({
         clients: o.clients,
         key: o.key,
         room: room.name,
@@ -103,6 +106,7 @@ export function watchRooms(o: RoomWatchOptions): () => void {
         max: o.max,
         logger: log,
       });
+      o.onOutcome?.('worker', outcome);
     }
   };
 
@@ -112,7 +116,10 @@ export function watchRooms(o: RoomWatchOptions): () => void {
       () => {
         poll()
           .catch((err: unknown) => log.warn({ err: String(err) }, 'recovery watch: poll failed'))
-          .finally(schedule);
+          .finally(() => {
+            o.onPoll?.();
+            schedule();
+          });
       },
       o.pollMs * (0.5 + Math.random()),
     );
