@@ -31,7 +31,7 @@ export function orphanedJob(dispatches: readonly AgentDispatch[], now: number, g
   if ((newest.state?.createdAt ?? 0n) > before) return undefined;
   const job = newest.state?.jobs.at(-1);
   if (!job || job.state?.status !== JobStatus.JS_RUNNING) return undefined;
-  if ((job.state.startedAt ?? 0n) > before) return undefined;
+  if ((job.state?.startedAt ?? 0n) > before) return undefined;
   return { dispatch: newest, job };
 }
 
