@@ -57,7 +57,10 @@ export default defineAgent({
     if (recovery) {
       const twin = earlierTwin(room, agentName, recovery);
       if (twin) {
-        logger.info({ room: room.name, twin }, 'recovery: another agent of this name is already back; leaving');
+        logger.info(
+          { room: room.name, twin },
+          'recovery: another agent of this name is already back; leaving',
+        );
         ctx.shutdown('recovered twice');
         return;
       }

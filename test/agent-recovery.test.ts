@@ -56,7 +56,9 @@ describe('the sealed recovery marker', () => {
     expect(refusal(sealed, { room: 'r2', agentName: 'gemini' })).toBe('foreign room or agent');
     expect(refusal(sealed, { room: 'r1', agentName: 'other' })).toBe('foreign room or agent');
     expect(refusal(sealed, bind, { now: Date.now() + RECOVERY_MAX_AGE_MS + 1000 })).toBe('expired');
-    expect(refusal(sealed, bind, { now: Date.now() + RECOVERY_MAX_AGE_MS + 1000, anyAge: true })).toBe('opened');
+    expect(refusal(sealed, bind, { now: Date.now() + RECOVERY_MAX_AGE_MS + 1000, anyAge: true })).toBe(
+      'opened',
+    );
     expect(refusal('r1.e30')).toBe('malformed');
     expect(refusal('x'.repeat(200_000))).toBe('malformed');
   });
@@ -66,7 +68,9 @@ describe('the sealed recovery marker', () => {
     expect(claimedRecovery('not json')).toBeUndefined();
     expect(claimedRecovery('{"gemini.recovery": 42}')).toBe('');
     expect(readJobStart('{"voice":"Kore"}', key, bind)).toEqual({ metadata: '{"voice":"Kore"}' });
-    expect(readJobStart('{"gemini.recovery": 42, "voice":"Kore"}', key, bind)).toEqual({ refused: 'malformed' });
+    expect(readJobStart('{"gemini.recovery": 42, "voice":"Kore"}', key, bind)).toEqual({
+      refused: 'malformed',
+    });
   });
 });
 
@@ -80,7 +84,12 @@ describe('which dispatch state means the worker died', () => {
       state: new AgentDispatchState({
         createdAt: ns(createdMs),
         jobs: job
-          ? [new Job({ id: `AJ_${createdMs}`, state: new JobState({ status: job.status, startedAt: ns(job.startedMs) }) })]
+          ? [
+              new Job({
+                id: `AJ_${createdMs}`,
+                state: new JobState({ status: job.status, startedAt: ns(job.startedMs) }),
+              }),
+            ]
           : [],
       }),
     });
@@ -92,7 +101,9 @@ describe('which dispatch state means the worker died', () => {
 
   it('an ended job (its agent left while its worker lived: a clean end, or a job death its worker handles) is not', () => {
     for (const status of [JobStatus.JS_FAILED, JobStatus.JS_SUCCESS, JobStatus.JS_PENDING]) {
-      expect(orphanedJob([dispatch(now - 60_000, { status, startedMs: now - 50_000 })], now, 10_000)).toBeUndefined();
+      expect(
+        orphanedJob([dispatch(now - 60_000, { status, startedMs: now - 50_000 })], now, 10_000),
+      ).toBeUndefined();
     }
   });
 
@@ -100,7 +111,13 @@ describe('which dispatch state means the worker died', () => {
     const old = dispatch(now - 60_000, { status: JobStatus.JS_RUNNING, startedMs: now - 50_000 });
     const young = dispatch(now - 5_000);
     expect(orphanedJob([old, young], now, 10_000)).toBeUndefined();
-    expect(orphanedJob([dispatch(now - 60_000, { status: JobStatus.JS_RUNNING, startedMs: now - 5_000 })], now, 10_000)).toBeUndefined();
+    expect(
+      orphanedJob(
+        [dispatch(now - 60_000, { status: JobStatus.JS_RUNNING, startedMs: now - 5_000 })],
+        now,
+        10_000,
+      ),
+    ).toBeUndefined();
     expect(orphanedJob([], now, 10_000)).toBeUndefined();
   });
 });

@@ -115,7 +115,11 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
   await alice.mic.say(1.5);
   await until(() => alice.heardMs() > heard + 300, 'the new agent answers');
   const t = await until(
-    () => alice.finals(alice.mic.sid).slice(finals).find((x) => /\[speech [\d.]+s\]/.test(x.text)),
+    () =>
+      alice
+        .finals(alice.mic.sid)
+        .slice(finals)
+        .find((x) => /\[speech [\d.]+s\]/.test(x.text)),
     'the transcript of what alice said to the new agent',
   );
   expect(Number(/\[speech ([\d.]+)s\]/.exec(t.text)?.[1])).toBeGreaterThanOrEqual(1.4);
@@ -126,7 +130,9 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
   return back;
 }
 
-describe('crash recovery: an agent comes back after its job process or worker died', { timeout: 300_000 }, () => {
+describe('crash recovery: an agent comes back after its job process or worker died', {
+  timeout: 300_000,
+}, () => {
   it('kill -9 of the job process mid-reply: its worker brings the agent back at once, and it hears everything said after', async () => {
     const pair = await workers('rec-job');
     const { alice, agent } = await conversation('rec-job', 'rec-job');
@@ -188,7 +194,10 @@ describe('crash recovery: an agent comes back after its job process or worker di
   it('a recovery dispatch forged through a client token (roomConfig.agents) is refused, and never laundered into a real one', async () => {
     const [w] = await workers('rec-forged');
     // A marker under a key the client made up; and a genuine one taken from another room.
-    const forged = JSON.stringify({ 'gemini.recovery': `r1.${Buffer.from('{}').toString('base64url')}.AAAA`, voice: 'Kore' });
+    const forged = JSON.stringify({
+      'gemini.recovery': `r1.${Buffer.from('{}').toString('base64url')}.AAAA`,
+      voice: 'Kore',
+    });
     const replayed = JSON.stringify({
       'gemini.recovery': sealRecovery(
         {
@@ -208,7 +217,9 @@ describe('crash recovery: an agent comes back after its job process or worker di
       { room: 'rec-forged-2', metadata: replayed, reason: 'foreign room or agent' },
     ];
     for (const c of cases) {
-      const eve = await connectParticipant(stack.lk, c.room, 'eve', [{ agentName: 'rec-forged', metadata: c.metadata }]);
+      const eve = await connectParticipant(stack.lk, c.room, 'eve', [
+        { agentName: 'rec-forged', metadata: c.metadata },
+      ]);
       cleanups.push(() => eve.disconnect());
       const refused = await w.line(
         (l) => String(l.msg).startsWith('recovery dispatch refused') && l.room === c.room,

@@ -16,7 +16,11 @@ export type JobStart =
  * room, expired) is refused: the job ends without joining, so a client cannot make an agent believe
  * it is continuing a conversation.
  */
-export function readJobStart(jobMetadata: string, key: Buffer, bind: { room: string; agentName: string }): JobStart {
+export function readJobStart(
+  jobMetadata: string,
+  key: Buffer,
+  bind: { room: string; agentName: string },
+): JobStart {
   const sealed = claimedRecovery(jobMetadata);
   if (sealed === undefined) return { metadata: jobMetadata };
   try {

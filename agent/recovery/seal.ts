@@ -86,7 +86,8 @@ export function openRecovery(
   } catch {
     throw new RecoveryError('malformed');
   }
-  if (r.room !== bind.room || r.agentName !== bind.agentName) throw new RecoveryError('foreign room or agent');
+  if (r.room !== bind.room || r.agentName !== bind.agentName)
+    throw new RecoveryError('foreign room or agent');
   if (!o.anyAge && Math.abs(now - r.at) > RECOVERY_MAX_AGE_MS) throw new RecoveryError('expired');
   return r;
 }
@@ -101,7 +102,7 @@ export function recoveryMetadata(sealed: string): string {
  * undefined for an ordinary dispatch. A claim is not a proof: {@link openRecovery} decides.
  */
 export function claimedRecovery(metadata: string | undefined): string | undefined {
-  if (!metadata || !metadata.trimStart().startsWith('{')) return undefined;
+  if (!metadata?.trimStart().startsWith('{')) return undefined;
   let v: unknown;
   try {
     v = JSON.parse(metadata);

@@ -21,7 +21,11 @@ const ns = (ms: number) => BigInt(Math.round(ms)) * 1_000_000n;
  * its worker disappeared: an agent leaving while its worker lives ends the job (JS_FAILED "agent
  * worker left the room"; research §1a, §1d). The caller still checks that its agent is gone.
  */
-export function orphanedJob(dispatches: readonly AgentDispatch[], now: number, graceMs: number): Orphan | undefined {
+export function orphanedJob(
+  dispatches: readonly AgentDispatch[],
+  now: number,
+  graceMs: number,
+): Orphan | undefined {
   let newest: AgentDispatch | undefined;
   for (const d of dispatches) {
     if (!newest || (d.state?.createdAt ?? 0n) > (newest.state?.createdAt ?? 0n)) newest = d;
@@ -83,7 +87,9 @@ export function watchRooms(o: RoomWatchOptions): () => void {
     cursor += slice.length;
     for (const room of slice) {
       if (stopped) return;
-      const ours = (await o.clients.dispatch.listDispatch(room.name)).filter((d) => d.agentName === o.agentName);
+      const ours = (await o.clients.dispatch.listDispatch(room.name)).filter(
+        (d) => d.agentName === o.agentName,
+      );
       const orphan = orphanedJob(ours, Date.now(), o.graceMs);
       if (!orphan) continue;
       const metadata = originalMetadata(orphan.dispatch, room.name, o);
@@ -94,7 +100,10 @@ export function watchRooms(o: RoomWatchOptions): () => void {
       // Still there: its process may yet run (agents-js job processes outlive their worker by up to 15 s).
       if (participants.some((p) => p.identity === identity)) continue;
       if (liveAgentOf(participants, o.agentName, [])) continue;
-      log.warn({ room: room.name, job: orphan.job.id, identity }, 'agent gone while its job still runs: its worker died');
+      log.warn(
+        { room: room.name, job: orphan.job.id, identity },
+        'agent gone while its job still runs: its worker died',
+      );
       const outcome = await recoverRoom({
         clients: o.clients,
         key: o.key,

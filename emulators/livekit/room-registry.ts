@@ -120,7 +120,12 @@ export class RoomRegistry implements RoomDirectory {
 
   ensureRoom(
     name: string,
-    options: { metadata?: string; emptyTimeout?: number; departureTimeout?: number; maxParticipants?: number } = {},
+    options: {
+      metadata?: string;
+      emptyTimeout?: number;
+      departureTimeout?: number;
+      maxParticipants?: number;
+    } = {},
   ): RoomInfo {
     const existing = this.rooms.get(name);
     if (existing) return existing.toInfo();

@@ -134,7 +134,9 @@ export class AgentDispatcher {
     // livekit-server's Worker.HandleMigrateJob does nothing ("not implemented" on OSS; research §1c):
     // the job stays where it is.
     w.on('migrate', (jobIds) =>
-      this.#opts.onWarning?.(`worker ${w.id} asked to migrate ${jobIds.length} job(s): ignored, as livekit-server does`),
+      this.#opts.onWarning?.(
+        `worker ${w.id} asked to migrate ${jobIds.length} job(s): ignored, as livekit-server does`,
+      ),
     );
     w.on('closed', () => this.#onWorkerLost(w));
   }
@@ -220,7 +222,7 @@ export class AgentDispatcher {
     if (!r) return;
     for (const d of r.dispatches.values()) {
       const j = d.current;
-      if (!j || j.phase !== 'assigned' || j.job.state?.participantIdentity !== identity) continue;
+      if (j?.phase !== 'assigned' || j.job.state?.participantIdentity !== identity) continue;
       if (!j.worker || j.worker.closed) continue;
       j.worker.terminate(j.job.id);
       this.#endJob(j, JobStatus.JS_FAILED, 'agent worker left the room');
