@@ -34,7 +34,7 @@ export function watchJobProcesses(o: JobProcessWatchOptions): () => void {
     if (dead.length === 0) return;
     running = (async () => {
       for (const r of dead) {
-        log.warn({ room: r.room, job: r.jobId, pid: r.pid }, 'job process died mid-conversation');
+        log.warn({ room: r.room, job: r.jobId, jobPid: r.pid }, 'job process died mid-conversation');
         const outcome = await recoverRoom({
           clients: o.clients,
           key: o.key,

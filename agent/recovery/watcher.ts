@@ -57,6 +57,12 @@ export interface RoomWatchOptions {
    * checkpoint that says so): never recovered. Without it, only LiveKit's own job state tells.
    */
   endedCleanly?: (room: Room) => boolean;
+  /**
+   * The room says this agent had joined (the seam for the checkpoint: its owner identity). Without
+   * it, a watcher recovers only agents it saw in the room itself, so a worker started after an agent
+   * died does not bring it back.
+   */
+  joined?: (room: Room, identity: string) => boolean;
   /** After each poll (done or failed). */
   onPoll?: () => void;
   onOutcome?: (cause: 'worker', outcome: RecoveryOutcome) => void;
@@ -66,17 +72,24 @@ export interface RoomWatchOptions {
  * Worker side, case "worker died" (docs/recovery.md): every worker polls, with jitter and a bound per
  * poll, the rooms that hold people for a dispatch of its agent name whose job LiveKit still counts as
  * running although its agent has left the room ({@link orphanedJob}) — the trace a dead worker
- * leaves, since OSS livekit-server forgets such jobs without ending them. The first worker to see it
- * asks for a recovery dispatch ({@link recoverRoom}); the new dispatch is the room's newest, so other
- * workers leave the room alone while it is younger than the grace, and if two asked at once, the
- * second agent to join finds the first and leaves (agent/recovery/job.ts). A clean end never looks
- * like this: the job ended (JS_FAILED/JS_SUCCESS), or the room has no people. Returns a stop function.
+ * leaves, since OSS livekit-server forgets such jobs without ending them. A job whose agent has not
+ * joined yet looks the same (a job process may take many seconds to start), so the agent must be
+ * known to have been there: this watcher saw it in an earlier poll, or the room says so
+ * ({@link RoomWatchOptions.joined}, the checkpoint's owner). The first worker to see the death asks for
+ * a recovery dispatch ({@link recoverRoom}); the new dispatch is the room's newest, so other workers
+ * leave the room alone while it is younger than the grace, and if two asked at once, the second agent
+ * to join finds the first and leaves (agent/recovery/job.ts). A clean end never looks like this: the
+ * job ended (JS_FAILED/JS_SUCCESS), or the room has no people. Returns a stop function.
  */
 export function watchRooms(o: RoomWatchOptions): () => void {
   const log = o.logger.child({ component: 'recovery' });
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let cursor = 0;
+  /** Job id → when this watcher last saw its agent in the room. */
+  const seen = new Map<string, number>();
+  // Long enough for a dead agent to be dropped by the server and the next polls to notice.
+  const forgetAfterMs = Math.max(120_000, 10 * o.pollMs);
 
   const poll = async () => {
     const rooms = (await o.clients.rooms.listRooms()).filter(
@@ -90,16 +103,28 @@ export function watchRooms(o: RoomWatchOptions): () => void {
       const ours = (await o.clients.dispatch.listDispatch(room.name)).filter(
         (d) => d.agentName === o.agentName,
       );
-      const orphan = orphanedJob(ours, Date.now(), o.graceMs);
+      const running = ours.flatMap((d) => {
+        const job = d.state?.jobs.at(-1);
+        return job?.state?.status === JobStatus.JS_RUNNING ? [job] : [];
+      });
+      if (running.length === 0) continue;
+      const participants = await o.clients.rooms.listParticipants(room.name);
+      const present = new Set(participants.map((p) => p.identity));
+      const now = Date.now();
+      for (const job of running) {
+        // Still there (a dead worker's job processes outlive it by up to 15 s, its agent lingers).
+        if (present.has(job.state?.participantIdentity ?? '')) seen.set(job.id, now);
+      }
+      const orphan = orphanedJob(ours, now, o.graceMs);
       if (!orphan) continue;
+      const identity = orphan.job.state?.participantIdentity ?? '';
+      if (present.has(identity)) continue;
+      if (!seen.has(orphan.job.id) && !o.joined?.(room, identity)) continue;
+      if (liveAgentOf(participants, o.agentName, [])) continue;
       const metadata = originalMetadata(orphan.dispatch, room.name, o);
       // A recovery claim that does not verify was refused by its job, which never joined: not a death.
       if (metadata === undefined) continue;
-      const identity = orphan.job.state?.participantIdentity ?? '';
-      const participants = await o.clients.rooms.listParticipants(room.name);
-      // Still there: its process may yet run (agents-js job processes outlive their worker by up to 15 s).
-      if (participants.some((p) => p.identity === identity)) continue;
-      if (liveAgentOf(participants, o.agentName, [])) continue;
+      seen.delete(orphan.job.id);
       log.warn(
         { room: room.name, job: orphan.job.id, identity },
         'agent gone while its job still runs: its worker died',
@@ -117,6 +142,8 @@ export function watchRooms(o: RoomWatchOptions): () => void {
       });
       o.onOutcome?.('worker', outcome);
     }
+    const old = Date.now() - forgetAfterMs;
+    for (const [id, at] of seen) if (at < old) seen.delete(id);
   };
 
   const schedule = () => {
