@@ -45,6 +45,11 @@ afterAll(async () => {
 }, 120_000);
 
 const POLLS = 'gemini_agent_worker_recovery_polls_total';
+
+/** The room's dispatches of `agentName` (the dev server also lists the room's automatic dispatch). */
+async function dispatchesOf(room: string, agentName = room) {
+  return (await dispatch.listDispatch(room)).filter((d) => d.agentName === agentName);
+}
 const RECOVERIES = 'gemini_agent_worker_recoveries_total';
 
 /** Two workers of one agent name, polling every ~1 s with a 2 s grace. */
@@ -147,7 +152,7 @@ describe('crash recovery: an agent comes back after its job process or worker di
     await answersInFull(alice, agent.identity, killedAt);
     // The dead agent was removed at once (not after the server's timeout), and only one came back.
     expect((await rooms.listParticipants('rec-job')).map((p) => p.identity)).not.toContain(agent.identity);
-    const ours = await dispatch.listDispatch('rec-job');
+    const ours = await dispatchesOf('rec-job');
     expect(ours).toHaveLength(2);
     // The recovery dispatch carries the room's configuration sealed, not in the clear.
     const sealed = ours.find((d) => d.metadata.includes('gemini.recovery'));
@@ -157,7 +162,7 @@ describe('crash recovery: an agent comes back after its job process or worker di
     const polls = await other.value(POLLS);
     await until(async () => (await other.value(POLLS)) >= polls + 2, 'two more polls of the other worker');
     expect(await other.value(RECOVERIES)).toBe(0);
-    expect(await dispatch.listDispatch('rec-job')).toHaveLength(2);
+    expect(await dispatchesOf('rec-job')).toHaveLength(2);
   });
 
   it('kill -9 of the worker with its job processes: the other worker brings the agent back', async () => {
@@ -172,7 +177,7 @@ describe('crash recovery: an agent comes back after its job process or worker di
     );
     await answersInFull(alice, agent.identity, killedAt);
     expect(await other.value(RECOVERIES, { cause: 'worker', outcome: 'dispatched' })).toBe(1);
-    expect(await dispatch.listDispatch('rec-worker')).toHaveLength(2);
+    expect(await dispatchesOf('rec-worker')).toHaveLength(2);
   });
 
   it('a clean end while people stay (drain) is not recovered', async () => {
@@ -187,12 +192,12 @@ describe('crash recovery: an agent comes back after its job process or worker di
     // Past the grace, twice: a wrong decision would have been taken by now.
     await until(async () => (await other.value(POLLS)) >= polls + 3, 'three more polls of the other worker');
     expect(await other.value(RECOVERIES)).toBe(0);
-    expect(await dispatch.listDispatch('rec-clean')).toHaveLength(1);
+    expect(await dispatchesOf('rec-clean')).toHaveLength(1);
     expect(agentIn(alice)).toBeUndefined();
   });
 
   it('a recovery dispatch forged through a client token (roomConfig.agents) is refused, and never laundered into a real one', async () => {
-    const [w] = await workers('rec-forged');
+    const pair = await workers('rec-forged');
     // A marker under a key the client made up; and a genuine one taken from another room.
     const forged = JSON.stringify({
       'gemini.recovery': `r1.${Buffer.from('{}').toString('base64url')}.AAAA`,
@@ -221,19 +226,26 @@ describe('crash recovery: an agent comes back after its job process or worker di
         { agentName: 'rec-forged', metadata: c.metadata },
       ]);
       cleanups.push(() => eve.disconnect());
-      const refused = await w.line(
-        (l) => String(l.msg).startsWith('recovery dispatch refused') && l.room === c.room,
-        `refusal in ${c.room}`,
+      const refused = await Promise.any(
+        pair.map((w) =>
+          w.line(
+            (l) => String(l.msg).startsWith('recovery dispatch refused') && l.room === c.room,
+            `refusal in ${c.room}`,
+          ),
+        ),
       );
       expect(refused.reason).toBe(c.reason);
     }
-    const polls = await w.value(POLLS);
-    await until(async () => (await w.value(POLLS)) >= polls + 3, 'three more polls');
+    const polls = await Promise.all(pair.map((w) => w.value(POLLS)));
+    await until(
+      async () => (await Promise.all(pair.map((w) => w.value(POLLS)))).every((n, i) => n >= polls[i]! + 3),
+      'three more polls of each worker',
+    );
     for (const c of cases) {
       const agents = (await rooms.listParticipants(c.room)).filter((p) => p.identity.startsWith('agent'));
       expect(agents).toEqual([]);
-      expect(await dispatch.listDispatch(c.room)).toHaveLength(1);
+      expect(await dispatchesOf(c.room, 'rec-forged')).toHaveLength(1);
     }
-    expect(await w.value(RECOVERIES)).toBe(0);
+    for (const w of pair) expect(await w.value(RECOVERIES)).toBe(0);
   });
 });
