@@ -212,10 +212,11 @@ export class AgentDispatcher {
   }
 
   /**
-   * livekit-server's `Room.RemoveParticipant` → `TerminateJob(AGENT_LEFT_ROOM)`: the worker, if it still
-   * lives, gets a JobTermination and the job ends JS_FAILED "agent worker left the room" (agents-js
-   * reports no job status, so this is how every agents-js job ends, cleanly or not). A job whose worker
-   * is gone is no longer registered anywhere: the RPC finds nobody and its state stays as it was.
+   * livekit-server's `Room.RemoveParticipant` → `TerminateJob(AGENT_LEFT_ROOM)`: the job ends JS_FAILED
+   * "agent worker left the room" (agents-js reports no job status, so this is how every agents-js job
+   * ends, cleanly or not). A job whose worker is gone is no longer registered anywhere: the RPC finds
+   * nobody and its state stays as it was. Unlike livekit-server, no JobTermination goes to the worker
+   * (see control/README.md: it races the leave reason a pushed-out agent needs to ask for a rejoin).
    */
   #onParticipantLeft(name: string, identity: string): void {
     const r = this.#rooms.get(name);
@@ -224,7 +225,6 @@ export class AgentDispatcher {
       const j = d.current;
       if (j?.phase !== 'assigned' || j.job.state?.participantIdentity !== identity) continue;
       if (!j.worker || j.worker.closed) continue;
-      j.worker.terminate(j.job.id);
       this.#endJob(j, JobStatus.JS_FAILED, 'agent worker left the room');
     }
   }
