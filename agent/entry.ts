@@ -9,11 +9,13 @@ import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomC
 import { LiveSession } from './live/session.ts';
 import type { Logger } from './log.ts';
 import { McpTools, narrowForRoom } from './mcp/index.ts';
-import { reportSessions } from './ops/channel.ts';
+import { removeJobRecord, reportSessions, writeJobRecord } from './ops/channel.ts';
 import { watchEmptyRoom } from './ops/empty-room.ts';
 import { startJobOps } from './ops/job.ts';
 import { requestRejoin } from './ops/rejoin.ts';
 import { setupTracing } from './ops/tracing.ts';
+import { earlierTwin, readJobStart } from './recovery/job.ts';
+import { recoveryKey } from './recovery/seal.ts';
 import { reportWebhook, startReport } from './report/index.ts';
 
 /**
@@ -31,12 +33,60 @@ export default defineAgent({
     const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
     const env = readAgentEnv();
     const { worker, ops: settings } = env;
+    const agentName = ctx.job.agentName ?? '';
+    // A recovery dispatch (agent/recovery/, docs/recovery.md) carries the dead job's configuration,
+    // sealed; one whose seal does not verify is refused before the agent joins.
+    const start = readJobStart(ctx.job.metadata ?? '', recoveryKey(worker.livekitApiSecret), {
+      room: ctx.job.room?.name ?? '',
+      agentName,
+    });
+    if ('refused' in start) {
+      logger.warn(
+        { room: ctx.job.room?.name, reason: start.refused },
+        'recovery dispatch refused: its marker does not verify (forged, foreign or expired); not joining',
+      );
+      ctx.shutdown('recovery refused');
+      return;
+    }
+    const { metadata: jobMetadata, recovery } = start;
     // Before connecting: clients send their pre-connect audio the moment the agent is active.
     const preConnect = new PreConnectAudio({ room: ctx.room, logger });
     preConnect.listen();
     ctx.addShutdownCallback(async () => preConnect.close());
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_ALL);
     const room = ctx.room;
+    if (recovery) {
+      const twin = earlierTwin(room, agentName, recovery);
+      if (twin) {
+        logger.info(
+          { room: room.name, twin },
+          'recovery: another agent of this name is already back; leaving',
+        );
+        ctx.shutdown('recovered twice');
+        return;
+      }
+      // TODO(#16 checkpoint): the resume from the room's checkpoint plugs in here (the model's context);
+      // without it the conversation goes on with a fresh model session.
+      logger.info(
+        { room: room.name, cause: recovery.cause, attempt: recovery.attempt, from: recovery.from.identity },
+        'recovery: agent back in the room',
+      );
+    }
+    // While this record exists the worker takes the process's death for a crash and brings the agent
+    // back (agent/recovery/local.ts); every orderly end removes it, the room disconnect first of all.
+    const identity = room.localParticipant?.identity ?? '';
+    writeJobRecord(env.loadDir, {
+      jobId: ctx.job.id,
+      pid: process.pid,
+      room: room.name ?? '',
+      agentName,
+      identity,
+      metadata: jobMetadata,
+      attempt: recovery?.attempt ?? 0,
+    });
+    const forget = () => removeJobRecord(env.loadDir, ctx.job.id);
+    room.once(RoomEvent.Disconnected, forget);
+    ctx.addShutdownCallback(async () => forget());
     const ops = startJobOps({ room, logger, dir: env.loadDir, shutdown: (reason) => ctx.shutdown(reason) });
     ctx.addShutdownCallback(() => ops.aclose());
 
@@ -56,8 +106,8 @@ export default defineAgent({
         apiKey: worker.livekitApiKey,
         apiSecret: worker.livekitApiSecret,
         room: room.name,
-        agentName: ctx.job.agentName ?? '',
-        metadata: ctx.job.metadata ?? '',
+        agentName,
+        metadata: jobMetadata,
         max: settings.maxRejoins,
         logger,
       });
@@ -110,7 +160,7 @@ export default defineAgent({
     const resume = checkpoint?.resume;
     const agent = await JobAgent.load(
       env.agentModule,
-      { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata: ctx.job.metadata ?? '' },
+      { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata },
       logger,
     );
     // ── end of the agent module block.
@@ -133,7 +183,7 @@ export default defineAgent({
         };
         config = resolveRoomConfig(
           await agent.defaults(worker.room),
-          { roomMetadata, jobMetadata: ctx.job.metadata },
+          { roomMetadata, jobMetadata },
           resolveOptions,
         );
         config = await agent.configure(config, resolveOptions);

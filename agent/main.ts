@@ -8,6 +8,7 @@ import { logger } from './log.ts';
 import { openChannel } from './ops/channel.ts';
 import { loadFunction } from './ops/load.ts';
 import { startWorkerOps } from './ops/worker.ts';
+import { startRecovery } from './recovery/index.ts';
 import { ToolRegistry } from './tools/index.ts';
 
 /**
@@ -58,6 +59,18 @@ ops.listening.catch((err: unknown) => {
   logger().error({ err: String(err) }, 'metrics server cannot listen (AGENT_METRICS_PORT)');
   process.exit(1);
 });
+
+// Bringing agents back after a job process or a worker died (agent/recovery/, docs/recovery.md).
+if (settings.recovery.enabled) {
+  startRecovery({
+    settings: settings.recovery,
+    loadDir,
+    agentName: config.agentName,
+    livekit: { url: config.livekitUrl, apiKey: config.livekitApiKey, apiSecret: config.livekitApiSecret },
+    logger: logger(),
+    metrics: ops.metrics,
+  });
+}
 
 cli.runApp(
   new ServerOptions({

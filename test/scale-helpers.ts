@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { defaultChannelDir, type JobRecord, readJobRecords } from '../agent/ops/channel.ts';
 
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
 
@@ -123,6 +124,12 @@ export class AgentWorker {
 
   static async start(o: AgentWorkerOptions): Promise<AgentWorker> {
     return new AgentWorker(o, await healthPort());
+  }
+
+  /** The jobs running in this worker (their records in its load directory), by room. */
+  jobIn(room: string): JobRecord | undefined {
+    if (!this.child.pid) return undefined;
+    return readJobRecords(defaultChannelDir(this.child.pid)).find((r) => r.room === room);
   }
 
   get running(): boolean {
