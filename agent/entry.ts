@@ -36,7 +36,7 @@ export default defineAgent({
     const agentName = ctx.job.agentName ?? '';
     // A recovery dispatch (agent/recovery/, docs/recovery.md) carries the dead job's configuration,
     // sealed; one whose seal does not verify is refused before the agent joins.
-    const start = readJobStart(ctx.job.metadata ?? '', recoveryKey(worker.livekitApiSecret), {
+    const start = readJobStart(ctx.job.metadata ?? '', recoveryKey(env.checkpoint.secret), {
       room: ctx.job.room?.name ?? '',
       agentName,
     });

@@ -7,6 +7,7 @@
 import type { RemoteParticipant } from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointKey, openCheckpoint, sealedFromMetadata } from '../agent/checkpoint/index.ts';
 import { recoveryKey, sealRecovery } from '../agent/recovery/seal.ts';
 import { start as startGemini } from '../emulators/gemini-live/index.ts';
 import { startLiveKitDevServer } from '../emulators/livekit/index.ts';
@@ -52,25 +53,28 @@ async function dispatchesOf(room: string, agentName = room) {
 }
 const RECOVERIES = 'gemini_agent_worker_recoveries_total';
 
-/** Two workers of one agent name, polling every ~1 s with a 2 s grace. */
+/** A worker of agent name `name`, polling every ~1 s with a 2 s grace; registered. */
+async function worker(name: string, tag: string, env: Record<string, string> = {}): Promise<AgentWorker> {
+  const w = await AgentWorker.start({
+    livekit: stack.lk,
+    geminiUrl: stack.gemini.url,
+    tag,
+    env: {
+      AGENT_NAME: name,
+      AGENT_HTTP_PORT: '0',
+      AGENT_RECOVERY_POLL_S: '1',
+      AGENT_RECOVERY_GRACE_S: '2',
+      ...env,
+    },
+  });
+  cleanups.push(() => w.stop());
+  await w.registered();
+  return w;
+}
+
+/** Two such workers. */
 async function workers(name: string, env: Record<string, string> = {}): Promise<[AgentWorker, AgentWorker]> {
-  const start = (tag: string) =>
-    AgentWorker.start({
-      livekit: stack.lk,
-      geminiUrl: stack.gemini.url,
-      tag,
-      env: {
-        AGENT_NAME: name,
-        AGENT_HTTP_PORT: '0',
-        AGENT_RECOVERY_POLL_S: '1',
-        AGENT_RECOVERY_GRACE_S: '2',
-        ...env,
-      },
-    });
-  const pair = await Promise.all([start(`${name}-a`), start(`${name}-b`)]);
-  for (const w of pair) cleanups.push(() => w.stop());
-  await Promise.all(pair.map((w) => w.registered()));
-  return pair;
+  return Promise.all([worker(name, `${name}-a`, env), worker(name, `${name}-b`, env)]);
 }
 
 async function human(room: string, identity: string): Promise<Human> {
@@ -96,7 +100,11 @@ async function owner(pair: AgentWorker[], room: string) {
   }, `the job record of ${room}`);
 }
 
-/** A conversation under way: alice has heard the agent answer once. */
+/**
+ * A conversation under way: alice has heard the agent answer once, the room's checkpoint holds a
+ * resumption handle from after that answer (the emulator gives one between replies), and the agent is
+ * answering her second utterance — the tests kill it mid-reply.
+ */
 async function conversation(room: string, agentName: string) {
   const alice = await human(room, 'alice');
   await dispatch.createDispatch(room, agentName, { metadata: '{"voice":"Kore"}' });
@@ -104,6 +112,15 @@ async function conversation(room: string, agentName: string) {
   await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
   await alice.mic.say(0.8);
   await until(() => alice.heardMs() > 300, 'first answer');
+  const key = checkpointKey(stack.lk.apiSecret);
+  await until(async () => {
+    const sealed = sealedFromMetadata((await rooms.listRooms([room]))[0]?.metadata, agentName);
+    const cp = sealed ? openCheckpoint(sealed, key, { room, agentName }) : undefined;
+    return cp?.handle && cp.transcript.some((t) => t.role === 'model');
+  }, 'a checkpoint with a handle after the first answer');
+  const heard = alice.heardMs();
+  await alice.mic.say(0.8);
+  await until(() => alice.heardMs() > heard + 300, 'second answer under way');
   return { alice, agent };
 }
 
@@ -131,7 +148,15 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
   const fresh = stack.gemini.stats().filter((s) => s.openedAt >= since);
   expect(fresh.length).toBeGreaterThan(0);
   for (const s of fresh) expect(JSON.stringify(s.setup)).toContain('"Kore"');
-  // TODO(#16 checkpoint): once resume lands, the emulator shows the model remembers the first turn.
+  // The model remembers: the new agent's Live session continued the dead one's (the checkpoint's
+  // resumption handle), where without the checkpoint it would open a fresh session.
+  const earlier = new Set(
+    stack.gemini
+      .stats()
+      .filter((s) => s.openedAt < since)
+      .map((s) => s.sessionId),
+  );
+  expect(fresh.some((s) => s.resumed && earlier.has(s.sessionId))).toBe(true);
   return back;
 }
 
@@ -178,6 +203,21 @@ describe('crash recovery: an agent comes back after its job process or worker di
     await answersInFull(alice, agent.identity, killedAt);
     expect(await other.value(RECOVERIES, { cause: 'worker', outcome: 'dispatched' })).toBe(1);
     expect(await dispatchesOf('rec-worker')).toHaveLength(2);
+  });
+
+  it('a worker started after the agent died brings it back: the room checkpoint says it was there', async () => {
+    const w = await worker('rec-late', 'rec-late-a');
+    const { alice, agent } = await conversation('rec-late', 'rec-late');
+    const killedAt = Date.now();
+    await w.stop();
+    await until(() => !alice.room.remoteParticipants.has(agent.identity), 'the dead agent goes');
+    // Nobody saw the agent but the dead worker: only the checkpoint tells the new one.
+    const late = await worker('rec-late', 'rec-late-b');
+    await late.line(
+      (l) => l.msg === 'recovery: asked for a new dispatch of this agent' && l.room === 'rec-late',
+      'recovery dispatch by the worker started afterwards',
+    );
+    await answersInFull(alice, agent.identity, killedAt);
   });
 
   it('a clean end while people stay (drain) is not recovered', async () => {

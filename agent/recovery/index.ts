@@ -1,3 +1,5 @@
+import type { Room } from '@livekit/protocol';
+import { checkpointKey, openCheckpoint, sealedFromMetadata } from '../checkpoint/index.ts';
 import type { RecoverySettings } from '../config/env.ts';
 import type { Logger } from '../log.ts';
 import type { WorkerMetrics } from '../ops/metrics.ts';
@@ -26,6 +28,11 @@ export interface RecoveryOptions {
   loadDir: string;
   agentName: string;
   livekit: LiveKitAccess;
+  /**
+   * The secret only workers hold, the recovery key is derived from: the checkpoint's
+   * (`AGENT_CHECKPOINT_SECRET`, else `LIVEKIT_API_SECRET`), so one setting rotates both.
+   */
+  secret: string;
   logger: Logger;
   /** The worker's metrics: polls and recoveries are counted there. */
   metrics?: WorkerMetrics;
@@ -34,7 +41,7 @@ export interface RecoveryOptions {
 /** Starts both watches; returns a stop function. */
 export function startRecovery(o: RecoveryOptions): () => void {
   const clients = recoveryClients(o.livekit);
-  const key = recoveryKey(o.livekit.apiSecret);
+  const key = recoveryKey(o.secret);
   const m = o.metrics;
   const common = {
     clients,
@@ -49,10 +56,29 @@ export function startRecovery(o: RecoveryOptions): () => void {
     agentName: o.agentName,
     pollMs: o.settings.pollMs,
     graceMs: o.settings.graceMs,
+    // A worker that started after the agent died knows from the room's checkpoint that it was there.
+    joined: checkpointOwner(o.secret, o.agentName),
     onPoll: () => m?.recoveryPolls.inc(),
   });
   return () => {
     stopLocal();
     stopRooms();
+  };
+}
+
+/**
+ * Whether the room's checkpoint (agent/checkpoint/) was written by the agent `identity`: proof that it
+ * joined, for a watcher that never saw it. Only a checkpoint that opens with the workers' key counts.
+ */
+function checkpointOwner(secret: string, agentName: string): (room: Room, identity: string) => boolean {
+  const key = checkpointKey(secret);
+  return (room, identity) => {
+    const sealed = sealedFromMetadata(room.metadata, agentName);
+    if (sealed === undefined) return false;
+    try {
+      return openCheckpoint(sealed, key, { room: room.name, agentName }).owner.identity === identity;
+    } catch {
+      return false;
+    }
   };
 }

@@ -5,11 +5,9 @@ import { z } from 'zod';
  * The recovery marker: what a worker puts in the dispatch metadata of a dispatch that brings an agent
  * back, and the new job trusts only once its MAC checks out. Clients cannot read dispatch metadata,
  * but they can forge it (a token's `roomConfig.agents`, research §2), so the marker is authenticated
- * with a key only workers hold (derived from the LiveKit API secret), bound to its room and agent name,
- * and short-lived. It is not encrypted: nothing in it is secret from the worker's own deployment.
- *
- * TODO(#16 checkpoint): once agent/checkpoint/key.ts lands, derive this key beside the checkpoint key
- * (same secret, `AGENT_CHECKPOINT_SECRET` when set) instead of here.
+ * with a key only workers hold (derived from the checkpoint secret: `AGENT_CHECKPOINT_SECRET`, else the
+ * LiveKit API secret), bound to its room and agent name, and short-lived. It is not encrypted: nothing
+ * in it is secret from the worker's own deployment.
  */
 
 /** The top-level key of the dispatch metadata JSON that carries the sealed marker. */
@@ -48,7 +46,7 @@ export class RecoveryError extends Error {
   }
 }
 
-/** The MAC key, from the LiveKit API secret (HKDF-SHA256, its own `info`: never the secret itself). */
+/** The MAC key, from the workers' secret (HKDF-SHA256, its own `info`: never the secret itself). */
 export function recoveryKey(secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, '', 'gemini-livekit recovery v1', 32));
 }
