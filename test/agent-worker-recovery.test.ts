@@ -4,10 +4,15 @@
  * brought back by its own worker, a killed worker's conversation by the other worker; a clean end is
  * left alone, and a recovery dispatch a client forged is refused.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { RemoteParticipant } from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointKey, openCheckpoint, sealedFromMetadata } from '../agent/checkpoint/index.ts';
+import { publishDrain, writeJobRecord } from '../agent/ops/channel.ts';
 import { recoveryKey, sealRecovery } from '../agent/recovery/seal.ts';
 import { start as startGemini } from '../emulators/gemini-live/index.ts';
 import { startLiveKitDevServer } from '../emulators/livekit/index.ts';
@@ -218,6 +223,29 @@ describe('crash recovery: an agent comes back after its job process or worker di
       'recovery dispatch by the worker started afterwards',
     );
     await answersInFull(alice, agent.identity, killedAt);
+  });
+
+  it('what an earlier worker left in the load directory is neither recovered nor a drain', async () => {
+    // A worker killed, or one whose pid a new worker got (pids wrap), leaves its records and notice.
+    const dir = mkdtempSync(join(tmpdir(), 'rec-stale-'));
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    writeJobRecord(dir, {
+      jobId: 'AJ_stale',
+      pid: deadPid,
+      room: 'rec-stale',
+      agentName: 'rec-stale',
+      identity: 'agent-AJ_stale',
+      metadata: '',
+      attempt: 0,
+    });
+    publishDrain(dir, { timeoutMs: 60_000, wrapUpMs: 60_000 });
+    await human('rec-stale', 'alice');
+    const w = await worker('rec-stale', 'rec-stale-a', { AGENT_LOAD_DIR: dir });
+    expect(readdirSync(dir).filter((f) => f === 'drain' || f.startsWith('job-'))).toEqual([]);
+    const polls = await w.value(POLLS);
+    await until(async () => (await w.value(POLLS)) >= polls + 2, 'two polls of the new worker');
+    expect(await w.value(RECOVERIES)).toBe(0);
+    expect(await dispatchesOf('rec-stale')).toHaveLength(0);
   });
 
   it('a clean end while people stay (drain) is not recovered', async () => {

@@ -35,10 +35,29 @@ export function defaultChannelDir(workerPid: number): string {
 /** Worker side: creates the directory and exports its path to the job processes it forks. */
 export function openChannel(configured: string | undefined): WorkerChannel {
   const dir = configured ?? defaultChannelDir(process.pid);
+  // What a worker before this one left — it was killed, or had this pid (pids wrap at 32,768 on many
+  // machines) — is not ours: its drain notice would drain our jobs, and its job records, whose
+  // processes are gone, would read as our crashes and bring agents into rooms nobody asked for.
+  if (configured === undefined) rmSync(dir, { recursive: true, force: true });
+  else clearStale(dir);
   mkdirSync(dir, { recursive: true });
   // The framework forks job processes with this environment; they read it in config/env.ts.
   process.env[LOAD_DIR_ENV] = dir;
   return { dir, own: configured === undefined };
+}
+
+/** A configured directory outlives workers: the drain notice and job records of the one before go. */
+function clearStale(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name === DRAIN_FILE || (name.startsWith(JOB_PREFIX) && name.endsWith(JOB_SUFFIX)))
+      rmSync(join(dir, name), { force: true });
+  }
 }
 
 /** Worker side: deletes the directory (one the worker made itself, when it exits). */
