@@ -5,7 +5,16 @@ import type { LiveSessionFactory } from './bridge/conversation.ts';
 import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
 import { JobCheckpoint } from './checkpoint/job.ts';
+import { checkpointKey } from './checkpoint/key.ts';
 import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomConfig } from './config.ts';
+import {
+  type HandoffTicket,
+  handOff,
+  readTicket,
+  type TakeOver,
+  TicketError,
+  takeOver,
+} from './handoff/index.ts';
 import { LiveSession } from './live/session.ts';
 import type { Logger } from './log.ts';
 import { McpTools, narrowForRoom } from './mcp/index.ts';
@@ -31,6 +40,29 @@ export default defineAgent({
     const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
     const env = readAgentEnv();
     const { worker, ops: settings } = env;
+    const livekit = {
+      url: worker.livekitUrl,
+      apiKey: worker.livekitApiKey,
+      apiSecret: worker.livekitApiSecret,
+    };
+    const key = env.checkpoint.enabled ? checkpointKey(env.checkpoint.secret) : undefined;
+    // A dispatch that says it takes a conversation over (agent/handoff/): honoured only with a ticket a
+    // worker sealed; anything else (a client can write dispatch metadata) keeps this job out of the room.
+    let ticket: HandoffTicket | undefined;
+    try {
+      ticket = readTicket(ctx.job.metadata, key, {
+        room: ctx.job.room?.name ?? '',
+        agentName: ctx.job.agentName ?? '',
+      });
+    } catch (err) {
+      if (!(err instanceof TicketError)) throw err;
+      logger.warn(
+        { room: ctx.job.room?.name, reason: err.reason },
+        `hand-off refused (${err.message}): this job does not join`,
+      );
+      ctx.shutdown('hand-off refused');
+      return;
+    }
     // Before connecting: clients send their pre-connect audio the moment the agent is active.
     const preConnect = new PreConnectAudio({ room: ctx.room, logger });
     preConnect.listen();
@@ -57,7 +89,8 @@ export default defineAgent({
         apiSecret: worker.livekitApiSecret,
         room: room.name,
         agentName: ctx.job.agentName ?? '',
-        metadata: ctx.job.metadata ?? '',
+        // A hand-off's ticket is for this job only.
+        metadata: ticket ? '' : (ctx.job.metadata ?? ''),
         max: settings.maxRejoins,
         logger,
       });
@@ -99,7 +132,7 @@ export default defineAgent({
     // checkpoint decides the configuration and where the Live sessions start from.
     const checkpoint = JobCheckpoint.open({
       settings: env.checkpoint,
-      livekit: { url: worker.livekitUrl, apiKey: worker.livekitApiKey, apiSecret: worker.livekitApiSecret },
+      livekit,
       room: room.name ?? '',
       agentName: ctx.job.agentName ?? '',
       jobId: ctx.job.id,
@@ -108,9 +141,21 @@ export default defineAgent({
       logger,
     });
     const resume = checkpoint?.resume;
+    if (ticket && resume?.checkpoint.seq !== ticket.seq) {
+      logger.warn(
+        { room: room.name },
+        'hand-off refused (the checkpoint it names is not in the room): this job leaves',
+      );
+      ctx.shutdown('hand-off refused');
+      return;
+    }
     const agent = await JobAgent.load(
       env.agentModule,
-      { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata: ctx.job.metadata ?? '' },
+      {
+        name: room.name ?? '',
+        metadata: roomMetadata ?? '',
+        jobMetadata: ticket ? '' : (ctx.job.metadata ?? ''),
+      },
       logger,
     );
     // ── end of the agent module block.
@@ -159,6 +204,7 @@ export default defineAgent({
     const registry = mcp.registry(tools.select(config.tools ?? tools.names));
     const resolved = config; // what a checkpoint keeps: before MCP's tools, which the room re-selects
     config = { ...config, tools: registry.names };
+    let taken: TakeOver | undefined;
     const bridge = new RoomBridge({
       room,
       config,
@@ -167,11 +213,46 @@ export default defineAgent({
       backend: worker.vertex ? 'vertex' : 'gemini',
       preConnect,
       ...(resume && { resume: resume.checkpoint }),
+      ...(ticket &&
+        key && {
+          handoff: async () => {
+            taken = await takeOver({
+              room,
+              ticket,
+              livekit,
+              key,
+              timeoutMs: settings.handoffTimeoutMs,
+              logger,
+            });
+            return taken.release;
+          },
+        }),
       logger,
     });
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
-    ops.attach(bridge, { model: config.model });
+    const talking = new Set<string>();
+    bridge.on('talk', (identity, on) => (on ? talking.add(identity) : talking.delete(identity)));
+    ops.attach(bridge, {
+      model: config.model,
+      ...(settings.drainMode === 'handoff' &&
+        checkpoint &&
+        key && {
+          handOff: () =>
+            handOff({
+              room,
+              livekit,
+              agentName: ctx.job.agentName ?? '',
+              jobId: ctx.job.id,
+              key,
+              checkpoint,
+              bridge,
+              quiet: () => bridge.state === 'listening' && talking.size === 0,
+              timeoutMs: settings.handoffTimeoutMs,
+              logger,
+            }),
+        }),
+    });
     agent.attach(bridge);
     const report = startReport({
       room,
@@ -197,8 +278,17 @@ export default defineAgent({
       { room: room.name, policy: config.policy, model: config.model, resumed: !!resume },
       'agent joined',
     );
-    await bridge.start();
-    checkpoint?.attach(bridge, resolved);
+    try {
+      await bridge.start();
+    } catch (err) {
+      // Only a hand-off makes start() throw: the old job keeps the conversation, this one leaves.
+      logger.warn({ room: room.name, err: String(err) }, 'hand-off failed: this job leaves');
+      ctx.shutdown('hand-off failed');
+      return;
+    }
+    if (taken)
+      logger.info({ room: room.name, seq: taken.point.checkpoint.seq }, 'hand-off: resumed the conversation');
+    checkpoint?.attach(bridge, resolved, taken?.point.checkpoint.seq);
   },
 });
 
