@@ -82,11 +82,12 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     const closing = o.bridge.aclose();
     const at = Date.now();
     await closing;
+    log.info({ successor: data.callerIdentity }, 'hand-off: Live sessions closed');
     await o.checkpoint.aclose();
     const release: HandoffRelease = { at, seq: o.checkpoint.writer?.seq ?? seq };
     state = 'switched';
     switched({ ...release, successor: data.callerIdentity });
-    log.info({ successor: data.callerIdentity, seq: release.seq }, 'hand-off: Live sessions closed');
+    log.info({ successor: data.callerIdentity, seq: release.seq }, 'hand-off: final checkpoint written');
     return JSON.stringify(release);
   });
 
