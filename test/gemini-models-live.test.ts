@@ -256,7 +256,9 @@ describe('Gemini Live emulator: gemini-3.8-live tools, clientContent and usage',
     const interrupted = await r.waitFor((m) => m.serverContent?.interrupted === true);
     await r.turnComplete(3);
     const said = textOf(r.messages.slice(r.messages.indexOf(interrupted)), 'outputTranscription');
-    expect(said).toBe('You said "and also stop". That is turn 3 of this conversation.');
+    expect(said).toBe(
+      'You said "and also stop". That is turn 3 of this conversation. Before that: "second".',
+    );
   });
 
   it('the same clientContent without turnComplete interrupts 2.5 (every clientContent does there)', async () => {

@@ -49,7 +49,7 @@ describe('Gemini Live emulator: session management', () => {
     b.session.sendRealtimeInput({ text: 'two' });
     await b.turnComplete();
     expect(textOf(b.messages, 'outputTranscription')).toBe(
-      'You said "two". That is turn 2 of this conversation.',
+      'You said "two". That is turn 2 of this conversation. Before that: "one".',
     );
     const [sa, sb] = gem.emu!.stats();
     expect(sb!.resumed).toBe(true);

@@ -273,7 +273,7 @@ describe('Gemini Live emulator: programmatic behaviour', () => {
     await r.turnComplete(2);
     r.session.close();
     expect(textOf(r.messages, 'outputTranscription')).toBe(
-      'Sunny, turn 1.You said "something else". That is turn 2 of this conversation.',
+      'Sunny, turn 1.You said "something else". That is turn 2 of this conversation. Before that: "the weather?".',
     );
     expect(seen).toEqual(['1:text:the weather?', '2:text:something else']);
   });

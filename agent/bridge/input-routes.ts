@@ -1,4 +1,4 @@
-import type { PcmFrame } from '../audio/frame.ts';
+import { frameMs, type PcmFrame } from '../audio/frame.ts';
 import type { Conversation } from './conversation.ts';
 import { InputMixer } from './mixer.ts';
 import type { TalkerTracker } from './talkers.ts';
@@ -81,6 +81,11 @@ export class FloorRoute extends MixedRoute {
   readonly #releaseMs: number;
   readonly #onFloor: (identity: string | undefined) => void;
   #holder: string | undefined;
+  /**
+   * A holder restored from a checkpoint has no frames here yet: their silence is counted in the
+   * others' audio time until their own frames arrive.
+   */
+  #restoredSilentMs: number | undefined;
 
   constructor(
     conversation: Conversation,
@@ -102,17 +107,22 @@ export class FloorRoute extends MixedRoute {
   }
 
   /**
-   * The floor an earlier job's checkpoint names: held again until the usual release (the holder's
-   * silence is counted from their next frame; until then the next to talk takes it).
+   * The floor an earlier job's checkpoint names: held again until the usual release (`releaseMs` of
+   * the holder's silence, counted in the others' audio until the holder's own frames arrive).
    */
   restore(identity: string): void {
-    if (!this.#holder) this.#set(identity);
+    if (this.#holder) return;
+    this.#restoredSilentMs = 0;
+    this.#set(identity);
   }
 
   override frame(identity: string, frame: PcmFrame, talking: boolean): void {
+    if (this.#holder === identity) this.#restoredSilentMs = undefined;
     if (this.#holder && this.#holder !== identity) {
       // The holder releases after enough silence; until then others are not heard.
-      if (this.#talkers.silentFor(this.#holder) < this.#releaseMs) return;
+      let silent = this.#talkers.silentFor(this.#holder);
+      if (this.#restoredSilentMs !== undefined) silent = this.#restoredSilentMs += frameMs(frame);
+      if (silent < this.#releaseMs) return;
       this.#set(undefined);
     }
     if (!this.#holder) {
@@ -124,6 +134,7 @@ export class FloorRoute extends MixedRoute {
 
   #set(identity: string | undefined): void {
     if (this.#holder === identity) return;
+    if (identity === undefined) this.#restoredSilentMs = undefined;
     this.#holder = identity;
     this.#onFloor(identity);
   }

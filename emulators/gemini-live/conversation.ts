@@ -48,20 +48,22 @@ export function newConversation(sessionId: string, startedAt: number): Conversat
 }
 
 /**
- * The last thing the user said before the turn whose text is `current` (its own entry, when already
- * recorded, is skipped), as the context holds it: room notes and utterance placeholders (bracketed)
- * are not things said. Undefined when the context holds none (a fresh session, or compressed away).
+ * The last thing the user said before the turn whose text is `current`, as the context holds it: the
+ * entries that make up the current turn (its text, or the pieces of a 3.x turn sent in several
+ * `clientContent` messages) are skipped, and so are room notes and utterance placeholders (bracketed),
+ * which are not things said. Undefined when the context holds none (a fresh session, or compressed away).
  */
 export function rememberedBefore(history: readonly Entry[], current: string | undefined): string | undefined {
-  let skipped = false;
+  let rest = current?.trim() ?? '';
   for (let i = history.length - 1; i >= 0; i--) {
     const e = history[i]!;
-    if (e.role !== 'user' || !e.text || /^\[.*\]$/s.test(e.text.trim())) continue;
-    if (!skipped && current !== undefined && e.text === current) {
-      skipped = true;
+    const text = e.text.trim();
+    if (e.role !== 'user' || !text || /^\[.*\]$/s.test(text)) continue;
+    if (rest !== '' && rest.endsWith(text)) {
+      rest = rest.slice(0, rest.length - text.length).trim();
       continue;
     }
-    return e.text;
+    return text;
   }
   return undefined;
 }
