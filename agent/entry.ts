@@ -141,7 +141,12 @@ export default defineAgent({
       logger,
     });
     const resume = checkpoint?.resume;
-    if (ticket && resume?.checkpoint.seq !== ticket.seq) {
+    // The old job's checkpoint (it may have written more since the dispatch: the conversation goes on
+    // there until we are ready).
+    if (
+      ticket &&
+      (!resume || resume.checkpoint.seq < ticket.seq || resume.checkpoint.owner.jobId !== ticket.from.jobId)
+    ) {
       logger.warn(
         { room: room.name },
         'hand-off refused (the checkpoint it names is not in the room): this job leaves',
@@ -287,7 +292,11 @@ export default defineAgent({
       return;
     }
     if (taken)
-      logger.info({ room: room.name, seq: taken.point.checkpoint.seq }, 'hand-off: resumed the conversation');
+      logger.info(
+        // switchMs: from the old sessions' close to ours being open (the silence the switch adds).
+        { room: room.name, seq: taken.point.checkpoint.seq, switchMs: Date.now() - taken.release.at },
+        'hand-off: resumed the conversation',
+      );
     checkpoint?.attach(bridge, resolved, taken?.point.checkpoint.seq);
   },
 });
