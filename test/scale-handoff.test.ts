@@ -144,7 +144,12 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
     a.terminate();
     await a.line((l) => l.msg === 'hand-off: dispatched a successor', 'A dispatches a successor');
     const successor = await listeningAgent(alice, old.identity);
-    await b.line((l) => l.msg === 'hand-off: resumed the conversation' && l.room === 'ho-main', 'B resumes');
+    const resumed = await b.line(
+      (l) => l.msg === 'hand-off: resumed the conversation' && l.room === 'ho-main',
+      'B resumes',
+    );
+    // How long the room had no Live session: what a user speaking at the switch waits for, on top of a reply.
+    expect(resumed.switchMs).toBeTypeOf('number');
     expect((await a.exited).code).toBe(143);
     await spoke;
 
