@@ -56,6 +56,7 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     from: { jobId: o.jobId, identity: lp.identity },
     seq,
   });
+  let bridgeClosed: Promise<void> | undefined;
   let state = 'waiting' as 'waiting' | 'switching' | 'switched' | 'withdrawn';
   let switched!: (r: HandoffRelease & { successor: string }) => void;
   const done = new Promise<HandoffRelease & { successor: string }>((resolve) => {
@@ -78,10 +79,11 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     log.info({ successor: data.callerIdentity }, 'hand-off: the successor is ready');
     for (let waited = 0; !o.quiet() && waited < QUIET_WAIT_MS; waited += POLL_MS)
       await new Promise((r) => setTimeout(r, POLL_MS));
-    // Every Live session is closed once aclose() returns its promise: input after `at` stays unsent.
-    const closing = o.bridge.aclose();
+    // Every Live session is closed once aclose() returns its promise (input after `at` stays unsent),
+    // and the bridge's final state is kept: the checkpoint is written without waiting for the rest of
+    // the bridge's closing (transcripts finished, tracks unpublished), which goes on meanwhile.
+    bridgeClosed = o.bridge.aclose();
     const at = Date.now();
-    await closing;
     log.info({ successor: data.callerIdentity }, 'hand-off: Live sessions closed');
     await o.checkpoint.aclose();
     const release: HandoffRelease = { at, seq: o.checkpoint.writer?.seq ?? seq };
@@ -124,6 +126,7 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     return false;
   }
   lp.unregisterRpcMethod(HANDOFF_RPC);
+  await bridgeClosed;
   const successor = result.successor;
   await successorWrote(room, o, result.seq, o.timeoutMs);
   log.info({ successor }, 'hand-off: the successor took the conversation over');
