@@ -18,11 +18,13 @@ import {
 import { LiveSession } from './live/session.ts';
 import type { Logger } from './log.ts';
 import { McpTools, narrowForRoom } from './mcp/index.ts';
-import { reportSessions } from './ops/channel.ts';
+import { removeJobRecord, reportSessions, writeJobRecord } from './ops/channel.ts';
 import { watchEmptyRoom } from './ops/empty-room.ts';
 import { startJobOps } from './ops/job.ts';
 import { requestRejoin } from './ops/rejoin.ts';
 import { setupTracing } from './ops/tracing.ts';
+import { earlierTwin, readJobStart } from './recovery/job.ts';
+import { recoveryKey } from './recovery/seal.ts';
 import { reportWebhook, startReport } from './report/index.ts';
 
 /**
@@ -40,6 +42,7 @@ export default defineAgent({
     const logger = log().child({ job: ctx.job.id, roomSid: ctx.job.room?.sid }) as unknown as Logger;
     const env = readAgentEnv();
     const { worker, ops: settings } = env;
+    const agentName = ctx.job.agentName ?? '';
     const livekit = {
       url: worker.livekitUrl,
       apiKey: worker.livekitApiKey,
@@ -52,7 +55,7 @@ export default defineAgent({
     try {
       ticket = readTicket(ctx.job.metadata, key, {
         room: ctx.job.room?.name ?? '',
-        agentName: ctx.job.agentName ?? '',
+        agentName,
       });
     } catch (err) {
       if (!(err instanceof TicketError)) throw err;
@@ -63,12 +66,60 @@ export default defineAgent({
       ctx.shutdown('hand-off refused');
       return;
     }
+    // A recovery dispatch (agent/recovery/, docs/recovery.md) carries the dead job's configuration,
+    // sealed; one whose seal does not verify is refused before the agent joins.
+    const start = readJobStart(ctx.job.metadata ?? '', recoveryKey(env.checkpoint.secret), {
+      room: ctx.job.room?.name ?? '',
+      agentName,
+    });
+    if ('refused' in start) {
+      logger.warn(
+        { room: ctx.job.room?.name, reason: start.refused },
+        'recovery dispatch refused: its marker does not verify (forged, foreign or expired); not joining',
+      );
+      ctx.shutdown('recovery refused');
+      return;
+    }
+    const { recovery } = start;
+    // A hand-off's ticket is for this job only: its configuration comes from the checkpoint.
+    const jobMetadata = ticket ? '' : start.metadata;
     // Before connecting: clients send their pre-connect audio the moment the agent is active.
     const preConnect = new PreConnectAudio({ room: ctx.room, logger });
     preConnect.listen();
     ctx.addShutdownCallback(async () => preConnect.close());
     await ctx.connect(undefined, AutoSubscribe.SUBSCRIBE_ALL);
     const room = ctx.room;
+    if (recovery) {
+      const twin = earlierTwin(room, agentName, recovery);
+      if (twin) {
+        logger.info(
+          { room: room.name, twin },
+          'recovery: another agent of this name is already back; leaving',
+        );
+        ctx.shutdown('recovered twice');
+        return;
+      }
+      // The model's context comes back below, from the room's checkpoint (a fresh session without one).
+      logger.info(
+        { room: room.name, cause: recovery.cause, attempt: recovery.attempt, from: recovery.from.identity },
+        'recovery: agent back in the room',
+      );
+    }
+    // While this record exists the worker takes the process's death for a crash and brings the agent
+    // back (agent/recovery/local.ts); every orderly end removes it, the room disconnect first of all.
+    const identity = room.localParticipant?.identity ?? '';
+    writeJobRecord(env.loadDir, {
+      jobId: ctx.job.id,
+      pid: process.pid,
+      room: room.name ?? '',
+      agentName,
+      identity,
+      metadata: jobMetadata,
+      attempt: recovery?.attempt ?? 0,
+    });
+    const forget = () => removeJobRecord(env.loadDir, ctx.job.id);
+    room.once(RoomEvent.Disconnected, forget);
+    ctx.addShutdownCallback(async () => forget());
     const ops = startJobOps({ room, logger, dir: env.loadDir, shutdown: (reason) => ctx.shutdown(reason) });
     ctx.addShutdownCallback(() => ops.aclose());
 
@@ -88,9 +139,8 @@ export default defineAgent({
         apiKey: worker.livekitApiKey,
         apiSecret: worker.livekitApiSecret,
         room: room.name,
-        agentName: ctx.job.agentName ?? '',
-        // A hand-off's ticket is for this job only.
-        metadata: ticket ? '' : (ctx.job.metadata ?? ''),
+        agentName,
+        metadata: jobMetadata,
         max: settings.maxRejoins,
         logger,
       });
@@ -134,7 +184,7 @@ export default defineAgent({
       settings: env.checkpoint,
       livekit,
       room: room.name ?? '',
-      agentName: ctx.job.agentName ?? '',
+      agentName,
       jobId: ctx.job.id,
       identity: room.localParticipant?.identity ?? '',
       metadata: roomMetadata,
@@ -156,11 +206,7 @@ export default defineAgent({
     }
     const agent = await JobAgent.load(
       env.agentModule,
-      {
-        name: room.name ?? '',
-        metadata: roomMetadata ?? '',
-        jobMetadata: ticket ? '' : (ctx.job.metadata ?? ''),
-      },
+      { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata },
       logger,
     );
     // ── end of the agent module block.
@@ -183,7 +229,7 @@ export default defineAgent({
         };
         config = resolveRoomConfig(
           await agent.defaults(worker.room),
-          { roomMetadata, jobMetadata: ctx.job.metadata },
+          { roomMetadata, jobMetadata },
           resolveOptions,
         );
         config = await agent.configure(config, resolveOptions);
@@ -206,7 +252,8 @@ export default defineAgent({
       logger,
       onEvent: (e) => ops.metrics.mcp(e),
     });
-    const registry = mcp.registry(tools.select(config.tools ?? tools.names));
+    const own = tools.select(config.tools ?? tools.names);
+    const registry = mcp.registry(own);
     const resolved = config; // what a checkpoint keeps: before MCP's tools, which the room re-selects
     config = { ...config, tools: registry.names };
     let taken: TakeOver | undefined;
@@ -234,6 +281,9 @@ export default defineAgent({
         }),
       logger,
     });
+    // A server down at start that comes up, or one that changes its list (tools/list_changed): the
+    // open Live sessions get the new declarations (contextUpdate), later ones at setup.
+    mcp.on('toolsChanged', () => bridge.updateTools(mcp.registry(own)));
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
     const talking = new Set<string>();
@@ -247,7 +297,7 @@ export default defineAgent({
             handOff({
               room,
               livekit,
-              agentName: ctx.job.agentName ?? '',
+              agentName,
               jobId: ctx.job.id,
               key,
               checkpoint,

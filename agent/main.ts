@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli, ServerOptions } from '@livekit/agents';
@@ -6,8 +5,10 @@ import { loadAgent } from './api/load.ts';
 import { AGENT_MODULE_ENV, type AgentEnv, ConfigError, readAgentEnv, resolveRoomConfig } from './config.ts';
 import { logger } from './log.ts';
 import { openChannel } from './ops/channel.ts';
+import { freePort } from './ops/free-port.ts';
 import { loadFunction } from './ops/load.ts';
 import { startWorkerOps } from './ops/worker.ts';
+import { startRecovery } from './recovery/index.ts';
 import { ToolRegistry } from './tools/index.ts';
 
 /**
@@ -59,6 +60,19 @@ ops.listening.catch((err: unknown) => {
   process.exit(1);
 });
 
+// Bringing agents back after a job process or a worker died (agent/recovery/, docs/recovery.md).
+if (settings.recovery.enabled) {
+  startRecovery({
+    settings: settings.recovery,
+    loadDir,
+    agentName: config.agentName,
+    livekit: { url: config.livekitUrl, apiKey: config.livekitApiKey, apiSecret: config.livekitApiSecret },
+    secret: env.checkpoint.secret,
+    logger: logger(),
+    metrics: ops.metrics,
+  });
+}
+
 cli.runApp(
   new ServerOptions({
     agent: fileURLToPath(new URL('./entry.ts', import.meta.url)),
@@ -98,15 +112,4 @@ function takeAgentOption(): void {
     process.env[AGENT_MODULE_ENV] = resolve(value);
     i--;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -8,10 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
-import { AgentWorker } from './scale-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { until } from './fixtures/agent/kit.ts';
+import { agentIn, workerSuite } from './fixtures/agent/worker-suite.ts';
 
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/agents/api/${name}`, import.meta.url));
@@ -57,11 +56,8 @@ describe('agent modules that cannot run stop the worker before any room', () => 
 });
 
 describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
-  let stack: Stack;
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  beforeAll(async () => {
-    stack = await startStack({
+  const suite = workerSuite(
+    {
       pacing: 4,
       scenario: {
         turns: [
@@ -75,35 +71,12 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
           { steps: [{ echo: true }] },
         ],
       },
-    });
-  }, 120_000);
-
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-  }, 120_000);
-
-  afterAll(async () => {
-    await stack?.close();
-  }, 120_000);
-
-  async function startWorker(tag: string, agent: string, env: Record<string, string> = {}) {
-    const w = await AgentWorker.start({
-      livekit: stack.lk,
-      geminiUrl: stack.gemini.url,
-      tag,
-      args: ['--agent', agent],
-      env: {
-        AGENT_NAME: tag,
-        AGENT_HTTP_PORT: '0',
-        // 2.5: the scripted turns answer speech (a join is no turn of its own).
-        GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
-        ...env,
-      },
-    });
-    cleanups.push(() => w.stop());
-    await w.registered();
-    return w;
-  }
+    },
+    // 2.5: the scripted turns answer speech (a join is no turn of its own).
+    { AGENT_HTTP_PORT: '0', GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025' },
+  );
+  const startWorker = (tag: string, agent: string, env: Record<string, string> = {}) =>
+    suite.worker(tag, { args: ['--agent', agent], env });
 
   it("examples/custom-agent: the model calls the agent's own tool and voices its result", async () => {
     // No AGENT_TOOLS: the room defaults to every tool of the agent (its own, not the examples').
@@ -112,16 +85,12 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
       fileURLToPath(new URL('../examples/custom-agent/my-agent.ts', import.meta.url)),
     );
     // Metadata offering no tool: the agent's roomConfig hook has the last word.
-    await new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createRoom({
+    await suite.rooms.createRoom({
       name: 'custom-room',
       metadata: '{"tools":[]}',
     });
-    const alice = await Human.join(stack.lk, 'custom-room', 'alice');
-    cleanups.push(() => alice.close());
-    await new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createDispatch(
-      'custom-room',
-      'custom',
-    );
+    const alice = await suite.human('custom-room', 'alice');
+    await suite.dispatch.createDispatch('custom-room', 'custom');
     const agentSid = await until(() => alice.agentTrackSid(), 'agent track');
     await alice.mic.say(0.8);
     const answer = await until(
@@ -130,7 +99,7 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
     );
     expect(answer.text).toContain('"status":"shipped"');
     expect(answer.text).toContain('"orderId":"A100"');
-    const session = stack.gemini.stats()[0]!;
+    const session = suite.stack.gemini.stats()[0]!;
     expect(session).toMatchObject({ toolCalls: 1, toolResponses: 1 });
     // instructions(room) became the system instruction; roomConfig's tools won over the metadata.
     const setup = JSON.stringify(session.setup);
@@ -141,7 +110,7 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
 
   it("a tool the user barges in on sees its signal aborted, and the agent's toolCall hook hears of it", async () => {
     const events = join(mkdtempSync(join(tmpdir(), 'agent-api-')), 'events.jsonl');
-    cleanups.push(async () => rmSync(dirname(events), { recursive: true, force: true }));
+    suite.defer(async () => rmSync(dirname(events), { recursive: true, force: true }));
     const read = (): Record<string, unknown>[] =>
       existsSync(events)
         ? readFileSync(events, 'utf8')
@@ -150,12 +119,8 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
             .map((l) => JSON.parse(l) as Record<string, unknown>)
         : [];
     await startWorker('cancel', fixture('cancellable.ts'), { TEST_AGENT_EVENTS: events });
-    const bob = await Human.join(stack.lk, 'cancel-room', 'bob');
-    cleanups.push(() => bob.close());
-    await new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createDispatch(
-      'cancel-room',
-      'cancel',
-    );
+    const bob = await suite.human('cancel-room', 'bob');
+    await suite.dispatch.createDispatch('cancel-room', 'cancel');
     const agentSid = await until(() => bob.agentTrackSid(), 'agent track');
     await bob.mic.say(0.8);
     await until(() => bob.finals(agentSid).find((t) => t.text.includes('Your order')), 'the order answer');
@@ -185,16 +150,9 @@ describe('a custom agent in the real worker', { timeout: 240_000 }, () => {
 
   it("a value the agent's roomConfig hook returns is validated like metadata: the room fails, naming the hook", async () => {
     await startWorker('badroom', fixture('bad-room-config.ts'));
-    const carol = await Human.join(stack.lk, 'bad-room', 'carol');
-    cleanups.push(() => carol.close());
-    await new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret).createDispatch(
-      'bad-room',
-      'badroom',
-    );
-    const agent = await until(
-      () => [...carol.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
-      'agent joins',
-    );
+    const carol = await suite.human('bad-room', 'carol');
+    await suite.dispatch.createDispatch('bad-room', 'badroom');
+    const agent = await until(() => agentIn(carol), 'agent joins');
     await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
     expect(agent.attributes['lk.agent.error']).toMatch(/agent roomConfig\(room\)[\s\S]*policy/);
   });

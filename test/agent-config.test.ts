@@ -255,6 +255,34 @@ describe('agent environment', () => {
     expect(() => readAgentEnv({ ...baseEnv, AGENT_LOG_LEVEL: 'loud' })).toThrow(ConfigError);
   });
 
+  it('checkpoints: on by default, keyed by LIVEKIT_API_SECRET unless AGENT_CHECKPOINT_SECRET is set; bad values never echoed', () => {
+    expect(readAgentEnv(baseEnv).checkpoint).toEqual({ enabled: true, secret: 'secret', intervalMs: 3000 });
+    const own = 'x'.repeat(40);
+    expect(
+      readAgentEnv({
+        ...baseEnv,
+        AGENT_CHECKPOINT: 'false',
+        AGENT_CHECKPOINT_SECRET: own,
+        AGENT_CHECKPOINT_INTERVAL_MS: '500',
+      }).checkpoint,
+    ).toEqual({ enabled: false, secret: own, intervalMs: 500 });
+    let err: unknown;
+    try {
+      readAgentEnv({
+        ...baseEnv,
+        AGENT_CHECKPOINT_SECRET: 'short-secret-value',
+        AGENT_CHECKPOINT_INTERVAL_MS: '-5',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toContain('AGENT_CHECKPOINT_SECRET: must be at least 32 characters');
+    expect(msg).toContain('AGENT_CHECKPOINT_INTERVAL_MS');
+    expect(msg).not.toContain('short-secret-value');
+  });
+
   it('is read once: worker, operations, log level and the job-process settings', () => {
     const e = readAgentEnv({
       ...baseEnv,

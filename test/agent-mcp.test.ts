@@ -3,7 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { FunctionResponse } from '@google/genai';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ConfigError } from '../agent/config/error.ts';
 import { resolveRoomConfig } from '../agent/config/room.ts';
 import { LiveSession } from '../agent/live/session.ts';
@@ -25,7 +27,7 @@ import { weatherTool } from '../agent/tools/examples.ts';
 import { ToolRegistry } from '../agent/tools/registry.ts';
 import { ToolRunner } from '../agent/tools/runner.ts';
 import { start as startGemini } from '../emulators/gemini-live/index.ts';
-import { type HttpMcpFixture, rawSchemaServer, startHttpMcp } from './fixtures/mcp/servers.ts';
+import { type HttpMcpFixture, rawSchemaServer, startHttpMcp, toolServer } from './fixtures/mcp/servers.ts';
 import { waitFor } from './fixtures/wait.ts';
 
 const STDIO_SERVER = fileURLToPath(new URL('./fixtures/mcp/stdio-server.ts', import.meta.url));
@@ -474,6 +476,64 @@ describe('MCP tools and the Live API', () => {
     expect(said).toContain('The sum is');
     expect(said).toContain('42');
     expect(gemini.stats()[0]).toMatchObject({ toolCalls: 1, toolResponses: 1 });
+  });
+
+  it('a server that adds a tool (tools/list_changed): the pool relists it, and the open Live session gets it by contextUpdate and keeps it on a new connection', async () => {
+    const servers: McpServer[] = [];
+    const f = await httpFixture({
+      make: (hooks) => {
+        const s = toolServer(hooks);
+        servers.push(s);
+        return s;
+      },
+    });
+    const responding: string[] = [];
+    f.events.on('responding', (m) => responding.push(m));
+    const { mcp, log } = await room([
+      { name: 'fx', transport: { type: 'http', url: f.url }, allowTools: ['add', 'multiply'] },
+    ]);
+    const gemini = await startGemini({ apiKey: 'test-key', pacing: 50 });
+    closers.push(() => gemini.close());
+    const cfg = resolveRoomConfig({ tools: [], model: 'gemini-2.5-flash-native-audio-preview-12-2025' });
+    const tools = () => buildLiveConfig(cfg, mcp.registry(new ToolRegistry()).declarations()).tools ?? [];
+    const live = new LiveSession({
+      apiKey: 'test-key',
+      baseUrl: gemini.url,
+      model: cfg.model,
+      config: { ...buildLiveConfig(cfg, mcp.registry(new ToolRegistry()).declarations()) },
+      reconnectBackoffMs: 10,
+    });
+    closers.push(() => live.aclose());
+    await live.start();
+    const first = gemini.sessions()[0]!;
+    expect(first.stats.contextUpdates).toBe(0);
+    expect(JSON.stringify(first.stats.setup)).not.toContain('fx_multiply');
+    // The client's stream for server notifications is open.
+    await waitFor(() => responding.includes('GET'), 'the notification stream');
+
+    const changed = once(mcp, 'toolsChanged');
+    servers[0]!.registerTool(
+      'multiply',
+      { description: 'Multiplies two numbers.', inputSchema: { a: z.number(), b: z.number() } },
+      async ({ a, b }) => ({ content: [{ type: 'text', text: String(a * b) }] }),
+    );
+    await changed;
+    expect(mcp.tools().map((t) => t.name)).toEqual(['fx_add', 'fx_multiply']);
+    expect(log.lines.some((l) => l.msg === 'mcp: server changed its tools')).toBe(true);
+    expect(live.updateTools(tools())).toBe(true);
+    await waitFor(() => first.stats.contextUpdates === 1, 'the contextUpdate');
+    expect(JSON.stringify(first.stats.setup)).toContain('"name":"fx_multiply"');
+    // The same list again: nothing sent (each update costs the model its prefix cache).
+    expect(live.updateTools(tools())).toBe(false);
+
+    // A dropped connection: the next one's setup declares the new tool itself.
+    const next = gemini.nextSession((s) => s !== first);
+    first.terminate();
+    const second = await next;
+    await waitFor(() => second.stats.setup !== undefined && live.state === 'open', 'the new connection');
+    expect(JSON.stringify(second.stats.setup)).toContain('"name":"fx_multiply"');
+    expect(second.stats.contextUpdates).toBe(0);
+    expect(first.stats.contextUpdates).toBe(1);
   });
 
   it('redacts secrets inside the strings of a result, never its structure, and bounds what a server sends', () => {

@@ -3,59 +3,18 @@
  * JSON), a failed job's end, and another connection taking the agent's identity. Worker in a child
  * process against the LiveKit dev server and the Gemini emulator.
  */
-import type { RemoteParticipant } from '@livekit/rtc-node';
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
-import { AgentWorker } from './scale-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { connect, until } from './fixtures/agent/kit.ts';
+import { agentIn, workerSuite } from './fixtures/agent/worker-suite.ts';
 
-let stack: Stack;
-let dispatch: AgentDispatchClient;
-let rooms: RoomServiceClient;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  stack = await startStack({ pacing: 4 });
-  dispatch = new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
-  rooms = new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
-}, 120_000);
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.close();
-}, 120_000);
-
-async function worker(tag: string, env: Record<string, string>): Promise<AgentWorker> {
-  const w = await AgentWorker.start({
-    livekit: stack.lk,
-    geminiUrl: stack.gemini.url,
-    tag,
-    env: { AGENT_NAME: tag, AGENT_HTTP_PORT: '0', ...env },
-  });
-  cleanups.push(() => w.stop());
-  await w.registered();
-  return w;
-}
-
-async function human(room: string, identity: string): Promise<Human> {
-  const h = await Human.join(stack.lk, room, identity);
-  cleanups.push(() => h.close());
-  return h;
-}
-
-function agentIn(h: Human, not?: string): RemoteParticipant | undefined {
-  return [...h.room.remoteParticipants.values()].find(
-    (p) => p.identity.startsWith('agent') && p.identity !== not,
-  );
-}
+const suite = workerSuite({ pacing: 4 }, { AGENT_HTTP_PORT: '0' });
+const worker = (tag: string, env: Record<string, string>) => suite.worker(tag, { env });
+const human = (room: string, identity: string) => suite.human(room, identity);
 
 /** Until the agent `identity` is no longer a participant of `room` on the server. */
 async function agentGone(room: string, identity: string): Promise<void> {
   await until(
-    async () => !(await rooms.listParticipants(room)).some((p) => p.identity === identity),
+    async () => !(await suite.rooms.listParticipants(room)).some((p) => p.identity === identity),
     `agent ${identity} left ${room}`,
   );
 }
@@ -63,9 +22,9 @@ async function agentGone(room: string, identity: string): Promise<void> {
 describe('agent worker: failing rooms end, a pushed-out agent comes back', { timeout: 240_000 }, () => {
   it('an unknown tool in room metadata fails the room visibly, counts a config error, and the job ends when the room empties', async () => {
     const w = await worker('fail-tools', { AGENT_EMPTY_ROOM_TIMEOUT_S: '1' });
-    await rooms.createRoom({ name: 'f-tools', metadata: '{"tools":["get_weather","no_such_tool"]}' });
+    await suite.rooms.createRoom({ name: 'f-tools', metadata: '{"tools":["get_weather","no_such_tool"]}' });
     const alice = await human('f-tools', 'alice');
-    await dispatch.createDispatch('f-tools', 'fail-tools');
+    await suite.dispatch.createDispatch('f-tools', 'fail-tools');
     const agent = await until(() => agentIn(alice), 'agent joins');
     await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
     expect(agent.attributes['lk.agent.error']).toMatch(/tools: unknown tool\(s\) no_such_tool/);
@@ -85,9 +44,9 @@ describe('agent worker: failing rooms end, a pushed-out agent comes back', { tim
 
   it('a setting the room’s model refuses fails the room at once, naming model and setting, with no Live session opened', async () => {
     const w = await worker('fail-model', {});
-    const sessionsBefore = stack.gemini.stats().length;
+    const sessionsBefore = suite.stack.gemini.stats().length;
     const carol = await human('f-model', 'carol');
-    await dispatch.createDispatch('f-model', 'fail-model', {
+    await suite.dispatch.createDispatch('f-model', 'fail-model', {
       metadata: JSON.stringify({ model: 'gemini-3.8-live', proactiveAudio: false }),
     });
     const agent = await until(() => agentIn(carol), 'agent joins');
@@ -100,13 +59,13 @@ describe('agent worker: failing rooms end, a pushed-out agent comes back', { tim
       'errors_total{type="config"}',
     );
     // Failed before connecting: the emulator never saw a session for it (no 1007 later).
-    expect(stack.gemini.stats()).toHaveLength(sessionsBefore);
+    expect(suite.stack.gemini.stats()).toHaveLength(sessionsBefore);
   });
 
   it('dispatch metadata that starts with "{" but is not JSON fails the room; a failed job ends after AGENT_FAILED_JOB_TIMEOUT_S even while people stay', async () => {
     const w = await worker('fail-json', { AGENT_FAILED_JOB_TIMEOUT_S: '2' });
     const bob = await human('f-json', 'bob');
-    await dispatch.createDispatch('f-json', 'fail-json', { metadata: '{"pushToTalk": tru' });
+    await suite.dispatch.createDispatch('f-json', 'fail-json', { metadata: '{"pushToTalk": tru' });
     const agent = await until(() => agentIn(bob), 'agent joins');
     await until(() => agent.attributes['lk.agent.state'] === 'failed', 'failed state');
     expect(agent.attributes['lk.agent.error']).toMatch(
@@ -134,12 +93,12 @@ describe('agent worker: failing rooms end, a pushed-out agent comes back', { tim
   it('a client joining with the agent identity pushes the agent out: a new dispatch brings it back, at most AGENT_MAX_REJOINS times', async () => {
     const w = await worker('rejoin', { AGENT_MAX_REJOINS: '1' });
     const carol = await human('f-dup', 'carol');
-    await dispatch.createDispatch('f-dup', 'rejoin', { metadata: '{"voice":"Kore"}' });
+    await suite.dispatch.createDispatch('f-dup', 'rejoin', { metadata: '{"voice":"Kore"}' });
     const first = await until(() => agentIn(carol), 'agent joins');
     await until(() => first.attributes['lk.agent.state'] === 'listening', 'agent listening');
     const intrude = async (identity: string) => {
-      const r = await connect(stack.lk, 'f-dup', identity);
-      cleanups.push(() => r.disconnect());
+      const r = await connect(suite.stack.lk, 'f-dup', identity);
+      suite.defer(() => r.disconnect());
     };
     await intrude(first.identity);
     await w.line(
@@ -156,7 +115,9 @@ describe('agent worker: failing rooms end, a pushed-out agent comes back', { tim
     // The bound: pushed out a second time, it does not come back.
     await intrude(second.identity);
     await w.line((l) => String(l.msg).includes('AGENT_MAX_REJOINS reached'), 'rejoin bound logged');
-    expect((await dispatch.listDispatch('f-dup')).filter((d) => d.agentName === 'rejoin')).toHaveLength(2);
+    expect((await suite.dispatch.listDispatch('f-dup')).filter((d) => d.agentName === 'rejoin')).toHaveLength(
+      2,
+    );
     await until(async () => (await w.value('gemini_agent_worker_jobs_running')) === 0, 'no job left running');
   });
 });

@@ -8,11 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Room } from '@livekit/rtc-node';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CapacityLevel, CapacityResult } from '../bench/lib/capacity.ts';
 import { summarizeCapacity } from '../bench/lib/capacity-report.ts';
 import { FrameLateness, LoopMonitor, mergeLateness, summarizeLateness } from '../bench/lib/lateness.ts';
-import { ChildGenerator } from '../bench/lib/loadgen-process.ts';
+import { ChildGenerator, GeneratorPool } from '../bench/lib/loadgen-process.ts';
 import { readProbe } from '../bench/lib/phases.ts';
 import { cpuBetween, processTree, sampleTree, threadCpu, threadShares } from '../bench/lib/proc.ts';
 import { percentile, ratio, spread, summarize } from '../bench/lib/stats.ts';
@@ -22,7 +24,7 @@ import { judgeLevel, type LevelFigures } from '../bench/lib/verdict.ts';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
 import { utterance } from '../shared/audio/generate.ts';
 import { connect, type Recorder, sendPcm } from './fixtures/gemini-client.ts';
-import { connectRtc, mintToken, publishTone, startServer } from './livekit-helpers.ts';
+import { connectRtc, mintToken, publishTone, startServer, waitFor } from './livekit-helpers.ts';
 
 describe('bench: Live-socket tap', () => {
   let emu: GeminiEmulator;
@@ -365,7 +367,7 @@ describe("bench: the load generator's own lateness", () => {
       expect(gen.pid).not.toBe(process.pid);
       await gen.windowStart();
       await new Promise((r) => setTimeout(r, 50)); // the interval spanning the reset is not recorded
-      await gen.request('stall', 300);
+      await gen.request('stall', { ms: 300 });
       const stalled = await gen.windowEnd();
       expect(stalled.loop.maxMs).toBeGreaterThanOrEqual(250);
       expect(stalled).toMatchObject({ users: 0, records: [], lateness: { frames: 0 } });
@@ -377,6 +379,66 @@ describe("bench: the load generator's own lateness", () => {
       await gen.close();
     }
   });
+});
+
+describe("bench: the load generator's users", () => {
+  it('gives every user a room of its own across generator processes, and counts a reply that never comes as missed', async () => {
+    const server = await startServer();
+    const livekit = { url: server.url, apiKey: server.apiKey, apiSecret: server.apiSecret };
+    const rooms = new RoomServiceClient(server.url, server.apiKey, server.apiSecret);
+    // A stand-in agent in each new room: a voice in 0.3 s bursts every 0.6 s, so every utterance is
+    // followed by a "reply" until it stops.
+    const agents = new Map<string, Promise<{ room: Room; stop: () => void }>>();
+    const watch = setInterval(() => {
+      rooms.listRooms().then(
+        (list) => {
+          for (const { name } of list) {
+            if (agents.has(name)) continue;
+            const joined = connectRtc(server, 'agent', name).then(async (room) => ({
+              room,
+              stop: await publishTone(room, 440, 'voice', { onMs: 300, offMs: 300 }),
+            }));
+            joined.catch(() => {});
+            agents.set(name, joined);
+          }
+        },
+        () => {},
+      );
+    }, 50);
+    const pool = await GeneratorPool.start(2, { livekit, agentName: 'nobody', prefix: 'pool' });
+    try {
+      // Four users at once, two per generator process (the capacity phase adds two at a time). Rooms
+      // named in each process collided when two were added in the same millisecond: the later user
+      // replaced the earlier one (same identity), whose turns all went unanswered.
+      const names = await Promise.all([pool.addUser(), pool.addUser(), pool.addUser(), pool.addUser()]);
+      expect(new Set(names).size).toBe(4);
+      // The rooms on the server are those four, each with its user and its agent.
+      expect((await rooms.listRooms()).map((r) => r.name).sort()).toEqual([...names].sort());
+      for (const name of names) {
+        const identities = (await rooms.listParticipants(name)).map((p) => p.identity).sort();
+        expect(identities).toEqual(['agent', 'user']);
+      }
+      await pool.windowStart();
+      await waitFor(async () => (await pool.windowEnd()).records.length >= 4, 'answered turns');
+      expect((await pool.windowEnd()).records.filter((r) => r.missed)).toEqual([]);
+      // One agent goes quiet: its user's next turn waits 10 s for a reply and is counted as missed.
+      (await agents.get(names[0]!)!).stop();
+      const w = await waitFor(
+        async () => {
+          const w = await pool.windowEnd();
+          return w.records.some((r) => r.missed) && w;
+        },
+        'a missed reply',
+        60_000,
+      );
+      expect(w.records.some((r) => !r.missed)).toBe(true);
+    } finally {
+      clearInterval(watch);
+      await pool.close();
+      for (const a of agents.values()) await a.then((x) => x.room.disconnect()).catch(() => {});
+      await server.close();
+    }
+  }, 120_000);
 });
 
 describe('bench: capacity verdicts', () => {

@@ -1,7 +1,8 @@
 /**
  * Real `@livekit/agents` 1.9 workers (test/fixtures/agents/trivial-agent.ts, each in a child process)
  * against the LiveKit dev server: automatic dispatch into a new room, explicit dispatch by token and
- * by AgentDispatchService, rooms shared by load, and a SIGKILLed worker's room handed to another.
+ * by AgentDispatchService, rooms shared by load, and a SIGKILLed worker's room left without an agent
+ * (as livekit-server leaves it).
  * Agents are observed the way users see them: as participants (rtc-node, ListParticipants).
  */
 import { JobStatus, ParticipantInfo_Kind } from '@livekit/protocol';
@@ -154,25 +155,20 @@ describe('dispatch with real agent workers', { timeout: 4 * SLOW }, () => {
     await Promise.all(names.map(closeRoom));
   });
 
-  test("a SIGKILLed worker's room gets a new agent from the other worker", async () => {
+  test("a SIGKILLed worker's room gets no new agent, as on livekit-server: its agent goes when its connection times out, its job stays JS_RUNNING", async () => {
     const alice = await join('ag-kill', 'alice');
     const first = await waitFor(() => agentsSeenBy(alice)[0], 'first agent', SLOW);
     const victim = workers.find((w) => w.tag === first.worker && w.running);
     expect(victim).toBeDefined();
-    const survivor = first.worker === 'B' ? 'C' : 'B';
 
     victim?.kill();
-    const replacement = await waitFor(
-      () => agentsSeenBy(alice).find((a) => a.worker === survivor),
-      'replacement agent',
-      SLOW,
-    );
-    expect(replacement.identity).not.toBe(first.identity);
-    // The dead worker's agent does not linger next to its replacement.
-    await waitFor(async () => (await agentsIn('ag-kill')).length === 1, 'a single agent', SLOW);
+    // The server drops the dead agent after the resume grace; nothing is dispatched in its place
+    // (livekit-server's deregisterWorker; bringing an agent back is the workers' job: docs/recovery.md).
+    await waitFor(async () => (await agentsIn('ag-kill')).length === 0, 'the dead agent gone', SLOW);
+    await waitFor(() => agentsSeenBy(alice).length === 0, 'alice sees it go', SLOW);
     const jobs = (await dispatch.listDispatch('ag-kill'))[0]?.state?.jobs ?? [];
-    expect(jobs.map((j) => j.state?.status)).toEqual([JobStatus.JS_FAILED, JobStatus.JS_RUNNING]);
-    expect(jobs[1]?.state?.participantIdentity).toBe(replacement.identity);
+    expect(jobs.map((j) => j.state?.status)).toEqual([JobStatus.JS_RUNNING]);
+    expect(jobs[0]?.state?.participantIdentity).toBe(first.identity);
     await closeRoom('ag-kill');
   });
 });

@@ -98,8 +98,16 @@ export async function connectRtc(
   return r;
 }
 
-/** Publishes a sine tone as the microphone track; returns a stop function. */
-export async function publishTone(room: Room, frequency: number, name = 'tone'): Promise<() => void> {
+/**
+ * Publishes a sine tone as the microphone track; returns a stop function. With `pulse`, the tone comes
+ * in bursts of `onMs` with `offMs` of silence between (a voice that keeps "answering").
+ */
+export async function publishTone(
+  room: Room,
+  frequency: number,
+  name = 'tone',
+  pulse?: { onMs: number; offMs: number },
+): Promise<() => void> {
   const rate = 48000;
   const source = new AudioSource(rate, 1);
   const track = LocalAudioTrack.createAudioTrack(name, source);
@@ -110,10 +118,12 @@ export async function publishTone(room: Room, frequency: number, name = 'tone'):
   let phase = 0;
   let running = true;
   const samples = rate / 100;
+  let frames = 0;
   (async () => {
     while (running) {
       const data = new Int16Array(samples);
-      for (let i = 0; i < samples; i++) {
+      const on = !pulse || (frames++ * 10) % (pulse.onMs + pulse.offMs) < pulse.onMs;
+      for (let i = 0; on && i < samples; i++) {
         data[i] = Math.round(Math.sin(phase) * 12000);
         phase += (2 * Math.PI * frequency) / rate;
       }

@@ -1,4 +1,14 @@
-import { LeaveRequest_Action, ParticipantInfo_State, SignalRequest, SignalResponse } from '@livekit/protocol';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import {
+  LeaveRequest_Action,
+  ParticipantInfo_State,
+  SessionDescription,
+  SignalRequest,
+  SignalResponse,
+  SignalTarget,
+  TrickleRequest,
+} from '@livekit/protocol';
 import {
   AudioSource,
   LocalAudioTrack,
@@ -11,6 +21,7 @@ import {
 } from '@livekit/rtc-node';
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RTCPeerConnection } from 'werift';
 import WebSocket from 'ws';
 import type { LiveKitDevServer } from '../emulators/livekit/index.ts';
 import {
@@ -393,6 +404,54 @@ describe('LiveKit dev server: sessions, auth and grants', () => {
     );
     expect(leave.message.value).toMatchObject({ canReconnect: true, action: LeaveRequest_Action.RECONNECT });
     expect(offers()).toHaveLength(3);
+  });
+
+  it('answers a publisher offer that came with mDNS candidates at once, ignoring them as livekit-server does', async () => {
+    // A page without microphone permission (livekit-client's useSession().start() publishes while it
+    // connects) trickles its host candidates as <uuid>.local names, and its first ones often reach the
+    // server in the same burst as the offer. Resolving them over multicast DNS (10 s each, no answer on
+    // most hosts) held the answer past livekit-client's 15 s peerConnectionTimeout.
+    const res = await rawSignal(server.url, await mintToken(server, 'page', { room: 'mdns' }));
+    if ('status' in res) throw new Error(`join refused: ${res.status}`);
+    sockets.push(res.ws);
+    await res.first;
+    const page = new RTCPeerConnection();
+    try {
+      page.createDataChannel('_reliable');
+      await page.setLocalDescription(await page.createOffer());
+      // As a browser offers: its candidates come by trickle, not in the SDP (werift gathers them all first).
+      const sdp = page
+        .localDescription!.sdp.split('\r\n')
+        .filter((l) => !/^a=(candidate|end-of-candidates)/.test(l))
+        .join('\r\n');
+      const sdpMid = /a=mid:(\S+)/.exec(sdp)![1];
+      const request = (message: SignalRequest['message']) => new SignalRequest({ message }).toBinary();
+      // One TCP segment: the server reads the offer and the candidates in one go, as it does a browser's.
+      const socket = (res.ws as unknown as { _socket: Socket })._socket;
+      socket.cork();
+      res.ws.send(request({ case: 'offer', value: new SessionDescription({ type: 'offer', sdp, id: 1 }) }));
+      for (let n = 1; n <= 3; n++) {
+        const candidate = `candidate:${n} 1 udp 2113937151 ${randomUUID()}.local ${50_000 + n} typ host generation 0`;
+        res.ws.send(
+          request({
+            case: 'trickle',
+            value: new TrickleRequest({
+              target: SignalTarget.PUBLISHER,
+              candidateInit: JSON.stringify({ candidate, sdpMid, sdpMLineIndex: 0 }),
+            }),
+          }),
+        );
+      }
+      socket.uncork();
+      const answer = await waitFor(
+        () => res.messages.find((m) => m.message.case === 'answer'),
+        "the publisher's answer, within livekit-client's peerConnectionTimeout",
+        15_000,
+      );
+      expect(answer.message.value).toMatchObject({ type: 'answer', id: 1 });
+    } finally {
+      await page.close();
+    }
   });
 
   it('enforces canPublish and canSubscribe', async () => {

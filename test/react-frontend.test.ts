@@ -141,12 +141,7 @@ async function onFailure(page: Page, name: string, logs: string[]): Promise<void
   );
 }
 
-// Skipped, a known bug (#14 stays open): against the dev server, livekit-client's useSession().start()
-// path (microphone published while connecting) intermittently ends in "could not establish pc
-// connection" / "negotiation timed out" — 1 or 2 of these 4 tests in 3 of 4 full runs today, also on an
-// idle machine. Each test passed in other runs. Find the cause in the dev server's negotiation, then
-// remove the skip.
-describe.skip('the React starter against the local stack', () => {
+describe('the React starter against the local stack', () => {
   /** Waits until the agent is up; returns its identity. useVoiceAssistant agrees with useAgent then. */
   async function agentUp(page: Page): Promise<string> {
     await page.waitForSelector(
@@ -219,10 +214,6 @@ describe.skip('the React starter against the local stack', () => {
     }
   }, 240_000);
 
-  // Needs the microphone that session.start() publishes while it connects. On a heavily loaded machine
-  // the LiveKit dev server can drop that publication (emulators/livekit/participant.ts
-  // detectUnpublished: an add_track older than 5 s that the offer does not carry yet is unpublished),
-  // and then nothing is heard; see examples/react-frontend/README.md, Known limits.
   it("voice: the user's and the agent's transcripts under the right speakers", async () => {
     const { page, logs } = await startSession('name=Ada&room=react-voice');
     try {

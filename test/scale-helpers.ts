@@ -2,9 +2,11 @@
  * Helpers for the scale suites: the real agent worker (`node agent/main.ts start`) in a child process,
  * its JSON log lines, and its Prometheus endpoint.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { defaultChannelDir, type JobRecord, readJobRecords } from '../agent/ops/channel.ts';
+import { freePort } from '../agent/ops/free-port.ts';
 
 const MAIN = fileURLToPath(new URL('../agent/main.ts', import.meta.url));
 
@@ -47,23 +49,6 @@ export function metricValue(samples: Sample[], name: string, labels: Record<stri
     if (Object.entries(labels).every(([k, v]) => s.labels[k] === v)) sum += s.value;
   }
   return sum;
-}
-
-/**
- * A free port for the framework's health server, which cannot bind port 0 (0 means its default, 8081).
- * Chosen below the kernel's ephemeral range, so that the sockets other tests open on port 0 while the
- * worker starts cannot take it first.
- */
-async function healthPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
 }
 
 /** The real agent worker in its own process group, with its log lines parsed as they arrive. */
@@ -122,7 +107,14 @@ export class AgentWorker {
   }
 
   static async start(o: AgentWorkerOptions): Promise<AgentWorker> {
-    return new AgentWorker(o, await healthPort());
+    // The product's own choice of a free port for the framework's health server (which cannot bind 0).
+    return new AgentWorker(o, await freePort());
+  }
+
+  /** The jobs running in this worker (their records in its load directory), by room. */
+  jobIn(room: string): JobRecord | undefined {
+    if (!this.child.pid) return undefined;
+    return readJobRecords(defaultChannelDir(this.child.pid)).find((r) => r.room === room);
   }
 
   get running(): boolean {

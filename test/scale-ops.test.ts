@@ -62,7 +62,10 @@ describe('settings', () => {
       maxRejoins: 3,
       reportWebhookUrl: undefined,
       reportTimeoutMs: 5000,
+      recovery: { enabled: true, pollMs: 15_000, graceMs: 10_000, max: 3 },
     });
+    expect(opsSettings({ AGENT_RECOVERY: 'off' }).recovery.enabled).toBe(false);
+    expect(opsSettings({ AGENT_RECOVERY_MAX: '0' }).recovery.enabled).toBe(false);
     expect(opsSettings({ AGENT_METRICS_PORT: '0' }).metricsPort).toBe(0);
     expect(opsSettings({ AGENT_METRICS_PORT: 'off' }).metricsPort).toBeUndefined();
     expect(opsSettings({ AGENT_LOAD_CPU: 'false' }).loadCpu).toBe(false);

@@ -71,7 +71,7 @@ export interface GeminiAgentOptions {
   ) => Partial<RoomConfigInput> | undefined | Promise<Partial<RoomConfigInput> | undefined>;
   /**
    * Receives the conversation report when a room's job ends (bounded by the report deadline); the
-   * report webhook (`AGENT_REPORT_URL`) is sent as well when configured. See docs/reports.md.
+   * report webhook (`AGENT_REPORT_WEBHOOK_URL`) is sent as well when configured. See docs/reports.md.
    */
   onReport?: (report: ConversationReport) => void | Promise<void>;
   /** Conversation event hooks. */

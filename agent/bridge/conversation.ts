@@ -337,6 +337,17 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.live.sendContext(text);
   }
 
+  /**
+   * Offers the model another set of tools from now on (an MCP server came up late or changed its
+   * list): declared as the setup would declare them, calls looked up in `tools`.
+   */
+  updateTools(tools: ToolRegistry): void {
+    if (this.#closed) return;
+    this.#runner.registry = tools;
+    const backend = this.#o.backend ?? 'gemini';
+    this.live.updateTools(buildLiveConfig(this.#o.config, tools.declarations(), backend).tools ?? []);
+  }
+
   pttStart(): void {
     this.output.clear();
     this.live.activityStart();

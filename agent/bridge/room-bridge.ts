@@ -116,7 +116,7 @@ interface Member {
 export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
   readonly #o: RoomBridgeOptions;
   readonly #log: Logger;
-  readonly #tools: ToolRegistry;
+  #tools: ToolRegistry;
   readonly #members = new Map<string, Member>();
   readonly #attrs: AgentAttributes;
   readonly #chat: ChatInbox;
@@ -270,6 +270,21 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     }
     await starting;
     this.emit('sessions', this.sessionCount);
+  }
+
+  /**
+   * The room's tools from now on, as they are (no `config.tools` selection): every open Live session
+   * gets their declarations at once (`Conversation.updateTools`), sessions opened later at setup. For
+   * MCP servers that come up after the room started, or change their tools.
+   */
+  updateTools(tools: ToolRegistry): void {
+    if (this.#closed) return;
+    const before = this.#tools.names.join();
+    this.#tools = tools;
+    const convs = [this.#shared, ...[...this.#members.values()].map((m) => m.conversation)];
+    for (const c of convs) c?.updateTools(tools);
+    // A server back after a crash lists the same tools: not news.
+    if (tools.names.join() !== before) this.#log.info({ tools: tools.names }, 'tools changed');
   }
 
   async aclose(): Promise<void> {

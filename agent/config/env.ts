@@ -232,6 +232,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
  *   LiveKit API key like LiveKit webhooks (docs/reports.md); unset = no webhook.
  * - `AGENT_REPORT_TIMEOUT_S` — longest a job's shutdown waits for its report's delivery, retries
  *   included, s (default 5).
+ * - `AGENT_RECOVERY` — bring an agent back into a room whose job process or worker died while people
+ *   were there (docs/recovery.md), default `on`; `off` on LiveKit Cloud, which re-dispatches itself.
+ * - `AGENT_RECOVERY_POLL_S` — mean period of the watch for rooms whose worker died, s (default 15,
+ *   jittered ±50 %; the watch of this worker's own job processes checks every 0.5 s).
+ * - `AGENT_RECOVERY_GRACE_S` — how long a job must have run, and a dispatch must exist, before another
+ *   worker takes a missing agent for a dead one, s (default 10).
+ * - `AGENT_RECOVERY_MAX` — recovery dispatches per room at most (default 3; 0 = never).
  */
 export interface OpsSettings {
   /** `undefined`: metrics server off. */
@@ -252,6 +259,16 @@ export interface OpsSettings {
   /** `undefined`: reports are not POSTed. */
   reportWebhookUrl: string | undefined;
   reportTimeoutMs: number;
+  recovery: RecoverySettings;
+}
+
+/** `AGENT_RECOVERY*` (see {@link OpsSettings}). */
+export interface RecoverySettings {
+  enabled: boolean;
+  pollMs: number;
+  graceMs: number;
+  /** Recovery dispatches per room at most. */
+  max: number;
 }
 
 const opsSchema = z.object({
@@ -281,6 +298,13 @@ const opsSchema = z.object({
     .refine((v) => !webhookUrlProblem(v), 'must be an http(s) URL without credentials')
     .optional(),
   AGENT_REPORT_TIMEOUT_S: z.coerce.number().positive().max(60).default(5),
+  AGENT_RECOVERY: z
+    .string()
+    .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be on or off')
+    .default('on'),
+  AGENT_RECOVERY_POLL_S: z.coerce.number().min(0.2).max(3600).default(15),
+  AGENT_RECOVERY_GRACE_S: z.coerce.number().min(0).max(3600).default(10),
+  AGENT_RECOVERY_MAX: z.coerce.number().int().min(0).max(100).default(3),
   AGENT_LOAD_CPU: z
     .string()
     .regex(/^(1|0|true|false|yes|no|on|off)$/i, 'must be true or false')
@@ -315,6 +339,12 @@ export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
     maxRejoins: s.AGENT_MAX_REJOINS,
     reportWebhookUrl: s.AGENT_REPORT_WEBHOOK_URL,
     reportTimeoutMs: s.AGENT_REPORT_TIMEOUT_S * 1000,
+    recovery: {
+      enabled: /^(1|true|yes|on)$/i.test(s.AGENT_RECOVERY) && s.AGENT_RECOVERY_MAX > 0,
+      pollMs: s.AGENT_RECOVERY_POLL_S * 1000,
+      graceMs: s.AGENT_RECOVERY_GRACE_S * 1000,
+      max: s.AGENT_RECOVERY_MAX,
+    },
   };
 }
 

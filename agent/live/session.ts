@@ -233,6 +233,23 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     return sent;
   }
 
+  /**
+   * Replaces the tools the model may call (MCP tools that came up or changed after the session
+   * started). Sent as a `contextUpdate` (`sendContextUpdate`, in order with the rest of the input) on
+   * the open connection, and kept in the setup of every later connection, so a resumed or migrated
+   * connection has them too. The same list again sends nothing: each update invalidates the model's
+   * prefix cache. False when the session is closed or nothing changed.
+   */
+  updateTools(tools: NonNullable<LiveConnectConfig['tools']>): boolean {
+    if (this.#state === 'closed') return false;
+    if (JSON.stringify(tools) === JSON.stringify(this.#opts.config.tools ?? [])) return false;
+    this.#opts.config = { ...this.#opts.config, tools };
+    const conn = this.#conn;
+    // Otherwise the connection under way (#open) sends it once its setup is done, if that setup was older.
+    if (conn && this.#state === 'open' && socketOpen(conn.session)) this.#sendTools(conn, tools);
+    return true;
+  }
+
   /** Ends the session: closes every connection and clears every timer. Idempotent. */
   async aclose(): Promise<void> {
     if (this.#state === 'closed') return;
@@ -301,6 +318,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     for (const m of removed) this.#refuse(m, 'service');
   }
 
+  #sendTools(conn: Connection, tools: NonNullable<LiveConnectConfig['tools']>): void {
+    // The wrapper's presence is what says "replace": an empty list clears every tool.
+    conn.session.sendContextUpdate({ tools: { tools } });
+    // A client message like any: the service's lastConsumedIndex counts it.
+    conn.sent += 1;
+    this.#log.info({ connection: conn.id }, 'live: tools updated (contextUpdate)');
+  }
+
   #sendOn(conn: Connection, msg: LiveInput): void {
     sendInput(conn.session, msg);
     if (msg.kind === 'audio') this.#stats.sentAudioSamples += msg.samples;
@@ -346,6 +371,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const ai = await this.#client();
     const id = ++this.#connCounter;
     const config: LiveConnectConfig = { ...this.#opts.config };
+    // Kept apart: the SDK's connect() replaces `config.tools` on the object it is given.
+    const setupTools = config.tools;
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
     const seed = resumed ? undefined : this.#seed;
@@ -380,6 +407,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     if (previous) this.#retire(previous);
     for (const old of this.#retired) this.#closeConn(old);
     this.#retired.clear();
+    // Tools updated while this connection was setting up: its setup had the older list.
+    const tools = this.#opts.config.tools;
+    if (tools !== setupTools) this.#sendTools(conn, tools ?? []);
     this.#log.info({ connection: id, resumed, replayed: replay.length }, 'live: session ready');
     this.emit('ready', { resumed, connection: id });
     if (seed) {

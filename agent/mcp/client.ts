@@ -2,7 +2,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type Tool as McpToolInfo } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  type Tool as McpToolInfo,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { type Logger, silentLogger } from '../log.ts';
 import type { McpServerConfig } from './config.ts';
 import type { McpEvent } from './events.ts';
@@ -202,20 +207,14 @@ export class McpServerClient {
       });
       const opts = { signal: deadline.signal, timeout: ms };
       await Promise.race([client.connect(this.#transport(), opts), aborted]);
-      const tools: McpToolInfo[] = [];
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_TOOL_PAGES; page++) {
-        const r = await Promise.race([client.listTools(cursor ? { cursor } : undefined, opts), aborted]);
-        tools.push(...r.tools);
-        cursor = r.nextCursor;
-        if (!cursor) break;
-      }
+      const tools = await Promise.race([listTools(client, opts), aborted]);
       if (this.#closed) {
         await client.close().catch(() => {});
         return false;
       }
       client.onclose = () => conn.lose('connection closed');
       client.onerror = (err) => this.#probe(conn, err);
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.#relist(conn));
       this.#conn = conn;
       this.#tools = tools;
       this.#state = 'up';
@@ -231,6 +230,26 @@ export class McpServerClient {
       return false;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The server said its tools changed (`notifications/tools/list_changed`): list them again and tell
+   * the pool. A listing that fails leaves the previous list (a lost server is handled as any).
+   */
+  async #relist(conn: Connection): Promise<void> {
+    const ms = this.config.connectTimeoutMs;
+    try {
+      const tools = await listTools(conn.client, { timeout: ms });
+      if (this.#conn !== conn) return;
+      this.#tools = tools;
+      this.#log.info({ tools: tools.length }, 'mcp: server changed its tools');
+      this.#o.onTools?.();
+    } catch (err) {
+      this.#log.warn(
+        { err: this.#redact(err instanceof Error ? err.message : String(err)) },
+        'mcp: listing the changed tools failed, keeping the previous list',
+      );
     }
   }
 
@@ -269,4 +288,20 @@ export class McpServerClient {
     this.#retryTimer = setTimeout(() => void this.connect(), delay);
     this.#retryTimer.unref();
   }
+}
+
+/** Every page of the server's tools (at most {@link MAX_TOOL_PAGES}). */
+async function listTools(
+  client: Client,
+  opts: { signal?: AbortSignal; timeout: number },
+): Promise<McpToolInfo[]> {
+  const tools: McpToolInfo[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_TOOL_PAGES; page++) {
+    const r = await client.listTools(cursor ? { cursor } : undefined, opts);
+    tools.push(...r.tools);
+    cursor = r.nextCursor;
+    if (!cursor) break;
+  }
+  return tools;
 }

@@ -10,7 +10,10 @@ import { processAlive } from './process-alive.ts';
  *
  * - session counts, job → worker: `<pid>` holds the Live sessions open in that job process (load);
  * - metrics snapshots, job → worker: `<pid>.metrics.json` holds its job metrics (`/metrics`);
- * - the drain notice, worker → jobs: `drain` holds a {@link DrainNotice} once SIGTERM started a drain.
+ * - the drain notice, worker → jobs: `drain` holds a {@link DrainNotice} once SIGTERM started a drain;
+ * - job records, job → worker: `job-<jobId>.json` holds a {@link JobRecord} while a job runs in its
+ *   room; the job deletes it when it ends, so one left behind by a dead process marks a crash
+ *   (agent/recovery/).
  *
  * Files, not IPC: the agents framework owns the job-process channel and forks the processes itself
  * (which also ignore SIGTERM). Every file is replaced by a rename or holds a single number, so a reader
@@ -24,13 +27,37 @@ export interface WorkerChannel {
   own: boolean;
 }
 
+/** The directory a worker makes for itself when `AGENT_LOAD_DIR` is unset. */
+export function defaultChannelDir(workerPid: number): string {
+  return join(tmpdir(), `gemini-agent-load-${workerPid}`);
+}
+
 /** Worker side: creates the directory and exports its path to the job processes it forks. */
 export function openChannel(configured: string | undefined): WorkerChannel {
-  const dir = configured ?? join(tmpdir(), `gemini-agent-load-${process.pid}`);
+  const dir = configured ?? defaultChannelDir(process.pid);
+  // What a worker before this one left — it was killed, or had this pid (pids wrap at 32,768 on many
+  // machines) — is not ours: its drain notice would drain our jobs, and its job records, whose
+  // processes are gone, would read as our crashes and bring agents into rooms nobody asked for.
+  if (configured === undefined) rmSync(dir, { recursive: true, force: true });
+  else clearStale(dir);
   mkdirSync(dir, { recursive: true });
   // The framework forks job processes with this environment; they read it in config/env.ts.
   process.env[LOAD_DIR_ENV] = dir;
   return { dir, own: configured === undefined };
+}
+
+/** A configured directory outlives workers: the drain notice and job records of the one before go. */
+function clearStale(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name === DRAIN_FILE || (name.startsWith(JOB_PREFIX) && name.endsWith(JOB_SUFFIX)))
+      rmSync(join(dir, name), { force: true });
+  }
 }
 
 /** Worker side: deletes the directory (one the worker made itself, when it exits). */
@@ -203,4 +230,75 @@ export function readDrain(dir: string | undefined): DrainNotice | undefined {
     // No drain (or a notice being replaced).
   }
   return undefined;
+}
+
+// --- job records -----------------------------------------------------------------------------------
+
+const JOB_PREFIX = 'job-';
+const JOB_SUFFIX = '.json';
+
+/** What the worker needs to bring a job back whose process died (agent/recovery/local.ts). */
+export interface JobRecord {
+  jobId: string;
+  /** The job process. */
+  pid: number;
+  room: string;
+  agentName: string;
+  /** The agent participant's identity: it lingers in the room after its process died. */
+  identity: string;
+  /** The dispatch metadata the job was configured with (a recovery's original one, unsealed). */
+  metadata: string;
+  /** Recovery dispatches that led to this job (0: the first job in the room). */
+  attempt: number;
+}
+
+function jobFile(dir: string, jobId: string): string {
+  // Job ids are server-chosen (`AJ_…`); nothing else may reach the path.
+  return join(dir, `${JOB_PREFIX}${jobId.replace(/[^\w-]/g, '_')}${JOB_SUFFIX}`);
+}
+
+/** Job side: records the running job (best effort, atomically). */
+export function writeJobRecord(dir: string | undefined, r: JobRecord): void {
+  if (!dir) return;
+  const file = jobFile(dir, r.jobId);
+  const tmp = `${file}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify(r));
+    renameSync(tmp, file);
+  } catch {
+    // Without a record a crash of this job is not recovered by its worker; the job itself runs on.
+  }
+}
+
+/** Job side: the job ended in an orderly way (whatever the reason): nothing to recover. */
+export function removeJobRecord(dir: string | undefined, jobId: string): void {
+  if (dir) rmSync(jobFile(dir, jobId), { force: true });
+}
+
+/** The job records in the directory (`dead`: only those whose process has exited, each deleted as read). */
+export function readJobRecords(dir: string, o: { dead?: boolean } = {}): JobRecord[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: JobRecord[] = [];
+  for (const name of names) {
+    if (!name.startsWith(JOB_PREFIX) || !name.endsWith(JOB_SUFFIX)) continue;
+    const path = join(dir, name);
+    let r: JobRecord;
+    try {
+      r = JSON.parse(readFileSync(path, 'utf8')) as JobRecord;
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(r.pid) || typeof r.room !== 'string' || typeof r.jobId !== 'string') continue;
+    if (o.dead) {
+      if (processAlive(r.pid)) continue;
+      rmSync(path, { force: true });
+    }
+    out.push(r);
+  }
+  return out;
 }

@@ -181,6 +181,17 @@ export class WorkerMetrics {
     labelNames: ['worker_id', 'agent_name'] as const,
     registers: [this.registry],
   });
+  readonly recoveryPolls = new Counter({
+    name: 'gemini_agent_worker_recovery_polls_total',
+    help: 'Polls of the rooms for agents whose worker died (AGENT_RECOVERY_POLL_S), finished or failed.',
+    registers: [this.registry],
+  });
+  readonly recoveries = new Counter({
+    name: 'gemini_agent_worker_recoveries_total',
+    help: 'Deaths handled by this worker (cause job|worker) and what it did (dispatched, no people, agent present, limit reached, failed).',
+    labelNames: ['cause', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly #dir: string;
   #retired: MetricJson[] = [];
   #workerId: string | undefined;

@@ -63,6 +63,14 @@ export class ToolRunner extends EventEmitter<ToolRunnerEvents> {
     return calls.some((c) => this.behavior(c) === 'BLOCKING');
   }
 
+  /**
+   * Replaces the tools calls are looked up in (tools of an MCP server that came up later); calls
+   * already running finish with the tool they started with.
+   */
+  set registry(registry: ToolRegistry) {
+    this.#o.registry = registry;
+  }
+
   /** Calls in flight. */
   get pending(): number {
     return this.#running.size;

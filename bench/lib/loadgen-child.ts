@@ -19,7 +19,7 @@ const reply = (r: GeneratorResponse) => process.send?.(r);
 process.on('message', async (m: GeneratorRequest) => {
   try {
     let value: unknown;
-    if (m.cmd === 'add') value = await gen.addUser();
+    if (m.cmd === 'add') value = await gen.addUser(m.room ?? '');
     else if (m.cmd === 'windowStart') value = await gen.windowStart();
     else if (m.cmd === 'windowEnd') value = await gen.windowEnd();
     else if (m.cmd === 'stall') value = gen.stall(m.ms ?? 0);

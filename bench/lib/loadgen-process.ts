@@ -7,12 +7,15 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { mergeLateness, worstLoopDelay } from './lateness.ts';
 import { type Generator, type GeneratorOptions, type GeneratorWindow, LoadGenerator } from './loadgen.ts';
+import { roomName } from './phases.ts';
 
 export interface GeneratorRequest {
   id: number;
   cmd: 'add' | 'windowStart' | 'windowEnd' | 'stall' | 'close';
   /** For `stall`: how long to block the child's event loop. */
   ms?: number;
+  /** For `add`: the user's room. */
+  room?: string;
 }
 
 export type GeneratorResponse =
@@ -58,18 +61,18 @@ export class ChildGenerator implements Generator {
     return this.#users;
   }
 
-  request(cmd: GeneratorRequest['cmd'], ms?: number): Promise<unknown> {
+  request(cmd: GeneratorRequest['cmd'], o: { ms?: number; room?: string } = {}): Promise<unknown> {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#proc.send({ id, cmd, ms } satisfies GeneratorRequest);
+      this.#proc.send({ id, cmd, ...o } satisfies GeneratorRequest);
     });
   }
 
-  async addUser(): Promise<void> {
+  async addUser(room: string): Promise<void> {
     this.#users++;
     try {
-      await this.request('add');
+      await this.request('add', { room });
     } catch (err) {
       this.#users--;
       throw err;
@@ -97,17 +100,19 @@ export class ChildGenerator implements Generator {
 /** Several generators as one: each window's records and lateness together, the worst loop delay. */
 export class GeneratorPool {
   readonly generators: Generator[];
+  readonly #prefix: string;
 
-  private constructor(generators: Generator[]) {
+  private constructor(generators: Generator[], prefix: string) {
     this.generators = generators;
+    this.#prefix = prefix;
   }
 
   /** `count` generator processes, or one generator in this process when `count` is 0. */
   static async start(count: number, o: GeneratorOptions): Promise<GeneratorPool> {
-    if (count === 0) return new GeneratorPool([new LoadGenerator(o)]);
+    if (count === 0) return new GeneratorPool([new LoadGenerator(o)], o.prefix);
     const children = Array.from({ length: count }, () => new ChildGenerator(o));
     await Promise.all(children.map((c) => c.ready));
-    return new GeneratorPool(children);
+    return new GeneratorPool(children, o.prefix);
   }
 
   get users(): number {
@@ -119,9 +124,17 @@ export class GeneratorPool {
     return this.generators.flatMap((g) => (g.pid === undefined ? [] : [g.pid]));
   }
 
-  addUser(): Promise<void> {
+  /**
+   * Joins a user in a room of its own on the generator with the fewest, and resolves with the room's
+   * name. The names come from this process: generator processes naming rooms themselves (time and a
+   * counter of their own) gave two users added at the same millisecond the same room, where the later
+   * one replaced the earlier (same identity) and every turn of the earlier one went unanswered.
+   */
+  async addUser(): Promise<string> {
     const g = this.generators.reduce((a, b) => (b.users < a.users ? b : a));
-    return g.addUser();
+    const room = roomName(this.#prefix);
+    await g.addUser(room);
+    return room;
   }
 
   async windowStart(): Promise<void> {

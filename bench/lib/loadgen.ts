@@ -26,7 +26,7 @@ export interface TalkRecord {
 export interface GeneratorOptions {
   livekit: LiveKitEndpoint;
   agentName: string;
-  /** Room names are `<prefix>-<n>`. */
+  /** Room names are `<prefix>-<time>-<n>`, given by the {@link GeneratorPool} that spreads the users. */
   prefix: string;
 }
 
@@ -41,16 +41,17 @@ export interface GeneratorWindow {
 /** The generator as the capacity phase drives it, in this process or another. */
 export interface Generator {
   readonly users: number;
-  /** Joins one more user (with the agent) and proves its path; throws if the agent never answered. */
-  addUser(): Promise<void>;
+  /**
+   * Joins one more user (with the agent) in `room`, a name no other user of the run has, and proves
+   * its path; throws if the agent never answered.
+   */
+  addUser(room: string): Promise<void>;
   windowStart(): Promise<void>;
   windowEnd(): Promise<GeneratorWindow>;
   /** The generator's process (for /proc sampling), or undefined when it is the bench process. */
   readonly pid: number | undefined;
   close(): Promise<void>;
 }
-
-let rooms = 0;
 
 export class LoadGenerator implements Generator {
   readonly pid = undefined;
@@ -70,22 +71,22 @@ export class LoadGenerator implements Generator {
     return this.#users.length;
   }
 
-  async addUser(): Promise<void> {
+  async addUser(room: string): Promise<void> {
     let user: BenchUser;
     try {
-      user = await this.#join(60_000);
+      user = await this.#join(room, 60_000);
     } catch {
       // On a loaded machine a job process sometimes fails to start: once more in a fresh room.
-      user = await this.#join(60_000);
+      user = await this.#join(`${room}-retry`, 60_000);
     }
     this.#users.push(user);
     this.#loops.push(this.#talk(user, this.#users.length));
   }
 
-  async #join(timeoutMs: number): Promise<BenchUser> {
+  async #join(room: string, timeoutMs: number): Promise<BenchUser> {
     const user = new BenchUser({
       livekit: this.#o.livekit,
-      room: `${this.#o.prefix}-${Date.now().toString(36)}-${rooms++}`,
+      room,
       identity: 'user',
       agentName: this.#o.agentName,
     });
@@ -109,6 +110,7 @@ export class LoadGenerator implements Generator {
 
   async #talk(user: BenchUser, seed: number): Promise<void> {
     await user.pause(Math.random());
+    let told = false;
     while (!this.#stop) {
       const u = await user.say(0.6, seed);
       try {
@@ -117,6 +119,13 @@ export class LoadGenerator implements Generator {
         this.#records.push({ at: u.endAt, rt: b.onsetAt - u.endAt, gaps: b.gaps, missed: false });
       } catch {
         this.#records.push({ at: u.endAt, gaps: 0, missed: true });
+        // Still a missed reply, but say why: no agent can answer a user the server sent away.
+        if (user.disconnectedBy && !told) {
+          told = true;
+          console.error(
+            `load generator: ${user.roomName}: the user was disconnected (${user.disconnectedBy})`,
+          );
+        }
       }
       if (this.#stop) break;
       await user.pause(0.2 + 0.8 * Math.random());

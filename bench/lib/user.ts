@@ -15,6 +15,7 @@ import {
   AudioFrame,
   AudioSource,
   AudioStream,
+  DisconnectReason,
   LocalAudioTrack,
   type RemoteParticipant,
   type RemoteTrack,
@@ -119,6 +120,8 @@ export class BenchUser {
   remoteMaxRms = 0;
   /** Seconds of voiced audio published. */
   voicedSeconds = 0;
+  /** Why the server ended this user's connection (e.g. `DUPLICATE_IDENTITY`), if it did. */
+  disconnectedBy: string | undefined;
   #o: BenchUserOptions;
   #source = new AudioSource(RATE, 1, 60);
   #queue: Segment[] = [];
@@ -145,6 +148,9 @@ export class BenchUser {
   }
 
   async connect(): Promise<void> {
+    this.room.on(RoomEvent.Disconnected, (reason: DisconnectReason) => {
+      if (!this.#closed) this.disconnectedBy = DisconnectReason[reason] ?? String(reason);
+    });
     this.room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack, _pub, participant: RemoteParticipant) => {
       if (track.kind === TrackKind.KIND_AUDIO) this.#listen(track, participant.identity);
     });

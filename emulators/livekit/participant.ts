@@ -26,11 +26,13 @@ import {
   answerMismatch,
   createPeerConnection,
   extensionIdsByMid,
+  isMdnsCandidate,
   keepBundle,
   type PeerOptions,
   sendingMids,
   stampMsid,
   trackIdsByMid,
+  withoutMdnsCandidates,
 } from './peer.ts';
 
 const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
@@ -340,7 +342,7 @@ export class Participant {
     this.audioLevelIds = extensionIdsByMid(offer.sdp, AUDIO_LEVEL_URI);
     const sending = sendingMids(offer.sdp);
     this.bindOfferedPublications(sending);
-    await this.publisher.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
+    await this.publisher.setRemoteDescription({ type: 'offer', sdp: withoutMdnsCandidates(offer.sdp) });
     const answer = await this.publisher.createAnswer();
     await this.publisher.setLocalDescription(answer);
     const sdp = keepBundle(offer.sdp, this.publisher.localDescription?.sdp ?? answer.sdp);
@@ -448,7 +450,8 @@ export class Participant {
     } catch {
       return;
     }
-    if (!init.candidate) return;
+    // mDNS names are never looked up (livekit-server's default): see isMdnsCandidate.
+    if (!init.candidate || isMdnsCandidate(init.candidate)) return;
     const pc = target === SignalTarget.SUBSCRIBER ? this.subscriber : this.publisher;
     pc.addIceCandidate(init as never).catch(() => {});
   }
@@ -575,7 +578,7 @@ export class Participant {
     try {
       const mismatch = answerMismatch(this.subscriber.localDescription?.sdp ?? '', answer.sdp);
       if (mismatch) throw new Error(`answer does not match the offer: ${mismatch}`);
-      await this.subscriber.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      await this.subscriber.setRemoteDescription({ type: 'answer', sdp: withoutMdnsCandidates(answer.sdp) });
     } catch (err) {
       this.negotiationFailed('answer', err);
       return;

@@ -89,6 +89,30 @@ function midOf(m: MediaSection): string | undefined {
   return m.lines.find((l) => l.startsWith('a=mid:'))?.slice(6);
 }
 
+/**
+ * Whether a trickled candidate (`candidate:<foundation> <component> <transport> <priority> <address> …`)
+ * names its address by an mDNS hostname (`<uuid>.local`, or `.invalid`), as browsers do for host
+ * candidates of a page without camera/microphone permission. livekit-server ignores these unless
+ * `rtc.use_mdns` is on (its default is off): ICE then finds the browser through the checks it sends
+ * (a peer-reflexive candidate). werift would instead resolve each name over multicast DNS, waiting up
+ * to 10 s for an answer that never comes on most hosts, and a candidate that arrived with the offer
+ * (one burst of signal frames) is resolved inside the offer's setRemoteDescription: the answer then
+ * waits for every such name in turn, past the client's 15 s negotiation and connection timeouts.
+ */
+export function isMdnsCandidate(candidate: string): boolean {
+  const address = candidate.trim().split(/\s+/)[4]?.toLowerCase() ?? '';
+  return address.endsWith('.local') || address.endsWith('.invalid');
+}
+
+/** A remote description without its mDNS candidates (`a=candidate:` lines), as livekit-server applies it. */
+export function withoutMdnsCandidates(sdp: string): string {
+  const { session, media } = splitSdp(sdp);
+  for (const m of media) {
+    m.lines = m.lines.filter((l) => !(l.startsWith('a=candidate:') && isMdnsCandidate(l.slice(2))));
+  }
+  return joinSdp(session, media);
+}
+
 /** The mids of the m-lines an offer sends media on (not rejected with port 0, inactive or recvonly). */
 export function sendingMids(sdp: string): Set<string> {
   const out = new Set<string>();

@@ -24,7 +24,12 @@ export interface RoomDirectory {
   /** Creates the room if absent (CreateRoom, or a first join); returns its current info. */
   ensureRoom(
     name: string,
-    options?: { metadata?: string; emptyTimeout?: number; maxParticipants?: number },
+    options?: {
+      metadata?: string;
+      emptyTimeout?: number;
+      departureTimeout?: number;
+      maxParticipants?: number;
+    },
   ): Room;
   getRoom(name: string): Room | undefined;
   listRooms(names?: string[]): Room[];

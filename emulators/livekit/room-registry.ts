@@ -120,13 +120,19 @@ export class RoomRegistry implements RoomDirectory {
 
   ensureRoom(
     name: string,
-    options: { metadata?: string; emptyTimeout?: number; maxParticipants?: number } = {},
+    options: {
+      metadata?: string;
+      emptyTimeout?: number;
+      departureTimeout?: number;
+      maxParticipants?: number;
+    } = {},
   ): RoomInfo {
     const existing = this.rooms.get(name);
     if (existing) return existing.toInfo();
     const clean: Partial<RoomOptions> = {};
     if (options.metadata !== undefined) clean.metadata = options.metadata;
     if (options.emptyTimeout) clean.emptyTimeout = options.emptyTimeout;
+    if (options.departureTimeout) clean.departureTimeout = options.departureTimeout;
     if (options.maxParticipants !== undefined) clean.maxParticipants = options.maxParticipants;
     return this.openRoom(name, [], clean).toInfo();
   }

@@ -2,6 +2,7 @@ import {
   type DataPacket_Kind,
   DisconnectReason,
   LeaveRequest_Action,
+  ParticipantInfo_Kind,
   ParticipantInfo_State,
   type ParticipantPermission,
   ParticipantUpdate,
@@ -22,11 +23,20 @@ import { leaveMessage, type Participant, type ParticipantHost } from './particip
 
 const SPEAKER_INTERVAL_MS = 300;
 
+/**
+ * livekit-server's `ParticipantImpl.IsDependent`: agents and egress participants do not keep a room
+ * open (`Room.CloseIfEmpty` ignores them), so a room left with only its agent closes on the departure
+ * timeout, and one that only an agent ever joined on the empty timeout.
+ */
+export function isDependent(p: Participant): boolean {
+  return p.kind === ParticipantInfo_Kind.AGENT || p.kind === ParticipantInfo_Kind.EGRESS;
+}
+
 /** Room settings, as CreateRoom and livekit.yaml's `room:` section name them. */
 export interface RoomOptions {
   /** Seconds an empty room that never had a participant lives. */
   emptyTimeout: number;
-  /** Seconds a room lives after its last participant left. */
+  /** Seconds a room lives after its last participant left (agents do not count: see {@link isDependent}). */
   departureTimeout: number;
   /** 0 = unlimited. */
   maxParticipants: number;
@@ -128,8 +138,10 @@ export class Room implements ParticipantHost {
   admit(p: Participant) {
     const previous = this.participants.get(p.identity);
     if (previous) this.remove(previous, DisconnectReason.DUPLICATE_IDENTITY);
-    clearTimeout(this.emptyTimer);
-    this.emptyTimer = undefined;
+    if (!isDependent(p)) {
+      clearTimeout(this.emptyTimer);
+      this.emptyTimer = undefined;
+    }
     this.participants.set(p.identity, p);
     p.touch();
     const others = [...this.participants.values()].filter((o) => o !== p && !o.hidden).map((o) => o.toInfo());
@@ -208,13 +220,22 @@ export class Room implements ParticipantHost {
     if (!p.hidden) this.sendUpdate(info);
     for (const track of tracks) this.report(() => this.callbacks.onTrackUnpublished(this, p, track));
     this.report(() => this.callbacks.onParticipantLeft(this, p, wasActive));
-    if (this.participants.size === 0 && !this.closed) this.armEmptyTimer(this.options.departureTimeout);
+    // An agent leaving a room without people does not restart the departure countdown.
+    if (!this.closed && !isDependent(p) && this.independentCount() === 0)
+      this.armEmptyTimer(this.options.departureTimeout);
+  }
+
+  /** Participants that keep the room open: everyone but agents (and egress). */
+  private independentCount(): number {
+    let n = 0;
+    for (const p of this.participants.values()) if (!isDependent(p)) n++;
+    return n;
   }
 
   private armEmptyTimer(seconds: number): void {
     clearTimeout(this.emptyTimer);
     this.emptyTimer = setTimeout(() => {
-      if (this.participants.size === 0) this.callbacks.onEmptyTimeout(this);
+      if (this.independentCount() === 0) this.callbacks.onEmptyTimeout(this);
     }, Math.max(0, seconds) * 1000);
     this.emptyTimer.unref();
   }

@@ -16,6 +16,8 @@ import { randomId, type WorkerConnection } from './worker-connection.ts';
 const DEFAULT_JOB_LOAD = 0.05;
 /** Jobs kept per dispatch for ListDispatch (the newest). */
 const MAX_JOB_HISTORY = 16;
+/** livekit-server's `agent.AgentNameAttributeKey`. */
+export const AGENT_NAME_ATTRIBUTE = 'lk.agent_name';
 /** Job tokens outlive any dev session; LiveKit issues agent tokens for about an hour as well. */
 const JOB_TOKEN_TTL = '1h';
 
@@ -76,8 +78,9 @@ interface WorkerLoad {
 /**
  * Agent dispatch: keeps each room's dispatches (automatic, token `roomConfig.agents`, CreateRoom
  * agents, CreateDispatch) and their jobs, and places every job on the least-loaded AVAILABLE worker
- * registered for the agent name, retrying elsewhere on decline/timeout and re-placing the jobs of a
- * worker that disappears. A job that finds no worker waits for one to register or free up.
+ * registered for the agent name, retrying elsewhere on decline/timeout. A job that finds no worker
+ * waits for one to register or free up. Like livekit-server, a job whose worker disappears is never
+ * placed again (see `#onWorkerLost`).
  */
 export class AgentDispatcher {
   readonly #directory: RoomDirectory;
@@ -128,13 +131,13 @@ export class AgentDispatcher {
       r.started = true;
       if (!entry.current) this.#launch(entry);
     });
-    w.on('migrate', (jobIds) => {
-      for (const j of this.#jobsOf(w)) {
-        if (!jobIds.includes(j.job.id)) continue;
-        this.#failJob(j, 'migrated');
-        this.#relaunch(j.dispatch, w);
-      }
-    });
+    // livekit-server's Worker.HandleMigrateJob does nothing ("not implemented" on OSS; research §1c):
+    // the job stays where it is.
+    w.on('migrate', (jobIds) =>
+      this.#opts.onWarning?.(
+        `worker ${w.id} asked to migrate ${jobIds.length} job(s): ignored, as livekit-server does`,
+      ),
+    );
     w.on('closed', () => this.#onWorkerLost(w));
   }
 
@@ -208,15 +211,21 @@ export class AgentDispatcher {
     }
   }
 
+  /**
+   * livekit-server's `Room.RemoveParticipant` → `TerminateJob(AGENT_LEFT_ROOM)`: the job ends JS_FAILED
+   * "agent worker left the room" (agents-js reports no job status, so this is how every agents-js job
+   * ends, cleanly or not). A job whose worker is gone is no longer registered anywhere: the RPC finds
+   * nobody and its state stays as it was. Unlike livekit-server, no JobTermination goes to the worker
+   * (see control/README.md: it races the leave reason a pushed-out agent needs to ask for a rejoin).
+   */
   #onParticipantLeft(name: string, identity: string): void {
     const r = this.#rooms.get(name);
     if (!r) return;
     for (const d of r.dispatches.values()) {
       const j = d.current;
-      // agents-js reports no job status: its participant leaving is the job's end.
-      if (j && j.phase === 'assigned' && j.job.state?.participantIdentity === identity) {
-        this.#endJob(j, JobStatus.JS_SUCCESS, '');
-      }
+      if (j?.phase !== 'assigned' || j.job.state?.participantIdentity !== identity) continue;
+      if (!j.worker || j.worker.closed) continue;
+      this.#endJob(j, JobStatus.JS_FAILED, 'agent worker left the room');
     }
   }
 
@@ -259,7 +268,7 @@ export class AgentDispatcher {
 
   // --- jobs -----------------------------------------------------------------------------------
 
-  #launch(d: DispatchEntry, avoid?: WorkerConnection): void {
+  #launch(d: DispatchEntry): void {
     if (d.deleted || this.#closed) return;
     const onlyWorker = d.onlyWorker;
     const now = BigInt(Date.now());
@@ -281,7 +290,6 @@ export class AgentDispatcher {
       tried: new Set(),
       onlyWorker,
     };
-    if (avoid) j.tried.add(avoid.id);
     d.current = j;
     const history = d.dispatch.state?.jobs;
     if (history) {
@@ -290,13 +298,6 @@ export class AgentDispatcher {
       if (history.length > MAX_JOB_HISTORY) history.splice(0, history.length - MAX_JOB_HISTORY);
     }
     void this.#offer(j);
-  }
-
-  /** A replacement job for a dispatch whose job was lost, unless its policy says never. */
-  #relaunch(d: DispatchEntry, avoid?: WorkerConnection): void {
-    if (d.deleted || d.dispatch.restartPolicy === JobRestartPolicy.JRP_NEVER) return;
-    if (!this.#directory.getRoom(d.room.name)) return;
-    this.#launch(d, avoid);
   }
 
   /** Starts offering every queued job that now has a candidate worker. */
@@ -421,7 +422,9 @@ export class AgentDispatcher {
       identity,
       name: answer.participantName || undefined,
       metadata: answer.participantMetadata || undefined,
-      attributes: answer.participantAttributes,
+      // livekit-server (`BuildAgentToken`) names the agent in its attributes: clients and other agents
+      // tell which agent a participant is by it.
+      attributes: { ...answer.participantAttributes, [AGENT_NAME_ATTRIBUTE]: j.dispatch.dispatch.agentName },
       ttl: JOB_TOKEN_TTL,
     });
     const p = w.permissions;
@@ -470,22 +473,20 @@ export class AgentDispatcher {
     }
   }
 
-  #failJob(j: JobEntry, reason: string): void {
-    this.#endJob(j, JobStatus.JS_FAILED, reason);
-    // The lost job's agent may linger until its process notices; one agent per dispatch.
-    const identity = j.job.state?.participantIdentity;
-    if (identity) this.#directory.removeParticipant(j.dispatch.room.name, identity);
-  }
-
+  /**
+   * livekit-server's `deregisterWorker`: the worker leaves the pools and its jobs are forgotten
+   * ("TODO update dispatch state"): no re-dispatch, no restart policy (cloud only), the job keeps its
+   * last state (JS_RUNNING) in the dispatch until the room closes, and its agent participant stays
+   * until its own connection goes (research §1a, §1d). Bringing the conversation back is the agents'
+   * business (agent/recovery/).
+   */
   #onWorkerLost(w: WorkerConnection): void {
     const lost = this.#jobsOf(w);
     this.#workers.delete(w);
-    if (this.#closed) return;
-    for (const j of lost) {
-      this.#failJob(j, 'worker disconnected');
-      this.#relaunch(j.dispatch, w);
-    }
-    if (lost.length) this.#opts.onWarning?.(`worker ${w.id} lost with ${lost.length} job(s); re-dispatching`);
+    if (this.#closed || lost.length === 0) return;
+    this.#opts.onWarning?.(
+      `worker ${w.id} lost with ${lost.length} running job(s); not re-dispatched (as livekit-server)`,
+    );
   }
 
   #onJobStatus(w: WorkerConnection, jobId: string, status: JobStatus, error: string): void {

@@ -44,6 +44,7 @@ export function roomService(directory: RoomDirectory, dispatcher: AgentDispatche
       return directory.ensureRoom(req.name, {
         metadata: req.metadata,
         emptyTimeout: req.emptyTimeout || undefined,
+        departureTimeout: req.departureTimeout || undefined,
         maxParticipants: req.maxParticipants || undefined,
       });
     }),
