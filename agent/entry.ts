@@ -5,7 +5,16 @@ import type { LiveSessionFactory } from './bridge/conversation.ts';
 import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
 import { JobCheckpoint } from './checkpoint/job.ts';
+import { checkpointKey } from './checkpoint/key.ts';
 import { type AgentEnv, ConfigError, type RoomConfig, readAgentEnv, resolveRoomConfig } from './config.ts';
+import {
+  type HandoffTicket,
+  handOff,
+  readTicket,
+  type TakeOver,
+  TicketError,
+  takeOver,
+} from './handoff/index.ts';
 import { LiveSession } from './live/session.ts';
 import type { Logger } from './log.ts';
 import { McpTools, narrowForRoom } from './mcp/index.ts';
@@ -34,6 +43,29 @@ export default defineAgent({
     const env = readAgentEnv();
     const { worker, ops: settings } = env;
     const agentName = ctx.job.agentName ?? '';
+    const livekit = {
+      url: worker.livekitUrl,
+      apiKey: worker.livekitApiKey,
+      apiSecret: worker.livekitApiSecret,
+    };
+    const key = env.checkpoint.enabled ? checkpointKey(env.checkpoint.secret) : undefined;
+    // A dispatch that says it takes a conversation over (agent/handoff/): honoured only with a ticket a
+    // worker sealed; anything else (a client can write dispatch metadata) keeps this job out of the room.
+    let ticket: HandoffTicket | undefined;
+    try {
+      ticket = readTicket(ctx.job.metadata, key, {
+        room: ctx.job.room?.name ?? '',
+        agentName,
+      });
+    } catch (err) {
+      if (!(err instanceof TicketError)) throw err;
+      logger.warn(
+        { room: ctx.job.room?.name, reason: err.reason },
+        `hand-off refused (${err.message}): this job does not join`,
+      );
+      ctx.shutdown('hand-off refused');
+      return;
+    }
     // A recovery dispatch (agent/recovery/, docs/recovery.md) carries the dead job's configuration,
     // sealed; one whose seal does not verify is refused before the agent joins.
     const start = readJobStart(ctx.job.metadata ?? '', recoveryKey(env.checkpoint.secret), {
@@ -48,7 +80,9 @@ export default defineAgent({
       ctx.shutdown('recovery refused');
       return;
     }
-    const { metadata: jobMetadata, recovery } = start;
+    const { recovery } = start;
+    // A hand-off's ticket is for this job only: its configuration comes from the checkpoint.
+    const jobMetadata = ticket ? '' : start.metadata;
     // Before connecting: clients send their pre-connect audio the moment the agent is active.
     const preConnect = new PreConnectAudio({ room: ctx.room, logger });
     preConnect.listen();
@@ -65,8 +99,7 @@ export default defineAgent({
         ctx.shutdown('recovered twice');
         return;
       }
-      // TODO(#16 checkpoint): the resume from the room's checkpoint plugs in here (the model's context);
-      // without it the conversation goes on with a fresh model session.
+      // The model's context comes back below, from the room's checkpoint (a fresh session without one).
       logger.info(
         { room: room.name, cause: recovery.cause, attempt: recovery.attempt, from: recovery.from.identity },
         'recovery: agent back in the room',
@@ -149,15 +182,28 @@ export default defineAgent({
     // checkpoint decides the configuration and where the Live sessions start from.
     const checkpoint = JobCheckpoint.open({
       settings: env.checkpoint,
-      livekit: { url: worker.livekitUrl, apiKey: worker.livekitApiKey, apiSecret: worker.livekitApiSecret },
+      livekit,
       room: room.name ?? '',
-      agentName: ctx.job.agentName ?? '',
+      agentName,
       jobId: ctx.job.id,
       identity: room.localParticipant?.identity ?? '',
       metadata: roomMetadata,
       logger,
     });
     const resume = checkpoint?.resume;
+    // The old job's checkpoint (it may have written more since the dispatch: the conversation goes on
+    // there until we are ready).
+    if (
+      ticket &&
+      (!resume || resume.checkpoint.seq < ticket.seq || resume.checkpoint.owner.jobId !== ticket.from.jobId)
+    ) {
+      logger.warn(
+        { room: room.name },
+        'hand-off refused (the checkpoint it names is not in the room): this job leaves',
+      );
+      ctx.shutdown('hand-off refused');
+      return;
+    }
     const agent = await JobAgent.load(
       env.agentModule,
       { name: room.name ?? '', metadata: roomMetadata ?? '', jobMetadata },
@@ -210,6 +256,7 @@ export default defineAgent({
     const registry = mcp.registry(own);
     const resolved = config; // what a checkpoint keeps: before MCP's tools, which the room re-selects
     config = { ...config, tools: registry.names };
+    let taken: TakeOver | undefined;
     const bridge = new RoomBridge({
       room,
       config,
@@ -218,6 +265,20 @@ export default defineAgent({
       backend: worker.vertex ? 'vertex' : 'gemini',
       preConnect,
       ...(resume && { resume: resume.checkpoint }),
+      ...(ticket &&
+        key && {
+          handoff: async () => {
+            taken = await takeOver({
+              room,
+              ticket,
+              livekit,
+              key,
+              timeoutMs: settings.handoffTimeoutMs,
+              logger,
+            });
+            return taken.release;
+          },
+        }),
       logger,
     });
     // A server down at start that comes up, or one that changes its list (tools/list_changed): the
@@ -225,7 +286,28 @@ export default defineAgent({
     mcp.on('toolsChanged', () => bridge.updateTools(mcp.registry(own)));
     bridge.on('sessions', (n) => reportSessions(env.loadDir, ctx.job.id, n));
     bridge.on('state', (s) => failed(s === 'failed'));
-    ops.attach(bridge, { model: config.model });
+    const talking = new Set<string>();
+    bridge.on('talk', (identity, on) => (on ? talking.add(identity) : talking.delete(identity)));
+    ops.attach(bridge, {
+      model: config.model,
+      ...(settings.drainMode === 'handoff' &&
+        checkpoint &&
+        key && {
+          handOff: () =>
+            handOff({
+              room,
+              livekit,
+              agentName,
+              jobId: ctx.job.id,
+              key,
+              checkpoint,
+              bridge,
+              quiet: () => bridge.state === 'listening' && talking.size === 0,
+              timeoutMs: settings.handoffTimeoutMs,
+              logger,
+            }),
+        }),
+    });
     agent.attach(bridge);
     const report = startReport({
       room,
@@ -251,8 +333,21 @@ export default defineAgent({
       { room: room.name, policy: config.policy, model: config.model, resumed: !!resume },
       'agent joined',
     );
-    await bridge.start();
-    checkpoint?.attach(bridge, resolved);
+    try {
+      await bridge.start();
+    } catch (err) {
+      // Only a hand-off makes start() throw: the old job keeps the conversation, this one leaves.
+      logger.warn({ room: room.name, err: String(err) }, 'hand-off failed: this job leaves');
+      ctx.shutdown('hand-off failed');
+      return;
+    }
+    if (taken)
+      logger.info(
+        // switchMs: from the old sessions' close to ours being open (the silence the switch adds).
+        { room: room.name, seq: taken.point.checkpoint.seq, switchMs: Date.now() - taken.release.at },
+        'hand-off: resumed the conversation',
+      );
+    checkpoint?.attach(bridge, resolved, taken?.point.checkpoint.seq);
   },
 });
 

@@ -52,6 +52,8 @@ describe('settings', () => {
       metricsHost: undefined,
       drainTimeoutMs: 600_000,
       wrapUpMs: 30_000,
+      drainMode: 'wait',
+      handoffTimeoutMs: 20_000,
       loadCpu: true,
       initTimeoutMs: 30_000,
       emptyRoomTimeoutMs: 10_000,

@@ -57,6 +57,30 @@ export interface ConversationOptions {
    * handle, or starts seeded with the transcript tail, which also goes on in this conversation's tail.
    */
   resume?: SessionState;
+  /**
+   * A hand-off (agent/handoff/): the agent track is published and input accepted at once, but the Live
+   * session opens only once this resolves — when the old job has closed its own — from the state it
+   * gives. Input audio that arrived before `at` (epoch ms: the old job still sent it to its session) is
+   * dropped, the rest goes first. Rejected: the session never opens (the job ends).
+   */
+  hold?: Promise<ConversationRelease>;
+}
+
+/** What a held conversation starts from (see {@link ConversationOptions.hold}). */
+export interface ConversationRelease {
+  /** Epoch ms the old job stopped sending input to its Live session. */
+  at: number;
+  /** The conversation's state in the old job's final checkpoint (handle, transcript tail). */
+  resume?: SessionState;
+}
+
+/** Most input audio a held conversation keeps, ms (oldest dropped first). */
+const MAX_HELD_AUDIO_MS = 60_000;
+
+interface HeldAudio {
+  pcm: Int16Array;
+  sampleRate: number;
+  at: number;
 }
 
 /**
@@ -118,6 +142,9 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   /** Finished turns, oldest first, bounded: the checkpoint's transcript tail. */
   readonly #tail: TranscriptTurn[];
   #handleAt: number | undefined;
+  /** Input audio while held (see {@link ConversationOptions.hold}); undefined once released. */
+  #held: HeldAudio[] | undefined;
+  #heldMs = 0;
 
   constructor(o: ConversationOptions) {
     super();
@@ -127,10 +154,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     const backend = o.backend ?? 'gemini';
     const apiVersion = liveApiVersion(o.config, backend);
     this.#tail = o.resume ? o.resume.transcript.map((t) => ({ ...t })) : [];
-    const seed = this.#tail.map((t) => ({
-      role: t.role,
-      text: t.role === 'user' && t.speaker && !o.audience ? chatForModel(t.speaker, t.text, false) : t.text,
-    }));
+    const seed = this.#seed();
+    if (o.hold) this.#held = [];
     this.live = o.liveSession({
       ...(apiVersion && { apiVersion }),
       model: o.config.model,
@@ -224,6 +249,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     if (!lp) throw new Error('room not connected');
     const opts = new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE });
     this.#publication = await lp.publishTrack(this.output.track, opts);
+    if (this.#o.hold && !(await this.#release(this.#o.hold))) return;
     try {
       await this.live.start();
     } catch {
@@ -232,7 +258,58 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   }
 
   pushAudio(pcm: Int16Array, sampleRate: number): void {
+    if (this.#held) {
+      this.#held.push({ pcm, sampleRate, at: Date.now() });
+      this.#heldMs += (pcm.length / sampleRate) * 1000;
+      while (this.#heldMs > MAX_HELD_AUDIO_MS && this.#held.length > 1) {
+        const old = this.#held.shift()!;
+        this.#heldMs -= (old.pcm.length / old.sampleRate) * 1000;
+      }
+      return;
+    }
     this.live.sendAudio(pcm, sampleRate);
+  }
+
+  /** Waits for a hand-off's release; false when it failed (the session is not opened). */
+  async #release(hold: Promise<ConversationRelease>): Promise<boolean> {
+    let r: ConversationRelease;
+    try {
+      r = await hold;
+    } catch {
+      this.#held = undefined;
+      return false;
+    }
+    if (this.#closed) return false;
+    if (r.resume) {
+      this.#tail.splice(0, this.#tail.length, ...r.resume.transcript.map((t) => ({ ...t })));
+      this.live.resumeFrom({
+        ...(r.resume.handle && { resumeHandle: r.resume.handle }),
+        seed: this.#seed(),
+      });
+      this.#handleAt = r.resume.handle ? r.resume.handleAt : undefined;
+    }
+    // From the instant the old job's session stopped taking input: what it had, it had; the rest is ours.
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    let dropped = 0;
+    for (const f of held) {
+      if (f.at < r.at) dropped += f.pcm.length / f.sampleRate;
+      else this.live.sendAudio(f.pcm, f.sampleRate);
+    }
+    this.#log.info(
+      { heldMs: Math.round(this.#heldMs), droppedMs: Math.round(dropped * 1000) },
+      'hand-off: input held during the switch goes to the model',
+    );
+    return true;
+  }
+
+  /** The transcript tail as turns for a fresh session (`seed`), speakers named as the model heard them. */
+  #seed(): { role: 'user' | 'model'; text: string }[] {
+    const audience = this.#o.audience;
+    return this.#tail.map((t) => ({
+      role: t.role,
+      text: t.role === 'user' && t.speaker && !audience ? chatForModel(t.speaker, t.text, false) : t.text,
+    }));
   }
 
   sendVideo(jpeg: Uint8Array): void {

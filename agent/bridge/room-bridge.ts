@@ -20,7 +20,12 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import { AgentAttributes } from './agent-state.ts';
 import { boundedName } from './chat.ts';
 import { ChatInbox } from './chat-inbox.ts';
-import { type AgentState, Conversation, type LiveSessionFactory } from './conversation.ts';
+import {
+  type AgentState,
+  Conversation,
+  type ConversationRelease,
+  type LiveSessionFactory,
+} from './conversation.ts';
 import { InputPolicy } from './input-policy.ts';
 import { PreConnectAudio } from './pre-connect.ts';
 import { servePushToTalk } from './push-to-talk.ts';
@@ -49,7 +54,20 @@ export interface RoomBridgeOptions {
    * holds are restored, and the people already here are not announced again (the model knows them).
    */
   resume?: BridgeResume;
+  /**
+   * A hand-off (agent/handoff/): called once the bridge listens to everyone already here (with
+   * `resume` = the checkpoint the dispatch named); it tells the old job so and resolves when the old job
+   * has closed its Live sessions, with their final state. Until then the bridge takes input but opens no
+   * Live session; `start()` rejects with its error when it rejects.
+   */
+  handoff?: () => Promise<BridgeRelease>;
   logger?: Logger;
+}
+
+/** The end of a hand-off: the instant the old job's sessions stopped taking input, and their last state. */
+export interface BridgeRelease {
+  at: number;
+  resume: BridgeResume;
 }
 
 /** What a bridge resumes from (the checkpoint's conversation state). */
@@ -113,10 +131,24 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
   readonly #resumePrivate: Map<string, SessionState>;
   /** The checkpoint state when the bridge closed (a final write comes after). */
   #finalState: BridgeCheckpointState | undefined;
+  /** A hand-off's release (see {@link RoomBridgeOptions.handoff}). */
+  readonly #release:
+    | { promise: Promise<BridgeRelease>; resolve: (r: BridgeRelease) => void; reject: (e: unknown) => void }
+    | undefined;
 
   constructor(o: RoomBridgeOptions) {
     super();
     this.#o = o;
+    if (o.handoff) {
+      let resolve!: (r: BridgeRelease) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<BridgeRelease>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => {}); // each held conversation handles it
+      this.#release = { promise, resolve, reject };
+    }
     this.#log = (o.logger ?? silentLogger).child({ room: o.room.name });
     this.#tools = o.tools.select(o.config.tools ?? o.tools.names);
     this.#resumePrivate = new Map(Object.entries(o.resume?.private ?? {}));
@@ -188,7 +220,8 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.#shared = this.#conversation(
         'agent_audio',
         undefined,
-        resume && { handle: resume.handle, handleAt: resume.handleAt, transcript: resume.transcript },
+        resume && sharedState(resume),
+        this.#release?.promise.then((r) => ({ at: r.at, resume: sharedState(r.resume) })),
       );
     const policy = new InputPolicy({
       config: this.#o.config,
@@ -222,8 +255,19 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       policy.pushToTalk(identity, start),
     );
     const starting = this.#shared?.start();
-    for (const p of room.remoteParticipants.values()) await this.#join(p, true);
-    if (resume) policy.restore(resume);
+    const handoff = this.#o.handoff;
+    if (handoff && this.#release) {
+      // Everyone here at once (a private conversation waits for the release in its join), then the
+      // old job is told we listen.
+      const joins = Promise.all([...room.remoteParticipants.values()].map((p) => this.#join(p, true)));
+      if (resume) policy.restore(resume);
+      handoff().then(this.#release.resolve, this.#release.reject);
+      await this.#release.promise;
+      await joins;
+    } else {
+      for (const p of room.remoteParticipants.values()) await this.#join(p, true);
+      if (resume) policy.restore(resume);
+    }
     await starting;
     this.emit('sessions', this.sessionCount);
   }
@@ -286,7 +330,12 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (this.policy === 'per-participant') {
       const resumed = this.#resumePrivate.get(p.identity);
       this.#resumePrivate.delete(p.identity);
-      const conv = this.#conversation(privateTrackName(p.identity), p.identity, resumed);
+      const conv = this.#conversation(
+        privateTrackName(p.identity),
+        p.identity,
+        resumed,
+        this.#release?.promise.then((r) => ({ at: r.at, resume: r.resume.private[p.identity] })),
+      );
       member.conversation = conv;
       this.#policy?.join(p.identity, conv);
       await conv.start();
@@ -400,7 +449,12 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
 
   // --- conversations and state -------------------------------------------------------------------
 
-  #conversation(trackName: string, audience?: string, resume?: SessionState): Conversation {
+  #conversation(
+    trackName: string,
+    audience?: string,
+    resume?: SessionState,
+    hold?: Promise<ConversationRelease>,
+  ): Conversation {
     const speaker = (identity: string | undefined) =>
       identity && { identity, trackSid: this.#members.get(identity)?.audio?.trackSid };
     const conv = new Conversation({
@@ -413,6 +467,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       trackName,
       ...(audience && { audience }),
       ...(resume && { resume }),
+      ...(hold && { hold }),
       speaker: () => speaker(audience ?? this.#policy?.speaker()) || undefined,
       participants: () =>
         [...this.#members.values()]
@@ -453,6 +508,15 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.#error,
     );
   }
+}
+
+/** The shared conversation's part of a checkpoint. */
+function sharedState(r: BridgeResume): SessionState {
+  return {
+    ...(r.handle && { handle: r.handle }),
+    ...(r.handleAt !== undefined && { handleAt: r.handleAt }),
+    transcript: r.transcript,
+  };
 }
 
 /** The agent track a `per-participant` room gives each participant. */

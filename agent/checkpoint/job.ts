@@ -59,9 +59,10 @@ export class JobCheckpoint {
 
   /**
    * Starts keeping the room's checkpoint: a write now, then after each turn and each new resumption
-   * handle (rate-limited by the writer).
+   * handle (rate-limited by the writer). `seq`: of the checkpoint the job actually resumed from, when
+   * it is not `resume`'s (a hand-off resumes from the old job's final one).
    */
-  attach(bridge: RoomBridge, config: RoomConfig): CheckpointWriter {
+  attach(bridge: RoomBridge, config: RoomConfig, seq?: number): CheckpointWriter {
     const o = this.#o;
     const writer = new CheckpointWriter({
       store: new CheckpointStore({
@@ -76,6 +77,7 @@ export class JobCheckpoint {
       owner: { jobId: o.jobId, identity: o.identity },
       state: () => ({ ...bridge.checkpointState(), model: config.model, config: { ...config } }),
       ...(this.resume && { seq: this.resume.checkpoint.seq }),
+      ...(seq !== undefined && { seq }),
       intervalMs: o.settings.intervalMs,
       ...(o.onSuperseded && { onSuperseded: o.onSuperseded }),
       logger: o.logger,

@@ -209,6 +209,12 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
  * - `AGENT_DRAIN_WRAP_UP_S` — the last part of the drain, s (default 30): from then on every conversation
  *   ends at its next turn boundary. A value ≥ the drain timeout ends conversations right after their
  *   current turn (fast rollouts); before the wrap-up they simply go on.
+ * - `AGENT_DRAIN_MODE` — what a draining worker does with a conversation: `wait` (default) keeps it to
+ *   its end or the wrap-up above; `handoff` hands it, at its first turn boundary, to a job on another
+ *   worker, which resumes it from the checkpoint (docs/recovery.md; needs `AGENT_CHECKPOINT`). With no
+ *   other worker to take it, the conversation is kept as with `wait`.
+ * - `AGENT_HANDOFF_TIMEOUT_S` — how long a hand-off waits for the new job to join and be ready, s
+ *   (default 20); past it the dispatch is withdrawn and the conversation kept (`wait`).
  * - `AGENT_LOAD_CPU` — count machine CPU in the reported load (default true); `false` reports sessions only.
  * - `AGENT_PROCESS_INIT_TIMEOUT_S` — time a new job process has to load the agent, s (default 30; the
  *   framework's 10 s is short for small or busy CPUs, and a process that misses it is discarded).
@@ -240,6 +246,8 @@ export interface OpsSettings {
   metricsHost: string | undefined;
   drainTimeoutMs: number;
   wrapUpMs: number;
+  drainMode: 'wait' | 'handoff';
+  handoffTimeoutMs: number;
   loadCpu: boolean;
   initTimeoutMs: number;
   /** `undefined`: stay in an empty room. */
@@ -272,6 +280,8 @@ const opsSchema = z.object({
   AGENT_METRICS_HOST: z.string().min(1).optional(),
   AGENT_DRAIN_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(600),
   AGENT_DRAIN_WRAP_UP_S: z.coerce.number().min(0).max(86_400).default(30),
+  AGENT_DRAIN_MODE: z.enum(['wait', 'handoff']).default('wait'),
+  AGENT_HANDOFF_TIMEOUT_S: z.coerce.number().positive().max(600).default(20),
   AGENT_PROCESS_INIT_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
   AGENT_EMPTY_ROOM_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(10),
   AGENT_FAILED_JOB_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(120),
@@ -319,6 +329,8 @@ export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
     metricsHost: s.AGENT_METRICS_HOST,
     drainTimeoutMs: s.AGENT_DRAIN_TIMEOUT_S * 1000,
     wrapUpMs: s.AGENT_DRAIN_WRAP_UP_S * 1000,
+    drainMode: s.AGENT_DRAIN_MODE,
+    handoffTimeoutMs: s.AGENT_HANDOFF_TIMEOUT_S * 1000,
     loadCpu: /^(1|true|yes|on)$/i.test(s.AGENT_LOAD_CPU),
     initTimeoutMs: s.AGENT_PROCESS_INIT_TIMEOUT_S * 1000,
     emptyRoomTimeoutMs: s.AGENT_EMPTY_ROOM_TIMEOUT_S > 0 ? s.AGENT_EMPTY_ROOM_TIMEOUT_S * 1000 : undefined,

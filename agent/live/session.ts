@@ -124,6 +124,17 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
   }
 
+  /**
+   * Before `start()`: where the session begins, replacing `resumeHandle` and `seed` of the options (a
+   * hand-off learns the final handle only once the old job has closed its own connection).
+   */
+  resumeFrom(o: Pick<LiveSessionOptions, 'resumeHandle' | 'seed'>): void {
+    if (this.#state !== 'idle') throw new Error('resumeFrom: the session has already started');
+    this.#handle = this.#resumable ? o.resumeHandle : undefined;
+    this.#foreignHandle = this.#handle !== undefined;
+    this.#seed = o.seed?.length ? o.seed : undefined;
+  }
+
   get stats(): Readonly<LiveSessionStats> {
     return { ...this.#stats };
   }

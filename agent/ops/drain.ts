@@ -39,8 +39,14 @@ export interface DrainWatchOptions {
   /** The worker's load directory (`AGENT_LOAD_DIR`), where the notice appears. */
   dir: string | undefined;
   activity: () => ConversationActivity;
-  /** Called once, when the job should end. */
-  end: (notice: DrainNotice) => void;
+  /** Called once, when the job should end (`handedOff`: another job has taken the conversation over). */
+  end: (notice: DrainNotice, handedOff: boolean) => void;
+  /**
+   * `AGENT_DRAIN_MODE=handoff`: tried once, at the first turn boundary after the notice (not waiting for
+   * the wrap-up); true when another job took the conversation over. False: the conversation goes on
+   * under the rule of {@link drainAction}.
+   */
+  handOff?: (notice: DrainNotice) => Promise<boolean>;
   /** Poll period, ms (default 250). */
   intervalMs?: number;
   /**
@@ -55,18 +61,38 @@ export interface DrainWatchOptions {
 export function watchDrain(o: DrainWatchOptions): () => void {
   let stopped = false;
   let idleSince: number | undefined;
+  /** A hand-off under way (the watch pauses) or tried already (false). */
+  let handingOff = false;
+  let tried = !o.handOff;
   const settleMs = o.settleMs ?? 750;
   const timer = setInterval(() => {
     const notice = readDrain(o.dir);
-    if (!notice || stopped) return;
+    if (!notice || stopped || handingOff) return;
     const activity = o.activity();
     const now = Date.now();
     if (activity.busy) idleSince = undefined;
     else idleSince ??= now;
+    const settled = now - (idleSince ?? now) >= settleMs;
+    if (!tried && o.handOff && activity.humans > 0 && !activity.busy && settled) {
+      tried = true;
+      handingOff = true;
+      void o.handOff(notice).then(
+        (done) => {
+          handingOff = false;
+          if (!done || stopped) return;
+          stop();
+          o.end(notice, true);
+        },
+        () => {
+          handingOff = false;
+        },
+      );
+      return;
+    }
     if (drainAction(notice, activity, now) !== 'end') return;
-    if (activity.humans > 0 && now - (idleSince ?? now) < settleMs) return;
+    if (activity.humans > 0 && !settled) return;
     stop();
-    o.end(notice);
+    o.end(notice, false);
   }, o.intervalMs ?? 250);
   timer.unref();
   const stop = () => {

@@ -27,8 +27,11 @@ export interface JobOps {
   readonly metrics: JobMetrics;
   /** Counts an error that happened outside the bridge (`config`, …). */
   error(type: string): void;
-  /** Instruments the bridge (its Live sessions run `model`) and starts the drain watch. */
-  attach(bridge: RoomBridge, o: { model: string }): void;
+  /**
+   * Instruments the bridge (its Live sessions run `model`) and starts the drain watch; `handOff`
+   * (`AGENT_DRAIN_MODE=handoff`) hands the conversation to another job, true once it did.
+   */
+  attach(bridge: RoomBridge, o: { model: string; handOff?: () => Promise<boolean> }): void;
   /**
    * Final metrics snapshot; stops the drain watch. Once every conversation has closed (or none was
    * attached), logs the job's closing line with each Live session's token totals.
@@ -53,7 +56,7 @@ export function startJobOps(o: JobOpsOptions): JobOps {
       metrics.errors.inc({ type });
       void writer?.flush();
     },
-    attach(bridge, { model }) {
+    attach(bridge, { model, handOff }) {
       attached = true;
       bridge.on('sessions', (n) => {
         metrics.sessions.set(n);
@@ -73,7 +76,13 @@ export function startJobOps(o: JobOpsOptions): JobOps {
             [...conversations].some((c) => c.busy),
           humans: countHumans(o.room),
         }),
-        end: (notice) => {
+        ...(handOff && { handOff: () => handOff() }),
+        end: (notice, handedOff) => {
+          if (handedOff) {
+            o.logger.info({ room: o.room.name }, 'drain: the conversation was handed off, the job ends');
+            o.shutdown('handed off');
+            return;
+          }
           o.logger.info(
             { room: o.room.name, deadline: new Date(notice.deadline).toISOString() },
             'drain: ending the job at a turn boundary',

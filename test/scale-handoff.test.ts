@@ -1,0 +1,222 @@
+/**
+ * Hand-off on drain (issue #16 part 3) with two real workers (`node agent/main.ts start`,
+ * `AGENT_DRAIN_MODE=handoff`) on the LiveKit dev server and the Gemini emulator: SIGTERM to the worker
+ * holding a conversation hands it to a job on the other worker, which resumes the Gemini session with
+ * the old job's final handle (the emulator's answer shows the model remembered); speech said during the
+ * switch reaches the model once; nobody is greeted again. A hand-off dispatch whose ticket no worker
+ * sealed is refused, and a worker with nobody to hand to drains as before.
+ */
+import { randomBytes } from 'node:crypto';
+import type { RemoteParticipant } from '@livekit/rtc-node';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointKey } from '../agent/checkpoint/index.ts';
+import { HANDOFF_METADATA_KEY, newTicket, ticketMetadata } from '../agent/handoff/index.ts';
+import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
+import { AgentWorker } from './scale-helpers.ts';
+
+const AGENT = 'ho-agent';
+let stack: Stack;
+let rooms: RoomServiceClient;
+let dispatch: AgentDispatchClient;
+const workers: AgentWorker[] = [];
+const people: Human[] = [];
+
+const env = {
+  AGENT_NAME: AGENT,
+  // 2.5: a chat message is one user turn, room notes only inform (as in agent-checkpoint.test.ts).
+  GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
+  AGENT_CHECKPOINT_INTERVAL_MS: '100',
+  AGENT_DRAIN_MODE: 'handoff',
+  AGENT_HANDOFF_TIMEOUT_S: '20',
+  // Without a hand-off, conversations end right after their current turn.
+  AGENT_DRAIN_TIMEOUT_S: '300',
+  AGENT_DRAIN_WRAP_UP_S: '300',
+};
+
+beforeAll(async () => {
+  stack = await startStack({ pacing: 4 });
+  rooms = new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
+  dispatch = new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
+  const common = { livekit: stack.lk, geminiUrl: stack.gemini.url, env };
+  workers.push(await AgentWorker.start({ ...common, tag: 'A' }));
+  await workers[0]!.registered();
+  // B registers later: the first room goes to A (ties go to the oldest worker).
+  workers.push(await AgentWorker.start({ ...common, tag: 'B' }));
+  await workers[1]!.registered();
+}, 240_000);
+
+afterAll(async () => {
+  for (const h of people.splice(0)) await h.close().catch(() => {});
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await stack?.close();
+}, 120_000);
+
+async function enter(room: string, identity: string): Promise<Human> {
+  const h = await Human.join(stack.lk, room, identity);
+  people.push(h);
+  return h;
+}
+
+const agentsOf = (h: Human) =>
+  [...h.room.remoteParticipants.values()].filter((p) => p.identity.startsWith('agent'));
+
+/** The agent in `h`'s room, other than `not`, once it listens. */
+async function listeningAgent(h: Human, not?: string): Promise<RemoteParticipant> {
+  const agent = await until(() => agentsOf(h).find((p) => p.identity !== not), 'agent joins');
+  await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
+  return agent;
+}
+
+/** Sends a chat message and waits for the agent's transcribed answer to it. */
+async function ask(h: Human, text: string): Promise<{ text: string; from: string }> {
+  const before = h.finals().length;
+  await h.sendChat(text);
+  const said = await until(
+    () =>
+      h
+        .finals()
+        .slice(before)
+        .find((t) => t.text.includes(`You said "[Alice] ${text}"`)),
+    `answer to "${text}"`,
+  );
+  return { text: said.text, from: said.sender };
+}
+
+async function agentParticipants(room: string): Promise<string[]> {
+  return (await rooms.listParticipants(room)).map((p) => p.identity).filter((i) => i.startsWith('agent'));
+}
+
+describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { timeout: 300_000 }, () => {
+  let old: RemoteParticipant;
+
+  it('a hand-off dispatch whose ticket no worker sealed is refused: nobody joins, the conversation goes on', async () => {
+    const [a] = workers as [AgentWorker, AgentWorker];
+    const alice = await enter('ho-main', 'alice');
+    await dispatch.createDispatch('ho-main', AGENT);
+    old = await listeningAgent(alice);
+    expect((await ask(alice, 'my name is Ana')).text).toContain('That is turn 1 of this conversation.');
+    await a.line((l) => l.msg === 'agent joined' && l.room === 'ho-main', 'A serves ho-main');
+
+    // What a client can put in dispatch metadata through its token's roomConfig.agents: a ticket
+    // sealed with a key that is not the deployment's, and a genuine one for another room.
+    const forged = [
+      JSON.stringify({ [HANDOFF_METADATA_KEY]: `ho1.${randomBytes(96).toString('base64url')}` }),
+      ticketMetadata(
+        newTicket({
+          room: 'ho-main',
+          agentName: AGENT,
+          from: { jobId: 'x', identity: old.identity },
+          seq: 1,
+        }),
+        checkpointKey(randomBytes(32).toString('hex')),
+      ),
+      ticketMetadata(
+        newTicket({
+          room: 'elsewhere',
+          agentName: AGENT,
+          from: { jobId: 'x', identity: old.identity },
+          seq: 1,
+        }),
+        checkpointKey(stack.lk.apiSecret),
+      ),
+    ];
+    for (const metadata of forged) await dispatch.createDispatch('ho-main', AGENT, { metadata });
+    const refusals = () =>
+      workers.flatMap((w) => w.lines).filter((l) => String(l.msg).startsWith('hand-off refused'));
+    await until(() => refusals().length === 3 || undefined, 'three refusals');
+    expect(refusals().map((l) => l.reason)).toEqual(expect.arrayContaining(['tampered', 'foreign']));
+    // Refused before joining: still the one agent, and it still answers.
+    expect(await agentParticipants('ho-main')).toEqual([old.identity]);
+    expect((await ask(alice, 'the code is 42')).text).toContain('That is turn 2');
+    expect(agentsOf(alice).map((p) => p.identity)).toEqual([old.identity]);
+  });
+
+  it('SIGTERM hands the conversation to the other worker: no greeting, speech during the switch heard once, the model remembers', async () => {
+    const [a, b] = workers as [AgentWorker, AgentWorker];
+    const alice = people.find((h) => h.identity === 'alice')!;
+    // Alice speaks the moment the old job has closed its Live session, before the successor resumes:
+    // her words reach the successor while it holds input. They must be heard, and once.
+    const spoke = a
+      .line((l) => l.msg === 'hand-off: Live sessions closed', 'A closed its sessions', 120_000)
+      .then(() => alice.mic.say(0.8, { lead: 0, seed: 3 }));
+    const finalsBefore = alice.finals().length;
+    a.terminate();
+    await a.line((l) => l.msg === 'hand-off: dispatched a successor', 'A dispatches a successor');
+    const successor = await listeningAgent(alice, old.identity);
+    const resumed = await b.line(
+      (l) => l.msg === 'hand-off: resumed the conversation' && l.room === 'ho-main',
+      'B resumes',
+    );
+    // How long the room had no Live session: what a user speaking at the switch waits for, on top of a reply.
+    expect(resumed.switchMs).toBeTypeOf('number');
+    expect((await a.exited).code).toBe(143);
+    await spoke;
+
+    // Her utterance, transcribed whole, answered (echoed) by the successor.
+    const heard = await until(
+      () => alice.finals(alice.mic.sid).find((t) => /^\[speech /.test(t.text)),
+      'speech transcript',
+    );
+    const held = await b.line(
+      (l) => l.msg === 'hand-off: input held during the switch goes to the model',
+      'B held input',
+    );
+    const story = [...a.lines, ...b.lines]
+      .filter((l) => Number(l.level) >= 30 && (l.room === 'ho-main' || String(l.msg).startsWith('live')))
+      .map(
+        (l) =>
+          `${l.time} ${l.pid} ${l.msg} ${JSON.stringify({ ...l, msg: undefined, time: undefined, hostname: undefined, level: undefined, pid: undefined })}`,
+      )
+      .sort()
+      .join('\n');
+    // All of it: 0.8 s of speech (a loaded test process can leave a short gap of silence inside it, which
+    // the emulator counts; a second copy of it would make it 1.6 s or more).
+    const seconds = Number(/^\[speech (\d+\.\d)s\]$/.exec(heard.text)?.[1]);
+    expect(seconds, `${heard.text}; ${JSON.stringify(held)}\n${story}`).toBeGreaterThanOrEqual(0.8);
+    expect(seconds, `${heard.text}; ${JSON.stringify(held)}\n${story}`).toBeLessThan(1.6);
+    // The model remembers the conversation, and holds that utterance once (turn 3 = 2 chats + 1 speech).
+    const answer = await ask(alice, 'what was the code?');
+    expect(answer.from).toBe(successor.identity);
+    expect(answer.text).toContain('That is turn 4 of this conversation.');
+    expect(answer.text).toContain('Before that: "[Alice] the code is 42"');
+    // No greeting: the successor said nothing but the answers to Alice.
+    const fromSuccessor = alice
+      .finals()
+      .slice(finalsBefore)
+      .filter((t) => t.sender === successor.identity && !t.text.startsWith('[speech'));
+    expect(fromSuccessor.map((t) => t.text)).toEqual([answer.text]);
+    expect(a.lines.some((l) => l.msg === 'drain: the conversation was handed off, the job ends')).toBe(true);
+    expect(a.lines.some((l) => l.msg === 'drain: ending the job at a turn boundary')).toBe(false);
+    expect(await agentParticipants('ho-main')).toEqual([successor.identity]);
+  });
+
+  it('with no other worker to take it, the conversation drains as before', async () => {
+    const b = workers[1]!;
+    try {
+      const bob = await enter('ho-solo', 'bob');
+      await dispatch.createDispatch('ho-solo', AGENT);
+      await listeningAgent(bob);
+      b.terminate();
+      await b.line(
+        (l) =>
+          String(l.msg).startsWith('hand-off: no other worker took the conversation in time') &&
+          l.room === 'ho-solo',
+        'B falls back',
+        60_000,
+      );
+      await b.line(
+        (l) => l.msg === 'drain: ending the job at a turn boundary' && l.room === 'ho-solo',
+        'B drains',
+      );
+      expect(b.lines.some((l) => l.msg === 'job ended' && l.room === 'ho-solo')).toBe(true);
+    } catch (err) {
+      const tail = b.lines
+        .filter((l) => Number(l.level) >= 30)
+        .slice(-40)
+        .map((l) => `${l.time} ${l.pid} ${l.msg} ${l.room ?? ''} ${l.err ?? ''}`)
+        .join('\n');
+      throw new Error(`${(err as Error).message}\n${tail}`);
+    }
+  });
+});
