@@ -79,6 +79,15 @@ export class Child {
     });
   }
 
+  /** Resolves once the leader exited, or after `timeoutMs` (a drain that takes its time). */
+  async exited(timeoutMs: number): Promise<void> {
+    if (!this.running) return;
+    await Promise.race([
+      new Promise<void>((resolve) => this.proc.once('exit', () => resolve())),
+      new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+    ]);
+  }
+
   /** SIGTERM the group, SIGKILL after `graceMs`; resolves when the leader exited. */
   async stop(graceMs = 3000): Promise<void> {
     if (!this.running) return;

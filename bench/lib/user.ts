@@ -53,6 +53,8 @@ export interface RemoteBurst {
   onsetAt: number;
   /** Arrival of the first frame of the silence that ended it (undefined while it lasts). */
   offsetAt?: number;
+  /** Arrival of the last voiced frame so far (the end of a burst whose track went silent for good). */
+  lastVoicedAt: number;
   voicedMs: number;
   /** Silent stretches ≥ 20 ms inside the burst: underruns (the synthetic voice never dips that low). */
   gaps: number;
@@ -269,12 +271,13 @@ export class BenchUser {
           const ms = (value.samplesPerChannel / value.sampleRate) * 1000;
           if (voiced) {
             if (!burst) {
-              burst = { participant, onsetAt: t, voicedMs: 0, gaps: 0 };
+              burst = { participant, onsetAt: t, lastVoicedAt: t, voicedMs: 0, gaps: 0 };
               this.bursts.push(burst);
             } else if (silentMs >= 20) {
               burst.gaps++;
             }
             burst.voicedMs += ms;
+            burst.lastVoicedAt = t;
             silentMs = 0;
           } else if (burst) {
             if (silentMs === 0) silentFrom = t;
