@@ -79,6 +79,12 @@ async function stopAll(): Promise<void> {
   running.clear();
 }
 
+process.on('SIGINT', () => {
+  void stopAll()
+    .then(() => dev.child.stop())
+    .then(() => process.exit(130));
+});
+
 const samples: RecoverySample[] = [];
 const errors: string[] = [];
 try {

@@ -145,18 +145,19 @@ export async function runRecoveryCase(ctx: RecoveryContext, kind: RecoveryCase):
     else if (kind === 'worker') process.kill(-h.w.child.pid, 'SIGKILL');
     else process.kill(h.w.child.pid, 'SIGTERM');
     ctx.log(`${ctx.side} ${kind}: event (job process ${h.pid}, worker ${h.w.child.pid})`);
-    // A killed agent's track may stop delivering frames at all: then its last voiced frame is the end.
-    await user.ended(cut, kind === 'drain' ? 30_000 : 3000).catch(() => {});
-    const lastAudio = cut.offsetAt ?? cut.lastVoicedAt;
+    // A drained agent may finish its reply: the user lets it. After a kill the user speaks at once.
+    if (kind === 'drain') await user.ended(cut, 30_000).catch(() => {});
     const deadline = eventAt + ctx.boundS * 1000;
     const said: Utterance[] = [];
     let answer: RemoteBurst | undefined;
     for (let seed = 3; !answer && now() < deadline; seed++) {
       said.push(await user.say(0.8, seed));
       answer = await user
-        .nextOnset(lastAudio, Math.max(0, Math.min(2200, deadline - now())))
+        .nextOnset(cut.onsetAt, Math.max(0, Math.min(2200, deadline - now())))
         .catch(() => undefined);
     }
+    // A killed agent's track may stop delivering frames at all: then its last voiced frame is the end.
+    const lastAudio = cut.offsetAt ?? cut.lastVoicedAt;
     if (answer) await user.ended(answer, 15_000).catch(() => {});
     await sleep(300);
     // Input lost: of each utterance after the event, the voice that reached any Live socket between
