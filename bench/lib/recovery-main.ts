@@ -74,6 +74,11 @@ async function start(side: Side): Promise<BenchWorker> {
   return { child, probeDir };
 }
 
+/** A worker's output, kept beside the results (git-ignored *.log). */
+function keepLog(side: Side, c: Child): void {
+  writeFileSync(join(dirname(args.out!), `recovery-${side}-${c.pid}.log`), c.output);
+}
+
 async function stopAll(): Promise<void> {
   for (const c of running) await c.stop();
   running.clear();
@@ -97,6 +102,7 @@ try {
         for (let i = 0; i < workers.length; i++) {
           if (workers[i]!.child.running) continue;
           await workers[i]!.child.stop();
+          keepLog(side, workers[i]!.child);
           running.delete(workers[i]!.child);
           workers[i] = await start(side);
         }
@@ -122,11 +128,10 @@ try {
           log(errors.at(-1)!);
         }
         // A drained worker still holds its job until the room is gone: let it leave before the next.
-        if (kind === 'drain') for (const w of workers) await w.child.exited(20_000);
+        if (kind === 'drain') await Promise.race(workers.map((w) => w.child.exited(20_000)));
       }
     }
-    for (const w of workers)
-      writeFileSync(join(dirname(args.out!), `recovery-${side}-${w.child.pid}.log`), w.child.output);
+    for (const w of workers) keepLog(side, w.child);
     await stopAll();
   }
 } finally {

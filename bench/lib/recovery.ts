@@ -67,10 +67,16 @@ export interface RecoverySample {
   model: 'resumed' | 'fresh' | 'same' | null;
   /** The answer came from the agent that was there before. */
   sameAgent: boolean | null;
+  /** Agent audio heard after the event that answered nothing (before the first utterance ended). */
+  stray: string[];
 }
 
-/** The live process (and its worker) whose probe saw agent speech start at or after `since`. */
-function holder(workers: BenchWorker[], since: number): { w: BenchWorker; pid: number } | undefined {
+/**
+ * The live process (and its worker) whose probe saw agent speech start closest before `heardAt` (the
+ * user's onset of the reply): another room's agent of an earlier repetition may still be running.
+ */
+function holder(workers: BenchWorker[], heardAt: number): { w: BenchWorker; pid: number } | undefined {
+  const since = heardAt - 3000;
   let best: { w: BenchWorker; pid: number; at: number } | undefined;
   for (const w of workers) {
     for (const f of readdirSync(w.probeDir)) {
@@ -79,8 +85,8 @@ function holder(workers: BenchWorker[], since: number): { w: BenchWorker; pid: n
       const lines = readFileSync(join(w.probeDir, f), 'utf8').split('\n').filter(Boolean);
       for (const l of lines) {
         const e = JSON.parse(l) as { dir: string; start: number };
-        if (e.dir === 'out' && e.start >= since && (!best || e.start > best.at))
-          best = { w, pid, at: e.start };
+        const fits = e.dir === 'out' && e.start >= since && e.start <= heardAt;
+        if (fits && (!best || e.start > best.at)) best = { w, pid, at: e.start };
       }
     }
   }
@@ -138,7 +144,7 @@ export async function runRecoveryCase(ctx: RecoveryContext, kind: RecoveryCase):
     const u2 = await user.say(0.8, 2);
     const cut = await user.nextOnset(u2.endAt, 30_000);
     await sleep(1000);
-    const h = holder(ctx.workers, cut.onsetAt - 3000);
+    const h = holder(ctx.workers, cut.onsetAt);
     if (!h) throw new Error(`${ctx.side}: no job process found speaking`);
     const eventAt = now();
     if (kind === 'job') process.kill(h.pid, 'SIGKILL');
@@ -152,8 +158,9 @@ export async function runRecoveryCase(ctx: RecoveryContext, kind: RecoveryCase):
     let answer: RemoteBurst | undefined;
     for (let seed = 3; !answer && now() < deadline; seed++) {
       said.push(await user.say(0.8, seed));
+      // An answer: agent audio that starts after the first utterance said since the event ended.
       answer = await user
-        .nextOnset(cut.onsetAt, Math.max(0, Math.min(2200, deadline - now())))
+        .nextOnset(said[0]!.endAt, Math.max(0, Math.min(2200, deadline - now())))
         .catch(() => undefined);
     }
     // A killed agent's track may stop delivering frames at all: then its last voiced frame is the end.
@@ -197,6 +204,9 @@ export async function runRecoveryCase(ctx: RecoveryContext, kind: RecoveryCase):
       voicedLostS: Math.round(voicedLost / 100) / 10,
       model,
       sameAgent,
+      stray: user.bursts
+        .filter((b) => b.onsetAt > cut.onsetAt && b.onsetAt <= said[0]!.endAt)
+        .map((b) => `${b.participant} +${Math.round(b.onsetAt - lastAudio)} ms`),
     };
   } catch (err) {
     const st = emulator.stats().map((x) => `${x.id}: ${x.audioInSeconds.toFixed(1)} s in, ${x.turns} turns`);
