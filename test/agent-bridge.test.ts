@@ -222,7 +222,8 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => alice.finals(agentSid).find((t) => t.text.includes('You said')), 'answer');
     expect(stack.gemini.stats()[0]!.textInputs).toBe(1);
     expect(alice.chats).toHaveLength(1);
-    expect(states[0]).toBe('thinking'); // only the accepted message made the agent think
+    // Only the accepted message made the agent think.
+    expect(states.filter((x) => x === 'thinking')).toHaveLength(1);
   });
 
   it('chat: a message the Live session refuses as too large is answered to its sender like an oversize one', async () => {
@@ -240,17 +241,21 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     expect(first.sender).toMatch(/^agent/);
     expect(first.text).toMatch(/not sent to the assistant: it is 10 KiB, and the limit is 9 KiB/);
     await until(() => bridge.state === 'listening', 'listening again after the refusal');
+    // (The states of the reconnect after the 1009 may still be on their way to alice: only `thinking`
+    // tells whether a message reached the model.)
     const states = watchAgentState(alice.room);
     await alice.sendChat('z'.repeat(12_000));
     const second = await until(() => alice.chats[1], 'a reply to the sender (refused before sending)');
     expect(second.text).toMatch(/not sent to the assistant: it is 12 KiB, and the limit is 9 KiB/);
+    expect(states).not.toContain('thinking');
     // A short message still goes through, and is answered: the only one the model saw.
     await alice.sendChat('hello');
     const agentSid = alice.agentTrackSid()!;
     await until(() => alice.finals(agentSid).find((t) => t.text.includes('You said')), 'answer');
     expect(stack.gemini.stats().reduce((n, st) => n + st.textInputs, 0)).toBe(1);
     expect(alice.chats).toHaveLength(2);
-    expect(states[0]).toBe('thinking'); // only the accepted message made the agent think
+    // Only the accepted message made the agent think.
+    expect(states.filter((x) => x === 'thinking')).toHaveLength(1);
   });
 
   it('goAway mid-utterance in a room: the resumed session hears the whole utterance', async () => {
