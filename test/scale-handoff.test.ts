@@ -209,7 +209,8 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
         (l) => l.msg === 'drain: ending the job at a turn boundary' && l.room === 'ho-solo',
         'B drains',
       );
-      expect(b.lines.some((l) => l.msg === 'job ended' && l.room === 'ho-solo')).toBe(true);
+      // (Logged after the drain's line, once the job's shutdown ran: waited for, not assumed.)
+      await b.line((l) => l.msg === 'job ended' && l.room === 'ho-solo', 'the job ends');
     } catch (err) {
       const tail = b.lines
         .filter((l) => Number(l.level) >= 30)
