@@ -64,6 +64,27 @@ describe('shared/audio', () => {
     expect(active).toEqual([false, false, true, true, true, true, true, false, false, false]);
   });
 
+  it("speech has energy where LiveKit's BarVisualizer looks (2–4.7 kHz), as real speech does", () => {
+    // The visualiser averages an analyser's bins 100–200 (fftSize 2048) on a −100…−10 dB scale: a
+    // voice without breath there (the harmonics stop at ~1 kHz) leaves its bars on the floor.
+    const rate = 48_000;
+    const voice = speechLike(1, rate, { f0: 140, seed: 7 }).subarray(12_000, 12_000 + 2048);
+    /** Level of one frequency in the window, in dB of full scale per bin (Hann window, like the analyser). */
+    const level = (hz: number) => {
+      let re = 0;
+      let im = 0;
+      for (let i = 0; i < voice.length; i++) {
+        const v = (voice[i]! / 32768) * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / voice.length));
+        re += v * Math.cos((2 * Math.PI * hz * i) / rate);
+        im -= v * Math.sin((2 * Math.PI * hz * i) / rate);
+      }
+      return 20 * Math.log10(Math.hypot(re, im) / voice.length);
+    };
+    for (const hz of [2_400, 3_000, 3_600, 4_300]) expect(level(hz), `${hz} Hz`).toBeGreaterThan(-90);
+    // Still a voice: the fundamental stands far above the breath.
+    expect(level(140)).toBeGreaterThan(level(3_000) + 30);
+  });
+
   it('resamples preserving duration and pitch, in one go or streamed', () => {
     const t = tone(1, 16_000, { frequency: 300 });
     for (const rate of [8_000, 24_000, 44_100, 48_000]) {

@@ -98,9 +98,40 @@ async function startSession(query: string, viewport = { width: 1280, height: 800
 /** Records every agent state the page shows and the tallest bar of the agent's voice visualiser. */
 async function record(page: Page): Promise<void> {
   await page.evaluate(() => {
-    const w = window as unknown as { statesSeen: string[]; tallestBar: number };
+    const w = window as unknown as {
+      statesSeen: string[];
+      tallestBar: number;
+      peers: RTCPeerConnection[];
+      audioContexts: AudioContext[];
+    };
     w.statesSeen = [];
     w.tallestBar = 0;
+    // Kept for the failure report: what the page's connections received, and its audio contexts' states.
+    w.peers = [];
+    w.audioContexts = [];
+    const Peer = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends Peer {
+      constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
+        super(...args);
+        w.peers.push(this);
+      }
+    };
+    const Context = window.AudioContext;
+    window.AudioContext = class extends Context {
+      constructor(...args: ConstructorParameters<typeof AudioContext>) {
+        super(...args);
+        w.audioContexts.push(this);
+      }
+      override createMediaStreamSource(stream: MediaStream): MediaStreamAudioSourceNode {
+        (this as unknown as { sources: MediaStreamTrack[] }).sources = stream.getTracks();
+        return super.createMediaStreamSource(stream);
+      }
+      override createAnalyser(): AnalyserNode {
+        const analyser = super.createAnalyser();
+        (this as unknown as { analyser: AnalyserNode }).analyser = analyser;
+        return analyser;
+      }
+    };
     setInterval(() => {
       const state = document.querySelector<HTMLElement>('[data-testid="agent-tile"]')?.dataset.agentState;
       if (state && w.statesSeen.at(-1) !== state) w.statesSeen.push(state);
@@ -128,6 +159,50 @@ async function onFailure(page: Page, name: string, logs: string[]): Promise<void
     }))
     .catch(() => null);
   console.error('page probe', JSON.stringify(probe));
+  const media = await page
+    .evaluate(async () => {
+      const w = window as unknown as { peers?: RTCPeerConnection[]; audioContexts?: AudioContext[] };
+      const inbound = [];
+      for (const pc of w.peers ?? []) {
+        const stats = await pc.getStats();
+        for (const s of stats.values())
+          if (s.type === 'inbound-rtp' && s.kind === 'audio')
+            inbound.push({
+              track: s.trackIdentifier,
+              packets: s.packetsReceived,
+              lost: s.packetsLost,
+              samples: s.totalSamplesReceived,
+              concealed: s.concealedSamples,
+              energy: s.totalAudioEnergy,
+            });
+      }
+      const elements = [...document.querySelectorAll('audio')].map((a) => ({
+        paused: a.paused,
+        muted: a.muted,
+        readyState: a.readyState,
+        tracks: (a.srcObject as MediaStream | null)
+          ?.getTracks()
+          .map((t) => `${t.id} ${t.readyState}${t.muted ? ' muted' : ''}`),
+      }));
+      const audioContexts = (w.audioContexts ?? []).map((c) => ({
+        state: c.state,
+        time: c.currentTime,
+        spectrum: (() => {
+          const a = (c as unknown as { analyser?: AnalyserNode }).analyser;
+          if (!a) return undefined;
+          const bins = new Float32Array(a.frequencyBinCount);
+          a.getFloatFrequencyData(bins);
+          const peak = (from: number, to: number) => Math.max(...bins.slice(from, to)).toFixed(1);
+          return { rate: c.sampleRate, low: peak(0, 100), mid: peak(100, 200), high: peak(200, bins.length) };
+        })(),
+        sources: (c as unknown as { sources?: MediaStreamTrack[] }).sources?.map(
+          (t) => `${t.id} ${t.readyState}${t.muted ? ' muted' : ''}`,
+        ),
+      }));
+      return { inbound, elements, audioContexts };
+    })
+    .catch((err) => String(err));
+  console.error('page media', JSON.stringify(media));
   const rooms = new RoomServiceClient(lk.url, lk.apiKey, lk.apiSecret);
   for (const room of await rooms.listRooms().catch(() => [])) {
     const people = await rooms.listParticipants(room.name).catch(() => []);

@@ -53,9 +53,16 @@ export interface SpeechLikeOptions {
 }
 
 /**
- * A voice-like signal: a harmonic-rich glottal buzz at `f0` with slight vibrato, shaped by syllable
- * envelopes (~4 Hz) with short dips between syllables — never fully silent inside, so an energy VAD
- * sees one utterance. Deterministic for a given seed.
+ * Level of the voice's breath noise against its buzz (RMS ≈ −30 dB of the peak). Real speech has energy
+ * up to 8 kHz; the buzz alone is silent above ~1.5 kHz (−130 dB a bin), and LiveKit's `BarVisualizer`,
+ * which reads 2–4.7 kHz down to −100 dB, then shows the codec's noise or nothing.
+ */
+const BREATH = 0.05;
+
+/**
+ * A voice-like signal: a harmonic-rich glottal buzz at `f0` with slight vibrato, plus a little
+ * breath noise, shaped by syllable envelopes (~4 Hz) with short dips between syllables —
+ * never fully silent inside, so an energy VAD sees one utterance. Deterministic for a given seed.
  */
 export function speechLike(seconds: number, sampleRate: number, options: SpeechLikeOptions = {}): Int16Array {
   const { f0 = 140, amplitude = 0.4, syllableRate = 4, seed = 1 } = options;
@@ -68,6 +75,8 @@ export function speechLike(seconds: number, sampleRate: number, options: SpeechL
   let sylStart = 0;
   let sylLen = Math.round(sampleRate / syllableRate);
   let sylGain = 0.7 + 0.3 * rand();
+  // Its own generator, so the syllable pattern of a seed is what it was before the breath was added.
+  const hiss = prng(seed ^ 0x5eed);
   for (let i = 0; i < n; i++) {
     if (i - sylStart >= sylLen) {
       sylStart = i;
@@ -81,6 +90,7 @@ export function speechLike(seconds: number, sampleRate: number, options: SpeechL
     phase += (2 * Math.PI * f) / sampleRate;
     let s = 0;
     for (let h = 0; h < harmonics.length; h++) s += harmonics[h]! * Math.sin((h + 1) * phase);
+    s += BREATH * norm * (hiss() * 2 - 1);
     // Fade in/out over 10 ms so the utterance has no clicks at its edges.
     const edge = Math.min(1, i / (sampleRate * 0.01), (n - 1 - i) / (sampleRate * 0.01));
     out[i] = Math.round((s / norm) * env * sylGain * amplitude * edge * 32767);
