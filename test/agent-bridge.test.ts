@@ -171,6 +171,39 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => alice.heardMs() > 300, 'spoken answer');
   });
 
+  it('chat while the agent speaks, the answer following on in the same playout: it listens again once both are played (#16)', async () => {
+    const long =
+      'This first answer goes on for a while, so that the next message comes while it plays. '.repeat(2);
+    const { stack, bridge, states } = await withAgent(
+      'r-chat-over',
+      {},
+      {
+        pacing: 4,
+        scenario: { turns: [{ steps: [{ say: long }] }, { steps: [{ say: 'The second answer.' }] }] },
+      },
+    );
+    const alice = await human(stack, 'r-chat-over', 'alice');
+    await until(() => bridge.state === 'listening', 'agent ready');
+    await alice.sendChat('tell me something long');
+    // The emulator sends the answer 4x faster than real time: its turn is over while it still plays.
+    const turns = () => stack.gemini.stats()[0]!.turnLog;
+    await until(() => turns()[0]?.completedAt, 'first turn sent');
+    expect(bridge.state).toBe('speaking');
+    const from = states.length;
+    await alice.sendChat('and another thing');
+    // The second answer, and its turnComplete, arrive while the first still plays: the agent's speech
+    // goes on without a pause.
+    await until(
+      () => stack.gemini.stats()[0]!.turnLog.filter((t) => t.completedAt).length === 2,
+      'both turns',
+    );
+    // Was: 'thinking' from the second message to the end of time (a drain waited for it in vain).
+    await until(() => bridge.state === 'listening', 'listening once both answers played');
+    expect(states.slice(from)).toEqual(['thinking', 'speaking', 'listening']);
+    const agentSid = alice.agentTrackSid()!;
+    await until(() => alice.finals(agentSid).find((t) => t.text === 'The second answer.'), 'second answer');
+  });
+
   it('a reply cut by a 1011 close is finalised as interrupted; the next reply gets its own segment', async () => {
     const cut = 'This reply is cut short by the server';
     const { stack, bridge } = await withAgent(

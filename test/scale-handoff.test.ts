@@ -191,31 +191,38 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
     expect(await agentParticipants('ho-main')).toEqual([successor.identity]);
   });
 
-  it('with no other worker to take it, the conversation drains as before', async () => {
+  it('with no other worker to take them, both conversations drain as before (the one B took over too) and B exits', async () => {
     const b = workers[1]!;
     try {
       const bob = await enter('ho-solo', 'bob');
       await dispatch.createDispatch('ho-solo', AGENT);
       await listeningAgent(bob);
       b.terminate();
-      await b.line(
-        (l) =>
-          String(l.msg).startsWith('hand-off: no other worker took the conversation in time') &&
-          l.room === 'ho-solo',
-        'B falls back',
-        60_000,
-      );
-      await b.line(
-        (l) => l.msg === 'drain: ending the job at a turn boundary' && l.room === 'ho-solo',
-        'B drains',
-      );
-      // (Logged after the drain's line, once the job's shutdown ran: waited for, not assumed.)
-      await b.line((l) => l.msg === 'job ended' && l.room === 'ho-solo', 'the job ends');
+      // Its own conversation, and the one it took over from A (whose answer to the last question
+      // could still be playing: it waits for the turn's end, then tries a hand-off of its own).
+      for (const room of ['ho-solo', 'ho-main']) {
+        await b.line(
+          (l) =>
+            String(l.msg).startsWith('hand-off: no other worker took the conversation in time') &&
+            l.room === room,
+          `B falls back in ${room}`,
+          60_000,
+        );
+        await b.line(
+          (l) => l.msg === 'drain: ending the job at a turn boundary' && l.room === room,
+          `B drains ${room}`,
+        );
+        // (Logged after the drain's line, once the job's shutdown ran: waited for, not assumed.)
+        await b.line((l) => l.msg === 'job ended' && l.room === room, `the job in ${room} ends`);
+      }
+      // Both jobs ended: the worker's drain is over long before its 300 s deadline.
+      await until(() => !b.running || undefined, 'B exits', 60_000);
+      expect((await b.exited).code).toBe(143);
     } catch (err) {
       const tail = b.lines
         .filter((l) => Number(l.level) >= 30)
         .slice(-40)
-        .map((l) => `${l.time} ${l.pid} ${l.msg} ${l.room ?? ''} ${l.err ?? ''}`)
+        .map((l) => `${l.time} ${l.pid} ${l.job ?? ''} ${l.msg} ${l.room ?? ''} ${l.err ?? ''}`)
         .join('\n');
       throw new Error(`${(err as Error).message}\n${tail}`);
     }

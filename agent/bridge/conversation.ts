@@ -473,6 +473,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       this.#finishAgent();
       if (!this.output.speaking && (this.#state === 'thinking' || this.#state === 'speaking')) {
         this.#setState('listening');
+      } else if (this.output.speaking && this.#state === 'thinking') {
+        // The turn ended and its speech still plays: a chat (or tool call) while the agent spoke, whose
+        // reply followed on in the same playout, which never starts again. Left 'thinking', only
+        // 'speaking' ends with the playout: the agent would think for good (and a drain wait for it).
+        this.#setState('speaking');
       }
     });
     live.on('toolCall', (calls) => {
