@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { open, seal } from './aead.ts';
 import { CHECKPOINT_VERSION, type Checkpoint, checkpointSchema, dropOldestTurn } from './state.ts';
 
 /**
@@ -9,8 +9,6 @@ import { CHECKPOINT_VERSION, type Checkpoint, checkpointSchema, dropOldestTurn }
 export const MAX_CHECKPOINT_BYTES = 16 * 1024;
 
 const PREFIX = `cp${CHECKPOINT_VERSION}.`;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 /** Why a sealed checkpoint was refused. */
 export type CheckpointRefusal =
@@ -54,11 +52,7 @@ const AAD = Buffer.from(`gemini-livekit checkpoint v${CHECKPOINT_VERSION}`);
  */
 export function sealCheckpoint(cp: Checkpoint, key: Buffer, bind: CheckpointBinding): string {
   const body = { ...cp, v: CHECKPOINT_VERSION, room: bind.room, agentName: bind.agentName };
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(AAD);
-  const ct = Buffer.concat([cipher.update(JSON.stringify(body), 'utf8'), cipher.final()]);
-  return PREFIX + Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64url');
+  return PREFIX + seal(JSON.stringify(body), key, AAD);
 }
 
 /**
@@ -111,26 +105,17 @@ export function openCheckpoint(
       'too large',
       `checkpoint of ${sealed.length} bytes is over ${MAX_CHECKPOINT_BYTES}`,
     );
-  const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64url');
-  if (raw.length < IV_BYTES + TAG_BYTES) throw new CheckpointError('tampered', 'checkpoint is truncated');
-  let plain: string;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
-    decipher.setAAD(AAD);
-    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    plain = Buffer.concat([
-      decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)),
-      decipher.final(),
-    ]).toString('utf8');
-  } catch {
+  const opened = open(sealed.slice(PREFIX.length), key, AAD);
+  if ('refused' in opened)
     throw new CheckpointError(
       'tampered',
-      'checkpoint failed authentication (changed, or sealed with another key)',
+      opened.refused === 'truncated'
+        ? 'checkpoint is truncated'
+        : 'checkpoint failed authentication (changed, or sealed with another key)',
     );
-  }
   let value: unknown;
   try {
-    value = JSON.parse(plain);
+    value = JSON.parse(opened.plain.toString('utf8'));
   } catch {
     throw new CheckpointError('invalid', 'checkpoint is not JSON');
   }

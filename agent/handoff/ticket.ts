@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { open, seal } from '../checkpoint/aead.ts';
 import { metadataObject } from '../checkpoint/store.ts';
 
 /**
@@ -14,8 +15,6 @@ export const HANDOFF_METADATA_KEY = 'lk.agent.handoff';
 
 const PREFIX = 'ho1.';
 const AAD = Buffer.from('gemini-livekit handoff v1');
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 /** How long a ticket is good for once sealed (the old job waits far less for its successor). */
 export const TICKET_TTL_MS = 10 * 60_000;
@@ -53,12 +52,7 @@ export function newTicket(o: Omit<HandoffTicket, 'id' | 'expiresAt'>, now = Date
 
 /** The dispatch metadata carrying `ticket`, sealed with `key`. */
 export function ticketMetadata(ticket: HandoffTicket, key: Buffer): string {
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(AAD);
-  const ct = Buffer.concat([cipher.update(JSON.stringify(ticket), 'utf8'), cipher.final()]);
-  const sealed = PREFIX + Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64url');
-  return JSON.stringify({ [HANDOFF_METADATA_KEY]: sealed });
+  return JSON.stringify({ [HANDOFF_METADATA_KEY]: PREFIX + seal(JSON.stringify(ticket), key, AAD) });
 }
 
 /**
@@ -78,21 +72,12 @@ export function readTicket(
   const sealed = o[HANDOFF_METADATA_KEY];
   if (typeof sealed !== 'string' || !sealed.startsWith(PREFIX))
     throw new TicketError('invalid', 'not a hand-off ticket');
-  const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64url');
-  if (raw.length < IV_BYTES + TAG_BYTES) throw new TicketError('invalid', 'not a hand-off ticket');
-  let plain: string;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
-    decipher.setAAD(AAD);
-    decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-    plain = Buffer.concat([
-      decipher.update(raw.subarray(IV_BYTES, raw.length - TAG_BYTES)),
-      decipher.final(),
-    ]).toString('utf8');
-  } catch {
-    throw new TicketError('tampered', 'the hand-off ticket was not sealed by a worker of this deployment');
-  }
-  const parsed = ticketSchema.safeParse(JSON.parse(plain));
+  const opened = open(sealed.slice(PREFIX.length), key, AAD);
+  if ('refused' in opened)
+    throw opened.refused === 'truncated'
+      ? new TicketError('invalid', 'not a hand-off ticket')
+      : new TicketError('tampered', 'the hand-off ticket was not sealed by a worker of this deployment');
+  const parsed = ticketSchema.safeParse(JSON.parse(opened.plain.toString('utf8')));
   if (!parsed.success) throw new TicketError('invalid', 'the hand-off ticket is not readable');
   const t = parsed.data;
   if (t.room !== bind.room || t.agentName !== bind.agentName)
