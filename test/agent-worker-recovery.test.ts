@@ -9,89 +9,40 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RemoteParticipant } from '@livekit/rtc-node';
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkpointKey, openCheckpoint, sealedFromMetadata } from '../agent/checkpoint/index.ts';
 import { publishDrain, writeJobRecord } from '../agent/ops/channel.ts';
 import { recoveryKey, sealRecovery } from '../agent/recovery/seal.ts';
-import { start as startGemini } from '../emulators/gemini-live/index.ts';
-import { startLiveKitDevServer } from '../emulators/livekit/index.ts';
-import { Human, type Stack, until } from './fixtures/agent/kit.ts';
+import { type Human, until } from './fixtures/agent/kit.ts';
+import { agentIn, listeningAgent, workerSuite } from './fixtures/agent/worker-suite.ts';
 import { connectParticipant } from './livekit-control-helpers.ts';
-import { AgentWorker } from './scale-helpers.ts';
+import type { AgentWorker } from './scale-helpers.ts';
 
-let stack: Stack;
-let dispatch: AgentDispatchClient;
-let rooms: RoomServiceClient;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
+/** Every worker polls every ~1 s with a 2 s grace. */
+const suite = workerSuite(
+  { pacing: 4 },
+  { AGENT_HTTP_PORT: '0', AGENT_RECOVERY_POLL_S: '1', AGENT_RECOVERY_GRACE_S: '2' },
   // A killed agent's participant goes after the resume grace (livekit-server: ICE failure, ~15–20 s);
   // shorter here so that the tests do not wait for it.
-  const lk = await startLiveKitDevServer({ port: 0, host: '127.0.0.1', reconnectGrace: 3 });
-  const gemini = await startGemini({ apiKey: 'test-key', pacing: 4 });
-  stack = {
-    lk,
-    gemini,
-    async close() {
-      await gemini.close();
-      await lk.close();
-    },
-  };
-  dispatch = new AgentDispatchClient(lk.url, lk.apiKey, lk.apiSecret);
-  rooms = new RoomServiceClient(lk.url, lk.apiKey, lk.apiSecret);
-}, 120_000);
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.close();
-}, 120_000);
+  { reconnectGrace: 3 },
+);
 
 const POLLS = 'gemini_agent_worker_recovery_polls_total';
 
 /** The room's dispatches of `agentName` (the dev server also lists the room's automatic dispatch). */
 async function dispatchesOf(room: string, agentName = room) {
-  return (await dispatch.listDispatch(room)).filter((d) => d.agentName === agentName);
+  return (await suite.dispatch.listDispatch(room)).filter((d) => d.agentName === agentName);
 }
 const RECOVERIES = 'gemini_agent_worker_recoveries_total';
 
-/** A worker of agent name `name`, polling every ~1 s with a 2 s grace; registered. */
-async function worker(name: string, tag: string, env: Record<string, string> = {}): Promise<AgentWorker> {
-  const w = await AgentWorker.start({
-    livekit: stack.lk,
-    geminiUrl: stack.gemini.url,
-    tag,
-    env: {
-      AGENT_NAME: name,
-      AGENT_HTTP_PORT: '0',
-      AGENT_RECOVERY_POLL_S: '1',
-      AGENT_RECOVERY_GRACE_S: '2',
-      ...env,
-    },
-  });
-  cleanups.push(() => w.stop());
-  await w.registered();
-  return w;
+/** A worker of agent name `name`; registered. */
+function worker(name: string, tag: string, env: Record<string, string> = {}): Promise<AgentWorker> {
+  return suite.worker(tag, { env: { AGENT_NAME: name, ...env } });
 }
 
 /** Two such workers. */
 async function workers(name: string, env: Record<string, string> = {}): Promise<[AgentWorker, AgentWorker]> {
   return Promise.all([worker(name, `${name}-a`, env), worker(name, `${name}-b`, env)]);
-}
-
-async function human(room: string, identity: string): Promise<Human> {
-  const h = await Human.join(stack.lk, room, identity);
-  cleanups.push(() => h.close());
-  return h;
-}
-
-function agentIn(h: Human, not?: string): RemoteParticipant | undefined {
-  return [...h.room.remoteParticipants.values()].find(
-    (p) => p.identity.startsWith('agent') && p.identity !== not,
-  );
 }
 
 /** The worker running the job of `room`, and that job's record (its process id). */
@@ -111,15 +62,14 @@ async function owner(pair: AgentWorker[], room: string) {
  * answering her second utterance — the tests kill it mid-reply.
  */
 async function conversation(room: string, agentName: string) {
-  const alice = await human(room, 'alice');
-  await dispatch.createDispatch(room, agentName, { metadata: '{"voice":"Kore"}' });
-  const agent = await until(() => agentIn(alice), 'agent joins');
-  await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
+  const alice = await suite.human(room, 'alice');
+  await suite.dispatch.createDispatch(room, agentName, { metadata: '{"voice":"Kore"}' });
+  const agent = await listeningAgent(alice);
   await alice.mic.say(0.8);
   await until(() => alice.heardMs() > 300, 'first answer');
-  const key = checkpointKey(stack.lk.apiSecret);
+  const key = checkpointKey(suite.stack.lk.apiSecret);
   await until(async () => {
-    const sealed = sealedFromMetadata((await rooms.listRooms([room]))[0]?.metadata, agentName);
+    const sealed = sealedFromMetadata((await suite.rooms.listRooms([room]))[0]?.metadata, agentName);
     const cp = sealed ? openCheckpoint(sealed, key, { room, agentName }) : undefined;
     return cp?.handle && cp.transcript.some((t) => t.role === 'model');
   }, 'a checkpoint with a handle after the first answer');
@@ -135,8 +85,7 @@ async function conversation(room: string, agentName: string) {
  * session runs with the room's configuration (voice Kore), carried through the sealed dispatch.
  */
 async function answersInFull(alice: Human, gone: string, since: number): Promise<RemoteParticipant> {
-  const back = await until(() => agentIn(alice, gone), 'an agent comes back');
-  await until(() => back.attributes['lk.agent.state'] === 'listening', 'the new agent listens');
+  const back = await listeningAgent(alice, gone);
   const heard = alice.heardMs();
   const finals = alice.finals(alice.mic.sid).length;
   await alice.mic.say(1.5);
@@ -150,13 +99,13 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
     'the transcript of what alice said to the new agent',
   );
   expect(Number(/\[speech ([\d.]+)s\]/.exec(t.text)?.[1])).toBeGreaterThanOrEqual(1.4);
-  const fresh = stack.gemini.stats().filter((s) => s.openedAt >= since);
+  const fresh = suite.stack.gemini.stats().filter((s) => s.openedAt >= since);
   expect(fresh.length).toBeGreaterThan(0);
   for (const s of fresh) expect(JSON.stringify(s.setup)).toContain('"Kore"');
   // The model remembers: the new agent's Live session continued the dead one's (the checkpoint's
   // resumption handle), where without the checkpoint it would open a fresh session.
   const earlier = new Set(
-    stack.gemini
+    suite.stack.gemini
       .stats()
       .filter((s) => s.openedAt < since)
       .map((s) => s.sessionId),
@@ -181,7 +130,9 @@ describe('crash recovery: an agent comes back after its job process or worker di
     );
     await answersInFull(alice, agent.identity, killedAt);
     // The dead agent was removed at once (not after the server's timeout), and only one came back.
-    expect((await rooms.listParticipants('rec-job')).map((p) => p.identity)).not.toContain(agent.identity);
+    expect((await suite.rooms.listParticipants('rec-job')).map((p) => p.identity)).not.toContain(
+      agent.identity,
+    );
     const ours = await dispatchesOf('rec-job');
     expect(ours).toHaveLength(2);
     // The recovery dispatch carries the room's configuration sealed, not in the clear.
@@ -239,7 +190,7 @@ describe('crash recovery: an agent comes back after its job process or worker di
       attempt: 0,
     });
     publishDrain(dir, { timeoutMs: 60_000, wrapUpMs: 60_000 });
-    await human('rec-stale', 'alice');
+    await suite.human('rec-stale', 'alice');
     const w = await worker('rec-stale', 'rec-stale-a', { AGENT_LOAD_DIR: dir });
     expect(readdirSync(dir).filter((f) => f === 'drain' || f.startsWith('job-'))).toEqual([]);
     const polls = await w.value(POLLS);
@@ -282,7 +233,7 @@ describe('crash recovery: an agent comes back after its job process or worker di
           at: Date.now(),
           metadata: '',
         },
-        recoveryKey(stack.lk.apiSecret),
+        recoveryKey(suite.stack.lk.apiSecret),
       ),
     });
     const cases = [
@@ -290,10 +241,10 @@ describe('crash recovery: an agent comes back after its job process or worker di
       { room: 'rec-forged-2', metadata: replayed, reason: 'foreign room or agent' },
     ];
     for (const c of cases) {
-      const eve = await connectParticipant(stack.lk, c.room, 'eve', [
+      const eve = await connectParticipant(suite.stack.lk, c.room, 'eve', [
         { agentName: 'rec-forged', metadata: c.metadata },
       ]);
-      cleanups.push(() => eve.disconnect());
+      suite.defer(() => eve.disconnect());
       const refused = await Promise.any(
         pair.map((w) =>
           w.line(
@@ -310,7 +261,9 @@ describe('crash recovery: an agent comes back after its job process or worker di
       'three more polls of each worker',
     );
     for (const c of cases) {
-      const agents = (await rooms.listParticipants(c.room)).filter((p) => p.identity.startsWith('agent'));
+      const agents = (await suite.rooms.listParticipants(c.room)).filter((p) =>
+        p.identity.startsWith('agent'),
+      );
       expect(agents).toEqual([]);
       expect(await dispatchesOf(c.room, 'rec-forged')).toHaveLength(1);
     }

@@ -7,38 +7,28 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentDispatchClient } from 'livekit-server-sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
-import { AgentWorker } from './scale-helpers.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from './fixtures/agent/kit.ts';
+import { listeningAgent, workerSuite } from './fixtures/agent/worker-suite.ts';
 
 const PROJECT = 'vertex-worker-project';
-let stack: Stack;
-let dispatch: AgentDispatchClient;
+const suite = workerSuite({
+  pacing: 4,
+  scenario: { turns: [{ steps: [{ say: 'Hello from Vertex' }] }], loop: true },
+});
 let dir: string;
-const cleanups: (() => Promise<unknown>)[] = [];
 
-beforeAll(async () => {
-  stack = await startStack({
-    pacing: 4,
-    scenario: { turns: [{ steps: [{ say: 'Hello from Vertex' }] }], loop: true },
-  });
-  dispatch = new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'agent-vertex-'));
-}, 120_000);
+});
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.close();
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+});
 
 function vertexEnv(): Record<string, string> {
   const keyFile = join(dir, 'key.json');
-  writeFileSync(keyFile, JSON.stringify(stack.gemini.vertex.serviceAccount({ project: PROJECT })));
+  writeFileSync(keyFile, JSON.stringify(suite.stack.gemini.vertex.serviceAccount({ project: PROJECT })));
   return {
     GEMINI_API_KEY: '',
     GOOGLE_API_KEY: '',
@@ -53,22 +43,10 @@ function vertexEnv(): Record<string, string> {
 
 describe('agent worker on Vertex AI (environment only)', { timeout: 240_000 }, () => {
   it('runs its Live sessions on Vertex: a human hears the answer and reads its transcript', async () => {
-    const w = await AgentWorker.start({
-      livekit: stack.lk,
-      geminiUrl: stack.gemini.url,
-      tag: 'vertex',
-      env: { AGENT_NAME: 'vertex', ...vertexEnv() },
-    });
-    cleanups.push(() => w.stop());
-    await w.registered();
-    const alice = await Human.join(stack.lk, 'v-room', 'alice');
-    cleanups.push(() => alice.close());
-    await dispatch.createDispatch('v-room', 'vertex');
-    const agent = await until(
-      () => [...alice.room.remoteParticipants.values()].find((p) => p.identity.startsWith('agent')),
-      'agent joins',
-    );
-    await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
+    await suite.worker('vertex', { env: vertexEnv() });
+    const alice = await suite.human('v-room', 'alice');
+    await suite.dispatch.createDispatch('v-room', 'vertex');
+    await listeningAgent(alice);
     await alice.mic.say(1.0);
     await until(() => alice.heardMs() > 300, 'answer heard');
     const said = await until(
@@ -76,18 +54,15 @@ describe('agent worker on Vertex AI (environment only)', { timeout: 240_000 }, (
       'agent transcript',
     );
     expect(said.text).toContain('Hello from Vertex');
-    const stats = stack.gemini.stats().at(-1);
+    const stats = suite.stack.gemini.stats().at(-1);
     expect(stats).toMatchObject({ backend: 'vertex', model: 'gemini-live-2.5-flash-native-audio' });
   });
 
   it('exits 2 naming GOOGLE_CLOUD_PROJECT when Vertex is on without a project', async () => {
-    const w = await AgentWorker.start({
-      livekit: stack.lk,
-      geminiUrl: stack.gemini.url,
-      tag: 'vertex-noproj',
+    const w = await suite.worker('vertex-noproj', {
       env: { ...vertexEnv(), GOOGLE_CLOUD_PROJECT: '' },
+      registered: false,
     });
-    cleanups.push(() => w.stop());
     expect((await w.exited).code).toBe(2);
     expect(w.output).toMatch(/GOOGLE_CLOUD_PROJECT.*name the project/);
     expect(w.output).not.toMatch(/GEMINI_API_KEY/);
