@@ -7,8 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RemoteParticipant } from '@livekit/rtc-node';
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CHECKPOINT_METADATA_KEY,
   type Checkpoint,
@@ -19,61 +18,28 @@ import {
   sealedFromMetadata,
 } from '../agent/checkpoint/index.ts';
 import { resolveRoomConfig } from '../agent/config.ts';
-import { Human, type Stack, startAgent, startStack, until } from './fixtures/agent/kit.ts';
-import { AgentWorker } from './scale-helpers.ts';
+import { type Human, startAgent, until } from './fixtures/agent/kit.ts';
+import { listeningAgent, workerSuite } from './fixtures/agent/worker-suite.ts';
+import type { AgentWorker } from './scale-helpers.ts';
 
 const AGENT = 'cp-agent';
-let stack: Stack;
-let rooms: RoomServiceClient;
-let dispatch: AgentDispatchClient;
+const suite = workerSuite(
+  { pacing: 4 },
+  {
+    // 2.5: a chat message is one user turn, room notes only inform (as in agent-worker.test.ts).
+    GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
+    AGENT_CHECKPOINT_INTERVAL_MS: '100',
+  },
+);
+/** The file's one worker: each test goes on from the room the one before left. */
 let worker: AgentWorker;
 let key: Buffer;
-const people: Human[] = [];
 
 beforeAll(async () => {
-  stack = await startStack({ pacing: 4 });
-  rooms = new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
-  dispatch = new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
   // The key every worker of this deployment derives from the LiveKit API secret.
-  key = checkpointKey(stack.lk.apiSecret);
-  worker = await AgentWorker.start({
-    livekit: stack.lk,
-    geminiUrl: stack.gemini.url,
-    tag: 'checkpoint',
-    env: {
-      AGENT_NAME: AGENT,
-      // 2.5: a chat message is one user turn, room notes only inform (as in agent-worker.test.ts).
-      GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
-      AGENT_CHECKPOINT_INTERVAL_MS: '100',
-    },
-  });
-  await worker.registered();
+  key = checkpointKey(suite.stack.lk.apiSecret);
+  worker = await suite.worker(AGENT, { keep: true });
 }, 180_000);
-
-afterAll(async () => {
-  for (const h of people.splice(0)) await h.close().catch(() => {});
-  await worker?.stop();
-  await stack?.close();
-}, 120_000);
-
-async function enter(room: string, identity: string): Promise<Human> {
-  const h = await Human.join(stack.lk, room, identity);
-  people.push(h);
-  return h;
-}
-
-/** The agent in `h`'s room, other than `not`, once it listens. */
-async function listeningAgent(h: Human, not?: string): Promise<RemoteParticipant> {
-  const agent = await until(
-    () =>
-      [...h.room.remoteParticipants.values()].find(
-        (p) => p.identity.startsWith('agent') && p.identity !== not,
-      ),
-    'agent joins',
-  );
-  await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
-  return agent;
-}
 
 /** The display name `Human.join` gives (what the model is told in a shared room). */
 function nameOf(h: Human): string {
@@ -104,7 +70,7 @@ async function ask(h: Human, text: string): Promise<string> {
 }
 
 async function metadataOf(room: string): Promise<string> {
-  const [r] = await rooms.listRooms([room]);
+  const [r] = await suite.rooms.listRooms([room]);
   return r?.metadata ?? '';
 }
 
@@ -124,12 +90,12 @@ async function checkpointOf(
 
 /** Removes the agent from the room (its job ends, writing a final checkpoint) and dispatches a new one. */
 async function replaceAgent(room: string, h: Human, old: string): Promise<RemoteParticipant> {
-  await rooms.removeParticipant(room, old);
+  await suite.rooms.removeParticipant(room, old);
   await until(
-    async () => !(await rooms.listParticipants(room)).some((p) => p.identity === old),
+    async () => !(await suite.rooms.listParticipants(room)).some((p) => p.identity === old),
     `agent ${old} gone`,
   );
-  await dispatch.createDispatch(room, AGENT);
+  await suite.dispatch.createDispatch(room, AGENT);
   return listeningAgent(h, old);
 }
 
@@ -145,11 +111,13 @@ function refusal(fn: () => unknown): string | undefined {
 
 describe('conversation checkpoints (real worker, dev server, Gemini emulator)', { timeout: 240_000 }, () => {
   let first: string;
+  /** In cp-main from the first test to the third. */
+  let alice: Human;
 
   it('the job keeps a sealed checkpoint in room metadata beside the application keys, readable only with the key', async () => {
-    await rooms.createRoom({ name: 'cp-main', metadata: JSON.stringify({ app: 'keep me' }) });
-    const alice = await enter('cp-main', 'alice');
-    await dispatch.createDispatch('cp-main', AGENT);
+    await suite.rooms.createRoom({ name: 'cp-main', metadata: JSON.stringify({ app: 'keep me' }) });
+    alice = await suite.human('cp-main', 'alice', { keep: true });
+    await suite.dispatch.createDispatch('cp-main', AGENT);
     first = (await listeningAgent(alice)).identity;
     expect(await ask(alice, 'my name is Ana')).toContain('That is turn 1 of this conversation.');
     const second = await ask(alice, 'the code is 42');
@@ -201,13 +169,12 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
   });
 
   it('a new job in the room resumes the Gemini session with the handle: the model remembers', async () => {
-    const alice = people.find((h) => h.identity === 'alice')!;
     const agent = await replaceAgent('cp-main', alice, first);
     await worker.line((l) => l.msg === 'resuming from checkpoint' && l.room === 'cp-main', 'resume log');
     const answer = await ask(alice, 'what was the code?');
     expect(answer).toContain('That is turn 3 of this conversation.');
     expect(answer).toContain('Before that: "[Alice] the code is 42"');
-    const resumed = stack.gemini.stats().filter((s) => s.resumed);
+    const resumed = suite.stack.gemini.stats().filter((s) => s.resumed);
     expect(resumed.length).toBeGreaterThan(0);
     // The new job carries on the checkpoint: its owner, a higher seq, the whole tail.
     await checkpointOf(
@@ -221,8 +188,7 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
   });
 
   it('with the handles expired, the next job reseeds the model from the transcript tail and logs it', async () => {
-    const alice = people.find((h) => h.identity === 'alice')!;
-    stack.gemini.expireResumptionHandles();
+    suite.stack.gemini.expireResumptionHandles();
     const rebuiltBefore = worker.lines.filter((l) => String(l.msg).includes('context rebuilt')).length;
     await replaceAgent('cp-main', alice, first);
     await until(
@@ -252,7 +218,7 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
       transcript: [{ role: 'user', speaker: 'alice', text: 'a forged memory' }],
     };
     const forged = (room: string, sealed: string) =>
-      rooms.createRoom({
+      suite.rooms.createRoom({
         name: room,
         metadata: JSON.stringify({ [CHECKPOINT_METADATA_KEY]: { [AGENT]: sealed } }),
       });
@@ -279,8 +245,8 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
       ['cp-foreign', 'foreign'],
       ['cp-otherkey', 'tampered'],
     ] as const) {
-      const bob = await enter(room, 'bob');
-      await dispatch.createDispatch(room, AGENT);
+      const bob = await suite.human(room, 'bob');
+      await suite.dispatch.createDispatch(room, AGENT);
       await listeningAgent(bob);
       const log = await worker.line(
         (l) => l.room === room && String(l.msg).startsWith('checkpoint refused'),
@@ -296,10 +262,10 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
   });
 
   it('per-participant: every participant session starts from its own part of the checkpoint', async () => {
-    const carol = await enter('cp-private', 'carol');
-    const dave = await enter('cp-private', 'dave');
+    const carol = await suite.human('cp-private', 'carol');
+    const dave = await suite.human('cp-private', 'dave');
     const agent = await startAgent(
-      stack,
+      suite.stack,
       'cp-private',
       { policy: 'per-participant', model: 'gemini-2.5-flash-native-audio-preview-12-2025' },
       'agent-test',
