@@ -8,65 +8,39 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RemoteParticipant } from '@livekit/rtc-node';
-import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkpointKey } from '../agent/checkpoint/index.ts';
 import { HANDOFF_METADATA_KEY, newTicket, ticketMetadata } from '../agent/handoff/index.ts';
-import { Human, type Stack, startStack, until } from './fixtures/agent/kit.ts';
-import { AgentWorker } from './scale-helpers.ts';
+import { type Human, until } from './fixtures/agent/kit.ts';
+import { listeningAgent, workerSuite } from './fixtures/agent/worker-suite.ts';
+import type { AgentWorker } from './scale-helpers.ts';
 
 const AGENT = 'ho-agent';
-let stack: Stack;
-let rooms: RoomServiceClient;
-let dispatch: AgentDispatchClient;
+const suite = workerSuite(
+  { pacing: 4 },
+  {
+    AGENT_NAME: AGENT,
+    // 2.5: a chat message is one user turn, room notes only inform (as in agent-checkpoint.test.ts).
+    GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
+    AGENT_CHECKPOINT_INTERVAL_MS: '100',
+    AGENT_DRAIN_MODE: 'handoff',
+    AGENT_HANDOFF_TIMEOUT_S: '20',
+    // Without a hand-off, conversations end right after their current turn.
+    AGENT_DRAIN_TIMEOUT_S: '300',
+    AGENT_DRAIN_WRAP_UP_S: '300',
+  },
+);
+/** The file's two workers, A and B: the tests go on from one another. */
 const workers: AgentWorker[] = [];
-const people: Human[] = [];
-
-const env = {
-  AGENT_NAME: AGENT,
-  // 2.5: a chat message is one user turn, room notes only inform (as in agent-checkpoint.test.ts).
-  GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
-  AGENT_CHECKPOINT_INTERVAL_MS: '100',
-  AGENT_DRAIN_MODE: 'handoff',
-  AGENT_HANDOFF_TIMEOUT_S: '20',
-  // Without a hand-off, conversations end right after their current turn.
-  AGENT_DRAIN_TIMEOUT_S: '300',
-  AGENT_DRAIN_WRAP_UP_S: '300',
-};
 
 beforeAll(async () => {
-  stack = await startStack({ pacing: 4 });
-  rooms = new RoomServiceClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
-  dispatch = new AgentDispatchClient(stack.lk.url, stack.lk.apiKey, stack.lk.apiSecret);
-  const common = { livekit: stack.lk, geminiUrl: stack.gemini.url, env };
-  workers.push(await AgentWorker.start({ ...common, tag: 'A' }));
-  await workers[0]!.registered();
+  workers.push(await suite.worker('A', { keep: true }));
   // B registers later: the first room goes to A (ties go to the oldest worker).
-  workers.push(await AgentWorker.start({ ...common, tag: 'B' }));
-  await workers[1]!.registered();
+  workers.push(await suite.worker('B', { keep: true }));
 }, 240_000);
-
-afterAll(async () => {
-  for (const h of people.splice(0)) await h.close().catch(() => {});
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
-  await stack?.close();
-}, 120_000);
-
-async function enter(room: string, identity: string): Promise<Human> {
-  const h = await Human.join(stack.lk, room, identity);
-  people.push(h);
-  return h;
-}
 
 const agentsOf = (h: Human) =>
   [...h.room.remoteParticipants.values()].filter((p) => p.identity.startsWith('agent'));
-
-/** The agent in `h`'s room, other than `not`, once it listens. */
-async function listeningAgent(h: Human, not?: string): Promise<RemoteParticipant> {
-  const agent = await until(() => agentsOf(h).find((p) => p.identity !== not), 'agent joins');
-  await until(() => agent.attributes['lk.agent.state'] === 'listening', 'agent listening');
-  return agent;
-}
 
 /** Sends a chat message and waits for the agent's transcribed answer to it. */
 async function ask(h: Human, text: string): Promise<{ text: string; from: string }> {
@@ -84,16 +58,20 @@ async function ask(h: Human, text: string): Promise<{ text: string; from: string
 }
 
 async function agentParticipants(room: string): Promise<string[]> {
-  return (await rooms.listParticipants(room)).map((p) => p.identity).filter((i) => i.startsWith('agent'));
+  return (await suite.rooms.listParticipants(room))
+    .map((p) => p.identity)
+    .filter((i) => i.startsWith('agent'));
 }
 
 describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { timeout: 300_000 }, () => {
   let old: RemoteParticipant;
+  /** In ho-main through the first two tests. */
+  let alice: Human;
 
   it('a hand-off dispatch whose ticket no worker sealed is refused: nobody joins, the conversation goes on', async () => {
     const [a] = workers as [AgentWorker, AgentWorker];
-    const alice = await enter('ho-main', 'alice');
-    await dispatch.createDispatch('ho-main', AGENT);
+    alice = await suite.human('ho-main', 'alice', { keep: true });
+    await suite.dispatch.createDispatch('ho-main', AGENT);
     old = await listeningAgent(alice);
     expect((await ask(alice, 'my name is Ana')).text).toContain('That is turn 1 of this conversation.');
     await a.line((l) => l.msg === 'agent joined' && l.room === 'ho-main', 'A serves ho-main');
@@ -118,10 +96,10 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
           from: { jobId: 'x', identity: old.identity },
           seq: 1,
         }),
-        checkpointKey(stack.lk.apiSecret),
+        checkpointKey(suite.stack.lk.apiSecret),
       ),
     ];
-    for (const metadata of forged) await dispatch.createDispatch('ho-main', AGENT, { metadata });
+    for (const metadata of forged) await suite.dispatch.createDispatch('ho-main', AGENT, { metadata });
     const refusals = () =>
       workers.flatMap((w) => w.lines).filter((l) => String(l.msg).startsWith('hand-off refused'));
     await until(() => refusals().length === 3 || undefined, 'three refusals');
@@ -134,7 +112,6 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
 
   it('SIGTERM hands the conversation to the other worker: no greeting, speech during the switch heard once, the model remembers', async () => {
     const [a, b] = workers as [AgentWorker, AgentWorker];
-    const alice = people.find((h) => h.identity === 'alice')!;
     // Alice speaks the moment the old job has closed its Live session, before the successor resumes:
     // her words reach the successor while it holds input. They must be heard, and once.
     const spoke = a
@@ -194,8 +171,8 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
   it('with no other worker to take them, both conversations drain as before (the one B took over too) and B exits', async () => {
     const b = workers[1]!;
     try {
-      const bob = await enter('ho-solo', 'bob');
-      await dispatch.createDispatch('ho-solo', AGENT);
+      const bob = await suite.human('ho-solo', 'bob');
+      await suite.dispatch.createDispatch('ho-solo', AGENT);
       await listeningAgent(bob);
       b.terminate();
       // Its own conversation, and the one it took over from A (whose answer to the last question
