@@ -56,17 +56,7 @@ function complete(said: string, text: string): boolean {
 
 /** Sends a chat message and waits for the agent's transcribed answer to it. */
 async function ask(h: Human, text: string): Promise<string> {
-  const before = h.finals().length;
-  await h.sendChat(text);
-  const said = await until(
-    () =>
-      h
-        .finals()
-        .slice(before)
-        .find((t) => complete(t.text, `[${nameOf(h)}] ${text}`)),
-    `answer to "${text}"`,
-  );
-  return said.text;
+  return (await h.ask(text, (said) => complete(said, `[${nameOf(h)}] ${text}`))).text;
 }
 
 async function metadataOf(room: string): Promise<string> {
@@ -290,11 +280,8 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
         () => agent.bridge.sessionCount === 2 && agent.bridge.state === 'listening',
         'both sessions',
       );
-      const answer = async (h: Human, text: string) => {
-        await h.sendChat(text);
-        return (await until(() => h.finals().find((t) => complete(t.text, text)), `${h.identity}'s answer`))
-          .text;
-      };
+      const answer = async (h: Human, text: string) =>
+        (await h.ask(text, (said) => complete(said, text))).text;
       const toCarol = await answer(carol, 'what do I like?');
       expect(toCarol).toContain('That is turn 2 of this conversation. Before that: "I like green tea".');
       const toDave = await answer(dave, 'what do I like?');

@@ -44,16 +44,7 @@ const agentsOf = (h: Human) =>
 
 /** Sends a chat message and waits for the agent's transcribed answer to it. */
 async function ask(h: Human, text: string): Promise<{ text: string; from: string }> {
-  const before = h.finals().length;
-  await h.sendChat(text);
-  const said = await until(
-    () =>
-      h
-        .finals()
-        .slice(before)
-        .find((t) => t.text.includes(`You said "[Alice] ${text}"`)),
-    `answer to "${text}"`,
-  );
+  const said = await h.ask(text, (t) => t.includes(`You said "[Alice] ${text}"`));
   return { text: said.text, from: said.sender };
 }
 
