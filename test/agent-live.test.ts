@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LiveFatalError } from '../agent/live/errors.ts';
+import type { HistoryTurn } from '../agent/live/input.ts';
 import { type LiveInputRefusal, LiveSession, type LiveSessionOptions } from '../agent/live/session.ts';
 import { type GeminiEmulator, start } from '../emulators/gemini-live/index.ts';
 import { chunk, silence, speechLike, utterance } from '../shared/audio/generate.ts';
@@ -197,6 +198,39 @@ describe('LiveSession against the Gemini emulator', () => {
     await lost;
     const [ready] = await once(live, 'ready');
     expect(ready).toMatchObject({ resumed: false });
+  });
+
+  it('3.x: a refused handle (1007 there), of a dead job or its own, starts a fresh session seeded with the tail, declared as initial history', async () => {
+    const tail: HistoryTurn[] = [
+      { role: 'user', text: 'the code is 42' },
+      { role: 'model', text: 'Noted.' },
+    ];
+    const later: HistoryTurn[] = [
+      ...tail,
+      { role: 'user', text: 'and the code?' },
+      { role: 'model', text: '42.' },
+    ];
+    const { emu, live } = await setup(
+      {},
+      { model: 'gemini-3.8-live', resumeHandle: 'rh-of-a-dead-job', seed: tail, reseed: () => later },
+    );
+    const rebuilt = once(live, 'contextRebuilt');
+    await live.start();
+    expect(await rebuilt).toEqual([{ turns: 2 }]);
+    expect(emu.stats().at(-1)!.setup?.historyConfig).toEqual({ initialHistoryInClientContent: true });
+    live.sendText('and the code?');
+    expect(await reply(live)).toContain(
+      'That is turn 2 of this conversation. Before that: "the code is 42".',
+    );
+    // Its own handle, refused once expired (as after 3.8's session deadline).
+    await expect.poll(() => live.handle).toBeDefined();
+    emu.expireResumptionHandles();
+    const again = once(live, 'contextRebuilt');
+    emu.sessions().at(-1)!.terminate();
+    expect(await again).toEqual([{ turns: 4 }]);
+    live.sendText('still there?');
+    expect(await reply(live)).toContain('That is turn 3 of this conversation. Before that: "and the code?".');
+    expect(live.state).toBe('open');
   });
 
   it('buffers input while disconnected and replays it in order', async () => {

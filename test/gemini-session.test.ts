@@ -57,18 +57,75 @@ describe('Gemini Live emulator: session management', () => {
     expect(sa!.closeCode).toBe(1005); // the SDK closes without a status code
   });
 
-  it('stale or unknown handle → 1008', async () => {
+  it('a handle the service will not resume closes the setup: 1008 on 2.5, 1007 on 3.x, 1007 for another model, refused for another key', async () => {
     await boot();
     const a = await session({ sessionResumption: {} });
     const update = await a.waitFor((m) => m.sessionResumptionUpdate?.newHandle !== undefined);
+    const stale = update.sessionResumptionUpdate!.newHandle!;
     gem.emu!.expireResumptionHandles();
-    const message = await connectError(gem.emu!.url, {
-      config: { sessionResumption: { handle: update.sessionResumptionUpdate!.newHandle! } },
+    const refused = (handle: string, o: ConnectOptions = {}) =>
+      connectError(gem.emu!.url, { ...o, config: { sessionResumption: { handle } } });
+    expect(await refused(stale)).toBe(
+      'Live connection closed before setup completed (code 1008): Requested entity was not found.',
+    );
+    expect(await refused('made-up')).toMatch(/code 1008\)/);
+    const invalid =
+      'Live connection closed before setup completed (code 1007): Request contains an invalid argument.';
+    expect(await refused('made-up', { model: 'gemini-3.8-live' })).toBe(invalid);
+    expect(await refused('made-up', { model: 'gemini-3.1-flash-live-preview' })).toBe(invalid);
+
+    // A live handle of a 3.8 session, on another model and with another API key.
+    const c = await connect(gem.emu!.url, {
+      apiKey: 'key-a',
+      model: 'gemini-3.8-live',
+      config: { sessionResumption: {} },
     });
-    expect(message).toMatch(/code 1008\): Session not found/);
-    expect(
-      await connectError(gem.emu!.url, { config: { sessionResumption: { handle: 'made-up' } } }),
-    ).toMatch(/1008/);
+    gem.open.push(c);
+    const handle = (await c.waitFor((m) => m.sessionResumptionUpdate?.newHandle !== undefined))
+      .sessionResumptionUpdate!.newHandle!;
+    expect(await refused(handle, { apiKey: 'key-a', model: 'gemini-3.1-flash-live-preview' })).toBe(invalid);
+    expect(await refused(handle, { apiKey: 'key-a' })).toMatch(/code 1007\): Request contains an invalid/);
+    expect(await refused(handle, { apiKey: 'key-b', model: 'gemini-3.8-live' })).toBe(invalid);
+    // The owner on the same model resumes it.
+    const d = await connect(gem.emu!.url, {
+      apiKey: 'key-a',
+      model: 'gemini-3.8-live',
+      config: { sessionResumption: { handle } },
+    });
+    gem.open.push(d);
+    expect(gem.emu!.stats().at(-1)!.resumed).toBe(true);
+  });
+
+  it('3.x takes history with model turns only as initial history declared by historyConfig, and does not answer it', async () => {
+    await boot();
+    const history = [
+      { role: 'user', parts: [{ text: 'my name is Ada' }] },
+      { role: 'model', parts: [{ text: 'Hello Ada.' }] },
+    ];
+    // Undeclared: the socket is closed right after the content (as the service does on 3.x).
+    const bare = await connect(gem.emu!.url, { model: 'gemini-3.8-live', config: {} });
+    gem.open.push(bare);
+    bare.session.sendClientContent({ turns: history, turnComplete: true });
+    expect(await bare.closed).toEqual({ code: 1007, reason: 'Request contains an invalid argument.' });
+
+    const seeded = await connect(gem.emu!.url, {
+      model: 'gemini-3.8-live',
+      config: { outputAudioTranscription: {} },
+      setupExtras: { historyConfig: { initialHistoryInClientContent: true } },
+    });
+    gem.open.push(seeded);
+    expect(gem.emu!.stats().at(-1)!.setup?.historyConfig).toEqual({ initialHistoryInClientContent: true });
+    seeded.session.sendClientContent({ turns: history, turnComplete: true });
+    seeded.session.sendRealtimeInput({ text: 'who am I?' });
+    await seeded.turnComplete();
+    // One turn answered: the history started none of its own.
+    expect(seeded.messages.filter((m) => m.serverContent?.turnComplete)).toHaveLength(1);
+    expect(textOf(seeded.messages, 'outputTranscription')).toBe(
+      'You said "who am I?". That is turn 2 of this conversation. Before that: "my name is Ada".',
+    );
+    // The initial history is over: model turns now are refused like undeclared ones.
+    seeded.session.sendClientContent({ turns: history, turnComplete: false });
+    expect((await seeded.closed).code).toBe(1007);
   });
 
   it('only the latest few handles of a session stay valid', async () => {

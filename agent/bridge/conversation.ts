@@ -24,7 +24,7 @@ export type AgentState = 'initializing' | 'listening' | 'thinking' | 'speaking' 
 /** What a conversation decides about its Live session: model, API version, setup, logger. */
 export type LiveSessionSetup = Pick<
   LiveSessionOptions,
-  'model' | 'apiVersion' | 'config' | 'logger' | 'resumeHandle' | 'seed'
+  'model' | 'apiVersion' | 'config' | 'logger' | 'resumeHandle' | 'seed' | 'reseed'
 >;
 
 /**
@@ -163,6 +163,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       logger: this.#log,
       ...(o.resume?.handle && { resumeHandle: o.resume.handle }),
       ...(seed.length > 0 && { seed }),
+      reseed: () => this.#seed(),
     });
     this.#handleAt = o.resume?.handle ? o.resume.handleAt : undefined;
     const lp = () => o.room.localParticipant;

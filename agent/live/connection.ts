@@ -29,6 +29,8 @@ export interface OpenConnectionOptions {
   signal: AbortSignal;
   /** Vertex AI: credential failures are told apart from connection failures. */
   vertex: boolean;
+  /** Setup fields the SDK would drop (see `ConnectOptions.setupExtras`). */
+  setupExtras?: Record<string, unknown>;
   onMessage(conn: Connection, m: LiveServerMessage): void;
   onClose(conn: Connection, code: number, reason: string): void;
 }
@@ -50,6 +52,7 @@ export async function openConnection(
       config: o.config,
       timeoutMs: o.timeoutMs,
       signal: o.signal,
+      ...(o.setupExtras && { setupExtras: o.setupExtras }),
       onmessage: (m) => {
         if (conn) o.onMessage(conn, m);
         else early.push(m);
@@ -72,9 +75,9 @@ export interface RetryOptions {
   /** The session was closed meanwhile: stop quietly. */
   closed(): boolean;
   /**
-   * A setup closed with `code` while resuming may just mean the handle expired (1008; and 1007/1011 for
-   * a handle from another process, see `LiveSessionOptions.resumeHandle`): forget it and say whether
-   * one fresh start should follow (once per call, and only when there was a handle).
+   * A setup closed with `code` while resuming may just mean the service will not resume the handle
+   * (1007, 1008 or 1011, see `LiveSessionOptions.resumeHandle`): forget it and say whether one fresh
+   * start should follow (once per call, and only when there was a handle).
    */
   handleRejected(code: number): boolean;
   fail(err: LiveFatalError): void;

@@ -65,3 +65,13 @@ export function classifyClose(code: number | undefined, reason: string): CloseVe
   }
   return { retry: true };
 }
+
+/**
+ * Whether a close during a resuming setup may be the service refusing the handle. Google documents no
+ * code for it; what it has been seen to send: 1007 "invalid argument" (3.8, after the session deadline),
+ * 1008 "not found", 1011 (an ephemeral token's resumption, a session still open elsewhere). See
+ * docs/recovery.md. A setup that fails the same way without a handle is fatal as usual.
+ */
+export function handleRefusal(code: number | undefined): boolean {
+  return code === CLOSE_INVALID_ARGUMENT || code === CLOSE_POLICY || code === CLOSE_INTERNAL;
+}

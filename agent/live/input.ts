@@ -11,7 +11,7 @@ export type LiveInput = (
   | { kind: 'video'; data: string; mimeType: string }
   | { kind: 'text'; text: string }
   | { kind: 'content'; text: string; turnComplete: boolean }
-  | { kind: 'history'; turns: HistoryTurn[] }
+  | { kind: 'history'; turns: HistoryTurn[]; turnComplete: boolean }
   | { kind: 'activityStart' }
   | { kind: 'activityEnd' }
   | { kind: 'toolResponse'; responses: FunctionResponse[] }
@@ -65,15 +65,17 @@ export function contentInput(text: string, turnComplete: boolean): LiveInput {
 }
 
 /**
- * Earlier turns as context, one `clientContent` with their roles and without `turnComplete`: the model
- * takes them in and does not answer.
+ * Earlier turns as context, one `clientContent` with their roles, taken in without an answer. Without
+ * `turnComplete` on models that take history any time (2.x: with it they would answer); with it as the
+ * initial history a setup declared (3.x `historyConfig`: it ends the history, which starts no reply).
  */
-export function historyInput(turns: HistoryTurn[]): LiveInput {
+export function historyInput(turns: HistoryTurn[], turnComplete: boolean): LiveInput {
   const content = turns.map((t) => ({ role: t.role, parts: [{ text: t.text }] }));
   return {
     kind: 'history',
     turns,
-    bytes: frameBytes({ clientContent: { turns: content, turnComplete: false } }),
+    turnComplete,
+    bytes: frameBytes({ clientContent: { turns: content, turnComplete } }),
   };
 }
 

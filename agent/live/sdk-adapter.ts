@@ -10,8 +10,14 @@
  * - The close code of a connect that failed during setup. `live.connect()` rejects with a plain Error
  *   whose only carrier of the code is its text, "Live connection closed before setup completed (code N):
  *   reason". Unparsed text yields no code, which the session treats as transient and retries.
+ * - Setup fields `live.connect()` drops. It rebuilds the setup frame from a fixed list of config fields
+ *   that lacks `historyConfig` (3.6.1, and 2.32.0 alike; googleapis/js-genai#1520), which 3.x models need
+ *   to take seeded history. `ai.live.webSocketFactory` (a public field in JS, private in the typings)
+ *   creates the socket; its first send is the setup frame, which {@link ConnectOptions.setupExtras}
+ *   are merged into (livekit/agents-js does the same, plugins/google/src/realtime/live_setup.ts).
  */
 import { GoogleGenAI, type LiveConnectConfig, type LiveServerMessage, type Session } from '@google/genai';
+import { LiveFatalError } from './errors.ts';
 import type { LiveInput } from './input.ts';
 
 export type { LiveServerMessage, Session };
@@ -40,6 +46,44 @@ export interface ConnectOptions {
   onmessage: (m: LiveServerMessage) => void;
   /** The socket ended (after setup; a close during setup rejects the returned promise instead). */
   onclose: (code: number, reason: string) => void;
+  /** Fields merged into the wire `setup` that `live.connect()` would drop (`historyConfig`). */
+  setupExtras?: Record<string, unknown>;
+}
+
+interface SdkSocket {
+  send(message: string): void;
+}
+interface SdkSocketFactory {
+  create(...args: unknown[]): SdkSocket;
+}
+
+/**
+ * Makes the next socket `ai.live.connect()` creates merge `extras` into its setup frame (its first
+ * send). Returns the undo (the factory is itself again: call it once connect() has settled), or
+ * undefined when the SDK has no socket factory to wrap.
+ */
+export function spliceSetup(ai: GoogleGenAI, extras: Record<string, unknown>): (() => void) | undefined {
+  const factory = (ai.live as unknown as { webSocketFactory?: SdkSocketFactory }).webSocketFactory;
+  if (typeof factory?.create !== 'function') return undefined;
+  const own = Object.hasOwn(factory, 'create');
+  const create = factory.create;
+  const undo = () => {
+    if (own) factory.create = create;
+    else delete (factory as Partial<SdkSocketFactory>).create;
+  };
+  factory.create = (...args: unknown[]) => {
+    undo();
+    const socket = create.apply(factory, args);
+    const send = socket.send.bind(socket);
+    socket.send = (message: string) => {
+      socket.send = send;
+      const frame = JSON.parse(message) as { setup?: Record<string, unknown> };
+      if (frame.setup) frame.setup = { ...frame.setup, ...extras };
+      send(JSON.stringify(frame));
+    };
+    return socket;
+  };
+  return undo;
 }
 
 /**
@@ -48,6 +92,13 @@ export interface ConnectOptions {
  * the socket it would have left behind.
  */
 export async function connectLive(ai: GoogleGenAI, o: ConnectOptions): Promise<Session> {
+  const undo = o.setupExtras ? spliceSetup(ai, o.setupExtras) : () => {};
+  if (undo === undefined) {
+    throw new LiveFatalError(
+      'invalid',
+      '@google/genai has no live.webSocketFactory: the setup cannot carry historyConfig (see sdk-adapter.ts)',
+    );
+  }
   const connecting = ai.live.connect({
     model: o.model,
     config: o.config,
@@ -75,6 +126,7 @@ export async function connectLive(ai: GoogleGenAI, o: ConnectOptions): Promise<S
     connecting.then((s) => s.close()).catch(() => {});
     throw err;
   } finally {
+    undo();
     clearTimeout(timer);
     o.signal.removeEventListener('abort', onAbort);
   }
@@ -124,7 +176,7 @@ export function sendInput(s: Session, msg: LiveInput): void {
     case 'history':
       s.sendClientContent({
         turns: msg.turns.map((t) => ({ role: t.role, parts: [{ text: t.text }] })),
-        turnComplete: false,
+        turnComplete: msg.turnComplete,
       });
       break;
     case 'activityStart':

@@ -9,10 +9,10 @@ import { ContextHold } from './context-hold.ts';
 import { decodeServerMessage, emitEvent } from './decode.ts';
 import {
   CLOSE_INTERNAL,
-  CLOSE_INVALID_ARGUMENT,
   CLOSE_POLICY,
   CLOSE_TOO_BIG,
   classifyClose,
+  handleRefusal,
   LiveFatalError,
   redact,
 } from './errors.ts';
@@ -48,10 +48,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #opts: Required<
     Omit<
       LiveSessionOptions,
-      'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'resumeHandle' | 'seed'
+      'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'resumeHandle' | 'seed' | 'reseed'
     >
   > &
-    Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex'>;
+    Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'reseed'>;
   /** Made on the first connect (Vertex reads its credentials file then) and kept: it caches the token. */
   #ai: Promise<GoogleGenAI> | undefined;
   readonly #log: Logger;
@@ -62,10 +62,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #retired = new Set<Connection>();
   #connCounter = 0;
   #handle: string | undefined;
-  /** The handle came from another process (`resumeHandle`) and no connection has taken it yet. */
-  #foreignHandle = false;
-  /** Turns for a fresh first connection (`seed`); cleared once the first connection is up. */
+  /** 1011s at setup while resuming since the last connection came up (the second refuses the handle). */
+  #internalRefusals = 0;
+  /** Turns for the next fresh connection (`seed`, or `reseed()` after a refused handle); cleared once up. */
   #seed: HistoryTurn[] | undefined;
+  /** Seeded history must be declared in the setup (`historyConfig`) and end with `turnComplete` (3.x). */
+  readonly #declareHistory: boolean;
   /** Input the model may not have yet, for the next connection. */
   readonly #replay: ReplayLog;
   readonly #reply = new ReplyState();
@@ -101,14 +103,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#replay = new ReplayLog(this.#opts.maxReplayMs);
     this.#maxBytes = this.#opts.maxMessageBytes;
     this.#resumable = options.config.sessionResumption !== undefined;
-    this.#context = new ContextHold(
-      liveModel(options.model, options.vertex ? 'vertex' : 'gemini').clientContent.interrupts ===
-        'turnComplete',
-    );
-    if (this.#resumable && options.resumeHandle) {
-      this.#handle = options.resumeHandle;
-      this.#foreignHandle = true;
-    }
+    const spec = liveModel(options.model, options.vertex ? 'vertex' : 'gemini');
+    this.#context = new ContextHold(spec.clientContent.interrupts === 'turnComplete');
+    this.#declareHistory = spec.clientContent.history === 'historyConfig';
+    if (this.#resumable && options.resumeHandle) this.#handle = options.resumeHandle;
     if (options.seed?.length) this.#seed = options.seed;
     this.#goAway = new GoAwayTiming({
       grace: this.#opts.goAwayGrace,
@@ -131,7 +129,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   resumeFrom(o: Pick<LiveSessionOptions, 'resumeHandle' | 'seed'>): void {
     if (this.#state !== 'idle') throw new Error('resumeFrom: the session has already started');
     this.#handle = this.#resumable ? o.resumeHandle : undefined;
-    this.#foreignHandle = this.#handle !== undefined;
     this.#seed = o.seed?.length ? o.seed : undefined;
   }
 
@@ -341,14 +338,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       open: () => this.#open(),
       closed: () => this.#state === 'closed',
       handleRejected: (code) => {
-        if (!this.#handle) return false;
-        const unusable =
-          code === CLOSE_POLICY ||
-          (this.#foreignHandle && (code === CLOSE_INVALID_ARGUMENT || code === CLOSE_INTERNAL));
-        if (!unusable) return false;
+        if (!this.#handle || !handleRefusal(code)) return false;
+        // An internal error may also be a passing fault: the handle gets a second try first.
+        if (code === CLOSE_INTERNAL && ++this.#internalRefusals < 2) return false;
         this.#handle = undefined;
-        this.#foreignHandle = false;
         this.#replay.forgetSent();
+        const tail = this.#seed ? undefined : this.#opts.reseed?.();
+        if (tail?.length) this.#seed = tail;
         this.emit('contextLost');
         return true;
       },
@@ -376,6 +372,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
     const seed = resumed ? undefined : this.#seed;
+    const declare = seed !== undefined && this.#declareHistory;
     const { conn, early } = await openConnection({
       ai,
       id,
@@ -384,6 +381,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       timeoutMs: this.#opts.connectTimeoutMs,
       signal: this.#abort.signal,
       vertex: this.#opts.vertex !== undefined,
+      ...(declare && { setupExtras: { historyConfig: { initialHistoryInClientContent: true } } }),
       onMessage: (c, m) => this.#onMessage(c, m),
       onClose: (c, closeCode, reason) => this.#onClose(c, closeCode, reason),
     });
@@ -396,10 +394,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#conn = conn;
     this.#state = 'open';
     this.#reply.connected();
-    this.#foreignHandle = false;
+    this.#internalRefusals = 0;
     this.#seed = undefined;
     // The earlier turns first, so that what follows is heard in their light.
-    if (seed) this.#sendOn(conn, historyInput(seed));
+    if (seed) this.#sendOn(conn, historyInput(seed, declare));
     // What the handle did not cover, then what arrived during the gap, in their original order.
     const replay = this.#replay.drain(resumed);
     for (const msg of replay) this.#sendOn(conn, msg);

@@ -26,19 +26,28 @@ export interface LiveSessionOptions {
   config: LiveConnectConfig;
   /**
    * A resumption handle from an earlier session of this conversation (another job's, through its
-   * checkpoint): the first connection resumes with it. Gemini's answer to a handle it no longer takes is
-   * not documented (1008 from the emulator; 1007 and 1011 are reported), so any of those at that setup
-   * means the handle is unusable: the session starts fresh (with {@link seed}) instead.
+   * checkpoint): the first connection resumes with it. Gemini's answer to a handle it no longer takes
+   * (expired, unknown, another key's or project's, another model's) is not documented: 1007, 1008 and
+   * 1011 at setup have been seen, so any of those while resuming — this handle or a later one of the
+   * session's own; 1011 only the second time in a row — means the handle is unusable: the session
+   * starts fresh (seeded with {@link seed}, else {@link reseed}) instead, once; a fresh setup refused
+   * the same way is fatal.
    */
   resumeHandle?: string;
   /**
    * Earlier turns to seed a fresh session with, when the first connection does not resume (no
    * {@link resumeHandle}, or it was refused): sent first as one `clientContent` with roles, then the
-   * session emits `contextRebuilt`. (3.x models document `historyConfig.initialHistoryInClientContent`
-   * for seeding; `@google/genai` 3.6.1 does not pass `historyConfig` through `live.connect`, so it is
-   * not sent.)
+   * session emits `contextRebuilt`. On models whose catalogue entry says `clientContent.history:
+   * 'historyConfig'` (3.x) the setup declares it (`historyConfig.initialHistoryInClientContent`, spliced
+   * in: the SDK drops the field) and the content ends with `turnComplete`; without the declaration the
+   * service closes the socket 1007.
    */
   seed?: HistoryTurn[];
+  /**
+   * The turns to seed a fresh session with when a later handle of this session's own is refused (the
+   * transcript tail as it is then). Without it such a session starts fresh and empty.
+   */
+  reseed?: () => HistoryTurn[];
   /** Aborting closes the session, like {@link LiveSession.aclose}. */
   signal?: AbortSignal;
   /** Longest wait for `setupComplete` on one connection attempt, ms (default 15 000). */

@@ -33,10 +33,19 @@ export interface Conversation {
   systemTokens: number;
   /** Tool call ids already issued (`call-N`). */
   callCounter: number;
+  /** The model the session runs (a handle resumes only on it). */
+  model?: string;
+  /** Who may resume it: the API key, or the Vertex project (undefined: anyone, e.g. ephemeral tokens). */
+  owner?: string;
 }
 
-export function newConversation(sessionId: string, startedAt: number): Conversation {
+export function newConversation(
+  sessionId: string,
+  startedAt: number,
+  origin: { model?: string; owner?: string } = {},
+): Conversation {
   return {
+    ...origin,
     sessionId,
     startedAt,
     history: [],

@@ -21,6 +21,11 @@ export class InputHandler {
   #manual: { frames: Int16Array[]; rate: number; samples: number } | undefined;
   /** User text of `clientContent` without `turnComplete` on models that wait for the rest (3.x). */
   #waitingText: string[] = [];
+  /**
+   * The setup declared initial history (`historyConfig.initialHistoryInClientContent`) and it is not
+   * over: `clientContent` is history until one with `turnComplete`, or realtime input, ends it.
+   */
+  #initialHistory: boolean;
 
   constructor(
     core: SessionCore,
@@ -31,6 +36,7 @@ export class InputHandler {
     this.#core = core;
     this.#turns = turns;
     this.#onFirstVideo = onFirstVideo;
+    this.#initialHistory = core.cfg.initialHistory;
     if (!core.cfg.manualActivity) {
       this.#vad = new EnergyVad(
         detection ?? {},
@@ -46,6 +52,7 @@ export class InputHandler {
 
   realtime(input: RealtimeInput): void {
     const core = this.#core;
+    this.#initialHistory = false;
     const blobs = [...(input.mediaChunks ?? [])];
     if (input.audio) blobs.push(input.audio);
     if (input.video) blobs.push(input.video);
@@ -116,6 +123,18 @@ export class InputHandler {
       role: turn.role === 'model' ? ('model' as const) : ('user' as const),
       text: (turn.parts ?? []).map((p) => p.text ?? '').join(''),
     }));
+    if (this.#initialHistory) {
+      // "This initial history will not trigger a model call" (HistoryConfig, ai.google.dev/api/live).
+      this.#takeHistory(turns);
+      if (content.turnComplete) this.#initialHistory = false;
+      return;
+    }
+    const history = turns.some((t) => t.role === 'model');
+    if (history && this.#core.cfg.profile.spec.clientContent.history === 'historyConfig') {
+      this.#core.log('clientContent with model turns outside declared initial history: refused');
+      this.#core.close(1007, 'Request contains an invalid argument.');
+      return;
+    }
     const lastUser = turns.filter((t) => t.role === 'user').at(-1)?.text ?? '';
     // The answer is to everything the user sent since the turn began.
     const pending = [...this.#waitingText, lastUser].filter((t) => t).join(' ');
@@ -124,11 +143,10 @@ export class InputHandler {
     // as context) is taken in silently, and a reply under way goes on.
     const silent = content.turnComplete === true && this.#core.cfg.proactiveAudio && isRoomNote(pending);
     if (!silent && (!waits || content.turnComplete)) this.#turns.interrupt();
-    for (const t of turns) this.#turns.addHistory({ ...t, modality: 'TEXT', tokens: textTokens(t.text) });
-    // Content with model turns is history (a conversation seeded anew): its user turns are turns the
-    // model now remembers, counted like answered ones, and none of it waits for an answer.
-    const history = turns.some((t) => t.role === 'model');
-    if (history) this.#core.conv.userTurns += turns.filter((t) => t.role === 'user' && t.text).length;
+    // Content with model turns is history (a conversation seeded anew): none of it waits for an answer.
+    if (history) this.#takeHistory(turns);
+    else
+      for (const t of turns) this.#turns.addHistory({ ...t, modality: 'TEXT', tokens: textTokens(t.text) });
     if (!content.turnComplete) {
       if (waits && lastUser && !history) this.#waitingText.push(lastUser);
       return;
@@ -143,6 +161,12 @@ export class InputHandler {
       return;
     }
     this.#turns.userInput({ trigger: 'clientContent', inputEndAt: now(), text }, false);
+  }
+
+  /** Earlier turns into the context; their user turns are turns the model remembers, counted as answered. */
+  #takeHistory(turns: { role: 'user' | 'model'; text: string }[]): void {
+    for (const t of turns) this.#turns.addHistory({ ...t, modality: 'TEXT', tokens: textTokens(t.text) });
+    this.#core.conv.userTurns += turns.filter((t) => t.role === 'user' && t.text).length;
   }
 
   #audio(samples: Int16Array, rate: number): void {

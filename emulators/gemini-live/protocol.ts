@@ -96,7 +96,7 @@ export const setupSchema = z.strictObject({
   safetySettings: z.array(z.looseObject({})).optional(),
   labels: z.record(z.string(), z.string()).optional(),
   avatarConfig: z.looseObject({}).optional(),
-  historyConfig: z.looseObject({}).optional(),
+  historyConfig: z.looseObject({ initialHistoryInClientContent: z.boolean().optional() }).optional(),
   explicitVadSignal: z.boolean().optional(),
 });
 export type Setup = z.infer<typeof setupSchema>;

@@ -18,7 +18,14 @@ import {
   type Setup,
 } from './protocol.ts';
 import type { SessionContext, SessionCore } from './session-core.ts';
-import { authenticate, configure, instructionText, type SessionConfig, toolBehaviours } from './setup.ts';
+import {
+  authenticate,
+  configure,
+  instructionText,
+  ownerOf,
+  type SessionConfig,
+  toolBehaviours,
+} from './setup.ts';
 import { newStats, now, type SessionStats, type TurnRecord } from './stats.ts';
 import type { AuthToken } from './tokens.ts';
 import { TurnEngine } from './turns.ts';
@@ -235,16 +242,28 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
     let conv: Conversation;
     const handle = clientSetup.sessionResumption?.handle;
+    const origin = { model: cfg.model, owner: ownerOf(route, setup) };
     if (handle) {
+      // Refused at setup, before setupComplete: the SDK's connect() rejects with the code.
+      const refusals = cfg.profile.spec.resumption;
       const resumed = handles.take(handle);
-      if (!resumed) {
-        this.close(1008, 'Session not found: the resumption handle is invalid or expired.');
+      const c = resumed?.conversation;
+      if (!c || (c.owner !== undefined && c.owner !== origin.owner)) {
+        this.#log(
+          `resumption refused: ${c ? 'handle of another key or project' : 'unknown or expired handle'}`,
+        );
+        this.close(refusals.unknown.code, refusals.unknown.reason);
         return;
       }
-      conv = resumed.conversation;
+      if (c.model !== undefined && c.model !== origin.model) {
+        this.#log(`resumption refused: handle of a ${c.model} session`);
+        this.close(refusals.otherModel.code, refusals.otherModel.reason);
+        return;
+      }
+      conv = c;
       this.stats.resumed = true;
     } else {
-      conv = newConversation(this.id, now());
+      conv = newConversation(this.id, now(), origin);
     }
     this.stats.sessionId = conv.sessionId;
     this.stats.model = cfg.model;

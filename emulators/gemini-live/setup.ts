@@ -41,6 +41,8 @@ export interface SessionConfig {
   interrupts: boolean;
   manualActivity: boolean;
   resumption: boolean;
+  /** `historyConfig.initialHistoryInClientContent`: `clientContent` before realtime input is history. */
+  initialHistory: boolean;
   compression: { trigger: number; target: number } | undefined;
   /** Effective behaviour per function name (declared if the model honours it, else its default). */
   tools: Map<string, 'BLOCKING' | 'NON_BLOCKING'>;
@@ -99,6 +101,15 @@ export function authenticate(
   return { ok: true, setup: clientSetup, token: undefined };
 }
 
+/**
+ * Whose session this is, for resumption: the API key on the Gemini API, the project on Vertex (Vertex
+ * keeps resumption data under project-level privacy). Ephemeral tokens name no key here: undefined.
+ */
+export function ownerOf(route: Route, setup: Setup): string | undefined {
+  if (route.backend === 'vertex') return /^projects\/([^/]+)\//.exec(setup.model)?.[1];
+  return route.constrained ? undefined : route.credential;
+}
+
 /** Validates a setup against its model's profile and derives the session's configuration. */
 export function configure(
   setup: Setup,
@@ -150,6 +161,7 @@ export function configure(
       interrupts: rtc?.activityHandling !== 'NO_INTERRUPTION',
       manualActivity: rtc?.automaticActivityDetection?.disabled === true,
       resumption: setup.sessionResumption !== undefined,
+      initialHistory: setup.historyConfig?.initialHistoryInClientContent === true,
       compression: cwc
         ? { trigger, target: cwc.slidingWindow?.targetTokens ?? Math.floor(trigger / 2) }
         : undefined,

@@ -59,6 +59,21 @@ export interface ClientContentSpec {
    * server wait for more).
    */
   interrupts: 'always' | 'turnComplete';
+  /**
+   * Content with `model` turns (a conversation seeded anew): `'any'` is taken whenever it comes;
+   * `'historyConfig'` only as the initial history the setup declares with
+   * `historyConfig.initialHistoryInClientContent` (sent before any realtime input, ended by
+   * `turnComplete: true`, which then starts no reply); anything else is closed with 1007.
+   */
+  history: 'any' | 'historyConfig';
+}
+
+/** How the service answers a setup whose `sessionResumption.handle` it will not resume. */
+export interface ResumptionSpec {
+  /** An unknown or expired handle, or one issued to another API key or project (it cannot see it). */
+  unknown: { code: number; reason: string };
+  /** A valid handle of a session of another model. */
+  otherModel: { code: number; reason: string };
 }
 
 /** `MediaResolution` of `@google/genai` 3.6.1, without `MEDIA_RESOLUTION_UNSPECIFIED`. */
@@ -112,6 +127,8 @@ export interface LiveModelSpec {
   proactiveAudio: FeatureSupport;
   functions: FunctionSpec;
   clientContent: ClientContentSpec;
+  /** Refusals of a resumption handle; Google documents none of them (docs/recovery.md says what is known). */
+  resumption: ResumptionSpec;
   /** The turn coverage when `realtimeInputConfig.turnCoverage` is unset. */
   turnCoverageDefault: TurnCoverage;
   responseModalities: readonly ResponseModality[];
@@ -161,6 +178,11 @@ const SRC_38_VERTEX =
   'https://docs.cloud.google.com/gemini-enterprise-agent-platform/models/guides/gemini-3-8-live';
 const SRC_31 = 'https://ai.google.dev/gemini-api/docs/models/gemini-3.1-flash-live-preview';
 
+/** A bad request's canonical close: INVALID_ARGUMENT is 1007 with this text (the service's own wording). */
+const INVALID_ARGUMENT = { code: 1007, reason: 'Request contains an invalid argument.' };
+/** NOT_FOUND is 1008 with this text (seen on 2.5 closes, discuss.ai.google.dev t/109319). */
+const NOT_FOUND = { code: 1008, reason: 'Requested entity was not found.' };
+
 /** Gemini 3.8 Live on the Gemini API (research §2). */
 const LIVE_38: LiveModelSpec = {
   id: 'gemini-3.8-live',
@@ -183,9 +205,14 @@ const LIVE_38: LiveModelSpec = {
     behaviors: ['NON_BLOCKING', 'BLOCKING'],
     defaultScheduling: 'WHEN_IDLE',
   },
-  // Roles user/model work all session; turn_complete=true interrupts unconditionally; without it the
-  // server waits for later messages.
-  clientContent: { interrupts: 'turnComplete' },
+  // turn_complete=true interrupts unconditionally; without it the server waits for later messages.
+  // History with model turns needs historyConfig.initialHistoryInClientContent on the 3.x line, or the
+  // socket is closed 1007 right after it (3.1 migration guide, quoted in js-genai#1520 and
+  // yagudaev/voiceclaw#248; livekit/agents-js#2162 says it of "the 3.x live models").
+  clientContent: { interrupts: 'turnComplete', history: 'historyConfig' },
+  // A resume after 3.8's session deadline was refused 1007 (discuss.ai.google.dev t/186392); a handle of
+  // another model is a bad argument too (assumed).
+  resumption: { unknown: INVALID_ARGUMENT, otherModel: INVALID_ARGUMENT },
   turnCoverageDefault: 'TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO',
   // Only AUDIO; text comes from output audio transcription.
   responseModalities: ['AUDIO'],
@@ -262,8 +289,12 @@ const NATIVE_AUDIO_25: LiveModelSpec = {
     behaviors: ['BLOCKING', 'NON_BLOCKING'],
     defaultScheduling: 'WHEN_IDLE',
   },
-  // "A message here will interrupt any current model generation" (SDK LiveClientContent doc).
-  clientContent: { interrupts: 'always' },
+  // "A message here will interrupt any current model generation" (SDK LiveClientContent doc); history
+  // with model turns was always taken without historyConfig (livekit/agents mutable_chat_context).
+  clientContent: { interrupts: 'always', history: 'any' },
+  // Not documented: 1008 is what a third-party design note (and this emulator since its first version)
+  // says a forgotten handle gets on 2.5; the other model's handle as on 3.x (assumed).
+  resumption: { unknown: NOT_FOUND, otherModel: INVALID_ARGUMENT },
   // SDK TurnCoverage: unspecified means TURN_INCLUDES_ONLY_ACTIVITY; 3.1 is where the default changed.
   turnCoverageDefault: 'TURN_INCLUDES_ONLY_ACTIVITY',
   responseModalities: ['AUDIO', 'TEXT'],
