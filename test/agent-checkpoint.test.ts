@@ -193,19 +193,19 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
   });
 
   it('on gemini-3.8-live the refused handle (1007 there) is rebuilt from the tail as well, declared as initial history', async () => {
-    const bob = await enter('cp-38', 'bob');
-    await dispatch.createDispatch('cp-38', AGENT, { metadata: '{"model":"gemini-3.8-live"}' });
+    const bob = await suite.human('cp-38', 'bob');
+    await suite.dispatch.createDispatch('cp-38', AGENT, { metadata: '{"model":"gemini-3.8-live"}' });
     const agent = await listeningAgent(bob);
     expect(await ask(bob, 'the code is 7')).toContain('That is turn 1 of this conversation.');
     await checkpointOf('cp-38', (c) => !!c.handle && c.transcript.length === 2, 'checkpoint with a handle');
-    stack.gemini.expireResumptionHandles();
+    suite.stack.gemini.expireResumptionHandles();
     const rebuilt = () => worker.lines.filter((l) => String(l.msg).includes('context rebuilt')).length;
     const before = rebuilt();
     await replaceAgent('cp-38', bob, agent.identity);
     await until(() => rebuilt() === before + 1, 'context rebuilt log');
     const answer = await ask(bob, 'and now?');
     expect(answer).toContain('That is turn 2 of this conversation. Before that: "[Bob] the code is 7"');
-    const last = stack.gemini.stats().at(-1)!;
+    const last = suite.stack.gemini.stats().at(-1)!;
     expect(last).toMatchObject({ model: 'gemini-3.8-live', resumed: false });
     expect(last.setup?.historyConfig).toEqual({ initialHistoryInClientContent: true });
   });
