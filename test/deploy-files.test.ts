@@ -258,6 +258,15 @@ describe('deploy/kubernetes/agent-worker.yaml', () => {
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(drain);
   });
 
+  test('a rollout hands conversations over: hand-off drain, and a new worker up before an old one stops', () => {
+    expect(opsSettings({ AGENT_DRAIN_MODE: env(container, 'AGENT_DRAIN_MODE') }).drainMode).toBe('handoff');
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+    expect(deployment.spec.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+  });
+
   test('runs the worker entry point of the image', () => {
     expect(container.args).toEqual(['node', 'agent/main.ts', 'start']);
     expect(existsSync(join(ROOT, container.args[1]))).toBe(true);
