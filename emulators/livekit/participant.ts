@@ -1,58 +1,29 @@
 import {
   DataPacket_Kind,
-  DisconnectReason,
-  LeaveRequest,
-  LeaveRequest_Action,
   MuteTrackRequest,
   ParticipantInfo,
   ParticipantInfo_Kind,
   ParticipantInfo_State,
-  ParticipantPermission,
-  SessionDescription,
-  type SignalResponse,
+  type ParticipantPermission,
+  type SessionDescription,
   SignalTarget,
   type SubscriptionPermission,
   type TrackInfo,
-  TrackSource,
-  TrackType,
+  type TrackSource,
   TrackUnpublishedResponse,
   type UpdateTrackSettings,
 } from '@livekit/protocol';
-import type { RTCDataChannel, RTCPeerConnection, RTCRtpTransceiver } from 'werift';
+import type { RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { JoinGrants } from './auth.ts';
 import { newId } from './ids.ts';
 import type { TrackForwarder } from './media-forwarder.ts';
-import {
-  answerMismatch,
-  createPeerConnection,
-  extensionIdsByMid,
-  isMdnsCandidate,
-  keepBundle,
-  type PeerOptions,
-  sendingMids,
-  stampMsid,
-  trackIdsByMid,
-  withoutMdnsCandidates,
-} from './peer.ts';
+import { allowsSubscriber, mayPublish, permissionFromGrants } from './participant-permissions.ts';
+import { PublisherNegotiation } from './participant-publisher.ts';
+import { SignalLink, type SignalMessage, type SignalSink } from './participant-signal.ts';
+import { SubscriberNegotiation } from './participant-subscriber.ts';
+import { createPeerConnection, isMdnsCandidate, type PeerOptions } from './peer.ts';
 
-const AUDIO_LEVEL_URI = 'urn:ietf:params:rtp-hdrext:ssrc-audio-level';
-
-/** Where a participant's server → client signal messages go (the live signal socket, if any). */
-export type SignalMessage = SignalResponse['message'];
-
-/** A server `leave`: the client may come back (resume or rejoin) unless the action is DISCONNECT. */
-export function leaveMessage(action: LeaveRequest_Action, reason: DisconnectReason): SignalMessage {
-  return {
-    case: 'leave',
-    value: new LeaveRequest({ canReconnect: action !== LeaveRequest_Action.DISCONNECT, action, reason }),
-  };
-}
-export interface SignalSink {
-  /** False when the socket could not take it (closing/closed): the message is kept for a resume. */
-  send(message: SignalMessage): boolean;
-  /** Closes the socket (after a server-initiated leave). */
-  close(): void;
-}
+export { leaveMessage, type SignalMessage, type SignalSink } from './participant-signal.ts';
 
 /** What a participant needs from its room. */
 export interface ParticipantHost {
@@ -66,49 +37,16 @@ export interface ParticipantHost {
   log(msg: string, extra?: Record<string, unknown>): void;
 }
 
-interface DownTrack {
-  forwarder: TrackForwarder;
-  transceiver: RTCRtpTransceiver;
-  unsubscribe: () => void;
-}
-
-/** How long a subscriber offer may wait for its answer before it is made again. */
-const ANSWER_TIMEOUT_MS = 15_000;
-/**
- * Subscriber negotiations that may fail in a row (an offer werift cannot make, an answer it cannot
- * apply) before the client is asked for a full reconnect, as livekit-server does when negotiation fails.
- */
-const MAX_NEGOTIATION_FAILURES = 3;
-
-/** Signal messages kept for a participant whose socket is down (beyond: the resume is refused). */
-const MAX_MISSED_SIGNALS = 512;
-const SKIP_WHILE_DISCONNECTED = new Set([
-  'offer',
-  'answer',
-  'trickle',
-  'pong',
-  'pongResp',
-  'speakersChanged',
-  'join',
-  'reconnect',
-]);
-
 /** Bytes a subscriber's data channel may hold before further packets to it are dropped. */
 const MAX_DATA_BUFFERED = 8 * 1024 * 1024;
 /** Reliable packets kept for a subscriber whose data channel is not open yet. */
 const MAX_PENDING_DATA = 512;
 
-const SOURCE_NAMES: Record<number, string> = {
-  [TrackSource.CAMERA]: 'camera',
-  [TrackSource.MICROPHONE]: 'microphone',
-  [TrackSource.SCREEN_SHARE]: 'screen_share',
-  [TrackSource.SCREEN_SHARE_AUDIO]: 'screen_share_audio',
-};
-
 /**
  * One participant in a room: its identity and grants, its two peer connections (publisher: the client
- * offers and sends media/data to us; subscriber: we offer and send media/data to the client — LiveKit's
- * "subscriber primary" layout), the tracks it publishes and the ones it receives.
+ * offers and sends media/data to us, `participant-publisher.ts`; subscriber: we offer and send
+ * media/data to the client, `participant-subscriber.ts` — LiveKit's "subscriber primary" layout), the
+ * tracks it publishes and the ones it receives, its data channels and its signal link.
  */
 export class Participant {
   readonly sid = newId('PA_');
@@ -134,33 +72,13 @@ export class Participant {
   readonly autoSubscribe: boolean;
 
   private readonly host: ParticipantHost;
-  private sink: SignalSink | undefined;
+  private readonly signal = new SignalLink();
   private readonly publisher: RTCPeerConnection;
   private readonly subscriber: RTCPeerConnection;
-  private readonly downTracks = new Map<string, DownTrack>();
-  private readonly idleTransceivers: RTCRtpTransceiver[] = [];
-  /**
-   * Transceivers of ended subscriptions, not yet reusable: the client must first see them inactive in
-   * an offer it answered. Reused earlier, an m-line would go from one track straight to the next,
-   * and a client fires no `ontrack` for a new msid on an m-line that stayed active, so the new track
-   * would never be subscribed on its side. `offerId` is the offer that first showed it inactive.
-   */
-  private readonly retiring: { transceiver: RTCRtpTransceiver; offerId?: number }[] = [];
+  private readonly publishing: PublisherNegotiation;
+  private readonly subscriptions: SubscriberNegotiation;
   private readonly dataOut: { reliable: RTCDataChannel; lossy: RTCDataChannel };
   private readonly pendingReliable: Buffer[] = [];
-  private readonly missed: SignalMessage[] = [];
-  private missedOverflow = false;
-  /** mid → publisher's track cid, from the latest publisher offer. */
-  private publisherMids = new Map<string, string>();
-  /** mid → audio-level extension id, from the latest publisher offer. */
-  private audioLevelIds = new Map<string, number>();
-  private publisherQueue: Promise<void> = Promise.resolve();
-  private negotiating = false;
-  private negotiationPending = false;
-  private negotiationFailures = 0;
-  private negotiationTimer: NodeJS.Timeout | undefined;
-  private answerTimer: NodeJS.Timeout | undefined;
-  private offerId = 0;
   private closed = false;
 
   constructor(
@@ -176,20 +94,25 @@ export class Participant {
     this.host = host;
     this.clientProtocol = options.clientProtocol;
     this.autoSubscribe = options.autoSubscribe;
-    this.permission = new ParticipantPermission({
-      canPublish: grants.canPublish,
-      canSubscribe: grants.canSubscribe,
-      canPublishData: grants.canPublishData,
-      canUpdateMetadata: grants.canUpdateOwnMetadata,
-      canPublishSources: grants.canPublishSources
-        .map((s) => Number(Object.entries(SOURCE_NAMES).find(([, n]) => n === s)?.[0] ?? -1))
-        .filter((n) => n >= 0),
-      hidden: grants.hidden,
-      agent: grants.agent || grants.kind === 'agent',
-    });
+    this.permission = permissionFromGrants(grants);
+
+    const log = (msg: string, extra?: Record<string, unknown>) => this.host.log(msg, extra);
+    const isClosed = () => this.closed;
+    const send = (message: SignalMessage) => this.send(message);
 
     this.publisher = createPeerConnection(options.peer);
-    this.publisher.onTrack.subscribe((track) => this.onPublisherTrack(track));
+    this.publishing = new PublisherNegotiation(this.publisher, {
+      identity: this.identity,
+      isClosed,
+      published: this.published,
+      send,
+      unpublish: (trackSid) => this.unpublish(trackSid),
+      announce: (forwarder) => {
+        this.touch();
+        this.host.onPublisherTrack(this, forwarder);
+      },
+      log,
+    });
     this.publisher.onDataChannel.subscribe((dc) => {
       const kind = dc.label === '_lossy' ? DataPacket_Kind.LOSSY : DataPacket_Kind.RELIABLE;
       dc.onMessage.subscribe((msg) => {
@@ -198,6 +121,15 @@ export class Participant {
     });
 
     this.subscriber = createPeerConnection(options.peer);
+    this.subscriptions = new SubscriberNegotiation(this.subscriber, {
+      identity: this.identity,
+      isClosed,
+      canSubscribe: () => this.permission.canSubscribe,
+      send,
+      closeSignal: () => this.signal.closeSocket(),
+      onBound: (forwarder) => this.host.onSubscriptionBound(this, forwarder),
+      log,
+    });
     this.subscriber.connectionStateChange.subscribe((state) => {
       if (state === 'connected' && this.state === ParticipantInfo_State.JOINED) {
         this.state = ParticipantInfo_State.ACTIVE;
@@ -228,7 +160,7 @@ export class Participant {
   }
 
   get connected(): boolean {
-    return this.sink !== undefined;
+    return this.signal.connected;
   }
 
   toInfo(): ParticipantInfo {
@@ -252,15 +184,7 @@ export class Participant {
 
   /** Whether `subscriber` may receive track `trackSid` under this participant's subscription permissions. */
   allowsSubscriber(trackSid: string, subscriber: Participant): boolean {
-    const permission = this.subscriptionPermission;
-    if (!permission || permission.allParticipants) return true;
-    return permission.trackPermissions.some(
-      (t) =>
-        (t.participantIdentity
-          ? t.participantIdentity === subscriber.identity
-          : t.participantSid === subscriber.sid) &&
-        (t.allTracks || t.trackSids.includes(trackSid)),
-    );
+    return allowsSubscriber(this.subscriptionPermission, trackSid, subscriber);
   }
 
   /** Publications whose media has arrived: the ones the room is told about. */
@@ -273,46 +197,25 @@ export class Participant {
     this.version++;
   }
 
-  attachSignal(sink: SignalSink): void {
-    this.sink = sink;
-  }
+  // ---- signal connection (participant-signal.ts) --------------------------------------------------
 
-  /**
-   * Keeps what a resuming client must not miss (participant updates, unpublishes, leaves, refreshed
-   * tokens…) while its signal socket is down. Negotiation and liveness messages are not kept: a resume
-   * renegotiates. Past the bound the overflow is remembered and the resume refused.
-   */
-  private queueWhileDisconnected(message: SignalMessage): void {
-    if (message.case && SKIP_WHILE_DISCONNECTED.has(message.case)) return;
-    if (this.missed.length >= MAX_MISSED_SIGNALS) {
-      this.missedOverflow = true;
-      return;
-    }
-    this.missed.push(message);
+  attachSignal(sink: SignalSink): void {
+    this.signal.attach(sink);
   }
 
   /** Signals queued during a socket drop, for a resume; undefined if some were lost. */
   takeMissedSignals(): SignalMessage[] | undefined {
-    const missed = this.missed.splice(0);
-    if (this.missedOverflow) {
-      this.missedOverflow = false;
-      return undefined;
-    }
-    return missed;
+    return this.signal.takeMissed();
   }
 
   detachSignal(sink: SignalSink): void {
-    if (this.sink === sink) this.sink = undefined;
+    this.signal.detach(sink);
   }
 
   send(message: SignalMessage): void {
     if (this.closed) return;
-    if (!this.sink) {
-      this.queueWhileDisconnected(message);
-      return;
-    }
     try {
-      if (!this.sink.send(message)) this.queueWhileDisconnected(message);
+      this.signal.send(message);
     } catch (err) {
       this.host.log('signal send failed', { identity: this.identity, err: String(err) });
     }
@@ -320,88 +223,14 @@ export class Participant {
 
   /** Publishing permission for a source, per the token's canPublish / canPublishSources. */
   mayPublish(source: TrackSource): boolean {
-    if (!this.permission.canPublish) return false;
-    const allowed = this.permission.canPublishSources;
-    return allowed.length === 0 || allowed.includes(source);
+    return mayPublish(this.permission, source);
   }
 
-  // ---- publisher connection (client offers) -------------------------------------------------------
+  // ---- publisher connection (client offers; participant-publisher.ts) -----------------------------
 
   /** Serialises publisher negotiations: each offer is applied and answered in arrival order. */
   handlePublisherOffer(offer: SessionDescription): void {
-    this.publisherQueue = this.publisherQueue
-      .then(() => this.answerPublisher(offer))
-      .catch((err) =>
-        this.host.log('publisher negotiation failed', { identity: this.identity, err: String(err) }),
-      );
-  }
-
-  private async answerPublisher(offer: SessionDescription): Promise<void> {
-    if (this.closed) return;
-    this.publisherMids = trackIdsByMid(offer.sdp);
-    this.audioLevelIds = extensionIdsByMid(offer.sdp, AUDIO_LEVEL_URI);
-    const sending = sendingMids(offer.sdp);
-    this.bindOfferedPublications(sending);
-    await this.publisher.setRemoteDescription({ type: 'offer', sdp: withoutMdnsCandidates(offer.sdp) });
-    const answer = await this.publisher.createAnswer();
-    await this.publisher.setLocalDescription(answer);
-    const sdp = keepBundle(offer.sdp, this.publisher.localDescription?.sdp ?? answer.sdp);
-    this.send({ case: 'answer', value: new SessionDescription({ type: 'answer', sdp, id: offer.id }) });
-    this.detectUnpublished(sending);
-  }
-
-  /**
-   * A publication is tied to its m-line by the first offer that sends its track (the offer's msid
-   * names the track by the cid of its add_track), before any media of it arrives.
-   */
-  private bindOfferedPublications(sending: Set<string>): void {
-    const publications = [...this.published.values()];
-    for (const [mid, cid] of this.publisherMids) {
-      if (!sending.has(mid) || publications.some((f) => f.info.mid === mid)) continue;
-      const f = publications.find((f) => !f.info.mid && (f.cid === cid || f.info.sid === cid));
-      if (f) f.info.mid = mid;
-    }
-  }
-
-  /**
-   * A publication whose m-line stopped sending in a later offer was unpublished by the client. One
-   * that no offer has carried yet stays pending, however long its negotiation takes: like
-   * livekit-server (`pendingTracks`), which keeps an add_track until its media arrives or the
-   * participant leaves. A client may make an offer without the track after sending its add_track (an
-   * offer made at join, or a slow answer on a loaded machine), and only then the one that carries it.
-   */
-  private detectUnpublished(sending: Set<string>): void {
-    for (const f of [...this.published.values()]) {
-      if (f.info.mid && !sending.has(f.info.mid)) this.unpublish(f.info.sid);
-    }
-  }
-
-  private onPublisherTrack(track: import('werift').MediaStreamTrack): void {
-    const transceiver = this.publisher.getTransceivers().find((t) => t.receiver.tracks.includes(track));
-    if (!transceiver) return;
-    const mid = transceiver.mid ?? '';
-    const cid = this.publisherMids.get(mid);
-    const forwarders = [...this.published.values()];
-    const forwarder =
-      forwarders.find((f) => f.info.mid === mid) ??
-      forwarders.find((f) => cid !== undefined && (f.cid === cid || f.info.sid === cid)) ??
-      forwarders.find((f) => !f.hasSource && !f.info.mid && f.info.type === kindToType(track.kind));
-    if (!forwarder) {
-      this.host.log('media for an unannounced track ignored', { identity: this.identity, mid });
-      return;
-    }
-    forwarder.info.mid = mid;
-    if (track.kind === 'audio') forwarder.audioLevelExtId = this.audioLevelIds.get(mid);
-    // werift reports one track per m-line, its first layer; a simulcast m-line has a track per rid.
-    const layers = transceiver.receiver.tracks.length > 0 ? transceiver.receiver.tracks : [track];
-    for (const layer of layers) forwarder.attachSource(layer, transceiver.receiver);
-    if (!forwarder.announced) {
-      // Like LiveKit, a track is announced once its media arrives, not at add_track: a publication the
-      // client withdraws before negotiating it is never seen by anyone.
-      forwarder.announced = true;
-      this.touch();
-      this.host.onPublisherTrack(this, forwarder);
-    }
+    this.publishing.handleOffer(offer);
   }
 
   /** Registers a publication (add_track); it is announced when its media binds to it. */
@@ -456,184 +285,41 @@ export class Participant {
     pc.addIceCandidate(init as never).catch(() => {});
   }
 
-  // ---- subscriber connection (server offers) ------------------------------------------------------
+  // ---- subscriber connection (server offers; participant-subscriber.ts) ---------------------------
 
   /** Starts the subscriber connection (data channels, and media as subscriptions come). */
   start(): void {
-    this.scheduleNegotiation();
+    this.subscriptions.start();
   }
 
   subscribedTrackSids(): string[] {
-    return [...this.downTracks.keys()];
+    return this.subscriptions.subscribedTrackSids();
   }
 
   isSubscribedTo(trackSid: string): boolean {
-    return this.downTracks.has(trackSid);
+    return this.subscriptions.isSubscribedTo(trackSid);
   }
 
   subscribe(forwarder: TrackForwarder): void {
-    if (this.closed || this.downTracks.has(forwarder.info.sid) || !this.permission.canSubscribe) return;
-    const kind = forwarder.info.type === TrackType.VIDEO ? 'video' : 'audio';
-    const reuse = this.idleTransceivers.findIndex((t) => t.kind === kind);
-    const transceiver =
-      reuse >= 0
-        ? this.idleTransceivers.splice(reuse, 1)[0]!
-        : this.subscriber.addTransceiver(kind, { direction: 'sendonly' });
-    transceiver.setDirection('sendonly');
-    const pli = transceiver.sender.onPictureLossIndication.subscribe(() =>
-      forwarder.requestKeyframe(transceiver.sender),
-    );
-    const ready = transceiver.sender.onReady.subscribe(() => {
-      forwarder.requestKeyframe(transceiver.sender, true);
-      this.host.onSubscriptionBound(this, forwarder);
-    });
-    forwarder.addSink(transceiver.sender);
-    this.downTracks.set(forwarder.info.sid, {
-      forwarder,
-      transceiver,
-      unsubscribe: () => {
-        pli.unSubscribe();
-        ready.unSubscribe();
-      },
-    });
-    this.scheduleNegotiation();
+    this.subscriptions.subscribe(forwarder);
   }
 
   /** `trackSetting`: the subscriber's quality/size wish and pause for tracks it receives. */
   updateTrackSettings(settings: UpdateTrackSettings): void {
-    for (const sid of settings.trackSids) {
-      const down = this.downTracks.get(sid);
-      down?.forwarder.updateSink(down.transceiver.sender, settings);
-    }
+    this.subscriptions.updateTrackSettings(settings);
   }
 
   unsubscribe(trackSid: string): void {
-    const down = this.downTracks.get(trackSid);
-    if (!down) return;
-    this.downTracks.delete(trackSid);
-    down.unsubscribe();
-    down.forwarder.removeSink(down.transceiver.sender);
-    down.transceiver.setDirection('inactive');
-    this.retiring.push({ transceiver: down.transceiver });
-    this.scheduleNegotiation();
+    this.subscriptions.unsubscribe(trackSid);
   }
 
-  private scheduleNegotiation(): void {
-    if (this.closed || this.negotiationTimer) return;
-    // Coalesce the subscribe/unsubscribe burst of one event (a join, a publish) into one offer.
-    this.negotiationTimer = setTimeout(() => {
-      this.negotiationTimer = undefined;
-      this.negotiateSubscriber().catch((err) =>
-        this.host.log('subscriber negotiation failed', { identity: this.identity, err: String(err) }),
-      );
-    }, 20);
-  }
-
-  private async negotiateSubscriber(): Promise<void> {
-    if (this.closed) return;
-    if (this.negotiating) {
-      this.negotiationPending = true;
-      return;
-    }
-    this.negotiating = true;
-    const shownInactive = this.retiring.filter((r) => r.offerId === undefined);
-    let offer: Awaited<ReturnType<RTCPeerConnection['createOffer']>>;
-    try {
-      offer = await this.subscriber.createOffer();
-      await this.subscriber.setLocalDescription(offer);
-    } catch (err) {
-      this.negotiationFailed('offer', err);
-      return;
-    }
-    const labels = new Map<string, { participantSid: string; trackSid: string }>();
-    for (const [trackSid, down] of this.downTracks) {
-      if (down.transceiver.mid) {
-        labels.set(down.transceiver.mid, { participantSid: down.forwarder.publisherSid, trackSid });
-      }
-    }
-    const sdp = stampMsid(this.subscriber.localDescription?.sdp ?? offer.sdp, labels);
-    this.offerId++;
-    for (const r of shownInactive) r.offerId = this.offerId;
-    // A client that never answers (lost message, stuck peer) must not freeze this connection's
-    // subscriptions forever: after a while, offer again.
-    clearTimeout(this.answerTimer);
-    this.answerTimer = setTimeout(() => {
-      if (!this.negotiating || this.closed) return;
-      this.negotiating = false;
-      this.scheduleNegotiation();
-    }, ANSWER_TIMEOUT_MS);
-    this.answerTimer.unref();
-    const midToTrackId = Object.fromEntries([...labels].map(([mid, l]) => [mid, l.trackSid]));
-    this.send({
-      case: 'offer',
-      value: new SessionDescription({ type: 'offer', sdp, id: this.offerId, midToTrackId }),
-    });
-  }
-
-  async handleSubscriberAnswer(answer: SessionDescription): Promise<void> {
-    if (this.closed || !this.negotiating) return;
-    // Clients echo the offer id; an answer to an offer superseded (e.g. across a resume) is stale.
-    if (answer.id !== 0 && answer.id !== this.offerId) return;
-    clearTimeout(this.answerTimer);
-    try {
-      const mismatch = answerMismatch(this.subscriber.localDescription?.sdp ?? '', answer.sdp);
-      if (mismatch) throw new Error(`answer does not match the offer: ${mismatch}`);
-      await this.subscriber.setRemoteDescription({ type: 'answer', sdp: withoutMdnsCandidates(answer.sdp) });
-    } catch (err) {
-      this.negotiationFailed('answer', err);
-      return;
-    }
-    this.negotiating = false;
-    this.negotiationFailures = 0;
-    this.releaseRetired(this.offerId);
-    // A track added once the (bundled) transport is up never sees its sender's `onReady`: the
-    // accepted answer is what binds it. The room tells each publisher once.
-    if (this.subscriber.connectionState === 'connected') {
-      for (const down of this.downTracks.values()) this.host.onSubscriptionBound(this, down.forwarder);
-    }
-    if (this.negotiationPending) {
-      this.negotiationPending = false;
-      this.scheduleNegotiation();
-    }
-  }
-
-  /** Transceivers the client has now seen inactive (in offer `answeredOfferId` or earlier) may carry new tracks. */
-  private releaseRetired(answeredOfferId: number): void {
-    for (let i = this.retiring.length - 1; i >= 0; i--) {
-      const r = this.retiring[i]!;
-      if (r.offerId === undefined || r.offerId > answeredOfferId) continue;
-      this.retiring.splice(i, 1);
-      this.idleTransceivers.push(r.transceiver);
-    }
-  }
-
-  /**
-   * A subscriber offer or answer failed: the subscriptions it carried are not in place, so offer again
-   * after a short pause; after a few failures in a row ask the client to reconnect from scratch.
-   */
-  private negotiationFailed(step: 'offer' | 'answer', err: unknown): void {
-    this.negotiating = false;
-    this.negotiationFailures++;
-    this.host.log('subscriber negotiation failed', {
-      identity: this.identity,
-      step,
-      attempt: this.negotiationFailures,
-      err: String(err),
-    });
-    if (this.closed) return;
-    if (this.negotiationFailures >= MAX_NEGOTIATION_FAILURES) {
-      this.negotiationFailures = 0;
-      this.send(leaveMessage(LeaveRequest_Action.RECONNECT, DisconnectReason.STATE_MISMATCH));
-      this.sink?.close();
-      return;
-    }
-    setTimeout(() => this.scheduleNegotiation(), 200 * this.negotiationFailures).unref();
+  handleSubscriberAnswer(answer: SessionDescription): Promise<void> {
+    return this.subscriptions.handleAnswer(answer);
   }
 
   /** After a signal resume the client may have lost our last offer: offer again. */
   renegotiateAfterResume(): void {
-    this.negotiating = false;
-    this.scheduleNegotiation();
+    this.subscriptions.renegotiateAfterResume();
   }
 
   // ---- data ---------------------------------------------------------------------------------------
@@ -666,26 +352,11 @@ export class Participant {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const sink = this.sink;
     this.state = ParticipantInfo_State.DISCONNECTED;
-    clearTimeout(this.negotiationTimer);
-    clearTimeout(this.answerTimer);
-    for (const sid of [...this.downTracks.keys()]) {
-      const down = this.downTracks.get(sid)!;
-      down.unsubscribe();
-      down.forwarder.removeSink(down.transceiver.sender);
-    }
-    this.downTracks.clear();
+    this.subscriptions.stop();
     for (const f of this.published.values()) f.close();
-    this.sink = undefined;
-    try {
-      sink?.close();
-    } catch {}
+    this.signal.close();
     this.publisher.close().catch(() => {});
     this.subscriber.close().catch(() => {});
   }
-}
-
-function kindToType(kind: string): TrackType {
-  return kind === 'video' ? TrackType.VIDEO : TrackType.AUDIO;
 }
