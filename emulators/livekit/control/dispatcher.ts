@@ -1,32 +1,22 @@
-import {
-  AgentDispatch,
-  AgentDispatchState,
-  Job,
-  JobRestartPolicy,
-  JobState,
-  JobStatus,
-  JobType,
-} from '@livekit/protocol';
-import { AccessToken } from 'livekit-server-sdk';
+import { type AgentDispatch, type Job, JobStatus } from '@livekit/protocol';
 import type { ApiKeys } from '../api-keys.ts';
 import type { RoomDirectory } from '../room-directory.ts';
-import { randomId, type WorkerConnection } from './worker-connection.ts';
+import {
+  addDispatch,
+  type DispatchEntry,
+  type DispatchSpec,
+  type JobEntry,
+  markEnded,
+  markRunning,
+  newJob,
+  type RoomEntry,
+} from './dispatch-records.ts';
+import { jobToken } from './job-token.ts';
+import type { WorkerConnection } from './worker-connection.ts';
+import { WorkerPool } from './worker-pool.ts';
 
-/** Load a job is assumed to add until some worker's report says otherwise. */
-const DEFAULT_JOB_LOAD = 0.05;
-/** Jobs kept per dispatch for ListDispatch (the newest). */
-const MAX_JOB_HISTORY = 16;
-/** livekit-server's `agent.AgentNameAttributeKey`. */
-export const AGENT_NAME_ATTRIBUTE = 'lk.agent_name';
-/** Job tokens outlive any dev session; LiveKit issues agent tokens for about an hour as well. */
-const JOB_TOKEN_TTL = '1h';
-
-export interface DispatchSpec {
-  agentName: string;
-  metadata?: string;
-  attributes?: Record<string, string>;
-  restartPolicy?: JobRestartPolicy;
-}
+export type { DispatchSpec } from './dispatch-records.ts';
+export { AGENT_NAME_ATTRIBUTE } from './job-token.ts';
 
 export interface AgentDispatcherOptions {
   directory: RoomDirectory;
@@ -37,56 +27,18 @@ export interface AgentDispatcherOptions {
   onJob?: (event: 'started' | 'ended', job: Job) => void;
 }
 
-type JobPhase = 'queued' | 'offering' | 'assigned' | 'ended';
-
-interface DispatchEntry {
-  readonly dispatch: AgentDispatch;
-  readonly room: RoomEntry;
-  /** The job currently serving this dispatch (the last one launched). */
-  current: JobEntry | undefined;
-  deleted: boolean;
-  /** `simulateJob`: the dispatch belongs to the worker that asked for it. */
-  onlyWorker?: WorkerConnection;
-}
-
-interface JobEntry {
-  readonly job: Job;
-  readonly dispatch: DispatchEntry;
-  phase: JobPhase;
-  worker: WorkerConnection | undefined;
-  /** Workers that declined or did not answer; never offered this job again. */
-  readonly tried: Set<string>;
-  /** `simulateJob`: the job belongs to the worker that asked for it. */
-  readonly onlyWorker: WorkerConnection | undefined;
-}
-
-interface RoomEntry {
-  readonly name: string;
-  readonly dispatches: Map<string, DispatchEntry>;
-  started: boolean;
-}
-
-interface WorkerLoad {
-  /** Jobs this worker ran when it last reported its load. */
-  jobsAtReport: number;
-  /** Jobs given to it since that report (its load does not show them yet). */
-  assignedSinceReport: number;
-  /** Offers waiting for an answer. */
-  offering: number;
-}
-
 /**
  * Agent dispatch: keeps each room's dispatches (automatic, token `roomConfig.agents`, CreateRoom
- * agents, CreateDispatch) and their jobs, and places every job on the least-loaded AVAILABLE worker
- * registered for the agent name, retrying elsewhere on decline/timeout. A job that finds no worker
- * waits for one to register or free up. Like livekit-server, a job whose worker disappears is never
- * placed again (see `#onWorkerLost`).
+ * agents, CreateDispatch) and their jobs (`dispatch-records.ts`), and places every job on the
+ * least-loaded AVAILABLE worker registered for the agent name (`worker-pool.ts`), retrying elsewhere
+ * on decline/timeout. A job that finds no worker waits for one to register or free up. Like
+ * livekit-server, a job whose worker disappears is never placed again (see `#onWorkerLost`).
  */
 export class AgentDispatcher {
   readonly #directory: RoomDirectory;
   readonly #opts: AgentDispatcherOptions;
   readonly #rooms = new Map<string, RoomEntry>();
-  readonly #workers = new Map<WorkerConnection, WorkerLoad>();
+  readonly #workers = new WorkerPool((w) => this.#jobsOf(w).length);
   readonly #unsubscribe: (() => void)[];
   #closed = false;
 
@@ -109,14 +61,11 @@ export class AgentDispatcher {
       return;
     }
     w.on('registered', () => {
-      this.#workers.set(w, { jobsAtReport: 0, assignedSinceReport: 0, offering: 0 });
+      this.#workers.register(w);
       this.#pump();
     });
     w.on('status', () => {
-      const load = this.#workers.get(w);
-      if (!load) return;
-      load.jobsAtReport = this.#jobsOf(w).length;
-      load.assignedSinceReport = 0;
+      if (!this.#workers.reported(w)) return;
       if (w.available) this.#pump();
     });
     w.on('jobStatus', (jobId, status, error) => this.#onJobStatus(w, jobId, status, error));
@@ -124,7 +73,7 @@ export class AgentDispatcher {
       const name = req.room?.name;
       if (!name) return;
       const r = this.#room(name);
-      const entry = this.#addDispatch(r, { agentName: w.agentName });
+      const entry = addDispatch(r, { agentName: w.agentName });
       entry.onlyWorker = w;
       // Starting the room may launch the dispatch already (for this worker only).
       if (!this.#directory.getRoom(name)) this.#directory.ensureRoom(name);
@@ -147,7 +96,7 @@ export class AgentDispatcher {
    */
   createDispatch(room: string, spec: DispatchSpec): AgentDispatch {
     const r = this.#room(room);
-    const entry = this.#addDispatch(r, spec);
+    const entry = addDispatch(r, spec);
     if (r.started || this.#directory.getRoom(room)) {
       r.started = true;
       this.#launch(entry);
@@ -183,8 +132,7 @@ export class AgentDispatcher {
     if (this.#closed) return;
     this.#closed = true;
     for (const off of this.#unsubscribe) off();
-    for (const w of [...this.#workers.keys()]) w.close();
-    this.#workers.clear();
+    this.#workers.closeAll();
     this.#rooms.clear();
   }
 
@@ -193,9 +141,9 @@ export class AgentDispatcher {
   #onRoomStarted(name: string, agents: { agentName: string; metadata: string }[]): void {
     const r = this.#room(name);
     r.started = true;
-    for (const a of agents) this.#addDispatch(r, { agentName: a.agentName, metadata: a.metadata });
+    for (const a of agents) addDispatch(r, { agentName: a.agentName, metadata: a.metadata });
     // A room nobody configured agents for gets the automatic dispatch (workers without a name).
-    if (r.dispatches.size === 0) this.#addDispatch(r, { agentName: '' });
+    if (r.dispatches.size === 0) addDispatch(r, { agentName: '' });
     for (const d of r.dispatches.values()) if (!d.current) this.#launch(d);
   }
 
@@ -207,7 +155,7 @@ export class AgentDispatcher {
     for (const a of agents) {
       if (present.has(a.agentName)) continue;
       present.add(a.agentName);
-      this.#launch(this.#addDispatch(r, { agentName: a.agentName, metadata: a.metadata }));
+      this.#launch(addDispatch(r, { agentName: a.agentName, metadata: a.metadata }));
     }
   }
 
@@ -251,53 +199,11 @@ export class AgentDispatcher {
     return r;
   }
 
-  #addDispatch(r: RoomEntry, spec: DispatchSpec): DispatchEntry {
-    const dispatch = new AgentDispatch({
-      id: `AD_${randomId(12)}`,
-      agentName: spec.agentName,
-      room: r.name,
-      metadata: spec.metadata ?? '',
-      attributes: spec.attributes ?? {},
-      restartPolicy: spec.restartPolicy ?? JobRestartPolicy.JRP_ON_FAILURE,
-      state: new AgentDispatchState({ jobs: [], createdAt: BigInt(Date.now()) * 1_000_000n }),
-    });
-    const entry: DispatchEntry = { dispatch, room: r, current: undefined, deleted: false };
-    r.dispatches.set(dispatch.id, entry);
-    return entry;
-  }
-
   // --- jobs -----------------------------------------------------------------------------------
 
   #launch(d: DispatchEntry): void {
     if (d.deleted || this.#closed) return;
-    const onlyWorker = d.onlyWorker;
-    const now = BigInt(Date.now());
-    const job = new Job({
-      id: `AJ_${randomId(12)}`,
-      dispatchId: d.dispatch.id,
-      type: onlyWorker?.jobType ?? JobType.JT_ROOM,
-      room: this.#directory.getRoom(d.room.name),
-      agentName: d.dispatch.agentName,
-      metadata: d.dispatch.metadata,
-      attributes: { ...d.dispatch.attributes },
-      state: new JobState({ status: JobStatus.JS_PENDING, updatedAt: now * 1_000_000n }),
-    });
-    const j: JobEntry = {
-      job,
-      dispatch: d,
-      phase: 'queued',
-      worker: undefined,
-      tried: new Set(),
-      onlyWorker,
-    };
-    d.current = j;
-    const history = d.dispatch.state?.jobs;
-    if (history) {
-      history.push(job);
-      // Bounded: a dispatch whose workers keep dying must not grow without end.
-      if (history.length > MAX_JOB_HISTORY) history.splice(0, history.length - MAX_JOB_HISTORY);
-    }
-    void this.#offer(j);
+    void this.#offer(newJob(d, this.#directory.getRoom(d.room.name)));
   }
 
   /** Starts offering every queued job that now has a candidate worker. */
@@ -315,12 +221,11 @@ export class AgentDispatcher {
     while (j.phase === 'queued' && !j.dispatch.deleted && !this.#closed) {
       const w = this.#pick(j);
       if (!w) return; // stays queued; #pump retries when a worker registers or frees up
-      const load = this.#workers.get(w)!;
       j.phase = 'offering';
-      load.offering++;
+      const offer = this.#workers.beginOffer(w);
       if (j.job.room === undefined) j.job.room = this.#directory.getRoom(j.dispatch.room.name);
       const answer = await w.requestAvailability(j.job);
-      load.offering--;
+      offer.answered();
       if (j.dispatch.deleted || this.#closed) {
         j.phase = 'ended';
         return;
@@ -333,7 +238,12 @@ export class AgentDispatcher {
       const identity = answer.participantIdentity || `agent-${j.job.id}`;
       let token: string;
       try {
-        token = await this.#jobToken(w, j, identity, answer);
+        token = await jobToken(
+          this.#opts.keys,
+          w,
+          { room: j.dispatch.room.name, agentName: j.dispatch.dispatch.agentName, identity },
+          answer,
+        );
       } catch (err) {
         this.#opts.onWarning?.(`could not sign a job token for ${j.job.id}: ${(err as Error).message}`);
         j.tried.add(w.id);
@@ -346,100 +256,20 @@ export class AgentDispatcher {
         continue;
       }
       w.assign(j.job, token);
-      load.assignedSinceReport++;
-      j.phase = 'assigned';
-      j.worker = w;
-      const now = BigInt(Date.now());
-      j.job.state = new JobState({
-        status: JobStatus.JS_RUNNING,
-        participantIdentity: identity,
-        workerId: w.id,
-        startedAt: now * 1_000_000n,
-        updatedAt: now * 1_000_000n,
-      });
+      offer.assigned();
+      markRunning(j, w, identity);
       this.#report('started', j);
       return;
     }
   }
 
-  /** Least-loaded AVAILABLE worker for the job's agent name that has not turned it down. */
   #pick(j: JobEntry): WorkerConnection | undefined {
-    let best: WorkerConnection | undefined;
-    let bestKey: [number, number, number] | undefined;
-    const fleetPerJob = this.#fleetLoadPerJob();
-    for (const [w, load] of this.#workers) {
-      if (!w.available || w.agentName !== j.job.agentName || j.tried.has(w.id)) continue;
-      if (j.onlyWorker ? w !== j.onlyWorker : w.jobType !== j.job.type) continue;
-      const jobs = this.#jobsOf(w).length;
-      const perJob = load.jobsAtReport > 0 && w.load > 0 ? w.load / load.jobsAtReport : fleetPerJob;
-      // Reports lag (every ~2.5 s, and a job counts only once its process runs): add what was given
-      // out since, and never rate a worker below what its known jobs cost.
-      const key: [number, number, number] = [
-        Math.max(
-          w.load + (load.assignedSinceReport + load.offering) * perJob,
-          (jobs + load.offering) * perJob,
-        ),
-        jobs + load.offering,
-        w.seq,
-      ];
-      if (!bestKey || compare(key, bestKey) < 0) {
-        best = w;
-        bestKey = key;
-      }
-    }
-    return best;
-  }
-
-  /**
-   * Load one job adds, learned from workers' reports (reported load / jobs then running); used for
-   * workers that have not reported with a job yet, so that a fresh worker is not flooded.
-   */
-  #fleetLoadPerJob(): number {
-    let sum = 0;
-    let n = 0;
-    for (const [w, load] of this.#workers) {
-      if (load.jobsAtReport > 0 && w.load > 0) {
-        sum += w.load / load.jobsAtReport;
-        n++;
-      }
-    }
-    return n ? sum / n : DEFAULT_JOB_LOAD;
-  }
-
-  async #jobToken(
-    w: WorkerConnection,
-    j: JobEntry,
-    identity: string,
-    answer: {
-      participantName: string;
-      participantMetadata: string;
-      participantAttributes: Record<string, string>;
-    },
-  ): Promise<string> {
-    const secret = this.#opts.keys.get(w.apiKey);
-    if (secret === undefined) throw new Error('the worker API key is no longer configured');
-    const at = new AccessToken(w.apiKey, secret, {
-      identity,
-      name: answer.participantName || undefined,
-      metadata: answer.participantMetadata || undefined,
-      // livekit-server (`BuildAgentToken`) names the agent in its attributes: clients and other agents
-      // tell which agent a participant is by it.
-      attributes: { ...answer.participantAttributes, [AGENT_NAME_ATTRIBUTE]: j.dispatch.dispatch.agentName },
-      ttl: JOB_TOKEN_TTL,
+    return this.#workers.pick({
+      agentName: j.job.agentName,
+      type: j.job.type,
+      tried: j.tried,
+      onlyWorker: j.onlyWorker,
     });
-    const p = w.permissions;
-    at.addGrant({
-      room: j.dispatch.room.name,
-      roomJoin: true,
-      agent: true,
-      canPublish: p?.canPublish ?? true,
-      canSubscribe: p?.canSubscribe ?? true,
-      canPublishData: p?.canPublishData ?? true,
-      canUpdateOwnMetadata: p?.canUpdateMetadata ?? true,
-      hidden: p?.hidden ?? false,
-    });
-    at.kind = 'agent';
-    return at.toJwt();
   }
 
   #jobsOf(w: WorkerConnection): JobEntry[] {
@@ -451,18 +281,11 @@ export class AgentDispatcher {
     return out;
   }
 
+  // --- job ends -------------------------------------------------------------------------------
+
   #endJob(j: JobEntry, status: JobStatus, error: string): void {
-    const wasRunning = j.phase === 'assigned';
-    j.phase = 'ended';
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const state = j.job.state ?? new JobState();
-    state.status = status;
-    state.error = error;
-    state.endedAt = now;
-    state.updatedAt = now;
-    j.job.state = state;
     // A job that never reached a worker never started, so it does not end either.
-    if (wasRunning) this.#report('ended', j);
+    if (markEnded(j, status, error)) this.#report('ended', j);
   }
 
   #report(event: 'started' | 'ended', j: JobEntry): void {
@@ -482,7 +305,7 @@ export class AgentDispatcher {
    */
   #onWorkerLost(w: WorkerConnection): void {
     const lost = this.#jobsOf(w);
-    this.#workers.delete(w);
+    this.#workers.remove(w);
     if (this.#closed || lost.length === 0) return;
     this.#opts.onWarning?.(
       `worker ${w.id} lost with ${lost.length} running job(s); not re-dispatched (as livekit-server)`,
@@ -500,12 +323,4 @@ export class AgentDispatcher {
       j.job.state.updatedAt = BigInt(Date.now()) * 1_000_000n;
     }
   }
-}
-
-function compare(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const d = (a[i] ?? 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }
