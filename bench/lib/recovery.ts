@@ -67,7 +67,11 @@ export interface RecoverySample {
   model: 'resumed' | 'fresh' | 'same' | null;
   /** The answer came from the agent that was there before. */
   sameAgent: boolean | null;
-  /** Agent audio heard after the event that answered nothing (before the first utterance ended). */
+  /**
+   * Agent audio heard after the event that answered nothing: any burst that began before the first
+   * utterance since the event ended, and (kill cases) any later burst of the killed agent, which can
+   * only be its audio still in transit (the dev server or the user's receive path running late).
+   */
   stray: string[];
 }
 
@@ -156,11 +160,13 @@ export async function runRecoveryCase(ctx: RecoveryContext, kind: RecoveryCase):
     const deadline = eventAt + ctx.boundS * 1000;
     const said: Utterance[] = [];
     let answer: RemoteBurst | undefined;
+    // A killed agent answers nothing: what the user still hears of it is audio that was in transit.
+    const dead = kind === 'drain' ? undefined : cut.participant;
     for (let seed = 3; !answer && now() < deadline; seed++) {
       said.push(await user.say(0.8, seed));
       // An answer: agent audio that starts after the first utterance said since the event ended.
       answer = await user
-        .nextOnset(said[0]!.endAt, Math.max(0, Math.min(2200, deadline - now())))
+        .nextOnset(said[0]!.endAt, Math.max(0, Math.min(2200, deadline - now())), dead)
         .catch(() => undefined);
     }
     // A killed agent's track may stop delivering frames at all: then its last voiced frame is the end.
@@ -205,8 +211,11 @@ export async function runRecoveryCase(ctx: RecoveryContext, kind: RecoveryCase):
       model,
       sameAgent,
       stray: user.bursts
-        .filter((b) => b.onsetAt > cut.onsetAt && b.onsetAt <= said[0]!.endAt)
-        .map((b) => `${b.participant} +${Math.round(b.onsetAt - lastAudio)} ms`),
+        .filter((b) => b.onsetAt > cut.onsetAt && (b.onsetAt <= said[0]!.endAt || b.participant === dead))
+        .map(
+          (b) =>
+            `${b.participant === dead ? 'killed agent (in transit)' : b.participant} +${Math.round(b.onsetAt - lastAudio)} ms`,
+        ),
     };
   } catch (err) {
     const st = emulator.stats().map((x) => `${x.id}: ${x.audioInSeconds.toFixed(1)} s in, ${x.turns} turns`);

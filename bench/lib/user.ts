@@ -296,9 +296,16 @@ export class BenchUser {
     })();
   }
 
-  /** Resolves with the first remote burst that begins after `after` (or rejects after `timeoutMs`). */
-  nextOnset(after: number, timeoutMs: number): Promise<RemoteBurst> {
-    return this.#until(() => this.bursts.find((b) => b.onsetAt > after), timeoutMs, 'agent audio');
+  /**
+   * Resolves with the first remote burst that begins after `after` (or rejects after `timeoutMs`),
+   * of a participant other than `not` when given (a dead agent's audio still in transit is no answer).
+   */
+  nextOnset(after: number, timeoutMs: number, not?: string): Promise<RemoteBurst> {
+    return this.#until(
+      () => this.bursts.find((b) => b.onsetAt > after && b.participant !== not),
+      timeoutMs,
+      'agent audio',
+    );
   }
 
   /** Resolves when `burst` has ended (150 ms of silence). */
