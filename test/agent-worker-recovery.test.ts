@@ -34,6 +34,8 @@ async function dispatchesOf(room: string, agentName = room) {
   return (await suite.dispatch.listDispatch(room)).filter((d) => d.agentName === agentName);
 }
 const RECOVERIES = 'gemini_agent_worker_recoveries_total';
+/** The part of a reply that a kill cut before the model produced it: nobody may hear it afterwards. */
+const CUT_REST = 'and this rest of the cut reply nobody asked for again.';
 
 /** A worker of agent name `name`; registered. */
 function worker(name: string, tag: string, env: Record<string, string> = {}): Promise<AgentWorker> {
@@ -99,6 +101,14 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
     'the transcript of what alice said to the new agent',
   );
   expect(Number(/\[speech ([\d.]+)s\]/.exec(t.text)?.[1])).toBeGreaterThanOrEqual(1.4);
+  // The first thing the new agent says answers that utterance: nothing of the reply the death cut
+  // (its rest, or all of it again) before it, which people would hear as a stray sentence.
+  const voice = new Set([...back.trackPublications.values()].map((p) => p.sid));
+  const first = await until(
+    () => alice.finals().find((x) => voice.has(x.attributes['lk.transcribed_track_id'])),
+    "the new agent's first words",
+  );
+  expect(first.text).toBe(t.text);
   const fresh = suite.stack.gemini.stats().filter((s) => s.openedAt >= since);
   expect(fresh.length).toBeGreaterThan(0);
   for (const s of fresh) expect(JSON.stringify(s.setup)).toContain('"Kore"');
@@ -117,11 +127,29 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
 describe('crash recovery: an agent comes back after its job process or worker died', {
   timeout: 300_000,
 }, () => {
-  it('kill -9 of the job process mid-reply: its worker brings the agent back at once, and it hears everything said after', async () => {
+  it('kill -9 of the job process mid-reply: its worker brings the agent back at once; it hears everything said after, and nothing of the cut reply is heard', async () => {
     const pair = await workers('rec-job');
+    // The second reply stops halfway on the Live socket, so that the kill falls inside a generation
+    // (the model's turn in flight, no resumption handle for it) and not only inside the playout.
+    suite.stack.gemini.setScenario({
+      turns: [
+        { steps: [{ say: 'Hello, how can I help?' }] },
+        { steps: [{ say: 'Here is the first half of it,' }, { waitMs: 60_000 }, { say: CUT_REST }] },
+      ],
+    });
+    suite.defer(async () => suite.stack.gemini.setScenario(undefined));
     const { alice, agent } = await conversation('rec-job', 'rec-job');
     const { w, job, other } = await owner(pair, 'rec-job');
     expect(job.identity).toBe(agent.identity);
+    await until(
+      () =>
+        suite.stack.gemini
+          .stats()
+          .find((s) => s.closedAt === undefined && s.turnLog.some((r) => r.index === 1 && !r.completedAt)),
+      'the second reply halfway on the Live socket',
+    );
+    // From now on the model gives its default answer to speech: the utterance echoed, transcribed as heard.
+    suite.stack.gemini.setScenario(undefined);
     const killedAt = Date.now();
     process.kill(job.pid, 'SIGKILL');
     await w.line(
@@ -129,6 +157,7 @@ describe('crash recovery: an agent comes back after its job process or worker di
       'recovery dispatch',
     );
     await answersInFull(alice, agent.identity, killedAt);
+    expect(alice.finals().some((x) => x.text.includes(CUT_REST))).toBe(false);
     // The dead agent was removed at once (not after the server's timeout), and only one came back.
     expect((await suite.rooms.listParticipants('rec-job')).map((p) => p.identity)).not.toContain(
       agent.identity,
