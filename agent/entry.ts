@@ -120,7 +120,14 @@ export default defineAgent({
     const forget = () => removeJobRecord(env.loadDir, ctx.job.id);
     room.once(RoomEvent.Disconnected, forget);
     ctx.addShutdownCallback(async () => forget());
-    const ops = startJobOps({ room, logger, dir: env.loadDir, shutdown: (reason) => ctx.shutdown(reason) });
+    const ops = startJobOps({
+      room,
+      logger,
+      dir: env.loadDir,
+      shutdown: (reason) => ctx.shutdown(reason),
+      replyWaitMs: settings.drainReplyWaitMs,
+      takeOverWaitMs: settings.handoffTimeoutMs,
+    });
     ctx.addShutdownCallback(() => ops.aclose());
 
     // Pushed out by a connection with our identity: the framework ends the job; a new dispatch
@@ -257,6 +264,8 @@ export default defineAgent({
     const resolved = config; // what a checkpoint keeps: before MCP's tools, which the room re-selects
     config = { ...config, tools: registry.names };
     let taken: TakeOver | undefined;
+    // A hand-off to this job: until it completed (or failed), a drain of this worker waits for it.
+    let takingOver = !!ticket;
     const bridge = new RoomBridge({
       room,
       config,
@@ -268,6 +277,10 @@ export default defineAgent({
       ...(ticket &&
         key && {
           handoff: async () => {
+            logger.info(
+              { room: room.name, from: ticket.from.identity },
+              'hand-off: taking the conversation over',
+            );
             taken = await takeOver({
               room,
               ticket,
@@ -290,6 +303,7 @@ export default defineAgent({
     bridge.on('talk', (identity, on) => (on ? talking.add(identity) : talking.delete(identity)));
     ops.attach(bridge, {
       model: config.model,
+      takingOver: () => takingOver,
       ...(settings.drainMode === 'handoff' &&
         checkpoint &&
         key && {
@@ -338,6 +352,7 @@ export default defineAgent({
     } catch (err) {
       // Only a hand-off makes start() throw: the old job keeps the conversation, this one leaves.
       logger.warn({ room: room.name, err: String(err) }, 'hand-off failed: this job leaves');
+      takingOver = false;
       ctx.shutdown('hand-off failed');
       return;
     }
@@ -348,6 +363,8 @@ export default defineAgent({
         'hand-off: resumed the conversation',
       );
     checkpoint?.attach(bridge, resolved, taken?.point.checkpoint.seq);
+    // From here the conversation is this job's, checkpointed: a drain hands it on or ends it as any.
+    takingOver = false;
   },
 });
 

@@ -39,7 +39,15 @@ async function agentWithOps(room: string, config: RoomConfigInput) {
   const lines: { obj: Record<string, unknown>; msg: string }[] = [];
   const logger = recordingLogger(lines);
   const resolved = resolveRoomConfig(config);
-  const ops = startJobOps({ room: agentRoom, logger, dir: undefined, shutdown: () => {} });
+  // No load directory: no drain watch (its limits unused).
+  const ops = startJobOps({
+    room: agentRoom,
+    logger,
+    dir: undefined,
+    shutdown: () => {},
+    replyWaitMs: 15_000,
+    takeOverWaitMs: 20_000,
+  });
   const bridge = new RoomBridge({
     room: agentRoom,
     config: resolved,

@@ -2,13 +2,15 @@
  * Graceful drain of a real agent worker (`node agent/main.ts start`) on SIGTERM, sent to the worker alone
  * as Kubernetes does: it takes no new job (a new room goes to the other worker), the reply it is speaking
  * plays to the end — the participant hears all of it and gets its final transcript — and only then does
- * the agent leave and the worker exit.
+ * the agent leave and the worker exit. A reply the model owes but never gives (the agent left `thinking`)
+ * does not hold the drain to its deadline.
  */
 import { dispose, RoomEvent } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type GeminiEmulator, start as startGemini } from '../emulators/gemini-live/index.ts';
 import { type LiveKitDevServer, startLiveKitDevServer } from '../emulators/livekit/index.ts';
 import { Human } from './fixtures/agent/kit.ts';
+import { listeningAgent } from './fixtures/agent/worker-suite.ts';
 import { waitFor } from './livekit-control-helpers.ts';
 import { AgentWorker } from './scale-helpers.ts';
 
@@ -29,8 +31,9 @@ beforeAll(async () => {
     scenario: { turns: [{ steps: [{ say: REPLY }] }], loop: true },
   });
   const common = { livekit: lk, geminiUrl: gemini.url };
-  // Wrap-up ≥ timeout: conversations end right after their current turn.
-  const env = { AGENT_DRAIN_TIMEOUT_S: '300', AGENT_DRAIN_WRAP_UP_S: '300' };
+  // Wrap-up ≥ timeout: conversations end right after their current turn. A reply the model shows no
+  // sign of is believed in for 2 s (the last test).
+  const env = { AGENT_DRAIN_TIMEOUT_S: '300', AGENT_DRAIN_WRAP_UP_S: '300', AGENT_DRAIN_REPLY_WAIT_S: '2' };
   workers.push(await AgentWorker.start({ ...common, tag: 'A', env }));
   await workers[0]!.registered();
   // B registers later: the first room goes to A (ties go to the oldest worker).
@@ -123,5 +126,38 @@ describe('SIGTERM drain', { timeout: 4 * SLOW }, () => {
     expect(a.lines.find((l) => l.msg === 'drain: ending the job at a turn boundary')).toMatchObject({
       room: 'd-1',
     });
+  });
+
+  test('a reply that never comes does not hold the drain: past AGENT_DRAIN_REPLY_WAIT_S the job ends, saying why', async () => {
+    // The model takes the chat message and then says nothing, ever (no output, no turnComplete): what
+    // a state left 'thinking' with nothing pending looks like to the drain.
+    gemini.setScenario({ turns: [{ steps: [{ waitMs: 600_000 }] }] });
+    const carol = await join('d-3', 'carol');
+    const agent = await listeningAgent(carol);
+    // B, once A has drained (the first test); whichever serves the room.
+    const b = await waitFor(
+      () => workers.find((w) => w.lines.some((l) => l.msg === 'agent joined' && l.room === 'd-3')),
+      'the worker serving d-3',
+      SLOW,
+    );
+    await carol.sendChat('are you there?');
+    await waitFor(
+      () => agent.attributes['lk.agent.state'] === 'thinking' || undefined,
+      'agent thinking',
+      SLOW,
+    );
+    b.terminate();
+    // Long before the drain's 300 s deadline (without the bound it waits for all of it).
+    const ended = await b.line(
+      (l) => l.msg === 'drain: ending the job at a turn boundary' && l.room === 'd-3',
+      'the job in d-3 ends',
+      60_000,
+    );
+    const gaveUp = b.lines.find((l) => String(l.msg).startsWith('drain: the model has shown no sign'));
+    expect(gaveUp).toMatchObject({ room: 'd-3', state: 'thinking' });
+    expect(Number(gaveUp?.silentMs)).toBeGreaterThanOrEqual(2000);
+    expect(b.lines.indexOf(gaveUp!)).toBeLessThan(b.lines.indexOf(ended));
+    await waitFor(() => !b.running || undefined, 'the worker exits', 60_000);
+    expect((await b.exited).code).toBe(143);
   });
 });

@@ -54,6 +54,7 @@ describe('settings', () => {
       wrapUpMs: 30_000,
       drainMode: 'wait',
       handoffTimeoutMs: 20_000,
+      drainReplyWaitMs: 15_000,
       loadCpu: true,
       initTimeoutMs: 30_000,
       emptyRoomTimeoutMs: 10_000,

@@ -77,6 +77,19 @@ export interface ConversationRelease {
 /** Most input audio a held conversation keeps, ms (oldest dropped first). */
 const MAX_HELD_AUDIO_MS = 60_000;
 
+/** Where a conversation is in its turn, as a drain sees it (see {@link Conversation.turn}). */
+export interface TurnActivity {
+  /** Its speech still plays out (bounded by the audio received). */
+  playing: boolean;
+  /** Tool calls running for it (each bounded by its timeout). */
+  tools: number;
+  /**
+   * The model owes a reply (`thinking`, or one streaming in): ms since the last sign of it (the input
+   * that asked for it, model output, a tool call or its result). Undefined when it owes none.
+   */
+  replySilentMs: number | undefined;
+}
+
 interface HeldAudio {
   pcm: Int16Array;
   sampleRate: number;
@@ -145,6 +158,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   /** Input audio while held (see {@link ConversationOptions.hold}); undefined once released. */
   #held: HeldAudio[] | undefined;
   #heldMs = 0;
+  /** Epoch ms of the last sign of a reply under way: a state change, model output, a tool call or result. */
+  #signAt = Date.now();
 
   constructor(o: ConversationOptions) {
     super();
@@ -192,10 +207,12 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       },
     });
     this.#runner.on('started', (c) => {
+      this.#signAt = Date.now();
       this.#log.info({ tool: c.name, id: c.id }, 'tool call');
       this.emit('toolStarted', c);
     });
     this.#runner.on('finished', (c) => {
+      this.#signAt = Date.now();
       this.#log.info(
         { tool: c.name, id: c.id, ok: c.ok, error: c.error, cancelled: c.cancelled },
         'tool done',
@@ -212,12 +229,26 @@ export class Conversation extends EventEmitter<ConversationEvents> {
 
   /**
    * Mid-turn: the model is generating or thinking about a reply, a tool runs for it, or its speech is
-   * still playing. A drain ends a conversation only when this is false.
+   * still playing.
    */
   get busy(): boolean {
-    return (
-      this.live.generating || this.output.speaking || this.#runner.pending > 0 || this.#state === 'thinking'
-    );
+    const t = this.turn;
+    return t.playing || t.tools > 0 || t.replySilentMs !== undefined;
+  }
+
+  /**
+   * What of a turn is pending, for a drain (agent/ops/job.ts). Playout and tools end on their own; a
+   * reply owed may never come (a transcription that arrived after the turn ended, a model that let the
+   * input pass in silence, a lost `turnComplete`), so it comes with how long the model has been silent
+   * about it and the drain decides how long to believe in it.
+   */
+  get turn(): TurnActivity {
+    const owed = this.live.generating || this.#state === 'thinking';
+    return {
+      playing: this.output.speaking,
+      tools: this.#runner.pending,
+      replySilentMs: owed ? Date.now() - this.#signAt : undefined,
+    };
   }
 
   /** Where the Live session is (`closed` once it ended for good). */
@@ -376,6 +407,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #setState(s: AgentState): void {
     if (this.#state === s || this.#state === 'failed' || this.#closed) return;
     this.#state = s;
+    this.#signAt = Date.now();
     this.emit('state', s);
   }
 
@@ -420,6 +452,15 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #wire(): void {
     const live = this.live;
     const lp = () => this.#o.room.localParticipant;
+    // Signs that a reply is on its way (what `turn.replySilentMs` counts from).
+    const sign = () => {
+      this.#signAt = Date.now();
+    };
+    live.on('audio', sign);
+    live.on('outputTranscription', sign);
+    live.on('inputTranscription', sign);
+    live.on('toolCall', sign);
+    live.on('ready', sign);
     const destinations = this.#o.audience ? [this.#o.audience] : undefined;
     live.on('ready', () => {
       if (this.#state === 'initializing') this.#setState('listening');

@@ -20,6 +20,10 @@ export interface JobOpsOptions {
   shutdown: (reason: string) => void;
   /** The worker's load directory (`AGENT_LOAD_DIR`, set by the worker); no metrics or drain without it. */
   dir: string | undefined;
+  /** How long the drain believes in a reply the model owes but shows no sign of, ms (`AGENT_DRAIN_REPLY_WAIT_S`). */
+  replyWaitMs: number;
+  /** Longest the drain waits for a hand-off to this job to complete, ms (`AGENT_HANDOFF_TIMEOUT_S`). */
+  takeOverWaitMs: number;
 }
 
 /** Job-process operations: metrics for this room and the drain watch. */
@@ -30,8 +34,14 @@ export interface JobOps {
   /**
    * Instruments the bridge (its Live sessions run `model`) and starts the drain watch; `handOff`
    * (`AGENT_DRAIN_MODE=handoff`) hands the conversation to another job, true once it did.
+   * `takingOver`: true while this job is still taking the conversation over from another (a hand-off
+   * to it, not yet complete): the drain waits for that first (bounded), since the old job may already
+   * have closed its sessions — ending now would leave the conversation without an agent.
    */
-  attach(bridge: RoomBridge, o: { model: string; handOff?: () => Promise<boolean> }): void;
+  attach(
+    bridge: RoomBridge,
+    o: { model: string; handOff?: () => Promise<boolean>; takingOver?: () => boolean },
+  ): void;
   /**
    * Final metrics snapshot; stops the drain watch. Once every conversation has closed (or none was
    * attached), logs the job's closing line with each Live session's token totals.
@@ -56,7 +66,7 @@ export function startJobOps(o: JobOpsOptions): JobOps {
       metrics.errors.inc({ type });
       void writer?.flush();
     },
-    attach(bridge, { model, handOff }) {
+    attach(bridge, { model, handOff, takingOver }) {
       attached = true;
       bridge.on('sessions', (n) => {
         metrics.sessions.set(n);
@@ -67,15 +77,10 @@ export function startJobOps(o: JobOpsOptions): JobOps {
         c.once('closed', () => conversations.delete(c));
         usage.push(instrumentConversation(c, metrics, { room: o.room.name, model }));
       });
+      const busy = drainBusy(o, () => [...conversations], takingOver);
       stopDrain = watchDrain({
         dir,
-        activity: () => ({
-          busy:
-            bridge.state === 'speaking' ||
-            bridge.state === 'thinking' ||
-            [...conversations].some((c) => c.busy),
-          humans: countHumans(o.room),
-        }),
+        activity: () => ({ busy: busy(), humans: countHumans(o.room) }),
         ...(handOff && { handOff: () => handOff() }),
         end: (notice, handedOff) => {
           if (handedOff) {
@@ -109,6 +114,60 @@ export function startJobOps(o: JobOpsOptions): JobOps {
       }
       await Promise.all([writer?.close(), flushTracing()]);
     },
+  };
+}
+
+/**
+ * Whether the drain must still wait for this job's conversations (called only while a drain runs). What
+ * ends by itself is waited for: speech playing out, tools (their timeouts), a hand-off to this job
+ * (bounded by `takeOverWaitMs`). A reply the model owes counts only while the model shows signs of it
+ * within `replyWaitMs`: a state left `thinking` with nothing pending (a late transcription after the
+ * turn ended, a reply that never comes) must not hold the drain to its deadline. Each give-up is logged.
+ */
+function drainBusy(
+  o: JobOpsOptions,
+  conversations: () => Conversation[],
+  takingOver: (() => boolean) | undefined,
+): () => boolean {
+  const { replyWaitMs, takeOverWaitMs } = o;
+  let takeOverSince: number | undefined;
+  let takeOverGivenUp = false;
+  /** Conversations whose silent reply was given up on (logged once per silence). */
+  const givenUp = new WeakSet<Conversation>();
+  return () => {
+    if (!takeOverGivenUp && takingOver?.()) {
+      const now = Date.now();
+      if (takeOverSince === undefined) {
+        takeOverSince = now;
+        o.logger.info(
+          { room: o.room.name },
+          'drain: the hand-off to this job is still under way; the drain waits for it first',
+        );
+      }
+      if (now - takeOverSince < takeOverWaitMs) return true;
+      takeOverGivenUp = true;
+      o.logger.warn(
+        { room: o.room.name, waitedMs: now - takeOverSince },
+        'drain: the hand-off to this job did not complete in time (AGENT_HANDOFF_TIMEOUT_S); draining without it',
+      );
+    }
+    let busy = false;
+    for (const c of conversations()) {
+      const t = c.turn;
+      const pending = t.playing || t.tools > 0 || t.replySilentMs !== undefined;
+      const stalled = !t.playing && t.tools === 0 && (t.replySilentMs ?? 0) >= replyWaitMs;
+      if (!stalled) {
+        givenUp.delete(c);
+        busy ||= pending;
+      } else if (!givenUp.has(c)) {
+        givenUp.add(c);
+        o.logger.warn(
+          { room: o.room.name, conversation: c.trackName, state: c.state, silentMs: t.replySilentMs },
+          'drain: the model has shown no sign of the reply it owes (AGENT_DRAIN_REPLY_WAIT_S): not waiting for it',
+        );
+      }
+    }
+    return busy;
   };
 }
 

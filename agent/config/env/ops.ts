@@ -18,6 +18,10 @@ import { ConfigError, issueLine } from '../error.ts';
  *   other worker to take it, the conversation is kept as with `wait`.
  * - `AGENT_HANDOFF_TIMEOUT_S` — how long a hand-off waits for the new job to join and be ready, s
  *   (default 20); past it the dispatch is withdrawn and the conversation kept (`wait`).
+ * - `AGENT_DRAIN_REPLY_WAIT_S` — how long a drain believes in a reply the model owes (`thinking`, or one
+ *   streaming in) while the model shows no sign of it, s (default 15): past it the conversation counts
+ *   as between turns, so a state that never ends (a reply that never comes) cannot hold the drain to its
+ *   deadline. Speech still playing and running tools (bounded by their timeouts) are always waited for.
  * - `AGENT_LOAD_CPU` — count machine CPU in the reported load (default true); `false` reports sessions only.
  * - `AGENT_PROCESS_INIT_TIMEOUT_S` — time a new job process has to load the agent, s (default 30; the
  *   framework's 10 s is short for small or busy CPUs, and a process that misses it is discarded).
@@ -51,6 +55,7 @@ export interface OpsSettings {
   wrapUpMs: number;
   drainMode: 'wait' | 'handoff';
   handoffTimeoutMs: number;
+  drainReplyWaitMs: number;
   loadCpu: boolean;
   initTimeoutMs: number;
   /** `undefined`: stay in an empty room. */
@@ -85,6 +90,7 @@ const opsSchema = z.object({
   AGENT_DRAIN_WRAP_UP_S: z.coerce.number().min(0).max(86_400).default(30),
   AGENT_DRAIN_MODE: z.enum(['wait', 'handoff']).default('wait'),
   AGENT_HANDOFF_TIMEOUT_S: z.coerce.number().positive().max(600).default(20),
+  AGENT_DRAIN_REPLY_WAIT_S: z.coerce.number().positive().max(3600).default(15),
   AGENT_PROCESS_INIT_TIMEOUT_S: z.coerce.number().positive().max(600).default(30),
   AGENT_EMPTY_ROOM_TIMEOUT_S: z.coerce.number().min(0).max(86_400).default(10),
   AGENT_FAILED_JOB_TIMEOUT_S: z.coerce.number().positive().max(86_400).default(120),
@@ -134,6 +140,7 @@ export function opsSettings(env: NodeJS.ProcessEnv = process.env): OpsSettings {
     wrapUpMs: s.AGENT_DRAIN_WRAP_UP_S * 1000,
     drainMode: s.AGENT_DRAIN_MODE,
     handoffTimeoutMs: s.AGENT_HANDOFF_TIMEOUT_S * 1000,
+    drainReplyWaitMs: s.AGENT_DRAIN_REPLY_WAIT_S * 1000,
     loadCpu: /^(1|true|yes|on)$/i.test(s.AGENT_LOAD_CPU),
     initTimeoutMs: s.AGENT_PROCESS_INIT_TIMEOUT_S * 1000,
     emptyRoomTimeoutMs: s.AGENT_EMPTY_ROOM_TIMEOUT_S > 0 ? s.AGENT_EMPTY_ROOM_TIMEOUT_S * 1000 : undefined,
