@@ -4,7 +4,8 @@
  * holding a conversation hands it to a job on the other worker, which resumes the Gemini session with
  * the old job's final handle (the emulator's answer shows the model remembered); speech said during the
  * switch reaches the model once; nobody is greeted again. A hand-off dispatch whose ticket no worker
- * sealed is refused, and a worker with nobody to hand to drains as before.
+ * sealed is refused, and a worker with nobody to hand to drains as before. A successor whose own worker
+ * is told to drain while it is still taking over finishes the takeover, then hands the conversation on.
  */
 import { randomBytes } from 'node:crypto';
 import type { RemoteParticipant } from '@livekit/rtc-node';
@@ -193,6 +194,76 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
         .map((l) => `${l.time} ${l.pid} ${l.job ?? ''} ${l.msg} ${l.room ?? ''} ${l.err ?? ''}`)
         .join('\n');
       throw new Error(`${(err as Error).message}\n${tail}`);
+    }
+  });
+
+  it("SIGTERM to the successor's worker in the middle of its takeover: it takes over first, then hands the conversation on to a third worker", async () => {
+    // Three fresh workers (A and B have exited): P holds the conversation, Q takes it over from P, R
+    // from Q. Started one after the other: each dispatch goes to the oldest available worker.
+    const p = await suite.worker('P');
+    const q = await suite.worker('Q');
+    const r = await suite.worker('R');
+    const all = [p, q, r];
+    try {
+      const alice = await suite.human('ho-chain', 'alice');
+      await suite.dispatch.createDispatch('ho-chain', AGENT);
+      await listeningAgent(alice);
+      expect((await ask(alice, 'the code is 7')).text).toContain('That is turn 1 of this conversation.');
+      await p.line((l) => l.msg === 'agent joined' && l.room === 'ho-chain', 'P serves ho-chain');
+
+      p.terminate();
+      await p.line((l) => l.msg === 'hand-off: dispatched a successor', 'P dispatches a successor');
+      // A long answer (several seconds of speech): P switches only once it is over, so Q's takeover
+      // is still under way well after Q has said it is ready — when Q's worker gets SIGTERM.
+      const long = 'please read this sentence back to me slowly, every single word of it';
+      const answered = ask(alice, long);
+      answered.catch(() => {}); // awaited below
+      await p.line(
+        (l) => l.msg === 'hand-off: the successor is ready',
+        'Q is ready (its takeover under way)',
+      );
+      q.terminate();
+      await q.line((l) => String(l.msg).startsWith('SIGTERM: draining'), 'Q drains');
+      // Q finishes the takeover (without the fix its drain ended the job here: P had closed its
+      // sessions, and the room was left without an agent)…
+      await q.line(
+        (l) => l.msg === 'hand-off: resumed the conversation' && l.room === 'ho-chain',
+        'Q resumes',
+      );
+      expect((await answered).text).toContain('That is turn 2 of this conversation.');
+      // …then hands it on like any job of a draining worker.
+      await q.line((l) => l.msg === 'hand-off: dispatched a successor', 'Q dispatches a successor');
+      await r.line(
+        (l) => l.msg === 'hand-off: resumed the conversation' && l.room === 'ho-chain',
+        'R resumes',
+      );
+      await q.line((l) => l.msg === 'drain: the conversation was handed off, the job ends', 'Q ends');
+      expect(q.lines.some((l) => l.msg === 'drain: ending the job at a turn boundary')).toBe(false);
+      expect(
+        q.lines.some((l) => String(l.msg).startsWith('drain: the hand-off to this job is still under way')),
+      ).toBe(true);
+      expect((await p.exited).code).toBe(143);
+      expect((await q.exited).code).toBe(143);
+
+      // R has the whole conversation.
+      const successor = await until(async () => {
+        const agents = await agentParticipants('ho-chain');
+        return agents.length === 1 ? agents[0] : undefined;
+      }, 'one agent left in ho-chain');
+      const answer = await ask(alice, 'what was the code?');
+      expect(answer.from).toBe(successor);
+      expect(answer.text).toContain('That is turn 3 of this conversation.');
+      expect(answer.text).toContain(`Before that: "[Alice] ${long}"`);
+    } catch (err) {
+      const story = all
+        .flatMap((w) => w.lines.map((l): Record<string, unknown> => ({ ...l, tag: w.tag })))
+        .filter(
+          (l) => Number(l.level) >= 30 && (l.room === 'ho-chain' || String(l.msg).startsWith('SIGTERM')),
+        )
+        .map((l) => `${l.time} ${l.tag} ${l.msg} ${l.err ?? ''}`)
+        .sort()
+        .join('\n');
+      throw new Error(`${(err as Error).message}\n${story}`);
     }
   });
 });
