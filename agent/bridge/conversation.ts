@@ -228,15 +228,6 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   }
 
   /**
-   * Mid-turn: the model is generating or thinking about a reply, a tool runs for it, or its speech is
-   * still playing.
-   */
-  get busy(): boolean {
-    const t = this.turn;
-    return t.playing || t.tools > 0 || t.replySilentMs !== undefined;
-  }
-
-  /**
    * What of a turn is pending, for a drain (agent/ops/job.ts). Playout and tools end on their own; a
    * reply owed may never come (a transcription that arrived after the turn ended, a model that let the
    * input pass in silence, a lost `turnComplete`), so it comes with how long the model has been silent

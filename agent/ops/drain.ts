@@ -12,7 +12,10 @@ import { type DrainNotice, readDrain } from './channel.ts';
 
 /** What a running conversation looks like to the drain. */
 export interface ConversationActivity {
-  /** The agent is mid-turn: thinking about, or speaking, a reply (or running a tool for it). */
+  /**
+   * The agent is mid-turn: speaking a reply, running a tool for it, or owing one the model still shows
+   * signs of (agent/ops/job.ts), or still taking the conversation over from another job.
+   */
   busy: boolean;
   /** Humans still in the room. */
   humans: number;
