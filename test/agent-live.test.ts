@@ -233,6 +233,63 @@ describe('LiveSession against the Gemini emulator', () => {
     expect(live.state).toBe('open');
   });
 
+  it.each([
+    ['2.x: the turns with their roles', MODEL],
+    ['3.x: as user-role notes (model turns are only declared initial history there)', 'gemini-3.8-live'],
+  ])(
+    'resumed with a handle older than the last turns (%s): told them before any input, it answers the one it owed only when asked to',
+    async (_, model) => {
+      const { emu, live } = await setup({}, { model });
+      await live.start();
+      const first = reply(live);
+      live.sendText('the code is 42');
+      await first;
+      await expect.poll(() => live.handle).toBeDefined();
+      const handle = live.handle!;
+      await live.aclose();
+      // What the handle does not hold: the user's question and the reply a crash cut.
+      const catchUp: HistoryTurn[] = [
+        { role: 'user', text: '[alice] and the colour is blue?' },
+        { role: 'model', text: 'The colour is', cut: true },
+      ];
+      const resumed = (talking: boolean) => {
+        const s = new LiveSession({
+          apiKey: 'good-key',
+          baseUrl: emu.url,
+          model,
+          config: { inputAudioTranscription: {}, outputAudioTranscription: {}, sessionResumption: {} },
+          resumeHandle: handle,
+          catchUp,
+          answerCatchUp: () => !talking,
+        });
+        sessions.push(s);
+        return s;
+      };
+      // Nobody talking: the model goes on with the answer it owed, once.
+      const back = resumed(false);
+      const caught = once(back, 'caughtUp');
+      const owed = reply(back);
+      await back.start();
+      expect(await caught).toEqual([{ turns: 2, answered: true }]);
+      expect(await owed).toBe(
+        'You said "[alice] and the colour is blue?". That is turn 2 of this conversation. Before that: "the code is 42".',
+      );
+      expect(emu.stats().at(-1)!.turnLog).toHaveLength(1);
+      // Someone talking: context only. Input sent before the connection is up comes after it.
+      const quiet = resumed(true);
+      quiet.sendText('what did I ask?');
+      const answer = reply(quiet);
+      const caughtQuietly = once(quiet, 'caughtUp');
+      await quiet.start();
+      expect(await caughtQuietly).toEqual([{ turns: 2, answered: false }]);
+      expect(await answer).toMatch(
+        /^You said "what did I ask\?"\. .* Before that: "\[alice\] and the colour is blue\?"\.$/,
+      );
+      expect(emu.stats().at(-1)!.turnLog).toHaveLength(1);
+      expect(emu.stats().every((s) => s.closeCode !== 1007)).toBe(true);
+    },
+  );
+
   it('buffers input while disconnected and replays it in order', async () => {
     const { emu, live } = await setup();
     await live.start();

@@ -5,6 +5,7 @@ import { AudioOutput } from '../audio/output.ts';
 import { pushTurn, type SessionState, type TranscriptTurn, tailTurn } from '../checkpoint/state.ts';
 import type { RoomConfig } from '../config.ts';
 import type { LiveFatalError } from '../live/errors.ts';
+import type { HistoryTurn } from '../live/input.ts';
 import type {
   LiveSession,
   LiveSessionEvents,
@@ -24,7 +25,15 @@ export type AgentState = 'initializing' | 'listening' | 'thinking' | 'speaking' 
 /** What a conversation decides about its Live session: model, API version, setup, logger. */
 export type LiveSessionSetup = Pick<
   LiveSessionOptions,
-  'model' | 'apiVersion' | 'config' | 'logger' | 'resumeHandle' | 'seed' | 'reseed'
+  | 'model'
+  | 'apiVersion'
+  | 'config'
+  | 'logger'
+  | 'resumeHandle'
+  | 'seed'
+  | 'reseed'
+  | 'catchUp'
+  | 'answerCatchUp'
 >;
 
 /**
@@ -52,9 +61,13 @@ export interface ConversationOptions {
   speaker: () => TranscriptSpeaker | undefined;
   /** Identities of the humans in the room, in join order (client-side tool targets). */
   participants: () => string[];
+  /** Someone whose input this conversation takes is talking (or holding push-to-talk) now. */
+  talking?: () => boolean;
   /**
    * Where an earlier job left this conversation (its checkpoint): the Live session resumes with the
    * handle, or starts seeded with the transcript tail, which also goes on in this conversation's tail.
+   * Resumed, it is told the turns after the handle (`sinceHandle`) first, and answers the last of
+   * them if that is still owed and nobody is {@link talking}.
    */
   resume?: SessionState;
   /**
@@ -116,6 +129,10 @@ export type ConversationEvents = {
   contextLost: [];
   /** The Live session started seeded with the transcript tail of the conversation's checkpoint. */
   contextRebuilt: LiveSessionEvents['contextRebuilt'];
+  /** The resumed Live session was told the turns after its handle (and answers the last if `answered`). */
+  caughtUp: LiveSessionEvents['caughtUp'];
+  /** The transcript of the reply under way grew (a checkpoint then keeps what it has said so far). */
+  agentText: [];
   /** A new resumption handle arrived: worth a checkpoint. */
   handle: LiveSessionEvents['handle'];
   /** User speech was transcribed; `overReply` while the model was answering (speech of a barge-in). */
@@ -154,6 +171,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #closed = false;
   /** Finished turns, oldest first, bounded: the checkpoint's transcript tail. */
   readonly #tail: TranscriptTurn[];
+  /** Turns ever added to the tail (it drops the oldest): positions that outlive the bound. */
+  #turns = 0;
+  /** {@link #turns} when the current handle arrived: the later turns are the checkpoint's `sinceHandle`. */
+  #handleTurns = 0;
   #handleAt: number | undefined;
   /** Input audio while held (see {@link ConversationOptions.hold}); undefined once released. */
   #held: HeldAudio[] | undefined;
@@ -168,7 +189,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.output = new AudioOutput({ trackName: o.trackName });
     const backend = o.backend ?? 'gemini';
     const apiVersion = liveApiVersion(o.config, backend);
-    this.#tail = o.resume ? o.resume.transcript.map((t) => ({ ...t })) : [];
+    this.#tail = [];
+    const catchUp = o.resume ? this.#resumeTail(o.resume) : [];
     const seed = this.#seed();
     if (o.hold) this.#held = [];
     this.live = o.liveSession({
@@ -179,6 +201,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       ...(o.resume?.handle && { resumeHandle: o.resume.handle }),
       ...(seed.length > 0 && { seed }),
       reseed: () => this.#seed(),
+      ...(catchUp.length > 0 && { catchUp }),
+      answerCatchUp: () => !(o.talking?.() ?? false),
     });
     this.#handleAt = o.resume?.handle ? o.resume.handleAt : undefined;
     const lp = () => o.room.localParticipant;
@@ -257,13 +281,41 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     return this.#publication?.sid;
   }
 
-  /** What a checkpoint keeps of this conversation: the latest handle and the transcript tail. */
+  /**
+   * What a checkpoint keeps of this conversation: the latest handle, the transcript tail — with the
+   * turns under way (the reply so far, marked cut: a job that resumes from it finds it cut) — and how
+   * many of its turns came after the handle.
+   */
   get checkpointState(): SessionState {
     const handle = this.live.handle;
+    const transcript = this.#tail.map((t) => ({ ...t }));
+    let since = this.#turns - this.#handleTurns;
+    // The reply began after the user's turn, so a user segment still open began after the reply.
+    if (this.#agentSeg && pushTurn(transcript, tailTurn('model', this.#agentSeg.text, undefined, true)))
+      since += 1;
+    const user = this.#userSeg;
+    if (user && pushTurn(transcript, tailTurn('user', user.text, user.speaker?.identity))) since += 1;
     return {
-      ...(handle && { handle, ...(this.#handleAt !== undefined && { handleAt: this.#handleAt }) }),
-      transcript: this.#tail.map((t) => ({ ...t })),
+      ...(handle && {
+        handle,
+        ...(this.#handleAt !== undefined && { handleAt: this.#handleAt }),
+        sinceHandle: Math.min(since, transcript.length),
+      }),
+      transcript,
     };
+  }
+
+  /**
+   * Takes an earlier job's tail as this conversation's; returns the turns after its handle, for the
+   * resumed session (older checkpoints say none).
+   */
+  #resumeTail(r: SessionState): HistoryTurn[] {
+    this.#tail.splice(0, this.#tail.length, ...r.transcript.map((t) => ({ ...t })));
+    this.#turns = this.#tail.length;
+    const since = r.handle ? Math.min(r.sinceHandle ?? 0, this.#tail.length) : 0;
+    // Until the resumed session's first handle, the checkpoint's handle is still ours: the same turns follow it.
+    this.#handleTurns = this.#turns - since;
+    return since ? this.#seed().slice(-since) : [];
   }
 
   /** Publishes the agent track and opens the Live session. Never throws for Live failures (see `fatal`). */
@@ -304,10 +356,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     }
     if (this.#closed) return false;
     if (r.resume) {
-      this.#tail.splice(0, this.#tail.length, ...r.resume.transcript.map((t) => ({ ...t })));
+      const catchUp = this.#resumeTail(r.resume);
       this.live.resumeFrom({
         ...(r.resume.handle && { resumeHandle: r.resume.handle }),
         seed: this.#seed(),
+        catchUp,
       });
       this.#handleAt = r.resume.handle ? r.resume.handleAt : undefined;
     }
@@ -327,12 +380,17 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   }
 
   /** The transcript tail as turns for a fresh session (`seed`), speakers named as the model heard them. */
-  #seed(): { role: 'user' | 'model'; text: string }[] {
+  #seed(): HistoryTurn[] {
     const audience = this.#o.audience;
     return this.#tail.map((t) => ({
       role: t.role,
       text: t.role === 'user' && t.speaker && !audience ? chatForModel(t.speaker, t.text, false) : t.text,
+      ...(t.cut && { cut: true }),
     }));
+  }
+
+  #push(turn: TranscriptTurn): void {
+    if (pushTurn(this.#tail, turn)) this.#turns += 1;
   }
 
   sendVideo(jpeg: Uint8Array): void {
@@ -346,7 +404,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   chat(from: string, text: string): boolean {
     const sent = this.live.sendText(chatForModel(from, text, this.#o.audience !== undefined));
     if (sent) {
-      pushTurn(this.#tail, tailTurn('user', text, from));
+      this.#push(tailTurn('user', text, from));
       this.#setState('thinking');
     }
     return sent;
@@ -407,7 +465,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     if (!seg) return;
     this.#userSeg = undefined;
     void seg.finish();
-    pushTurn(this.#tail, tailTurn('user', seg.text, seg.speaker?.identity));
+    this.#push(tailTurn('user', seg.text, seg.speaker?.identity));
     this.emit('userTurn', seg.speaker, seg.text);
   }
 
@@ -416,7 +474,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     if (!seg) return;
     this.#agentSeg = undefined;
     void seg.finish({ interrupted });
-    pushTurn(this.#tail, tailTurn('model', seg.text));
+    this.#push(tailTurn('model', seg.text, undefined, interrupted));
     this.emit('agentTurn', seg.text, { interrupted });
   }
 
@@ -427,8 +485,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('reconnecting', (info) => this.emit('reconnecting', info));
     live.on('contextLost', () => this.emit('contextLost'));
     live.on('contextRebuilt', (info) => this.emit('contextRebuilt', info));
+    live.on('caughtUp', (info) => this.emit('caughtUp', info));
     live.on('handle', (handle) => {
       this.#handleAt = Date.now();
+      this.#handleTurns = this.#turns;
       this.emit('handle', handle);
     });
     live.on('inputTranscription', () => this.emit('inputTranscription', { overReply: live.generating }));
@@ -455,6 +515,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     const destinations = this.#o.audience ? [this.#o.audience] : undefined;
     live.on('ready', () => {
       if (this.#state === 'initializing') this.#setState('listening');
+    });
+    // Back after a crash, it goes on with the answer it owed (see LiveSessionOptions.catchUp).
+    live.on('caughtUp', ({ answered }) => {
+      if (answered) this.#setState('thinking');
     });
     live.on('audio', (pcm, rate) => {
       this.#finishUser();
@@ -483,6 +547,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
         destinations,
       );
       this.#agentSeg.push(text);
+      this.emit('agentText');
     });
     live.on('interrupted', () => {
       // Barge-in: what is queued of the reply is never played.

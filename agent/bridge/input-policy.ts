@@ -130,6 +130,13 @@ export class InputPolicy extends EventEmitter<InputPolicyEvents> {
     }
   }
 
+  /** Whether `identity` (without it: anyone whose input is taken) is talking now, or holding push-to-talk. */
+  talking(identity?: string): boolean {
+    const ids = identity === undefined ? [...this.#joined] : [identity];
+    const holding = this.pushToTalkHolders;
+    return ids.some((id) => this.#talkers.isTalking(id) || holding.includes(id));
+  }
+
   /** A user turn was transcribed: talk time counts afresh for the next turn's author. */
   turnEnded(): void {
     this.#talkers.resetTurn();

@@ -73,13 +73,13 @@ export interface BridgeRelease {
 /** What a bridge resumes from (the checkpoint's conversation state). */
 export type BridgeResume = Pick<
   Checkpoint,
-  'handle' | 'handleAt' | 'transcript' | 'private' | 'floor' | 'pushToTalk'
+  'handle' | 'handleAt' | 'sinceHandle' | 'transcript' | 'private' | 'floor' | 'pushToTalk'
 >;
 
 /** What a checkpoint keeps of a bridge: its sessions and the multi-user state. */
 export type BridgeCheckpointState = Pick<
   CheckpointState,
-  'handle' | 'handleAt' | 'transcript' | 'private' | 'floor' | 'pushToTalk' | 'policy'
+  'handle' | 'handleAt' | 'sinceHandle' | 'transcript' | 'private' | 'floor' | 'pushToTalk' | 'policy'
 >;
 
 /** Events of a {@link RoomBridge}. */
@@ -469,6 +469,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       ...(resume && { resume }),
       ...(hold && { hold }),
       speaker: () => speaker(audience ?? this.#policy?.speaker()) || undefined,
+      talking: () => this.#policy?.talking(audience) ?? false,
       participants: () =>
         [...this.#members.values()]
           .sort((a, b) => a.joinedAt - b.joinedAt)
@@ -480,6 +481,8 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
       this.emit('checkpoint');
     });
     conv.on('agentTurn', () => this.emit('checkpoint'));
+    // A crash mid-reply then leaves what the reply had said (interval-bound like every write).
+    conv.on('agentText', () => this.emit('checkpoint'));
     conv.on('handle', () => this.emit('checkpoint'));
     conv.on('fatal', (err) => {
       this.#error = err.message;
@@ -515,6 +518,7 @@ function sharedState(r: BridgeResume): SessionState {
   return {
     ...(r.handle && { handle: r.handle }),
     ...(r.handleAt !== undefined && { handleAt: r.handleAt }),
+    ...(r.sinceHandle !== undefined && { sinceHandle: r.sinceHandle }),
     transcript: r.transcript,
   };
 }

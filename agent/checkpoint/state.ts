@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { POLICIES } from '../config/room.ts';
 
-/** Version of the checkpoint format; a sealed checkpoint names it (codec.ts) and its plaintext repeats it. */
+/**
+ * Version of the checkpoint format; a sealed checkpoint names it (codec.ts) and its plaintext repeats it.
+ * Fields added later are optional and mean what their absence meant before (`sinceHandle`, `cut`): a
+ * reader strips what it does not know, so workers of both releases read each other's checkpoints during
+ * a rolling deploy, where a new version would make them refuse them.
+ */
 export const CHECKPOINT_VERSION = 1;
 
 /** Most transcript turns a conversation keeps for a checkpoint (oldest dropped first). */
@@ -15,6 +20,8 @@ export const transcriptTurnSchema = z.object({
   /** Who spoke a user turn (the shared session hears several people), as the model was told. */
   speaker: z.string().max(256).optional(),
   text: z.string().max(MAX_TURN_CHARS),
+  /** A model turn that did not finish: cut by a barge-in, a lost connection, or the job's death mid-reply. */
+  cut: z.boolean().optional(),
 });
 export type TranscriptTurn = z.infer<typeof transcriptTurnSchema>;
 
@@ -26,6 +33,13 @@ export const sessionStateSchema = z.object({
   handleAt: z.number().optional(),
   /** Last finished turns, oldest first: the context a fresh session is seeded with when the handle fails. */
   transcript: z.array(transcriptTurnSchema).max(MAX_TRANSCRIPT_TURNS).default([]),
+  /**
+   * How many of the transcript's last turns came after `handle` (Gemini issues handles only between
+   * turns, so the utterance being answered and the reply cut by a crash are after it): a session
+   * resumed with the handle has not heard them, and is told them (docs/recovery.md, "What users hear
+   * after a crash"). Absent (older checkpoints): taken as none.
+   */
+  sinceHandle: z.number().int().nonnegative().optional(),
 });
 export type SessionState = z.infer<typeof sessionStateSchema>;
 
@@ -67,17 +81,23 @@ export type Checkpoint = z.infer<typeof checkpointSchema>;
 export type CheckpointState = Omit<Checkpoint, 'v' | 'room' | 'agentName' | 'seq' | 'writtenAt' | 'owner'>;
 
 /** A turn for the tail: its text bounded (the end kept: the latest words matter most to what follows). */
-export function tailTurn(role: TranscriptTurn['role'], text: string, speaker?: string): TranscriptTurn {
+export function tailTurn(
+  role: TranscriptTurn['role'],
+  text: string,
+  speaker?: string,
+  cut?: boolean,
+): TranscriptTurn {
   const t = text.trim();
   const bounded = t.length > MAX_TURN_CHARS ? `…${t.slice(t.length - MAX_TURN_CHARS + 1)}` : t;
-  return { role, text: bounded, ...(speaker && { speaker: speaker.slice(0, 256) }) };
+  return { role, text: bounded, ...(speaker && { speaker: speaker.slice(0, 256) }), ...(cut && { cut }) };
 }
 
-/** Appends a turn to a tail, dropping the oldest beyond {@link MAX_TRANSCRIPT_TURNS}. */
-export function pushTurn(tail: TranscriptTurn[], turn: TranscriptTurn): void {
-  if (!turn.text) return;
+/** Appends a turn to a tail, dropping the oldest beyond {@link MAX_TRANSCRIPT_TURNS}; false for an empty one (not kept). */
+export function pushTurn(tail: TranscriptTurn[], turn: TranscriptTurn): boolean {
+  if (!turn.text) return false;
   tail.push(turn);
   if (tail.length > MAX_TRANSCRIPT_TURNS) tail.splice(0, tail.length - MAX_TRANSCRIPT_TURNS);
+  return true;
 }
 
 /**

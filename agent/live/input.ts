@@ -11,17 +11,22 @@ export type LiveInput = (
   | { kind: 'video'; data: string; mimeType: string }
   | { kind: 'text'; text: string }
   | { kind: 'content'; text: string; turnComplete: boolean }
-  | { kind: 'history'; turns: HistoryTurn[]; turnComplete: boolean }
+  | { kind: 'history'; turns: HistoryTurn[]; turnComplete: boolean; asks: boolean }
   | { kind: 'activityStart' }
   | { kind: 'activityEnd' }
   | { kind: 'toolResponse'; responses: FunctionResponse[] }
 ) & { bytes: number };
 
-/** One earlier turn a fresh session is seeded with (`clientContent` turns with roles). */
+/** One earlier turn a session is told (`clientContent` turns with roles). */
 export interface HistoryTurn {
   role: 'user' | 'model';
   text: string;
+  /** A model turn that did not finish (barge-in, lost connection, crash): the model is told so. */
+  cut?: boolean;
 }
+
+/** How a cut model turn ends in the text the model is given. */
+export const CUT_MARK = '[cut off]';
 
 /** Which send call an input came from. */
 export type LiveInputKind = LiveInput['kind'];
@@ -68,13 +73,17 @@ export function contentInput(text: string, turnComplete: boolean): LiveInput {
  * Earlier turns as context, one `clientContent` with their roles, taken in without an answer. Without
  * `turnComplete` on models that take history any time (2.x: with it they would answer); with it as the
  * initial history a setup declared (3.x `historyConfig`: it ends the history, which starts no reply).
+ * `asks`: the model is expected to answer it (a resumed session told what it missed, catch-up.ts).
+ * A cut model turn ends with {@link CUT_MARK}.
  */
-export function historyInput(turns: HistoryTurn[], turnComplete: boolean): LiveInput {
-  const content = turns.map((t) => ({ role: t.role, parts: [{ text: t.text }] }));
+export function historyInput(turns: HistoryTurn[], turnComplete: boolean, asks = false): LiveInput {
+  const said = turns.map((t) => ({ role: t.role, text: t.cut ? `${t.text} ${CUT_MARK}` : t.text }));
+  const content = said.map((t) => ({ role: t.role, parts: [{ text: t.text }] }));
   return {
     kind: 'history',
-    turns,
+    turns: said,
     turnComplete,
+    asks,
     bytes: frameBytes({ clientContent: { turns: content, turnComplete } }),
   };
 }
@@ -100,7 +109,8 @@ export function asksForReply(msg: LiveInput): boolean {
     msg.kind === 'text' ||
     msg.kind === 'activityEnd' ||
     (msg.kind === 'toolResponse' && msg.responses.some((r) => r.scheduling !== 'SILENT')) ||
-    (msg.kind === 'content' && msg.turnComplete)
+    (msg.kind === 'content' && msg.turnComplete) ||
+    (msg.kind === 'history' && msg.asks)
   );
 }
 

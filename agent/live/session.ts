@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { FunctionResponse, GoogleGenAI, LiveConnectConfig } from '@google/genai';
 import { LIVE_INPUT_RATE } from '../../shared/audio/rates.ts';
-import { liveModel } from '../../shared/gemini-models/index.ts';
+import { type ClientContentSpec, liveModel } from '../../shared/gemini-models/index.ts';
 import { type Logger, silentLogger } from '../log.ts';
+import { catchUpInput, unanswered } from './catch-up.ts';
 import { liveClient } from './client.ts';
 import { type Connection, connectWithRetry, openConnection } from './connection.ts';
 import { ContextHold } from './context-hold.ts';
@@ -48,10 +49,19 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #opts: Required<
     Omit<
       LiveSessionOptions,
-      'signal' | 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'resumeHandle' | 'seed' | 'reseed'
+      | 'signal'
+      | 'baseUrl'
+      | 'apiVersion'
+      | 'apiKey'
+      | 'vertex'
+      | 'resumeHandle'
+      | 'seed'
+      | 'reseed'
+      | 'catchUp'
+      | 'answerCatchUp'
     >
   > &
-    Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'reseed'>;
+    Pick<LiveSessionOptions, 'baseUrl' | 'apiVersion' | 'apiKey' | 'vertex' | 'reseed' | 'answerCatchUp'>;
   /** Made on the first connect (Vertex reads its credentials file then) and kept: it caches the token. */
   #ai: Promise<GoogleGenAI> | undefined;
   readonly #log: Logger;
@@ -66,8 +76,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   #internalRefusals = 0;
   /** Turns for the next fresh connection (`seed`, or `reseed()` after a refused handle); cleared once up. */
   #seed: HistoryTurn[] | undefined;
+  /** Turns after the resume handle, for the first connection if it resumes with it; cleared once up. */
+  #catchUp: HistoryTurn[] | undefined;
   /** Seeded history must be declared in the setup (`historyConfig`) and end with `turnComplete` (3.x). */
   readonly #declareHistory: boolean;
+  /** What `clientContent` the model takes when (the catalogue's rule). */
+  readonly #clientContent: ClientContentSpec;
   /** Input the model may not have yet, for the next connection. */
   readonly #replay: ReplayLog;
   readonly #reply = new ReplyState();
@@ -106,8 +120,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const spec = liveModel(options.model, options.vertex ? 'vertex' : 'gemini');
     this.#context = new ContextHold(spec.clientContent.interrupts === 'turnComplete');
     this.#declareHistory = spec.clientContent.history === 'historyConfig';
+    this.#clientContent = spec.clientContent;
     if (this.#resumable && options.resumeHandle) this.#handle = options.resumeHandle;
     if (options.seed?.length) this.#seed = options.seed;
+    if (this.#handle && options.catchUp?.length) this.#catchUp = options.catchUp;
     this.#goAway = new GoAwayTiming({
       grace: this.#opts.goAwayGrace,
       resumable: this.#resumable,
@@ -123,13 +139,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   /**
-   * Before `start()`: where the session begins, replacing `resumeHandle` and `seed` of the options (a
-   * hand-off learns the final handle only once the old job has closed its own connection).
+   * Before `start()`: where the session begins, replacing `resumeHandle`, `seed` and `catchUp` of the
+   * options (a hand-off learns the final handle only once the old job has closed its own connection).
    */
-  resumeFrom(o: Pick<LiveSessionOptions, 'resumeHandle' | 'seed'>): void {
+  resumeFrom(o: Pick<LiveSessionOptions, 'resumeHandle' | 'seed' | 'catchUp'>): void {
     if (this.#state !== 'idle') throw new Error('resumeFrom: the session has already started');
     this.#handle = this.#resumable ? o.resumeHandle : undefined;
     this.#seed = o.seed?.length ? o.seed : undefined;
+    this.#catchUp = this.#handle && o.catchUp?.length ? o.catchUp : undefined;
   }
 
   get stats(): Readonly<LiveSessionStats> {
@@ -372,6 +389,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const resumed = this.#resumable && this.#handle !== undefined;
     if (this.#resumable) config.sessionResumption = { ...config.sessionResumption, handle: this.#handle };
     const seed = resumed ? undefined : this.#seed;
+    // Only on the connection that resumes with the handle the turns came after; a refused one is seeded.
+    const catchUp = resumed ? this.#catchUp : undefined;
     const declare = seed !== undefined && this.#declareHistory;
     const { conn, early } = await openConnection({
       ai,
@@ -396,10 +415,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#reply.connected();
     this.#internalRefusals = 0;
     this.#seed = undefined;
+    this.#catchUp = undefined;
     // The earlier turns first, so that what follows is heard in their light.
     if (seed) this.#sendOn(conn, historyInput(seed, declare));
-    // What the handle did not cover, then what arrived during the gap, in their original order.
+    // What the handle did not cover, then what arrived during the gap, in their original order (taken
+    // before the turns after the handle go out: they are this connection's, to replay if it drops).
     const replay = this.#replay.drain(resumed);
+    const caughtUp = catchUp && this.#sendCatchUp(conn, catchUp);
     for (const msg of replay) this.#sendOn(conn, msg);
     this.#stats.replayedMessages += replay.length;
     if (previous) this.#retire(previous);
@@ -417,9 +439,22 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       );
       this.emit('contextRebuilt', { turns: seed.length });
     }
+    if (caughtUp) {
+      this.#log.info({ connection: id, ...caughtUp }, 'live: told the turns after the resumption handle');
+      this.emit('caughtUp', caughtUp);
+    }
     // Handles issued before the replay arrived do not cover it: keep the handle, keep the replay log.
     for (const m of early) this.#onMessage(conn, m, { trim: false });
     this.#flushContext();
+  }
+
+  /** The turns after the resumption handle, answered if the model owes an answer and may speak now. */
+  #sendCatchUp(conn: Connection, turns: HistoryTurn[]): { turns: number; answered: boolean } {
+    const answered = unanswered(turns) && (this.#opts.answerCatchUp?.() ?? false);
+    const msg = catchUpInput(turns, this.#clientContent, answered);
+    this.#reply.sent(msg);
+    this.#sendOn(conn, msg);
+    return { turns: turns.length, answered };
   }
 
   #closeConn(c: Connection): void {

@@ -48,6 +48,18 @@ export interface LiveSessionOptions {
    * transcript tail as it is then). Without it such a session starts fresh and empty.
    */
   reseed?: () => HistoryTurn[];
+  /**
+   * The turns that came after {@link resumeHandle} (the checkpoint's `sinceHandle`): the first
+   * connection, if it resumes with that handle, tells them to the model before any other input, by the
+   * model's `clientContent` rule (catch-up.ts). Dropped when the handle is refused ({@link seed} has
+   * them).
+   */
+  catchUp?: HistoryTurn[];
+  /**
+   * Asked when {@link catchUp} goes out and its last turn is one the model never finished answering:
+   * true to have the model answer it now (nobody is talking), false to leave it as context. Default false.
+   */
+  answerCatchUp?: () => boolean;
   /** Aborting closes the session, like {@link LiveSession.aclose}. */
   signal?: AbortSignal;
   /** Longest wait for `setupComplete` on one connection attempt, ms (default 15 000). */
@@ -95,6 +107,8 @@ export type LiveSessionEvents = {
   contextLost: [];
   /** A fresh first connection was seeded with {@link LiveSessionOptions.seed}: `turns` earlier turns. */
   contextRebuilt: [info: { turns: number }];
+  /** A resumed first connection was told {@link LiveSessionOptions.catchUp}; `answered`: the model answers its last turn. */
+  caughtUp: [info: { turns: number; answered: boolean }];
   /** A new resumption handle arrived (the latest one is also {@link LiveSession.handle}). */
   handle: [handle: string];
   /**

@@ -135,7 +135,10 @@ export class InputHandler {
       this.#core.close(1007, 'Request contains an invalid argument.');
       return;
     }
-    const lastUser = turns.filter((t) => t.role === 'user').at(-1)?.text ?? '';
+    // Notes in brackets ("[Ana joined the room]") are context: the answer is to the last thing a user
+    // said in the content, if it holds one (a resumed session told what it missed ends with a note).
+    const users = turns.filter((t) => t.role === 'user' && t.text);
+    const lastUser = (users.findLast((t) => !isRoomNote(t.text)) ?? users.at(-1))?.text ?? '';
     // The answer is to everything the user sent since the turn began.
     const pending = [...this.#waitingText, lastUser].filter((t) => t).join(' ');
     // With proactive audio the model need not answer what is not addressed to it. The emulator's stand-in
@@ -144,7 +147,8 @@ export class InputHandler {
     const silent = content.turnComplete === true && this.#core.cfg.proactiveAudio && isRoomNote(pending);
     if (!silent && (!waits || content.turnComplete)) this.#turns.interrupt();
     // Content with model turns is history (a conversation seeded anew): none of it waits for an answer.
-    if (history) this.#takeHistory(turns);
+    // With `turnComplete` the last thing said is answered now: it is not one of the turns answered before.
+    if (history) this.#takeHistory(turns, content.turnComplete === true && lastUser !== '');
     else
       for (const t of turns) this.#turns.addHistory({ ...t, modality: 'TEXT', tokens: textTokens(t.text) });
     if (!content.turnComplete) {
@@ -163,10 +167,14 @@ export class InputHandler {
     this.#turns.userInput({ trigger: 'clientContent', inputEndAt: now(), text }, false);
   }
 
-  /** Earlier turns into the context; their user turns are turns the model remembers, counted as answered. */
-  #takeHistory(turns: { role: 'user' | 'model'; text: string }[]): void {
+  /**
+   * Earlier turns into the context; their user turns are turns the model remembers, counted as
+   * answered — but for the last one when `answering` it (that turn counts when its answer starts).
+   */
+  #takeHistory(turns: { role: 'user' | 'model'; text: string }[], answering = false): void {
     for (const t of turns) this.#turns.addHistory({ ...t, modality: 'TEXT', tokens: textTokens(t.text) });
-    this.#core.conv.userTurns += turns.filter((t) => t.role === 'user' && t.text).length;
+    const said = turns.filter((t) => t.role === 'user' && t.text).length;
+    this.#core.conv.userTurns += answering ? Math.max(0, said - 1) : said;
   }
 
   #audio(samples: Int16Array, rate: number): void {
