@@ -36,6 +36,22 @@ async function dispatchesOf(room: string, agentName = room) {
 const RECOVERIES = 'gemini_agent_worker_recoveries_total';
 /** The part of a reply that a kill cut before the model produced it: nobody may hear it afterwards. */
 const CUT_REST = 'and this rest of the cut reply nobody asked for again.';
+/** What alice's second utterance says (the emulator hears it so: it recognises no words). */
+const ASKED = 'What is the capital of France?';
+/**
+ * The agent that came back goes on with the answer the death cut, to what alice said just before it,
+ * which the resumed session's handle predates — so its model was told it (the emulator answers text
+ * with `You said "…". That is turn N…`), and she need not say it again.
+ */
+const OWED = `You said "[alice] ${ASKED}". That is turn 2 of this conversation.`;
+
+/** The room's checkpoint for `agentName`, opened with the workers' key. */
+async function checkpointIn(room: string, agentName: string) {
+  const sealed = sealedFromMetadata((await suite.rooms.listRooms([room]))[0]?.metadata, agentName);
+  return sealed
+    ? openCheckpoint(sealed, checkpointKey(suite.stack.lk.apiSecret), { room, agentName })
+    : undefined;
+}
 
 /** A worker of agent name `name`; registered. */
 function worker(name: string, tag: string, env: Record<string, string> = {}): Promise<AgentWorker> {
@@ -61,33 +77,66 @@ async function owner(pair: AgentWorker[], room: string) {
 /**
  * A conversation under way: alice has heard the agent answer once, the room's checkpoint holds a
  * resumption handle from after that answer (the emulator gives one between replies), and the agent is
- * answering her second utterance — the tests kill it mid-reply.
+ * answering her second utterance ({@link ASKED}) — the tests kill it mid-reply. `cut`: that reply stops
+ * halfway on the Live socket (the model's turn in flight, no handle for it), and the room's checkpoint
+ * holds the utterance and the reply so far as the turns after its handle.
  */
-async function conversation(room: string, agentName: string) {
+async function conversation(room: string, agentName: string, cut = true) {
+  if (cut) {
+    suite.stack.gemini.setScenario({
+      turns: [
+        { steps: [{ say: 'Hello, how can I help?' }] },
+        {
+          hear: ASKED,
+          steps: [{ say: 'Here is the first half of it,' }, { waitMs: 60_000 }, { say: CUT_REST }],
+        },
+      ],
+    });
+    suite.defer(async () => suite.stack.gemini.setScenario(undefined));
+  }
   const alice = await suite.human(room, 'alice');
   await suite.dispatch.createDispatch(room, agentName, { metadata: '{"voice":"Kore"}' });
   const agent = await listeningAgent(alice);
   await alice.mic.say(0.8);
   await until(() => alice.heardMs() > 300, 'first answer');
-  const key = checkpointKey(suite.stack.lk.apiSecret);
   await until(async () => {
-    const sealed = sealedFromMetadata((await suite.rooms.listRooms([room]))[0]?.metadata, agentName);
-    const cp = sealed ? openCheckpoint(sealed, key, { room, agentName }) : undefined;
+    const cp = await checkpointIn(room, agentName);
     return cp?.handle && cp.transcript.some((t) => t.role === 'model');
   }, 'a checkpoint with a handle after the first answer');
   const heard = alice.heardMs();
   await alice.mic.say(0.8);
   await until(() => alice.heardMs() > heard + 300, 'second answer under way');
+  if (!cut) return { alice, agent };
+  const cp = await until(async () => {
+    const c = await checkpointIn(room, agentName);
+    return c?.transcript.at(-1)?.cut ? c : undefined;
+  }, 'a checkpoint with the reply under way');
+  expect(cp.transcript.slice(-(cp.sinceHandle ?? 0))).toEqual([
+    { role: 'user', speaker: 'alice', text: ASKED },
+    { role: 'model', text: 'Here is the first half of it,', cut: true },
+  ]);
+  // From now on the model gives its default answers (the reply under way keeps its steps).
+  suite.stack.gemini.setScenario(undefined);
   return { alice, agent };
 }
 
 /**
- * The agent that came back answers alice's next utterance, and heard all of it: the emulator
- * transcribes an utterance as `[speech N.Ns]`, so a cut start would show as a shorter one. Its Live
- * session runs with the room's configuration (voice Kore), carried through the sealed dispatch.
+ * The agent that came back first goes on with the answer it owed ({@link OWED}), once; then it answers
+ * alice's next utterance, and heard all of it: the emulator transcribes an utterance as `[speech N.Ns]`,
+ * so a cut start would show as a shorter one. Its Live session runs with the room's configuration
+ * (voice Kore), carried through the sealed dispatch.
  */
 async function answersInFull(alice: Human, gone: string, since: number): Promise<RemoteParticipant> {
-  const back = await listeningAgent(alice, gone);
+  const back = await until(() => agentIn(alice, gone), 'the new agent joins');
+  // Nothing of the reply the death cut (its rest, or all of it again) comes first: people would hear
+  // it as a stray sentence.
+  const spoken = () => {
+    const voice = new Set([...back.trackPublications.values()].map((p) => p.sid));
+    return alice.finals().filter((x) => voice.has(x.attributes['lk.transcribed_track_id']));
+  };
+  const owed = await until(() => spoken()[0], "the new agent's first words");
+  expect(owed.text).toBe(OWED);
+  await listeningAgent(alice, gone);
   const heard = alice.heardMs();
   const finals = alice.finals(alice.mic.sid).length;
   await alice.mic.say(1.5);
@@ -101,14 +150,10 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
     'the transcript of what alice said to the new agent',
   );
   expect(Number(/\[speech ([\d.]+)s\]/.exec(t.text)?.[1])).toBeGreaterThanOrEqual(1.4);
-  // The first thing the new agent says answers that utterance: nothing of the reply the death cut
-  // (its rest, or all of it again) before it, which people would hear as a stray sentence.
-  const voice = new Set([...back.trackPublications.values()].map((p) => p.sid));
-  const first = await until(
-    () => alice.finals().find((x) => voice.has(x.attributes['lk.transcribed_track_id'])),
-    "the new agent's first words",
-  );
-  expect(first.text).toBe(t.text);
+  // What the new agent says next answers that utterance: the owed answer came once.
+  const next = await until(() => spoken()[1], "the new agent's answer to alice's next utterance");
+  expect(next.text).toBe(t.text);
+  expect(alice.finals().filter((x) => x.text.includes(CUT_REST))).toEqual([]);
   const fresh = suite.stack.gemini.stats().filter((s) => s.openedAt >= since);
   expect(fresh.length).toBeGreaterThan(0);
   for (const s of fresh) expect(JSON.stringify(s.setup)).toContain('"Kore"');
@@ -127,29 +172,18 @@ async function answersInFull(alice: Human, gone: string, since: number): Promise
 describe('crash recovery: an agent comes back after its job process or worker died', {
   timeout: 300_000,
 }, () => {
-  it('kill -9 of the job process mid-reply: its worker brings the agent back at once; it hears everything said after, and nothing of the cut reply is heard', async () => {
+  it('kill -9 of the job process mid-reply: its worker brings the agent back at once; it goes on with the answer it owed, once, remembering the question (its handle predates it), hears everything said after, and nothing of the cut reply is heard', async () => {
     const pair = await workers('rec-job');
     // The second reply stops halfway on the Live socket, so that the kill falls inside a generation
     // (the model's turn in flight, no resumption handle for it) and not only inside the playout.
-    suite.stack.gemini.setScenario({
-      turns: [
-        { steps: [{ say: 'Hello, how can I help?' }] },
-        { steps: [{ say: 'Here is the first half of it,' }, { waitMs: 60_000 }, { say: CUT_REST }] },
-      ],
-    });
-    suite.defer(async () => suite.stack.gemini.setScenario(undefined));
     const { alice, agent } = await conversation('rec-job', 'rec-job');
     const { w, job, other } = await owner(pair, 'rec-job');
     expect(job.identity).toBe(agent.identity);
-    await until(
-      () =>
-        suite.stack.gemini
-          .stats()
-          .find((s) => s.closedAt === undefined && s.turnLog.some((r) => r.index === 1 && !r.completedAt)),
-      'the second reply halfway on the Live socket',
-    );
-    // From now on the model gives its default answer to speech: the utterance echoed, transcribed as heard.
-    suite.stack.gemini.setScenario(undefined);
+    expect(
+      suite.stack.gemini
+        .stats()
+        .find((s) => s.closedAt === undefined && s.turnLog.some((r) => r.index === 1 && !r.completedAt)),
+    ).toBeDefined();
     const killedAt = Date.now();
     process.kill(job.pid, 'SIGKILL');
     await w.line(
@@ -157,7 +191,6 @@ describe('crash recovery: an agent comes back after its job process or worker di
       'recovery dispatch',
     );
     await answersInFull(alice, agent.identity, killedAt);
-    expect(alice.finals().some((x) => x.text.includes(CUT_REST))).toBe(false);
     // The dead agent was removed at once (not after the server's timeout), and only one came back.
     expect((await suite.rooms.listParticipants('rec-job')).map((p) => p.identity)).not.toContain(
       agent.identity,
@@ -231,7 +264,7 @@ describe('crash recovery: an agent comes back after its job process or worker di
   it('a clean end while people stay (drain) is not recovered', async () => {
     // Wrap-up ≥ timeout: the conversation ends right after its current turn.
     const pair = await workers('rec-clean', { AGENT_DRAIN_TIMEOUT_S: '60', AGENT_DRAIN_WRAP_UP_S: '60' });
-    const { alice, agent } = await conversation('rec-clean', 'rec-clean');
+    const { alice, agent } = await conversation('rec-clean', 'rec-clean', false);
     const { w, other } = await owner(pair, 'rec-clean');
     w.terminate();
     await until(() => !alice.room.remoteParticipants.has(agent.identity), 'the agent leaves');
