@@ -486,10 +486,12 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('contextLost', () => this.emit('contextLost'));
     live.on('contextRebuilt', (info) => this.emit('contextRebuilt', info));
     live.on('caughtUp', (info) => this.emit('caughtUp', info));
-    live.on('handle', (handle) => {
+    live.on('handle', (handle, info) => {
       this.#handleAt = Date.now();
-      this.#handleTurns = this.#turns;
-      this.emit('handle', handle);
+      // A handle issued before the turns after the last one were told (a resumed connection's first)
+      // still lacks them.
+      if (!info.early) this.#handleTurns = this.#turns;
+      this.emit('handle', handle, info);
     });
     live.on('inputTranscription', () => this.emit('inputTranscription', { overReply: live.generating }));
     live.on('audio', () => this.emit('audio'));

@@ -529,7 +529,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           if (ev.handle) {
             this.#handle = ev.handle;
             if (opts.trim) this.#replay.acknowledge(ev.lastConsumedIndex);
-            this.emit('handle', ev.handle);
+            this.emit('handle', ev.handle, { early: !opts.trim });
           }
           break;
         case 'goAway': {

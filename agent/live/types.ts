@@ -109,8 +109,12 @@ export type LiveSessionEvents = {
   contextRebuilt: [info: { turns: number }];
   /** A resumed first connection was told {@link LiveSessionOptions.catchUp}; `answered`: the model answers its last turn. */
   caughtUp: [info: { turns: number; answered: boolean }];
-  /** A new resumption handle arrived (the latest one is also {@link LiveSession.handle}). */
-  handle: [handle: string];
+  /**
+   * A new resumption handle arrived (the latest one is also {@link LiveSession.handle}). `early`: it was
+   * issued before this connection's first input reached the server, so it holds none of it (a resumed
+   * connection's first handle holds no more than the handle it resumed with).
+   */
+  handle: [handle: string, info: { early: boolean }];
   /**
    * An input will not reach the model: too large for `maxMessageBytes` (refused before sending), or
    * refused by the service (close 1009; the session reconnects without it and goes on with the rest).
