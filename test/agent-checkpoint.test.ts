@@ -116,8 +116,12 @@ describe('conversation checkpoints (real worker, dev server, Gemini emulator)', 
 
     const cp = await checkpointOf(
       'cp-main',
-      (c) => !!c.handle && c.transcript.some((t) => t.role === 'model' && t.text.includes('turn 2')),
-      'checkpoint with both turns and a handle',
+      // sinceHandle 0: the handle came after the last reply (one written in between says 2).
+      (c) =>
+        !!c.handle &&
+        c.sinceHandle === 0 &&
+        c.transcript.some((t) => t.role === 'model' && t.text.includes('turn 2')),
+      'checkpoint with both turns and a handle after them',
     );
     // (A reply cut by a reconnect under load would add a model turn of its own: only users' are exact.)
     expect(cp.transcript.filter((t) => t.role === 'user').map((t) => t.text)).toEqual([
