@@ -68,9 +68,11 @@ export interface RecoverySample {
   /** The answer came from the agent that was there before. */
   sameAgent: boolean | null;
   /**
-   * Agent audio heard after the event that answered nothing: any burst that began before the first
-   * utterance since the event ended, and (kill cases) any later burst of the killed agent, which can
-   * only be its audio still in transit (the dev server or the user's receive path running late).
+   * Agent audio heard after the event that answered nothing: any burst of the killed agent (kill cases),
+   * which can only be its audio still in transit (the dev server or the user's receive path running
+   * late), and (drain) any burst that began before the first utterance since the event ended. After a
+   * kill, a new agent speaking that early answers the question the kill cut (the checkpoint's catch-up,
+   * docs/recovery.md): not stray.
    */
   stray: string[];
 }
@@ -211,7 +213,9 @@ export async function runRecoveryCase(ctx: RecoveryContext, kind: RecoveryCase):
       model,
       sameAgent,
       stray: user.bursts
-        .filter((b) => b.onsetAt > cut.onsetAt && (b.onsetAt <= said[0]!.endAt || b.participant === dead))
+        .filter(
+          (b) => b.onsetAt > cut.onsetAt && (dead ? b.participant === dead : b.onsetAt <= said[0]!.endAt),
+        )
         .map(
           (b) =>
             `${b.participant === dead ? 'killed agent (in transit)' : b.participant} +${Math.round(b.onsetAt - lastAudio)} ms`,
