@@ -207,17 +207,20 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
     try {
       const alice = await suite.human('ho-chain', 'alice');
       await suite.dispatch.createDispatch('ho-chain', AGENT);
-      await listeningAgent(alice);
+      const agentP = await listeningAgent(alice);
       expect((await ask(alice, 'the code is 7')).text).toContain('That is turn 1 of this conversation.');
       await p.line((l) => l.msg === 'agent joined' && l.room === 'ho-chain', 'P serves ho-chain');
 
-      p.terminate();
-      await p.line((l) => l.msg === 'hand-off: dispatched a successor', 'P dispatches a successor');
-      // A long answer (several seconds of speech): P switches only once it is over, so Q's takeover
-      // is still under way well after Q has said it is ready — when Q's worker gets SIGTERM.
+      // P gets SIGTERM while it speaks a long answer: it hands off at the turn boundary after it. (A
+      // question asked once the hand-off has begun may be answered by nobody — open, see #16's note.)
       const long = 'please read this sentence back to me slowly, every single word of it';
       const answered = ask(alice, long);
       answered.catch(() => {}); // awaited below
+      await until(() => agentP.attributes['lk.agent.state'] === 'speaking' || undefined, 'P answers');
+      p.terminate();
+      await p.line((l) => l.msg === 'hand-off: dispatched a successor', 'P dispatches a successor');
+      // Q's takeover (P closes its sessions and writes its final checkpoint, Q reads it back and
+      // resumes) is still under way when Q's worker gets SIGTERM.
       await p.line(
         (l) => l.msg === 'hand-off: the successor is ready',
         'Q is ready (its takeover under way)',
