@@ -204,6 +204,30 @@ describe('room bridge (in-process) on the LiveKit dev server + Gemini emulator',
     await until(() => alice.finals(agentSid).find((t) => t.text === 'The second answer.'), 'second answer');
   });
 
+  it('chat while the answer is still streaming in cuts it, and the agent thinks until it answers: it never shows listening in between (#16)', async () => {
+    const long =
+      'This answer streams in at the pace it plays, so a message can come in the middle of it. '.repeat(3);
+    const { stack, bridge, states } = await withAgent(
+      'r-chat-cut',
+      {},
+      { scenario: { turns: [{ steps: [{ say: long }] }, { steps: [{ say: 'The second answer.' }] }] } },
+    );
+    const alice = await human(stack, 'r-chat-cut', 'alice');
+    await until(() => bridge.state === 'listening', 'agent ready');
+    await alice.sendChat('tell me something long');
+    await until(() => bridge.state === 'speaking', 'first answer plays');
+    expect(stack.gemini.stats()[0]!.turnLog[0]?.completedAt).toBeUndefined();
+    const from = states.length;
+    await alice.sendChat('and another thing');
+    const agentSid = alice.agentTrackSid()!;
+    await until(() => alice.finals(agentSid).find((t) => t.text === 'The second answer.'), 'second answer');
+    await until(() => bridge.state === 'listening', 'listening once the second answer played');
+    expect(stack.gemini.stats()[0]!.turnLog[0]?.interrupted).toBe(true);
+    // Was: 'listening' at the cut, while the model owed the answer (a hand-off took that for a quiet
+    // moment and closed the session on the question).
+    expect(states.slice(from)).toEqual(['thinking', 'speaking', 'listening']);
+  });
+
   it('a reply cut by a 1011 close is finalised as interrupted; the next reply gets its own segment', async () => {
     const cut = 'This reply is cut short by the server';
     const { stack, bridge } = await withAgent(

@@ -552,10 +552,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       this.emit('agentText');
     });
     live.on('interrupted', () => {
-      // Barge-in: what is queued of the reply is never played.
+      // Barge-in: what is queued of the reply is never played. A chat message that cut the reply is
+      // owed its answer: the agent thinks (a hand-off or drain must not take it for a quiet moment).
       this.output.clear();
       this.#finishAgent(true);
-      this.#setState('listening');
+      this.#setState(this.live.replyOwed ? 'thinking' : 'listening');
     });
     live.on('reconnecting', ({ reason }) => {
       // A reply cut by a lost connection never continues: the next connection answers afresh (the
@@ -571,6 +572,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       this.output.flush();
       this.#finishUser();
       this.#finishAgent();
+      // (The end of a turn a chat message cut leaves that message's answer owed: still thinking.)
+      if (this.live.replyOwed) return;
       if (!this.output.speaking && (this.#state === 'thinking' || this.#state === 'speaking')) {
         this.#setState('listening');
       } else if (this.output.speaking && this.#state === 'thinking') {

@@ -11,9 +11,21 @@ export class ReplyState {
   generating = false;
   /** Input that asks for a reply went out (text, activityEnd, heard speech) and no turn ended since. */
   #awaitingReply = false;
+  /**
+   * Such input went out while the model was generating: it cuts that reply (`interrupted`) or comes
+   * after its turn, and is owed a reply of its own either way — the end of the cut turn does not end it.
+   */
+  #askedOverReply = false;
+  /** Since `interrupted`, no output yet: a `turnComplete` now ends the cut turn, not the one owed. */
+  #afterCut = false;
   /** The server's last word on whether the session could be resumed right now. */
   #serverResumable = true;
   #toolCallsPending = 0;
+
+  /** A reply is owed or under way (input asked for one, or the model is producing one). */
+  get owed(): boolean {
+    return this.generating || this.#awaitingReply;
+  }
 
   get busy(): boolean {
     return this.generating || this.#awaitingReply || this.#toolCallsPending > 0 || !this.#serverResumable;
@@ -26,7 +38,9 @@ export class ReplyState {
   }
 
   sent(msg: LiveInput): void {
-    if (asksForReply(msg)) this.#awaitingReply = true;
+    if (!asksForReply(msg)) return;
+    this.#awaitingReply = true;
+    if (this.generating) this.#askedOverReply = true;
   }
 
   toolResponses(count: number): void {
@@ -39,14 +53,23 @@ export class ReplyState {
       case 'audio':
       case 'text':
         this.generating = true;
+        this.#afterCut = false;
         break;
       case 'inputTranscription':
         this.#awaitingReply = true;
         break;
       case 'interrupted':
+        // Speech that barges in is answered once heard (its transcription says so again); text is not.
+        this.generating = false;
+        this.#awaitingReply = this.#askedOverReply;
+        this.#askedOverReply = false;
+        this.#afterCut = true;
+        break;
       case 'turnComplete':
         this.generating = false;
-        this.#awaitingReply = false;
+        if (this.#afterCut) this.#afterCut = false;
+        else this.#awaitingReply = this.#askedOverReply;
+        this.#askedOverReply = false;
         break;
       case 'toolCall':
         this.#toolCallsPending += ev.calls.length;

@@ -168,6 +168,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   /**
+   * True while the model owes a reply or produces one: input that asks for one went out (text,
+   * activityEnd, heard speech) and no turn answered it yet — also across the cut a text message makes.
+   */
+  get replyOwed(): boolean {
+    return this.#reply.owed;
+  }
+
+  /**
    * Opens the first connection. Resolves once setup completed; rejects with {@link LiveFatalError} (also
    * emitted as `fatal`) when the key, model or quota make the session impossible. Transient failures
    * are retried like a dropped connection.
