@@ -287,6 +287,7 @@ export default defineAgent({
               livekit,
               key,
               timeoutMs: settings.handoffTimeoutMs,
+              chat: (c) => bridge.relayChat(c.from, c.text, c.id),
               logger,
             });
             return taken.release;
@@ -307,7 +308,7 @@ export default defineAgent({
       ...(settings.drainMode === 'handoff' &&
         checkpoint &&
         key && {
-          handOff: () =>
+          handOff: (between) =>
             handOff({
               room,
               livekit,
@@ -316,7 +317,8 @@ export default defineAgent({
               key,
               checkpoint,
               bridge,
-              quiet: () => bridge.state === 'listening' && talking.size === 0,
+              // The drain's turn boundary (a reply owed counts until answered), and nobody talking.
+              quiet: () => between() && talking.size === 0,
               timeoutMs: settings.handoffTimeoutMs,
               logger,
             }),

@@ -26,6 +26,8 @@ export interface ChatInboxOptions {
 
 /** Chat messages recently forwarded per conversation, to name the sender of one refused later. */
 const REMEMBERED = 16;
+/** Stream ids of the latest messages, so that one that comes twice (on `lk.chat` and passed on) is taken once. */
+const SEEN_IDS = 64;
 
 /**
  * `lk.chat` from participants to the model. A message the model will not get (over 16 KiB, or refused
@@ -37,6 +39,9 @@ export class ChatInbox {
   readonly #sent = new WeakMap<Conversation, { identity: string; bytes: number }[]>();
   /** The sender of the message being handed to a session now (its refusal comes synchronously). */
   #sending: string | undefined;
+  readonly #seen = new Set<string>();
+  /** Where messages go instead of a conversation (see {@link ChatInbox.redirect}). */
+  #redirect: ((chat: { id: string; from: string; text: string }) => void) | undefined;
   #closed = false;
 
   constructor(o: ChatInboxOptions) {
@@ -45,14 +50,28 @@ export class ChatInbox {
 
   start(): void {
     this.#o.room.registerTextStreamHandler(TOPIC_CHAT, (reader, { identity }) => {
+      const id = reader.info.streamId;
       readChat(reader)
         .then((read) =>
           'text' in read
-            ? this.#forward(identity, read.text)
+            ? this.#forward(identity, read.text, id)
             : this.#refuse(identity, read.bytes, MAX_CHAT_BYTES, 'chat: message too large, refused'),
         )
         .catch((err) => this.#o.logger.warn({ err: String(err) }, 'chat: unreadable message'));
     });
+  }
+
+  /** A message that came another way (see `RoomBridge.relayChat`): as if on `lk.chat`, once per id. */
+  receive(identity: string, text: string, id: string): void {
+    if (!this.#closed || this.#redirect) this.#forward(identity, text, id);
+  }
+
+  /**
+   * From now on every message goes to `to` — those whose reading began before included — and the
+   * inbox keeps reading `lk.chat` after {@link close} (until the room disconnects).
+   */
+  redirect(to: (chat: { id: string; from: string; text: string }) => void): void {
+    this.#redirect = to;
   }
 
   /** Answers the senders of chat messages `conversation`'s Live session refuses. */
@@ -63,6 +82,7 @@ export class ChatInbox {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#redirect) return; // still read, and passed on
     try {
       this.#o.room.unregisterTextStreamHandler(TOPIC_CHAT);
     } catch {
@@ -70,13 +90,20 @@ export class ChatInbox {
     }
   }
 
-  #forward(identity: string, text: string): void {
+  #forward(identity: string, text: string, id: string): void {
+    if (this.#seen.has(id)) return;
+    this.#seen.add(id);
+    if (this.#seen.size > SEEN_IDS) this.#seen.delete(this.#seen.values().next().value!);
+    if (this.#redirect) {
+      this.#redirect({ id, from: identity, text });
+      return;
+    }
     const to = this.#o.recipient(identity);
     if (!to || !text.trim()) return;
     const bytes = textInput(chatForModel(to.name, text, to.private)).bytes;
     this.#sending = identity;
     try {
-      if (!to.conversation.chat(to.name, text)) return;
+      if (!to.conversation.chat(to.name, text, id)) return;
     } finally {
       this.#sending = undefined;
     }

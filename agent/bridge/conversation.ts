@@ -74,7 +74,8 @@ export interface ConversationOptions {
    * A hand-off (agent/handoff/): the agent track is published and input accepted at once, but the Live
    * session opens only once this resolves — when the old job has closed its own — from the state it
    * gives. Input audio that arrived before `at` (epoch ms: the old job still sent it to its session) is
-   * dropped, the rest goes first. Rejected: the session never opens (the job ends).
+   * dropped, the rest goes first; so are chat messages, by id: those in the old job's final checkpoint
+   * were its session's. Rejected: the session never opens (the job ends).
    */
   hold?: Promise<ConversationRelease>;
 }
@@ -89,6 +90,8 @@ export interface ConversationRelease {
 
 /** Most input audio a held conversation keeps, ms (oldest dropped first). */
 const MAX_HELD_AUDIO_MS = 60_000;
+/** Most chat messages a held conversation keeps (oldest dropped first). */
+const MAX_HELD_CHATS = 32;
 
 /** Where a conversation is in its turn, as a drain sees it (see {@link Conversation.turn}). */
 export interface TurnActivity {
@@ -107,6 +110,12 @@ interface HeldAudio {
   pcm: Int16Array;
   sampleRate: number;
   at: number;
+}
+
+interface HeldChat {
+  from: string;
+  text: string;
+  id: string | undefined;
 }
 
 /**
@@ -179,6 +188,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   /** Input audio while held (see {@link ConversationOptions.hold}); undefined once released. */
   #held: HeldAudio[] | undefined;
   #heldMs = 0;
+  /** Chat messages while held: sent once released, unless the old job's session had them. */
+  #heldChats: HeldChat[] = [];
   /** Epoch ms of the last sign of a reply under way: a state change, model output, a tool call or result. */
   #signAt = Date.now();
 
@@ -352,6 +363,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       r = await hold;
     } catch {
       this.#held = undefined;
+      this.#heldChats = [];
       return false;
     }
     if (this.#closed) return false;
@@ -372,8 +384,19 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       if (f.at < r.at) dropped += f.pcm.length / f.sampleRate;
       else this.live.sendAudio(f.pcm, f.sampleRate);
     }
+    // Chat: both jobs were in the room, so both received what was sent meanwhile; the ids in the old
+    // job's final checkpoint are what its session had (answered, or owed and caught up on above).
+    const had = new Set(r.resume?.transcript.flatMap((t) => (t.chat ? [t.chat] : [])));
+    const chats = this.#heldChats.splice(0);
+    const fresh = chats.filter((c) => !c.id || !had.has(c.id));
+    for (const c of fresh) this.chat(c.from, c.text, c.id);
     this.#log.info(
-      { heldMs: Math.round(this.#heldMs), droppedMs: Math.round(dropped * 1000) },
+      {
+        heldMs: Math.round(this.#heldMs),
+        droppedMs: Math.round(dropped * 1000),
+        chats: fresh.length,
+        droppedChats: chats.length - fresh.length,
+      },
       'hand-off: input held during the switch goes to the model',
     );
     return true;
@@ -399,12 +422,19 @@ export class Conversation extends EventEmitter<ConversationEvents> {
 
   /**
    * A chat message from a participant: the model answers it aloud. False when it will not reach the
-   * model (session closed, or refused as too large: `inputRefused` says so).
+   * model (session closed, or refused as too large: `inputRefused` says so). `id` (the `lk.chat`
+   * stream's) goes with it into the checkpoint. Held for a hand-off, it waits for the release.
    */
-  chat(from: string, text: string): boolean {
+  chat(from: string, text: string, id?: string): boolean {
+    if (this.#closed) return false;
+    if (this.#held) {
+      this.#heldChats.push({ from, text, id });
+      if (this.#heldChats.length > MAX_HELD_CHATS) this.#heldChats.shift();
+      return true;
+    }
     const sent = this.live.sendText(chatForModel(from, text, this.#o.audience !== undefined));
     if (sent) {
-      this.#push(tailTurn('user', text, from));
+      this.#push({ ...tailTurn('user', text, from), ...(id && { chat: id }) });
       this.#setState('thinking');
     }
     return sent;

@@ -287,6 +287,22 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
     if (tools.names.join() !== before) this.#log.info({ tools: tools.names }, 'tools changed');
   }
 
+  /**
+   * A chat message that came another way than `lk.chat` to this job (a hand-off's old job passes on
+   * what reached it after its sessions closed): handled as if it had, once per message id.
+   */
+  relayChat(identity: string, text: string, id: string): void {
+    this.#chat.receive(identity, text, id);
+  }
+
+  /**
+   * From now on — also after {@link aclose}, until the room disconnects — chat messages go to `to`
+   * instead of a Live session, those being read included (a hand-off's old job passes them on).
+   */
+  passChatOn(to: (chat: { id: string; from: string; text: string }) => void): void {
+    this.#chat.redirect(to);
+  }
+
   async aclose(): Promise<void> {
     if (this.#closed) return;
     this.#finalState = this.checkpointState();

@@ -22,6 +22,12 @@ export const transcriptTurnSchema = z.object({
   text: z.string().max(MAX_TURN_CHARS),
   /** A model turn that did not finish: cut by a barge-in, a lost connection, or the job's death mid-reply. */
   cut: z.boolean().optional(),
+  /**
+   * A user turn typed on `lk.chat`: the message's stream id (the same for every receiver). A job taking
+   * the conversation over also received the messages sent while both were in the room, and leaves
+   * those the old job's session already had (the ids in its final checkpoint).
+   */
+  chat: z.string().max(128).optional(),
 });
 export type TranscriptTurn = z.infer<typeof transcriptTurnSchema>;
 

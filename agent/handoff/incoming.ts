@@ -2,7 +2,8 @@ import { ParticipantKind, type RemoteParticipant, type Room, RoomEvent, TrackKin
 import type { BridgeRelease } from '../bridge/room-bridge.ts';
 import { CheckpointStore, loadCheckpoint, type ResumePoint } from '../checkpoint/index.ts';
 import type { Logger } from '../log.ts';
-import { HANDOFF_RPC, type HandoffReady, type HandoffRelease } from './signal.ts';
+import { type chatRelay, takeChatsFrom } from './late-chat.ts';
+import { HANDOFF_RPC, type HandoffChat, type HandoffReady, type HandoffRelease } from './signal.ts';
 import type { HandoffTicket } from './ticket.ts';
 
 /** Options of {@link takeOver}. */
@@ -13,6 +14,8 @@ export interface TakeOverOptions {
   key: Buffer;
   /** Longest wait for the old job's answer, ms (`AGENT_HANDOFF_TIMEOUT_S`). */
   timeoutMs: number;
+  /** A chat message the old job received after its sessions closed, passed on (see {@link chatRelay}). */
+  chat: (chat: HandoffChat) => void;
   logger: Logger;
 }
 
@@ -39,6 +42,7 @@ export async function takeOver(o: TakeOverOptions): Promise<TakeOver> {
   await microphonesSubscribed(room, MICROPHONES_WAIT_MS);
   const lp = room.localParticipant;
   if (!lp) throw new Error('not connected to the room');
+  takeChatsFrom(room, ticket.from.identity, o.chat);
   const ready: HandoffReady = { id: ticket.id };
   const answer = JSON.parse(
     await lp.performRpc({

@@ -3,6 +3,7 @@ import { AgentDispatchClient } from 'livekit-server-sdk';
 import type { RoomBridge } from '../bridge/room-bridge.ts';
 import { type JobCheckpoint, openCheckpoint, sealedFromMetadata } from '../checkpoint/index.ts';
 import type { Logger } from '../log.ts';
+import { chatRelay } from './late-chat.ts';
 import { HANDOFF_RPC, type HandoffReady, type HandoffRelease } from './signal.ts';
 import { newTicket, ticketMetadata } from './ticket.ts';
 
@@ -35,7 +36,7 @@ const POLL_MS = 50;
  * an agent participant that holds the ticket's id). On it, at a quiet moment, this job closes its
  * Live sessions (Gemini may refuse a resume while the old connection is open), writes its final
  * checkpoint and answers with the instant its sessions stopped taking input; the successor resumes
- * from there. Resolves true once the successor's checkpoint is in the room (it is listening) — the
+ * from there. Chat messages that still reach this job are passed on to the successor. Resolves true once the successor's checkpoint is in the room (it is listening) — the
  * caller then ends the job, a planned end that recovery leaves alone; false when nobody took the
  * conversation within `timeoutMs` (the dispatch is withdrawn and the conversation goes on here).
  */
@@ -82,6 +83,7 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     // Every Live session is closed once aclose() returns its promise (input after `at` stays unsent),
     // and the bridge's final state is kept: the checkpoint is written without waiting for the rest of
     // the bridge's closing (transcripts finished, tracks unpublished), which goes on meanwhile.
+    o.bridge.passChatOn(chatRelay(room, data.callerIdentity, log));
     bridgeClosed = o.bridge.aclose();
     const at = Date.now();
     log.info({ successor: data.callerIdentity }, 'hand-off: Live sessions closed');

@@ -20,3 +20,22 @@ export interface HandoffRelease {
   /** `seq` of the old job's final checkpoint. */
   seq: number;
 }
+
+/**
+ * Old job → successor: a chat message that reached the old job after its sessions closed. Sent before
+ * the successor joined (so only the old job had it) and slow to arrive; without this nobody would
+ * answer it. The successor takes it as its own `lk.chat` input (leaving it if it had it already).
+ */
+export const HANDOFF_CHAT_RPC = 'lk.agent.handoff.chat';
+
+/** A chat message passed on ({@link HANDOFF_CHAT_RPC}). */
+export interface HandoffChat {
+  /** The `lk.chat` stream id (the same for every receiver). */
+  id: string;
+  /** Who sent it. */
+  from: string;
+  text: string;
+}
+
+/** LiveKit's limit on an RPC payload, bytes: a longer chat message cannot be passed on. */
+export const MAX_RPC_PAYLOAD_BYTES = 15 * 1024;

@@ -33,14 +33,20 @@ export interface JobOps {
   error(type: string): void;
   /**
    * Instruments the bridge (its Live sessions run `model`) and starts the drain watch; `handOff`
-   * (`AGENT_DRAIN_MODE=handoff`) hands the conversation to another job, true once it did.
+   * (`AGENT_DRAIN_MODE=handoff`) hands the conversation to another job, true once it did. It is given
+   * the drain's own judgement of a turn boundary (`between`: nothing playing, no tool running, no reply
+   * owed that the model still shows signs of), to pick the moment its sessions close by.
    * `takingOver`: true while this job is still taking the conversation over from another (a hand-off
    * to it, not yet complete): the drain waits for that first (bounded), since the old job may already
    * have closed its sessions — ending now would leave the conversation without an agent.
    */
   attach(
     bridge: RoomBridge,
-    o: { model: string; handOff?: () => Promise<boolean>; takingOver?: () => boolean },
+    o: {
+      model: string;
+      handOff?: (between: () => boolean) => Promise<boolean>;
+      takingOver?: () => boolean;
+    },
   ): void;
   /**
    * Final metrics snapshot; stops the drain watch. Once every conversation has closed (or none was
@@ -81,7 +87,7 @@ export function startJobOps(o: JobOpsOptions): JobOps {
       stopDrain = watchDrain({
         dir,
         activity: () => ({ busy: busy(), humans: countHumans(o.room) }),
-        ...(handOff && { handOff: () => handOff() }),
+        ...(handOff && { handOff: () => handOff(() => !busy()) }),
         end: (notice, handedOff) => {
           if (handedOff) {
             o.logger.info({ room: o.room.name }, 'drain: the conversation was handed off, the job ends');
