@@ -275,6 +275,9 @@ describe('LiveSession against the Gemini emulator', () => {
         'You said "[alice] and the colour is blue?". That is turn 2 of this conversation. Before that: "the code is 42".',
       );
       expect(emu.stats().at(-1)!.turnLog).toHaveLength(1);
+      // (The service refuses a resume while another connection of the session is open.)
+      await back.aclose();
+      await expect.poll(() => emu.stats().at(-1)!.closedAt).toBeDefined();
       // Someone talking: context only. Input sent before the connection is up comes after it.
       const quiet = resumed(true);
       quiet.sendText('what did I ask?');

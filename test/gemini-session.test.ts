@@ -57,7 +57,7 @@ describe('Gemini Live emulator: session management', () => {
     expect(sa!.closeCode).toBe(1005); // the SDK closes without a status code
   });
 
-  it('a handle the service will not resume closes the setup: 1008 on 2.5, 1007 on 3.x, 1007 for another model, refused for another key', async () => {
+  it('a handle the service will not resume closes the setup: 1008 on 2.5, 1007 on 3.x, 1007 for another model, refused for another key, 1011 while the old connection of the session is open', async () => {
     await boot();
     const a = await session({ sessionResumption: {} });
     const update = await a.waitFor((m) => m.sessionResumptionUpdate?.newHandle !== undefined);
@@ -86,7 +86,13 @@ describe('Gemini Live emulator: session management', () => {
     expect(await refused(handle, { apiKey: 'key-a', model: 'gemini-3.1-flash-live-preview' })).toBe(invalid);
     expect(await refused(handle, { apiKey: 'key-a' })).toMatch(/code 1007\): Request contains an invalid/);
     expect(await refused(handle, { apiKey: 'key-b', model: 'gemini-3.8-live' })).toBe(invalid);
-    // The owner on the same model resumes it.
+    // The owner on the same model, while c is still open: refused (close the old connection first).
+    expect(await refused(handle, { apiKey: 'key-a', model: 'gemini-3.8-live' })).toBe(
+      'Live connection closed before setup completed (code 1011): Internal error encountered.',
+    );
+    c.session.close();
+    await c.closed;
+    // Once it is closed, the owner on the same model resumes it.
     const d = await connect(gem.emu!.url, {
       apiKey: 'key-a',
       model: 'gemini-3.8-live',
@@ -143,6 +149,8 @@ describe('Gemini Live emulator: session management', () => {
     expect(await connectError(gem.emu!.url, { config: { sessionResumption: { handle: all[0]! } } })).toMatch(
       /1008/,
     );
+    a.session.close();
+    await a.closed;
     const b = await session({ sessionResumption: { handle: all.at(-1)! } });
     b.session.sendRealtimeInput({ text: 'latest' });
     await b.turnComplete();

@@ -308,6 +308,37 @@ describe('errors the page explains', { timeout: 240_000 }, () => {
     await screenshot(page, 'error-disconnected');
   });
 
+  it('goAway: the call closes the old connection, then resumes on a new one (the service refuses a resume while the old is open)', async () => {
+    const { context, page, logs } = await openPage(browser, web.url);
+    closers.push(() => context.close());
+    const first = gemini.nextSession();
+    await joinCall(page, { mode: 'direct', name: 'Bob' });
+    await page.waitForSelector('body[data-phase="connected"]', { timeout: WAIT });
+    await page
+      .locator('#transcript li[data-role="agent"][data-final="true"]', { hasText: 'light is red now' })
+      .waitFor({ timeout: WAIT });
+    await page.click('#mic');
+    await page.waitForSelector('#mic[aria-pressed="false"]', { timeout: WAIT });
+    const old = await first;
+    const resumed = gemini.nextSession((s) => s.stats.resumed);
+    old.goAway(10_000);
+    const next = await resumed;
+    expect(next.stats.sessionId).toBe(old.stats.sessionId);
+    // Closed by the page (1000/1005), long before the goAway deadline would have (1011).
+    expect(old.stats.closeCode).not.toBe(1011);
+    await page.fill('#chat-input', 'still there?');
+    await page.press('#chat-input', 'Enter');
+    try {
+      await page
+        .locator('#transcript li[data-role="agent"]', { hasText: 'still there?' })
+        .waitFor({ timeout: WAIT });
+    } catch (err) {
+      console.error(logs.join('\n'));
+      throw err;
+    }
+    expect(await page.locator('#errors li').count()).toBe(0);
+  });
+
   it('a dropped Gemini connection (1011) is resumed with the latest handle; the conversation goes on', async () => {
     const { context, page, logs } = await openPage(browser, web.url);
     closers.push(() => context.close());

@@ -17,6 +17,8 @@ export interface Connection {
    * everything it accepted was at most its limit, and the input it refused was above.
    */
   largest: LiveInput | undefined;
+  /** Resolves once the socket has closed (either side closed it). */
+  closed: Promise<void>;
 }
 
 /** Options of {@link openConnection}. */
@@ -46,6 +48,10 @@ export async function openConnection(
   let conn: Connection | undefined;
   const early: LiveServerMessage[] = [];
   let session: Session;
+  let setClosed!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    setClosed = resolve;
+  });
   try {
     session = await connectLive(o.ai, {
       model: o.model,
@@ -58,13 +64,14 @@ export async function openConnection(
         else early.push(m);
       },
       onclose: (code, reason) => {
+        setClosed();
         if (conn) o.onClose(conn, code, reason);
       },
     });
   } catch (err) {
     throw connectFailure(err, { vertex: o.vertex });
   }
-  conn = { id: o.id, session, sent: 0, largest: undefined };
+  conn = { id: o.id, session, sent: 0, largest: undefined, closed };
   return { conn, early };
 }
 

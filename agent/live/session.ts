@@ -39,6 +39,12 @@ export type { LiveInputKind, LiveInputRefusal } from './input.ts';
 export type { LiveSessionEvents, LiveSessionOptions, LiveSessionState, LiveSessionStats } from './types.ts';
 
 /**
+ * Longest wait for the old connection's close before a `goAway` migration resumes, ms: the service
+ * refuses a resume while another connection of the session is open.
+ */
+const MIGRATE_CLOSE_WAIT_MS = 2000;
+
+/**
  * One conversation with Gemini Live that survives its connections: it tracks the resumption handle,
  * migrates to a new connection on `goAway` (after the reply in progress), reconnects after abnormal
  * closes, and buffers input while no connection is usable so that every input message reaches the model
@@ -69,7 +75,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   readonly #resumable: boolean;
   #state: LiveSessionState = 'idle';
   #conn: Connection | undefined;
-  #retired = new Set<Connection>();
   #connCounter = 0;
   #handle: string | undefined;
   /** 1011s at setup while resuming since the last connection came up (the second refuses the handle). */
@@ -278,11 +283,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#state = 'closed';
     this.#abort.abort();
     this.#goAway.stop();
-    const conns = [...this.#retired, ...(this.#conn ? [this.#conn] : [])];
+    const conn = this.#conn;
     this.#conn = undefined;
-    this.#retired.clear();
     this.#replay.clear();
-    for (const c of conns) this.#closeConn(c);
+    if (conn) this.#closeConn(conn);
     this.emit('closed');
   }
 
@@ -432,9 +436,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     const caughtUp = catchUp && this.#sendCatchUp(conn, catchUp);
     for (const msg of replay) this.#sendOn(conn, msg);
     this.#stats.replayedMessages += replay.length;
-    if (previous) this.#retire(previous);
-    for (const old of this.#retired) this.#closeConn(old);
-    this.#retired.clear();
+    if (previous) this.#closeConn(previous);
     // Tools updated while this connection was setting up: its setup had the older list.
     const tools = this.#opts.config.tools;
     if (tools !== setupTools) this.#sendTools(conn, tools ?? []);
@@ -469,10 +471,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     closeSession(c.session);
   }
 
-  #retire(c: Connection): void {
-    this.#retired.add(c);
-  }
-
   #fail(err: LiveFatalError): void {
     if (this.#state === 'closed') return;
     this.#log.error({ kind: err.kind, code: err.code }, `live: ${err.message}`);
@@ -481,10 +479,6 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   #onClose(conn: Connection, code: number, reason: string): void {
-    if (this.#retired.has(conn)) {
-      this.#retired.delete(conn);
-      return;
-    }
     if (conn !== this.#conn || this.#state === 'closed') return;
     this.#conn = undefined;
     // Messages the dead socket had not acknowledged through a handle go out again on the next one,
@@ -508,9 +502,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#goAway.stop();
     if (this.#state !== 'open' || !this.#conn) return;
     this.#goAway.done();
+    // Closed before the new connection resumes: the service refuses (1011) a resume while another
+    // connection of the session is open (docs/recovery.md, "When Gemini refuses a handle"). Nothing of
+    // it is lost: migration waits for the model to be between replies, input waits in the buffer.
     const old = this.#conn;
     this.#conn = undefined;
-    this.#retire(old);
+    this.#closeConn(old);
     if (this.#reply.generating) {
       // The grace period ran out mid-reply: what is queued of it would never be finished.
       this.#reply.generating = false;
@@ -519,11 +516,15 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.#state = 'migrating';
     this.#stats.reconnects += 1;
     this.emit('reconnecting', { reason: 'goAway', attempt: 1 });
-    this.#connectWithRetry('goAway', undefined).catch(() => {});
+    // Once the service has seen the close (bounded: a close that never completes only delays the resume).
+    const wait = new Promise<void>((resolve) => setTimeout(resolve, MIGRATE_CLOSE_WAIT_MS).unref());
+    void Promise.race([old.closed, wait]).then(() => {
+      if (this.#state === 'migrating') this.#connectWithRetry('goAway', undefined).catch(() => {});
+    });
   }
 
   #onMessage(conn: Connection, m: LiveServerMessage, opts: { trim: boolean } = { trim: true }): void {
-    if (conn !== this.#conn) return; // a retired connection's late output would duplicate or cut in
+    if (conn !== this.#conn) return; // a replaced connection's late output would duplicate or cut in
     let turnComplete = false;
     let update = false;
     let goAway = false;

@@ -19,6 +19,8 @@ export class ResumptionStore {
   #ttlMs: number;
   #handles = new Map<string, Stored>();
   #bySession = new Map<string, string[]>();
+  /** Connections open per session (set up, not closed): a resume while one is open is refused. */
+  #open = new Map<string, number>();
 
   constructor(ttlMs: number) {
     this.#ttlMs = ttlMs;
@@ -49,6 +51,23 @@ export class ResumptionStore {
     const stored = this.#handles.get(handle);
     if (!stored) return undefined;
     return { conversation: cloneConversation(stored.conversation), token: stored.token };
+  }
+
+  /** A connection of `sessionId` completed its setup. */
+  opened(sessionId: string): void {
+    this.#open.set(sessionId, (this.#open.get(sessionId) ?? 0) + 1);
+  }
+
+  /** A connection of `sessionId` that had completed its setup closed. */
+  closed(sessionId: string): void {
+    const n = (this.#open.get(sessionId) ?? 0) - 1;
+    if (n > 0) this.#open.set(sessionId, n);
+    else this.#open.delete(sessionId);
+  }
+
+  /** Some connection of `sessionId` is open. */
+  isOpen(sessionId: string): boolean {
+    return this.#open.has(sessionId);
   }
 
   /** Expires every handle now (tests of stale handles). */

@@ -173,6 +173,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#active?.turns.clear();
+    if (this.#active) this.#ctx.handles.closed(this.#active.core.conv.sessionId);
     this.stats.closedAt = now();
     this.stats.closeCode = code;
     this.stats.closeReason = reason;
@@ -260,6 +261,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         this.close(refusals.otherModel.code, refusals.otherModel.reason);
         return;
       }
+      if (handles.isOpen(c.sessionId)) {
+        this.#log('resumption refused: another connection of the session is still open');
+        this.close(refusals.stillOpen.code, refusals.stillOpen.reason);
+        return;
+      }
       conv = c;
       this.stats.resumed = true;
     } else {
@@ -279,6 +285,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       limits.armSessionLimit(),
     );
     this.#active = { core, turns, input, limits };
+    handles.opened(conv.sessionId);
 
     this.#clearTimer(this.#setupTimer);
     this.#phase = 'active';

@@ -74,6 +74,8 @@ export interface ResumptionSpec {
   unknown: { code: number; reason: string };
   /** A valid handle of a session of another model. */
   otherModel: { code: number; reason: string };
+  /** A valid handle while another connection of its session is still open (close that one first). */
+  stillOpen: { code: number; reason: string };
 }
 
 /** `MediaResolution` of `@google/genai` 3.6.1, without `MEDIA_RESOLUTION_UNSPECIFIED`. */
@@ -182,6 +184,13 @@ const SRC_31 = 'https://ai.google.dev/gemini-api/docs/models/gemini-3.1-flash-li
 const INVALID_ARGUMENT = { code: 1007, reason: 'Request contains an invalid argument.' };
 /** NOT_FOUND is 1008 with this text (seen on 2.5 closes, discuss.ai.google.dev t/109319). */
 const NOT_FOUND = { code: 1008, reason: 'Requested entity was not found.' };
+/**
+ * A resume while an earlier connection of the session is open: "Gemini rejects a resume with 1011 while
+ * an earlier socket of the same session is still open (verified against the live service)", a
+ * third-party client's note (aicc2025/sip-to-ai#14); livekit/agents closes its old connection before it
+ * reconnects too. The reason text is 1011's usual one (assumed).
+ */
+const STILL_OPEN = { code: 1011, reason: 'Internal error encountered.' };
 
 /** Gemini 3.8 Live on the Gemini API (research §2). */
 const LIVE_38: LiveModelSpec = {
@@ -212,7 +221,7 @@ const LIVE_38: LiveModelSpec = {
   clientContent: { interrupts: 'turnComplete', history: 'historyConfig' },
   // A resume after 3.8's session deadline was refused 1007 (discuss.ai.google.dev t/186392); a handle of
   // another model is a bad argument too (assumed).
-  resumption: { unknown: INVALID_ARGUMENT, otherModel: INVALID_ARGUMENT },
+  resumption: { unknown: INVALID_ARGUMENT, otherModel: INVALID_ARGUMENT, stillOpen: STILL_OPEN },
   turnCoverageDefault: 'TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO',
   // Only AUDIO; text comes from output audio transcription.
   responseModalities: ['AUDIO'],
@@ -294,7 +303,7 @@ const NATIVE_AUDIO_25: LiveModelSpec = {
   clientContent: { interrupts: 'always', history: 'any' },
   // Not documented: 1008 is what a third-party design note (and this emulator since its first version)
   // says a forgotten handle gets on 2.5; the other model's handle as on 3.x (assumed).
-  resumption: { unknown: NOT_FOUND, otherModel: INVALID_ARGUMENT },
+  resumption: { unknown: NOT_FOUND, otherModel: INVALID_ARGUMENT, stillOpen: STILL_OPEN },
   // SDK TurnCoverage: unspecified means TURN_INCLUDES_ONLY_ACTIVITY; 3.1 is where the default changed.
   turnCoverageDefault: 'TURN_INCLUDES_ONLY_ACTIVITY',
   responseModalities: ['AUDIO', 'TEXT'],

@@ -141,7 +141,10 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     this.transcript.finalize(`model:${this.#turn}`);
     this.#turn++;
     this.#turnDone = true;
-    const old = this.#session;
+    // The old connection is closed first: the service refuses (1011) a resume while another connection
+    // of the session is open. Its callbacks stop counting: a close of our own is not a drop.
+    this.#connection++;
+    this.#session?.close();
     try {
       const next = await this.#connect(handle);
       if (this.#leaving) {
@@ -149,7 +152,6 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
         return true;
       }
       this.#session = next;
-      old?.close();
       return true;
     } catch (err) {
       console.warn('Gemini session resumption failed', err);
@@ -281,9 +283,12 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     if (msg.sessionResumptionUpdate?.resumable && msg.sessionResumptionUpdate.newHandle) {
       this.#handle = msg.sessionResumptionUpdate.newHandle;
     }
-    if (msg.goAway) {
-      // The server will close this connection soon: continue on a new one now.
-      void this.#resume();
+    if (msg.goAway && this.#handle) {
+      // The server will close this connection soon: continue on a new one now. (Without a handle
+      // there is nothing to continue: the close that follows ends the call.)
+      void this.#resume().then((resumed) => {
+        if (!resumed && !this.#leaving) this.#disconnected('the session could not be resumed after goAway');
+      });
     }
     const content = msg.serverContent;
     if (content) {
@@ -341,13 +346,14 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     const transient = ev.code === 1006 || ev.code === 1001 || ev.code === 1011;
     void (transient ? this.#resume() : Promise.resolve(false)).then((resumed) => {
       if (resumed || this.#leaving) return;
-      const reason = ev.reason ? `: ${ev.reason}` : '';
-      this.emit(
-        'error',
-        new CallError('disconnected', `The Gemini session closed (code ${ev.code}${reason}).`, true),
-      );
-      void this.leave();
+      this.#disconnected(`code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''}`);
     });
+  }
+
+  /** The conversation cannot go on: says why and leaves. */
+  #disconnected(why: string): void {
+    this.emit('error', new CallError('disconnected', `The Gemini session closed (${why}).`, true));
+    void this.leave();
   }
 
   #emitMedia(): void {
