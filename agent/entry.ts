@@ -1,7 +1,7 @@
 import { AutoSubscribe, defineAgent, type JobContext, log } from '@livekit/agents';
 import { DisconnectReason, RoomEvent } from '@livekit/rtc-node';
 import { JobAgent } from './api/job.ts';
-import type { LiveSessionFactory } from './bridge/conversation.ts';
+import type { LiveSessionFactory } from './bridge/conversation-types.ts';
 import { PreConnectAudio } from './bridge/pre-connect.ts';
 import { RoomBridge } from './bridge/room-bridge.ts';
 import { JobCheckpoint } from './checkpoint/job.ts';

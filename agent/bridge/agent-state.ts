@@ -1,6 +1,6 @@
 import type { Room } from '@livekit/rtc-node';
 import type { Logger } from '../log.ts';
-import type { AgentState } from './conversation.ts';
+import type { AgentState } from './conversation-types.ts';
 
 /** Participant attribute LiveKit frontends read the agent's state from. */
 export const ATTR_AGENT_STATE = 'lk.agent.state';

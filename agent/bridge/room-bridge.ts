@@ -20,12 +20,8 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import { AgentAttributes } from './agent-state.ts';
 import { boundedName } from './chat.ts';
 import { ChatInbox } from './chat-inbox.ts';
-import {
-  type AgentState,
-  Conversation,
-  type ConversationRelease,
-  type LiveSessionFactory,
-} from './conversation.ts';
+import { Conversation } from './conversation.ts';
+import type { AgentState, ConversationRelease, LiveSessionFactory } from './conversation-types.ts';
 import { InputPolicy } from './input-policy.ts';
 import { PreConnectAudio } from './pre-connect.ts';
 import { servePushToTalk } from './push-to-talk.ts';
