@@ -2,8 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type LocalTrackPublication, TrackPublishOptions, TrackSource } from '@livekit/rtc-node';
 import { liveModel } from '../../shared/gemini-models/index.ts';
 import { AudioOutput } from '../audio/output.ts';
-import { pushTurn, type SessionState, type TranscriptTurn, tailTurn } from '../checkpoint/state.ts';
-import type { HistoryTurn } from '../live/input.ts';
+import { type SessionState, tailTurn } from '../checkpoint/state.ts';
 import type { LiveSession, LiveSessionState } from '../live/session.ts';
 import { buildLiveConfig, liveApiVersion } from '../live/setup.ts';
 import type { Logger } from '../log.ts';
@@ -17,6 +16,7 @@ import type {
   ConversationRelease,
   TurnActivity,
 } from './conversation-types.ts';
+import { TranscriptTail } from './transcript-tail.ts';
 import { TranscriptSegment } from './transcripts.ts';
 
 /** Most input audio a held conversation keeps, ms (oldest dropped first). */
@@ -52,13 +52,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #userSeg: TranscriptSegment | undefined;
   #agentSeg: TranscriptSegment | undefined;
   #closed = false;
-  /** Finished turns, oldest first, bounded: the checkpoint's transcript tail. */
-  readonly #tail: TranscriptTurn[];
-  /** Turns ever added to the tail (it drops the oldest): positions that outlive the bound. */
-  #turns = 0;
-  /** {@link #turns} when the current handle arrived: the later turns are the checkpoint's `sinceHandle`. */
-  #handleTurns = 0;
-  #handleAt: number | undefined;
+  /** The checkpoint's transcript tail and where the current handle stands in it. */
+  readonly #tail: TranscriptTail;
   /** Input audio while held (see {@link ConversationOptions.hold}); undefined once released. */
   #held: HeldAudio[] | undefined;
   #heldMs = 0;
@@ -74,9 +69,9 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.output = new AudioOutput({ trackName: o.trackName });
     const backend = o.backend ?? 'gemini';
     const apiVersion = liveApiVersion(o.config, backend);
-    this.#tail = [];
-    const catchUp = o.resume ? this.#resumeTail(o.resume) : [];
-    const seed = this.#seed();
+    this.#tail = new TranscriptTail(o.audience);
+    const catchUp = o.resume ? this.#tail.resume(o.resume) : [];
+    const seed = this.#tail.seed();
     if (o.hold) this.#held = [];
     this.live = o.liveSession({
       ...(apiVersion && { apiVersion }),
@@ -85,11 +80,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       logger: this.#log,
       ...(o.resume?.handle && { resumeHandle: o.resume.handle }),
       ...(seed.length > 0 && { seed }),
-      reseed: () => this.#seed(),
+      reseed: () => this.#tail.seed(),
       ...(catchUp.length > 0 && { catchUp }),
       answerCatchUp: () => !(o.talking?.() ?? false),
     });
-    this.#handleAt = o.resume?.handle ? o.resume.handleAt : undefined;
     const lp = () => o.room.localParticipant;
     this.#runner = new ToolRunner({
       registry: o.tools,
@@ -166,41 +160,13 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     return this.#publication?.sid;
   }
 
-  /**
-   * What a checkpoint keeps of this conversation: the latest handle, the transcript tail — with the
-   * turns under way (the reply so far, marked cut: a job that resumes from it finds it cut) — and how
-   * many of its turns came after the handle.
-   */
+  /** What a checkpoint keeps of this conversation, with the turns under way (see {@link TranscriptTail.checkpoint}). */
   get checkpointState(): SessionState {
-    const handle = this.live.handle;
-    const transcript = this.#tail.map((t) => ({ ...t }));
-    let since = this.#turns - this.#handleTurns;
-    // The reply began after the user's turn, so a user segment still open began after the reply.
-    if (this.#agentSeg && pushTurn(transcript, tailTurn('model', this.#agentSeg.text, undefined, true)))
-      since += 1;
     const user = this.#userSeg;
-    if (user && pushTurn(transcript, tailTurn('user', user.text, user.speaker?.identity))) since += 1;
-    return {
-      ...(handle && {
-        handle,
-        ...(this.#handleAt !== undefined && { handleAt: this.#handleAt }),
-        sinceHandle: Math.min(since, transcript.length),
-      }),
-      transcript,
-    };
-  }
-
-  /**
-   * Takes an earlier job's tail as this conversation's; returns the turns after its handle, for the
-   * resumed session (older checkpoints say none).
-   */
-  #resumeTail(r: SessionState): HistoryTurn[] {
-    this.#tail.splice(0, this.#tail.length, ...r.transcript.map((t) => ({ ...t })));
-    this.#turns = this.#tail.length;
-    const since = r.handle ? Math.min(r.sinceHandle ?? 0, this.#tail.length) : 0;
-    // Until the resumed session's first handle, the checkpoint's handle is still ours: the same turns follow it.
-    this.#handleTurns = this.#turns - since;
-    return since ? this.#seed().slice(-since) : [];
+    return this.#tail.checkpoint(this.live.handle, {
+      agent: this.#agentSeg?.text,
+      user: user && { text: user.text, speaker: user.speaker?.identity },
+    });
   }
 
   /** Publishes the agent track and opens the Live session. Never throws for Live failures (see `fatal`). */
@@ -242,13 +208,12 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     }
     if (this.#closed) return false;
     if (r.resume) {
-      const catchUp = this.#resumeTail(r.resume);
+      const catchUp = this.#tail.resume(r.resume);
       this.live.resumeFrom({
         ...(r.resume.handle && { resumeHandle: r.resume.handle }),
-        seed: this.#seed(),
+        seed: this.#tail.seed(),
         catchUp,
       });
-      this.#handleAt = r.resume.handle ? r.resume.handleAt : undefined;
     }
     // From the instant the old job's session stopped taking input: what it had, it had; the rest is ours.
     const held = this.#held ?? [];
@@ -276,20 +241,6 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     return true;
   }
 
-  /** The transcript tail as turns for a fresh session (`seed`), speakers named as the model heard them. */
-  #seed(): HistoryTurn[] {
-    const audience = this.#o.audience;
-    return this.#tail.map((t) => ({
-      role: t.role,
-      text: t.role === 'user' && t.speaker && !audience ? chatForModel(t.speaker, t.text, false) : t.text,
-      ...(t.cut && { cut: true }),
-    }));
-  }
-
-  #push(turn: TranscriptTurn): void {
-    if (pushTurn(this.#tail, turn)) this.#turns += 1;
-  }
-
   sendVideo(jpeg: Uint8Array): void {
     this.live.sendVideo(jpeg, 'image/jpeg');
   }
@@ -308,7 +259,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     }
     const sent = this.live.sendText(chatForModel(from, text, this.#o.audience !== undefined));
     if (sent) {
-      this.#push({ ...tailTurn('user', text, from), ...(id && { chat: id }) });
+      this.#tail.push({ ...tailTurn('user', text, from), ...(id && { chat: id }) });
       this.#setState('thinking');
     }
     return sent;
@@ -369,7 +320,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     if (!seg) return;
     this.#userSeg = undefined;
     void seg.finish();
-    this.#push(tailTurn('user', seg.text, seg.speaker?.identity));
+    this.#tail.push(tailTurn('user', seg.text, seg.speaker?.identity));
     this.emit('userTurn', seg.speaker, seg.text);
   }
 
@@ -378,7 +329,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     if (!seg) return;
     this.#agentSeg = undefined;
     void seg.finish({ interrupted });
-    this.#push(tailTurn('model', seg.text, undefined, interrupted));
+    this.#tail.push(tailTurn('model', seg.text, undefined, interrupted));
     this.emit('agentTurn', seg.text, { interrupted });
   }
 
@@ -391,10 +342,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     live.on('contextRebuilt', (info) => this.emit('contextRebuilt', info));
     live.on('caughtUp', (info) => this.emit('caughtUp', info));
     live.on('handle', (handle, info) => {
-      this.#handleAt = Date.now();
-      // A handle issued before the turns after the last one were told (a resumed connection's first)
-      // still lacks them.
-      if (!info.early) this.#handleTurns = this.#turns;
+      this.#tail.handleArrived(info.early);
       this.emit('handle', handle, info);
     });
     live.on('inputTranscription', () => this.emit('inputTranscription', { overReply: live.generating }));
