@@ -16,25 +16,9 @@ import type {
   ConversationRelease,
   TurnActivity,
 } from './conversation-types.ts';
+import { HeldInput } from './held-input.ts';
 import { TranscriptTail } from './transcript-tail.ts';
 import { TranscriptSegment } from './transcripts.ts';
-
-/** Most input audio a held conversation keeps, ms (oldest dropped first). */
-const MAX_HELD_AUDIO_MS = 60_000;
-/** Most chat messages a held conversation keeps (oldest dropped first). */
-const MAX_HELD_CHATS = 32;
-
-interface HeldAudio {
-  pcm: Int16Array;
-  sampleRate: number;
-  at: number;
-}
-
-interface HeldChat {
-  from: string;
-  text: string;
-  id: string | undefined;
-}
 
 /**
  * One Live session and the agent voice that answers it: model audio to its own track, barge-in, tool
@@ -54,11 +38,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #closed = false;
   /** The checkpoint's transcript tail and where the current handle stands in it. */
   readonly #tail: TranscriptTail;
-  /** Input audio while held (see {@link ConversationOptions.hold}); undefined once released. */
-  #held: HeldAudio[] | undefined;
-  #heldMs = 0;
-  /** Chat messages while held: sent once released, unless the old job's session had them. */
-  #heldChats: HeldChat[] = [];
+  /** Input while held (see {@link ConversationOptions.hold}); undefined once released. */
+  #held: HeldInput | undefined;
   /** Epoch ms of the last sign of a reply under way: a state change, model output, a tool call or result. */
   #signAt = Date.now();
 
@@ -72,7 +53,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.#tail = new TranscriptTail(o.audience);
     const catchUp = o.resume ? this.#tail.resume(o.resume) : [];
     const seed = this.#tail.seed();
-    if (o.hold) this.#held = [];
+    if (o.hold) this.#held = new HeldInput();
     this.live = o.liveSession({
       ...(apiVersion && { apiVersion }),
       model: o.config.model,
@@ -185,12 +166,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
 
   pushAudio(pcm: Int16Array, sampleRate: number): void {
     if (this.#held) {
-      this.#held.push({ pcm, sampleRate, at: Date.now() });
-      this.#heldMs += (pcm.length / sampleRate) * 1000;
-      while (this.#heldMs > MAX_HELD_AUDIO_MS && this.#held.length > 1) {
-        const old = this.#held.shift()!;
-        this.#heldMs -= (old.pcm.length / old.sampleRate) * 1000;
-      }
+      this.#held.pushAudio(pcm, sampleRate);
       return;
     }
     this.live.sendAudio(pcm, sampleRate);
@@ -203,7 +179,6 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       r = await hold;
     } catch {
       this.#held = undefined;
-      this.#heldChats = [];
       return false;
     }
     if (this.#closed) return false;
@@ -215,26 +190,20 @@ export class Conversation extends EventEmitter<ConversationEvents> {
         catchUp,
       });
     }
-    // From the instant the old job's session stopped taking input: what it had, it had; the rest is ours.
-    const held = this.#held ?? [];
+    const held = this.#held ?? new HeldInput();
     this.#held = undefined;
-    let dropped = 0;
-    for (const f of held) {
-      if (f.at < r.at) dropped += f.pcm.length / f.sampleRate;
-      else this.live.sendAudio(f.pcm, f.sampleRate);
-    }
     // Chat: both jobs were in the room, so both received what was sent meanwhile; the ids in the old
     // job's final checkpoint are what its session had (answered, or owed and caught up on above).
     const had = new Set(r.resume?.transcript.flatMap((t) => (t.chat ? [t.chat] : [])));
-    const chats = this.#heldChats.splice(0);
-    const fresh = chats.filter((c) => !c.id || !had.has(c.id));
-    for (const c of fresh) this.chat(c.from, c.text, c.id);
+    const out = held.release(r.at, had);
+    for (const f of out.audio) this.live.sendAudio(f.pcm, f.sampleRate);
+    for (const c of out.chats) this.chat(c.from, c.text, c.id);
     this.#log.info(
       {
-        heldMs: Math.round(this.#heldMs),
-        droppedMs: Math.round(dropped * 1000),
-        chats: fresh.length,
-        droppedChats: chats.length - fresh.length,
+        heldMs: Math.round(out.heldMs),
+        droppedMs: Math.round(out.droppedMs),
+        chats: out.chats.length,
+        droppedChats: out.droppedChats,
       },
       'hand-off: input held during the switch goes to the model',
     );
@@ -253,8 +222,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   chat(from: string, text: string, id?: string): boolean {
     if (this.#closed) return false;
     if (this.#held) {
-      this.#heldChats.push({ from, text, id });
-      if (this.#heldChats.length > MAX_HELD_CHATS) this.#heldChats.shift();
+      this.#held.chat(from, text, id);
       return true;
     }
     const sent = this.live.sendText(chatForModel(from, text, this.#o.audience !== undefined));
