@@ -48,13 +48,7 @@ export function openChannel(configured: string | undefined): WorkerChannel {
 
 /** A configured directory outlives workers: the drain notice and job records of the one before go. */
 function clearStale(dir: string): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
+  for (const name of list(dir)) {
     if (name === DRAIN_FILE || (name.startsWith(JOB_PREFIX) && name.endsWith(JOB_SUFFIX)))
       rmSync(join(dir, name), { force: true });
   }
@@ -86,13 +80,7 @@ export function reportSessions(dir: string | undefined, jobId: string, n: number
 /** Worker side: Live sessions open in all job processes. Stale files of dead processes are removed. */
 export function countSessions(dir: string): number {
   let total = 0;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return 0;
-  }
-  for (const name of names) {
+  for (const name of list(dir)) {
     const pid = Number(name);
     if (!Number.isInteger(pid)) continue;
     if (!processAlive(pid)) {
@@ -159,27 +147,16 @@ export class SnapshotWriter {
 export function readSnapshots<T>(dir: string): { running: T[]; exited: T[] } {
   const running: T[] = [];
   const exited: T[] = [];
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    // Directory not created yet.
-  }
-  for (const name of names) {
-    if (!name.endsWith(SNAPSHOT_SUFFIX) || name.startsWith('.')) continue;
-    const pid = Number(name.slice(0, -SNAPSHOT_SUFFIX.length));
-    if (!Number.isInteger(pid)) continue;
-    const path = join(dir, name);
-    let snapshot: T;
-    try {
-      snapshot = JSON.parse(readFileSync(path, 'utf8')) as T;
-    } catch {
-      continue;
-    }
-    if (processAlive(pid)) {
-      running.push(snapshot);
+  const pidOf = (name: string) => Number(name.slice(0, -SNAPSHOT_SUFFIX.length));
+  const files = readJsonFiles<T>(
+    dir,
+    (name) => name.endsWith(SNAPSHOT_SUFFIX) && !name.startsWith('.') && Number.isInteger(pidOf(name)),
+  );
+  for (const { name, path, value } of files) {
+    if (processAlive(pidOf(name))) {
+      running.push(value);
     } else {
-      exited.push(snapshot);
+      exited.push(value);
       rmSync(path, { force: true });
     }
   }
@@ -277,28 +254,53 @@ export function removeJobRecord(dir: string | undefined, jobId: string): void {
 
 /** The job records in the directory (`dead`: only those whose process has exited, each deleted as read). */
 export function readJobRecords(dir: string, o: { dead?: boolean } = {}): JobRecord[] {
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
   const out: JobRecord[] = [];
-  for (const name of names) {
-    if (!name.startsWith(JOB_PREFIX) || !name.endsWith(JOB_SUFFIX)) continue;
-    const path = join(dir, name);
-    let r: JobRecord;
-    try {
-      r = JSON.parse(readFileSync(path, 'utf8')) as JobRecord;
-    } catch {
-      continue;
-    }
+  const files = readJsonFiles<JobRecord>(
+    dir,
+    (name) => name.startsWith(JOB_PREFIX) && name.endsWith(JOB_SUFFIX),
+  );
+  for (const { path, value: r } of files) {
     if (!Number.isInteger(r.pid) || typeof r.room !== 'string' || typeof r.jobId !== 'string') continue;
     if (o.dead) {
       if (processAlive(r.pid)) continue;
       rmSync(path, { force: true });
     }
     out.push(r);
+  }
+  return out;
+}
+
+// --- reading the directory -------------------------------------------------------------------------
+
+/** The names in the directory; none while it does not exist (yet, or any more). */
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+interface JsonFile<T> {
+  name: string;
+  path: string;
+  value: T;
+}
+
+/**
+ * The files in the directory whose names `match`, parsed as JSON (`value` unchecked: the caller's type).
+ * A file that vanished since the listing, or does not parse, is skipped.
+ */
+function readJsonFiles<T>(dir: string, match: (name: string) => boolean): JsonFile<T>[] {
+  const out: JsonFile<T>[] = [];
+  for (const name of list(dir)) {
+    if (!match(name)) continue;
+    const path = join(dir, name);
+    try {
+      out.push({ name, path, value: JSON.parse(readFileSync(path, 'utf8')) as T });
+    } catch {
+      // Deleted since the listing (its process ended, or another reader took it), or not JSON.
+    }
   }
   return out;
 }
