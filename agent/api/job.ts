@@ -1,6 +1,7 @@
 import type { RoomBridge } from '../bridge/room-bridge.ts';
 import { ConfigError } from '../config/error.ts';
 import {
+  mergeLayers,
   type ResolveRoomOptions,
   type RoomConfig,
   type RoomConfigInput,
@@ -49,16 +50,8 @@ export class JobAgent {
     if (!hook) return resolved;
     const overrides = await hook(this.#room, resolved);
     if (!overrides || !Object.keys(overrides).length) return resolved;
-    const merged: Record<string, unknown> = { ...resolved };
-    for (const [k, v] of Object.entries(overrides)) {
-      const prev = merged[k];
-      merged[k] =
-        v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object'
-          ? { ...(prev as object), ...(v as object) }
-          : v;
-    }
     try {
-      return resolveRoomConfig(merged as RoomConfigInput, {}, options);
+      return resolveRoomConfig(mergeLayers([resolved, overrides]) as RoomConfigInput, {}, options);
     } catch (err) {
       if (err instanceof ConfigError) throw new ConfigError(`agent roomConfig(room): ${err.message}`);
       throw err;

@@ -190,6 +190,24 @@ export interface ResolveRoomOptions {
 }
 
 /**
+ * Layers of configuration, later ones winning key by key; a nested object (`video`, `vad`, …) over
+ * another merges key by key.
+ */
+export function mergeLayers(layers: readonly object[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      const prev = merged[k];
+      merged[k] =
+        v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object'
+          ? { ...(prev as object), ...(v as object) }
+          : v;
+    }
+  }
+  return merged;
+}
+
+/**
  * Room configuration: env defaults ← room metadata ← job (dispatch) metadata. Metadata is JSON; known
  * keys (top level or under `agent`) override, unknown keys are left to their owners. Nested objects
  * (`video`, `vad`, `compression`) merge key by key. Throws {@link ConfigError} for metadata that starts
@@ -206,16 +224,7 @@ export function resolveRoomConfig(
     pickKnown(metadataObject(sources.roomMetadata, 'room metadata')),
     pickKnown(metadataObject(sources.jobMetadata, 'dispatch metadata')),
   ];
-  const merged: Record<string, unknown> = {};
-  for (const layer of layers) {
-    for (const [k, v] of Object.entries(layer)) {
-      const prev = merged[k];
-      merged[k] =
-        v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object'
-          ? { ...(prev as object), ...(v as object) }
-          : v;
-    }
-  }
+  const merged = mergeLayers(layers);
   const parsed = roomConfigSchema.safeParse(merged);
   const problems = parsed.success ? [] : parsed.error.issues.map(formatIssue);
   // Checked on the merged value, so that a bad tool name is listed with every other problem.
