@@ -73,6 +73,9 @@ export function decodeUsage(u: UsageMetadata): LiveUsage {
   };
 }
 
+/** The numbers of {@link UsageTotals}. */
+export type UsageSums = Omit<UsageTotals, 'add' | 'merge' | 'toJSON'>;
+
 /** Running totals of a session's usage (the job's closing log line). */
 export class UsageTotals {
   input = 0;
@@ -85,17 +88,11 @@ export class UsageTotals {
   reports = 0;
 
   add(u: LiveUsage): void {
-    this.input += u.input;
-    this.output += u.output;
-    this.cached += u.cached;
-    this.thought += u.thought;
-    this.toolUse += u.toolUse;
-    this.total += u.total;
-    this.reports += 1;
+    this.merge({ ...u, reports: 1 });
   }
 
   /** Adds another session's totals (the job's sum). */
-  merge(o: UsageTotals): void {
+  merge(o: UsageSums): void {
     this.input += o.input;
     this.output += o.output;
     this.cached += o.cached;
@@ -105,7 +102,7 @@ export class UsageTotals {
     this.reports += o.reports;
   }
 
-  toJSON(): Omit<UsageTotals, 'add' | 'merge' | 'toJSON'> {
+  toJSON(): UsageSums {
     const { input, output, cached, thought, toolUse, total, reports } = this;
     return { input, output, cached, thought, toolUse, total, reports };
   }
