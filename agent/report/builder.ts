@@ -37,13 +37,7 @@ export const DEFAULT_REPORT_LIMITS: ReportLimits = {
 };
 
 /** What a report says about its job, known when it starts. */
-export interface ReportHead {
-  room: { name: string; sid: string };
-  jobId: string;
-  agentIdentity: string;
-  model: string;
-  policy: string;
-}
+export type ReportHead = Pick<ConversationReport, 'room' | 'jobId' | 'agentIdentity' | 'model' | 'policy'>;
 
 type Said = Omit<TranscriptEntry, 'at' | 'truncated'>;
 type Kept = { entry: TranscriptEntry; bytes: number };
