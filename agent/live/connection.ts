@@ -1,10 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { GoogleGenAI, LiveConnectConfig } from '@google/genai';
+import type { GoogleGenAI } from '@google/genai';
 import type { Logger } from '../log.ts';
 import { connectFailure } from './client.ts';
 import { LiveFatalError, redact } from './errors.ts';
 import type { LiveInput } from './input.ts';
-import { connectLive, type LiveServerMessage, parseConnectError, type Session } from './sdk-adapter.ts';
+import {
+  type ConnectOptions,
+  connectLive,
+  type LiveServerMessage,
+  parseConnectError,
+  type Session,
+} from './sdk-adapter.ts';
 
 /** One WebSocket of a Live session (a session outlives many of them). */
 export interface Connection {
@@ -21,18 +27,13 @@ export interface Connection {
   closed: Promise<void>;
 }
 
-/** Options of {@link openConnection}. */
-export interface OpenConnectionOptions {
+/** Options of {@link openConnection}: those of {@link connectLive}, whose callbacks get the connection. */
+export interface OpenConnectionOptions
+  extends Pick<ConnectOptions, 'model' | 'config' | 'timeoutMs' | 'signal' | 'setupExtras'> {
   ai: GoogleGenAI;
   id: number;
-  model: string;
-  config: LiveConnectConfig;
-  timeoutMs: number;
-  signal: AbortSignal;
   /** Vertex AI: credential failures are told apart from connection failures. */
   vertex: boolean;
-  /** Setup fields the SDK would drop (see `ConnectOptions.setupExtras`). */
-  setupExtras?: Record<string, unknown>;
   onMessage(conn: Connection, m: LiveServerMessage): void;
   onClose(conn: Connection, code: number, reason: string): void;
 }
