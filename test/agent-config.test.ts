@@ -127,7 +127,10 @@ describe('agent config', () => {
     expect(() => resolveRoomConfig({}, { roomMetadata: '{"pushToTalk": tru' })).toThrow(
       /^invalid room metadata: starts with "\{" but is not valid JSON/,
     );
-    expect(() => resolveRoomConfig({}, { jobMetadata: ' {oops' })).toThrow(/dispatch metadata/);
+    // Where it broke, counted in the trimmed text.
+    expect(() => resolveRoomConfig({}, { jobMetadata: ' {oops' })).toThrow(
+      /^invalid dispatch metadata: starts with "\{" but is not valid JSON \(at character 1\)$/,
+    );
     expect(() => resolveRoomConfig({}, { roomMetadata: '{"secretish": tru' })).not.toThrow(/secretish/);
     // Not meant as JSON: left to the application.
     expect(resolveRoomConfig({}, { roomMetadata: 'tru' }).pushToTalk).toBe(false);

@@ -143,7 +143,9 @@ describe('MCP configuration', () => {
     expect(message).toMatch(/0\.transport\.url: must be an http:\/\/ or https:\/\/ URL/);
     expect(message).toMatch(/1\.name: a appears twice/);
     expect(message).not.toContain('secret-host');
-    expect(() => parseMcpServers('[{"name": "x",')).toThrow(/AGENT_MCP_SERVERS: not valid JSON/);
+    expect(() => parseMcpServers('[{"name": "x",')).toThrow(
+      /AGENT_MCP_SERVERS: not valid JSON \(at character 14\)$/,
+    );
     expect(() => parseMcpServers('/nonexistent/mcp.json')).toThrow(/nor a readable file \(ENOENT\)/);
   });
 

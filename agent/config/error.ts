@@ -18,3 +18,12 @@ export function issueLine(where: string, message: string): string {
 export function formatIssue(i: z.core.$ZodIssue): string {
   return issueLine(i.path.length ? i.path.join('.') : '(root)', i.message);
 }
+
+/**
+ * Where a `JSON.parse` error says the text broke, as ` (at character N)`; empty when it does not say.
+ * Its message itself may quote the text, which can hold a secret: only the position is passed on.
+ */
+export function jsonErrorAt(err: unknown): string {
+  const at = /position (\d+)/.exec(String(err))?.[1];
+  return at === undefined ? '' : ` (at character ${at})`;
+}

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Backend } from '../../shared/gemini-models/index.ts';
 import { DEFAULT_LIVE_MODEL } from '../../shared/gemini-models/index.ts';
 import { type McpServerConfig, mcpRoomSelectionSchema, narrowForRoom } from '../mcp/config.ts';
-import { ConfigError, formatIssue, issueLine } from './error.ts';
+import { ConfigError, formatIssue, issueLine, jsonErrorAt } from './error.ts';
 import { checkRoomModel, type DeclaredFunction } from './model.ts';
 
 /** Default Live model: the catalogue's (shared/gemini-models). */
@@ -144,10 +144,7 @@ function metadataObject(metadata: string | undefined, where: string): Record<str
     v = JSON.parse(text);
   } catch (err) {
     if (!text.startsWith('{')) return undefined; // free-form metadata of the application
-    const at = /position (\d+)/.exec(String(err))?.[1];
-    throw new ConfigError(
-      `invalid ${where}: starts with "{" but is not valid JSON${at === undefined ? '' : ` (at character ${at})`}`,
-    );
+    throw new ConfigError(`invalid ${where}: starts with "{" but is not valid JSON${jsonErrorAt(err)}`);
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;

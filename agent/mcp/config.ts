@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, formatIssue, issueLine } from '../config/error.ts';
+import { ConfigError, formatIssue, issueLine, jsonErrorAt } from '../config/error.ts';
 
 /**
  * MCP servers are configured for the worker only (`AGENT_MCP_SERVERS`); a room may pick some of them by
@@ -115,10 +115,7 @@ export function parseMcpServers(
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    const at = /position (\d+)/.exec(String(err))?.[1];
-    throw new ConfigError(
-      `invalid ${source}: not valid JSON${at === undefined ? '' : ` (at character ${at})`}`,
-    );
+    throw new ConfigError(`invalid ${source}: not valid JSON${jsonErrorAt(err)}`);
   }
   const parsed = serversSchema.safeParse(raw);
   if (!parsed.success) {
