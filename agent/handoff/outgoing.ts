@@ -27,6 +27,12 @@ export interface HandOffOptions {
 
 /** Longest wait for a quiet moment once the successor is ready, ms: past it the switch happens anyway. */
 const QUIET_WAIT_MS = 10_000;
+/**
+ * How long a quiet moment must have lasted, ms. Our talk detection ends before the model has heard the
+ * end of the speech (its own end-of-speech silence, then the transcription that makes it owe a reply):
+ * switching in between would close the session on an utterance it had but never answered.
+ */
+const QUIET_FOR_MS = 1500;
 const POLL_MS = 50;
 
 /**
@@ -58,6 +64,13 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     seq,
   });
   let bridgeClosed: Promise<void> | undefined;
+  // Watched from now on, so that a moment quiet since before the successor was ready counts whole.
+  let quietSince: number | undefined;
+  const watch = setInterval(() => {
+    if (!o.quiet()) quietSince = undefined;
+    else quietSince ??= Date.now();
+  }, POLL_MS);
+  const quietFor = () => (o.quiet() && quietSince !== undefined ? Date.now() - quietSince : 0);
   let state = 'waiting' as 'waiting' | 'switching' | 'switched' | 'withdrawn';
   let switched!: (r: HandoffRelease & { successor: string }) => void;
   const done = new Promise<HandoffRelease & { successor: string }>((resolve) => {
@@ -78,8 +91,9 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     if (state !== 'waiting') throw new RpcError(RpcError.ErrorCode.APPLICATION_ERROR, `hand-off ${state}`);
     state = 'switching';
     log.info({ successor: data.callerIdentity }, 'hand-off: the successor is ready');
-    for (let waited = 0; !o.quiet() && waited < QUIET_WAIT_MS; waited += POLL_MS)
+    for (let waited = 0; quietFor() < QUIET_FOR_MS && waited < QUIET_WAIT_MS; waited += POLL_MS)
       await new Promise((r) => setTimeout(r, POLL_MS));
+    clearInterval(watch);
     // Every Live session is closed once aclose() returns its promise (input after `at` stays unsent),
     // and the bridge's final state is kept: the checkpoint is written without waiting for the rest of
     // the bridge's closing (transcripts finished, tracks unpublished), which goes on meanwhile.
@@ -104,6 +118,7 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
     dispatchId = d.id;
     log.info({ seq, dispatch: dispatchId }, 'hand-off: dispatched a successor');
   } catch (err) {
+    clearInterval(watch);
     lp.unregisterRpcMethod(HANDOFF_RPC);
     log.warn({ err: String(err) }, 'hand-off: the dispatch failed, the conversation stays here');
     return false;
@@ -119,6 +134,7 @@ export async function handOff(o: HandOffOptions): Promise<boolean> {
   if (!result && (state as string) === 'switching') result = await done; // the switch began in time: it completes
   if (!result) {
     state = 'withdrawn';
+    clearInterval(watch);
     lp.unregisterRpcMethod(HANDOFF_RPC);
     await dispatches.deleteDispatch(dispatchId, room.name).catch(() => {});
     log.warn(
