@@ -6,7 +6,8 @@
  * switch reaches the model once; nobody is greeted again. A hand-off dispatch whose ticket no worker
  * sealed is refused, and a worker with nobody to hand to drains as before. A successor whose own worker
  * is told to drain while it is still taking over finishes the takeover, then hands the conversation on.
- * Chat sent at any point of a switch reaches the model once.
+ * Chat sent at any point of a switch reaches the model once, and an utterance that ends as the switch
+ * comes is answered.
  */
 import { randomBytes } from 'node:crypto';
 import type { RemoteParticipant } from '@livekit/rtc-node';
@@ -349,6 +350,49 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
         )
         .join('\n');
       throw new Error(`${(err as Error).message}\n${story}\n${heard}\n${sessions}`);
+    }
+  });
+
+  it('an utterance that ends as the successor is ready is answered: the switch waits until the model has shown it owes a reply', async () => {
+    const p = await suite.worker('P');
+    const q = await suite.worker('Q');
+    const alice = await suite.human('ho-speech', 'alice');
+    try {
+      await suite.dispatch.createDispatch('ho-speech', AGENT);
+      await listeningAgent(alice);
+      expect((await ask(alice, 'the code is 3')).text).toContain('That is turn 1 of this conversation.');
+      p.terminate();
+      await p.line((l) => l.msg === 'hand-off: dispatched a successor', 'P dispatches a successor');
+      // Q says it is ready (about a second after it joined) while she talks. Our talk detection ends
+      // (its 400 ms hangover) before the model's end of speech (500 ms of silence) and its transcription:
+      // a switch right then closed P's session on an utterance it had but never answered, and Q
+      // dropped it as P's.
+      const first = await until(() => agentIn(alice), 'P in the room');
+      await until(() => agentIn(alice, first.identity), 'Q joins');
+      await alice.mic.say(0.8, { lead: 0, seed: 5 });
+      // (The emulator's answer to speech echoes its transcript.)
+      await until(
+        () => alice.finals().find((t) => t.sender !== 'alice' && /^\[speech \d+\.\ds\]$/.test(t.text)),
+        'the answer to her utterance',
+      );
+      await q.line(
+        (l) => l.msg === 'hand-off: resumed the conversation' && l.room === 'ho-speech',
+        'Q resumes',
+      );
+      // Heard once: turn 3 = the code, her utterance, this.
+      expect((await ask(alice, 'what was the code?')).text).toContain('That is turn 3 of this conversation.');
+    } catch (err) {
+      const story = [p, q]
+        .flatMap((w) => w.lines.map((l): Record<string, unknown> => ({ ...l, tag: w.tag })))
+        .filter((l) => Number(l.level) >= 30 && l.room === 'ho-speech')
+        .map((l) => `${l.time} ${l.tag} ${l.msg} ${l.err ?? ''}`)
+        .sort()
+        .join('\n');
+      const heard = alice
+        .finals()
+        .map((t) => `${t.sender}: ${t.text}`)
+        .join('\n');
+      throw new Error(`${(err as Error).message}\n${story}\n${heard}`);
     }
   });
 });

@@ -42,9 +42,10 @@ const POLL_MS = 50;
  * an agent participant that holds the ticket's id). On it, at a quiet moment, this job closes its
  * Live sessions (Gemini may refuse a resume while the old connection is open), writes its final
  * checkpoint and answers with the instant its sessions stopped taking input; the successor resumes
- * from there. Chat messages that still reach this job are passed on to the successor. Resolves true once the successor's checkpoint is in the room (it is listening) — the
- * caller then ends the job, a planned end that recovery leaves alone; false when nobody took the
- * conversation within `timeoutMs` (the dispatch is withdrawn and the conversation goes on here).
+ * from there; chat messages that still reach this job go on to the successor (late-chat.ts). Resolves
+ * true once the successor's checkpoint is in the room (it is listening) — the caller then ends the job,
+ * a planned end that recovery leaves alone; false when nobody took the conversation within `timeoutMs`
+ * (the dispatch is withdrawn and the conversation goes on here).
  */
 export async function handOff(o: HandOffOptions): Promise<boolean> {
   const room = o.room;
