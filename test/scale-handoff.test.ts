@@ -57,6 +57,24 @@ async function agentParticipants(room: string): Promise<string[]> {
     .filter((i) => i.startsWith('agent'));
 }
 
+/** The workers' log lines (info and up) that `keep` picks, in time order: a failure's story. */
+function story(of: AgentWorker[], keep: (l: Record<string, unknown>) => boolean): string {
+  return of
+    .flatMap((w) => w.lines.map((l): Record<string, unknown> => ({ ...l, tag: w.tag })))
+    .filter((l) => Number(l.level) >= 30 && keep(l))
+    .map((l) => `${l.time} ${l.tag} ${l.msg} ${l.err ?? ''}`)
+    .sort()
+    .join('\n');
+}
+
+/** Every final transcript `h` received, with its sender. */
+function heard(h: Human): string {
+  return h
+    .finals()
+    .map((t) => `${t.sender}: ${t.text}`)
+    .join('\n');
+}
+
 describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { timeout: 300_000 }, () => {
   let old: RemoteParticipant;
   /** In ho-main through the first two tests. */
@@ -133,7 +151,7 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
       (l) => l.msg === 'hand-off: input held during the switch goes to the model',
       'B held input',
     );
-    const story = [...a.lines, ...b.lines]
+    const logged = [...a.lines, ...b.lines]
       .filter((l) => Number(l.level) >= 30 && (l.room === 'ho-main' || String(l.msg).startsWith('live')))
       .map(
         (l) =>
@@ -144,8 +162,8 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
     // All of it: 0.8 s of speech (a loaded test process can leave a short gap of silence inside it, which
     // the emulator counts; a second copy of it would make it 1.6 s or more).
     const seconds = Number(/^\[speech (\d+\.\d)s\]$/.exec(heard.text)?.[1]);
-    expect(seconds, `${heard.text}; ${JSON.stringify(held)}\n${story}`).toBeGreaterThanOrEqual(0.8);
-    expect(seconds, `${heard.text}; ${JSON.stringify(held)}\n${story}`).toBeLessThan(1.6);
+    expect(seconds, `${heard.text}; ${JSON.stringify(held)}\n${logged}`).toBeGreaterThanOrEqual(0.8);
+    expect(seconds, `${heard.text}; ${JSON.stringify(held)}\n${logged}`).toBeLessThan(1.6);
     // The model remembers the conversation, and holds that utterance once (turn 3 = 2 chats + 1 speech).
     const answer = await ask(alice, 'what was the code?');
     expect(answer.from).toBe(successor.identity);
@@ -259,15 +277,8 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
       expect(answer.text).toContain('That is turn 3 of this conversation.');
       expect(answer.text).toContain(`Before that: "[Alice] ${long}"`);
     } catch (err) {
-      const story = all
-        .flatMap((w) => w.lines.map((l): Record<string, unknown> => ({ ...l, tag: w.tag })))
-        .filter(
-          (l) => Number(l.level) >= 30 && (l.room === 'ho-chain' || String(l.msg).startsWith('SIGTERM')),
-        )
-        .map((l) => `${l.time} ${l.tag} ${l.msg} ${l.err ?? ''}`)
-        .sort()
-        .join('\n');
-      throw new Error(`${(err as Error).message}\n${story}`);
+      const lines = story(all, (l) => l.room === 'ho-chain' || String(l.msg).startsWith('SIGTERM'));
+      throw new Error(`${(err as Error).message}\n${lines}`);
     }
   });
 
@@ -331,16 +342,7 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
       for (const text of asked) expect(answers(text).length, text).toBeLessThanOrEqual(1);
       expect((await p.exited).code).toBe(143);
     } catch (err) {
-      const story = all
-        .flatMap((w) => w.lines.map((l): Record<string, unknown> => ({ ...l, tag: w.tag })))
-        .filter((l) => Number(l.level) >= 30 && l.room === 'ho-chat')
-        .map((l) => `${l.time} ${l.tag} ${l.msg} ${l.err ?? ''}`)
-        .sort()
-        .join('\n');
-      const heard = alice
-        .finals()
-        .map((t) => `${t.sender}: ${t.text}`)
-        .join('\n');
+      const lines = story(all, (l) => l.room === 'ho-chat');
       const sessions = suite.stack.gemini
         .stats()
         .slice(-3)
@@ -349,7 +351,7 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
             `${g.id} resumed=${g.resumed} texts=${g.textInputs} turns=${g.turnLog.map((t) => `${t.trigger}${t.interrupted ? '!' : ''}`).join(',')}`,
         )
         .join('\n');
-      throw new Error(`${(err as Error).message}\n${story}\n${heard}\n${sessions}`);
+      throw new Error(`${(err as Error).message}\n${lines}\n${heard(alice)}\n${sessions}`);
     }
   });
 
@@ -382,17 +384,8 @@ describe('hand-off on drain (two real workers, dev server, Gemini emulator)', { 
       // Heard once: turn 3 = the code, her utterance, this.
       expect((await ask(alice, 'what was the code?')).text).toContain('That is turn 3 of this conversation.');
     } catch (err) {
-      const story = [p, q]
-        .flatMap((w) => w.lines.map((l): Record<string, unknown> => ({ ...l, tag: w.tag })))
-        .filter((l) => Number(l.level) >= 30 && l.room === 'ho-speech')
-        .map((l) => `${l.time} ${l.tag} ${l.msg} ${l.err ?? ''}`)
-        .sort()
-        .join('\n');
-      const heard = alice
-        .finals()
-        .map((t) => `${t.sender}: ${t.text}`)
-        .join('\n');
-      throw new Error(`${(err as Error).message}\n${story}\n${heard}`);
+      const lines = story([p, q], (l) => l.room === 'ho-speech');
+      throw new Error(`${(err as Error).message}\n${lines}\n${heard(alice)}`);
     }
   });
 });
