@@ -28,6 +28,8 @@ export interface EphemeralToken {
 }
 
 const MODEL_VOICE: Speaker = { identity: 'gemini', name: 'Gemini', role: 'agent' };
+/** Longest wait for the old connection's close before a resume, ms (the service refuses one while it is open). */
+const CLOSE_WAIT_MS = 2000;
 
 /**
  * Direct mode, the Live API's client-to-server approach: the page fetches a short-lived ephemeral token
@@ -49,6 +51,8 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   #chatCount = 0;
   #connect: ((handle: string | undefined) => Promise<Session>) | null = null;
   #connection = 0;
+  /** Resolves once the current connection's socket has closed (see {@link DirectCall.#doResume}). */
+  #closed: Promise<void> = Promise.resolve();
   #handle: string | undefined;
   /** The resumption in progress; messages typed meanwhile wait for it. */
   #resuming: Promise<boolean> | null = null;
@@ -100,7 +104,11 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
   /** Opens one Live connection; `handle` continues an earlier one (session resumption). */
   async #open(ai: GoogleGenAI, model: string, handle: string | undefined): Promise<Session> {
     const connection = ++this.#connection;
-    return ai.live.connect({
+    let closed!: () => void;
+    const whenClosed = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    const session = await ai.live.connect({
       model,
       config: {
         // The SDK's enum value, spelled out so this module does not load the SDK eagerly.
@@ -116,10 +124,13 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
           if (connection === this.#connection) this.#onMessage(msg);
         },
         onclose: (ev) => {
+          closed();
           if (connection === this.#connection) this.#onClose(ev);
         },
       },
     });
+    this.#closed = whenClosed;
+    return session;
   }
 
   /**
@@ -145,6 +156,8 @@ export class DirectCall extends Emitter<CallEvents> implements Call {
     // of the session is open. Its callbacks stop counting: a close of our own is not a drop.
     this.#connection++;
     this.#session?.close();
+    // Resumed once the service has seen the close (bounded: a close that never completes only delays it).
+    await Promise.race([this.#closed, new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS))]);
     try {
       const next = await this.#connect(handle);
       if (this.#leaving) {
