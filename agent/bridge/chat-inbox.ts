@@ -2,7 +2,14 @@ import type { Room } from '@livekit/rtc-node';
 import type { LiveInputRefusal } from '../live/input.ts';
 import { textInput } from '../live/input.ts';
 import type { Logger } from '../log.ts';
-import { chatForModel, MAX_CHAT_BYTES, readChat, TOPIC_CHAT, tooLargeReply } from './chat.ts';
+import {
+  type ChatMessage,
+  chatForModel,
+  MAX_CHAT_BYTES,
+  readChat,
+  TOPIC_CHAT,
+  tooLargeReply,
+} from './chat.ts';
 import type { Conversation } from './conversation.ts';
 
 /** Where a participant's chat goes. */
@@ -41,7 +48,7 @@ export class ChatInbox {
   #sending: string | undefined;
   readonly #seen = new Set<string>();
   /** Where messages go instead of a conversation (see {@link ChatInbox.redirect}). */
-  #redirect: ((chat: { id: string; from: string; text: string }) => void) | undefined;
+  #redirect: ((chat: ChatMessage) => void) | undefined;
   #closed = false;
 
   constructor(o: ChatInboxOptions) {
@@ -70,7 +77,7 @@ export class ChatInbox {
    * From now on every message goes to `to` — those whose reading began before included — and the
    * inbox keeps reading `lk.chat` after {@link close} (until the room disconnects).
    */
-  redirect(to: (chat: { id: string; from: string; text: string }) => void): void {
+  redirect(to: (chat: ChatMessage) => void): void {
     this.#redirect = to;
   }
 

@@ -15,6 +15,13 @@ export const MAX_CHAT_BYTES = 16 * 1024;
 /** Longest participant name put in front of forwarded text (`[Name] …`), characters. */
 export const MAX_NAME_CHARS = 64;
 
+/** One `lk.chat` message: its stream id (the same for every receiver), its sender, its text. */
+export interface ChatMessage {
+  id: string;
+  from: string;
+  text: string;
+}
+
 /** A chat message read up to a limit: its text, or how much was refused. */
 export type ChatRead = { text: string } | { tooLarge: true; bytes: number | undefined };
 

@@ -18,7 +18,7 @@ import type { LiveFatalError } from '../live/errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { AgentAttributes } from './agent-state.ts';
-import { boundedName } from './chat.ts';
+import { boundedName, type ChatMessage } from './chat.ts';
 import { ChatInbox } from './chat-inbox.ts';
 import { Conversation } from './conversation.ts';
 import type { AgentState, ConversationRelease, LiveSessionFactory } from './conversation-types.ts';
@@ -295,7 +295,7 @@ export class RoomBridge extends EventEmitter<RoomBridgeEvents> {
    * From now on — also after {@link aclose}, until the room disconnects — chat messages go to `to`
    * instead of a Live session, those being read included (a hand-off's old job passes them on).
    */
-  passChatOn(to: (chat: { id: string; from: string; text: string }) => void): void {
+  passChatOn(to: (chat: ChatMessage) => void): void {
     this.#chat.redirect(to);
   }
 

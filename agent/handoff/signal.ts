@@ -1,3 +1,5 @@
+import type { ChatMessage } from '../bridge/chat.ts';
+
 /**
  * The signal between the old job and its successor: one RPC, successor → old agent identity. Its
  * request says "I listen to everyone here" (with the ticket's secret id, which only the successor's
@@ -28,14 +30,8 @@ export interface HandoffRelease {
  */
 export const HANDOFF_CHAT_RPC = 'lk.agent.handoff.chat';
 
-/** A chat message passed on ({@link HANDOFF_CHAT_RPC}). */
-export interface HandoffChat {
-  /** The `lk.chat` stream id (the same for every receiver). */
-  id: string;
-  /** Who sent it. */
-  from: string;
-  text: string;
-}
+/** A chat message passed on ({@link HANDOFF_CHAT_RPC}): the payload is the message as the bridge reads it. */
+export type HandoffChat = ChatMessage;
 
 /** LiveKit's limit on an RPC payload, bytes: a longer chat message cannot be passed on. */
 export const MAX_RPC_PAYLOAD_BYTES = 15 * 1024;
